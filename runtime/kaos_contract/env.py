@@ -1,0 +1,177 @@
+"""The environment contract between the compiler and the agent runtime.
+
+The compiler writes these variables into every Agent Deployment; the runtime reads them
+and nothing else. Defining the names, the order and the list formats once here keeps both
+sides honest: the compiler's tests check every variable it renders is declared here, the
+runtime's tests check every variable declared here is read by its settings.
+
+Stdlib only: both `kaosgen` (compiler) and `kaos_runtime` import this module, and neither
+may pull in the other's dependencies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# --- Ports and paths shared by the compiler and the runtimes -------------------------
+
+AGENT_PORT_DEFAULT = 8000
+MCP_PORT_DEFAULT = 8000
+PROXY_MODELAPI_PORT = 8000
+HOSTED_MODELAPI_PORT = 11434
+MCP_PATH = "/mcp"
+
+# --- HTTP headers -------------------------------------------------------------------
+
+SESSION_HEADER = "X-Session-ID"
+#: Incremented on each agent-to-agent hop; a request over the limit is refused.
+DELEGATION_DEPTH_HEADER = "X-KAOS-Delegation-Depth"
+DELEGATION_DEPTH_LIMIT_DEFAULT = 5
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One variable of the contract: its name, the value kind, and why it exists."""
+
+    name: str
+    kind: str  # "str" | "int" | "bool" | "csv" | "url" | "enum"
+    description: str
+    required: bool = False
+    default: str | None = None
+    choices: tuple[str, ...] = ()
+
+
+# The agent container's variables, in the order the KAOS operator sets them (contract §3).
+# The user's `container.env` goes between IDENTITY and the rest, so users may override
+# AGENT_* but not the wiring the compiler derives from the graph.
+IDENTITY = (
+    EnvVar("AGENT_NAME", "str", "the Agent's metadata.name", required=True),
+    EnvVar("AGENT_DESCRIPTION", "str", "spec.config.description (only when non-empty)"),
+    EnvVar("AGENT_INSTRUCTIONS", "str", "spec.config.instructions, the system prompt"),
+)
+WIRING = (
+    EnvVar("MODEL_API_URL", "url", "base URL of the ModelAPI service", required=True),
+    EnvVar("MODEL_NAME", "str", "the model, as named in spec.model", required=True),
+    EnvVar("AGENTIC_LOOP_MAX_STEPS", "int", "max model calls per request", default="5"),
+    EnvVar("MEMORY_ENABLED", "bool", "false makes memory a no-op", default="true"),
+    EnvVar(
+        "MEMORY_TYPE", "enum", "memory backend", default="local", choices=("local", "redis", "null")
+    ),
+    EnvVar("MEMORY_CONTEXT_LIMIT", "int", "earlier messages given to the model", default="6"),
+    EnvVar("MEMORY_MAX_SESSIONS", "int", "sessions kept (LRU)", default="1000"),
+    EnvVar("MEMORY_MAX_SESSION_EVENTS", "int", "events kept per session", default="500"),
+    EnvVar("MEMORY_REDIS_URL", "url", "redis:// URL when MEMORY_TYPE=redis"),
+    EnvVar("MCP_SERVERS", "csv", "MCP server names, sorted; each has MCP_SERVER_<name>_URL"),
+    EnvVar("PEER_AGENTS", "csv", "peer agent names, sorted; each has PEER_AGENT_<NAME>_CARD_URL"),
+    EnvVar("AGENT_SUB_AGENTS", "csv", "name:url,name:url; takes precedence over PEER_AGENTS"),
+    EnvVar(
+        "TOOL_CALL_MODE",
+        "enum",
+        "how the model calls tools",
+        default="auto",
+        choices=("auto", "native", "string"),
+    ),
+    EnvVar("WAIT_FOR_DEPENDENCIES", "bool", "/ready is 503 until dependencies answer", default="false"),
+    EnvVar("AGENT_EXTERNAL_URL", "url", "public URL for the agent card (gateway route)"),
+    EnvVar(
+        "DELEGATION_MAX_DEPTH",
+        "int",
+        "agent-to-agent hops allowed",
+        default=str(DELEGATION_DEPTH_LIMIT_DEFAULT),
+    ),
+)
+TELEMETRY = (
+    EnvVar("OTEL_SDK_DISABLED", "bool", "false when telemetry is enabled", default="true"),
+    EnvVar("OTEL_SERVICE_NAME", "str", "the Agent's name"),
+    EnvVar("OTEL_EXPORTER_OTLP_ENDPOINT", "url", "OTLP collector endpoint"),
+    EnvVar("OTEL_RESOURCE_ATTRIBUTES", "str", "service.namespace=<ns>,kaos.resource.name=<name>"),
+    EnvVar(
+        "LOG_LEVEL",
+        "enum",
+        "runtime log level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+    ),
+)
+SERVER = (EnvVar("AGENT_PORT", "int", "port the runtime listens on", default=str(AGENT_PORT_DEFAULT)),)
+
+AGENT_ENV: tuple[EnvVar, ...] = IDENTITY + WIRING + TELEMETRY + SERVER
+AGENT_ENV_BY_NAME = {v.name: v for v in AGENT_ENV}
+
+# Per-name variables (patterns, not fixed names).
+MCP_SERVER_URL_RE = re.compile(r"^MCP_SERVER_(?P<name>.+)_URL$")
+PEER_AGENT_CARD_URL_RE = re.compile(r"^PEER_AGENT_(?P<name>.+)_CARD_URL$")
+
+# Variables of the MCP tool-server runtime container.
+MCP_TOOLS_STRING = "MCP_TOOLS_STRING"
+MCP_PACKAGE = "MCP_PACKAGE"
+MCP_PORT = "MCP_PORT"
+MCP_SERVER_NAME = "MCP_SERVER_NAME"
+
+# Variables that keep the runtimes off the network at start-up (air-gapped clusters).
+OFFLINE_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "FASTMCP_CHECK_FOR_UPDATES": "off",
+}
+
+
+def upper_snake(name: str) -> str:
+    """`echo-tools` -> `ECHO_TOOLS`: how peer names appear in variable names."""
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def snake(name: str) -> str:
+    """`research-lead` -> `research_lead`: how peer names appear in tool names."""
+    return re.sub(r"[^A-Za-z0-9]", "_", name).lower()
+
+
+def mcp_server_url_var(name: str) -> str:
+    """KAOS keeps the raw name, hyphens included: `MCP_SERVER_echo-tools_URL`."""
+    return f"MCP_SERVER_{name}_URL"
+
+
+def mcp_server_url_var_snake(name: str) -> str:
+    """The portable spelling a runtime also accepts: `MCP_SERVER_ECHO_TOOLS_URL`."""
+    return f"MCP_SERVER_{upper_snake(name)}_URL"
+
+
+def peer_card_url_var(name: str) -> str:
+    return f"PEER_AGENT_{upper_snake(name)}_CARD_URL"
+
+
+def delegate_tool_name(peer: str) -> str:
+    return f"delegate_to_{snake(peer)}"
+
+
+def join_csv(names: list[str] | tuple[str, ...]) -> str:
+    """Names joined the contract's way: sorted, comma-separated, no spaces."""
+    return ",".join(sorted(names))
+
+
+def split_csv(value: str | None) -> list[str]:
+    """Inverse of `join_csv`, tolerant of spaces and empty items."""
+    if not value:
+        return []
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_sub_agents(value: str | None) -> dict[str, str]:
+    """`AGENT_SUB_AGENTS=name:url,name:url` -> {name: url}. Raises ValueError when malformed."""
+    result: dict[str, str] = {}
+    for item in split_csv(value):
+        name, sep, url = item.partition(":")
+        if not sep or not name or not url:
+            raise ValueError(f"expected name:url, got {item!r}")
+        result[name.strip()] = url.strip()
+    return result
+
+
+def service_url(service: str, port: int) -> str:
+    """A namespace-relative service URL.
+
+    KAOS writes `http://<svc>.<ns>.svc.cluster.local:<port>`; a short name resolves to the
+    same Service through the pod's DNS search path and stays correct when a kustomize
+    overlay moves everything to another namespace.
+    """
+    return f"http://{service}:{port}"
