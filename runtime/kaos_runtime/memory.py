@@ -1,0 +1,402 @@
+"""Session memory: what the agent remembers between requests.
+
+Three backends share one small async interface so the server never cares which one runs:
+
+- `LocalMemory` keeps sessions in process, bounded twice (at most `max_sessions`
+  sessions, least recently updated evicted first; at most `max_session_events` events per
+  session, oldest dropped) so a long-running pod cannot grow without limit.
+- `RedisMemory` keeps the same bounded structure in Redis, so events survive a restart
+  and are shared by every replica of the agent.
+- `NullMemory` remembers nothing (`MEMORY_ENABLED=false` or `MEMORY_TYPE=null`).
+
+Events are plain dicts (`id`, `session_id`, `type`, `content`, `metadata`, `timestamp`)
+so the HTTP inspection endpoints can return them as they are. Timestamps are ISO 8601 in
+UTC. `list_sessions` returns the most recently updated session first.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+EVENT_TYPES = (
+    "user_message",
+    "agent_response",
+    "tool_call",
+    "tool_result",
+    "delegation_request",
+    "delegation_response",
+    "error",
+)
+_EVENT_TYPE_SET = frozenset(EVENT_TYPES)
+#: Event types that become chat messages for the model, and the role each one takes.
+_CHAT_ROLES = {"user_message": "user", "agent_response": "assistant"}
+
+DEFAULT_MAX_SESSIONS = 1000
+DEFAULT_MAX_SESSION_EVENTS = 500
+
+
+class MemoryBackendError(RuntimeError):
+    """The memory store (Redis) could not be reached or answered with an error.
+
+    Raised instead of the client library's own exceptions so callers catch one type.
+    """
+
+
+class Memory(Protocol):
+    """What the agent server needs from a memory backend."""
+
+    async def add_event(
+        self, session_id: str, event_type: str, content: Any, metadata: dict | None = None
+    ) -> None: ...
+
+    async def get_messages(self, session_id: str, limit: int) -> list[dict]: ...
+
+    async def list_sessions(self) -> list[dict]: ...
+
+    async def get_events(self, session_id: str, limit: int | None = None) -> list[dict]: ...
+
+    async def has_session(self, session_id: str) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+# --- helpers shared by the backends ---------------------------------------------------
+
+
+def _now() -> tuple[float, str]:
+    """Wall-clock time as (epoch seconds, ISO 8601 UTC string)."""
+    now = time.time()
+    return now, datetime.fromtimestamp(now, UTC).isoformat()
+
+
+def _check_event_type(event_type: str) -> None:
+    if event_type not in _EVENT_TYPE_SET:
+        raise ValueError(f"unknown memory event type {event_type!r}; expected one of {EVENT_TYPES}")
+
+
+def _make_event(
+    session_id: str, event_type: str, content: Any, metadata: dict | None
+) -> tuple[float, dict]:
+    _check_event_type(event_type)
+    epoch, iso = _now()
+    event = {
+        "id": uuid.uuid4().hex,
+        "session_id": session_id,
+        "type": event_type,
+        "content": content,
+        "metadata": dict(metadata) if metadata else {},
+        "timestamp": iso,
+    }
+    return epoch, event
+
+
+def _as_text(content: Any) -> str:
+    """Chat message content must be a string (some servers reject null or objects)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return json.dumps(content, ensure_ascii=False, default=str)
+
+
+def _to_messages(events: list[dict], limit: int) -> list[dict]:
+    """User and agent turns of `events` as OpenAI chat messages, the last `limit` of them."""
+    if limit <= 0:
+        return []
+    messages = [
+        {"role": _CHAT_ROLES[e["type"]], "content": _as_text(e["content"])}
+        for e in events
+        if e["type"] in _CHAT_ROLES
+    ]
+    return messages[-limit:]
+
+
+def _tail(items: list[dict], limit: int | None) -> list[dict]:
+    if limit is None:
+        return items
+    return items[-limit:] if limit > 0 else []
+
+
+# --- null -------------------------------------------------------------------------------
+
+
+class NullMemory:
+    """Remembers nothing; still rejects unknown event types so bugs show up in tests."""
+
+    async def add_event(
+        self, session_id: str, event_type: str, content: Any, metadata: dict | None = None
+    ) -> None:
+        _check_event_type(event_type)
+
+    async def get_messages(self, session_id: str, limit: int) -> list[dict]:
+        return []
+
+    async def list_sessions(self) -> list[dict]:
+        return []
+
+    async def get_events(self, session_id: str, limit: int | None = None) -> list[dict]:
+        return []
+
+    async def has_session(self, session_id: str) -> bool:
+        return False
+
+    async def ping(self) -> None:
+        """Nothing to reach."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+# --- local ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    created_at: str
+    updated_at: str
+    events: deque[dict]
+
+
+class LocalMemory:
+    """In-process memory with LRU eviction of sessions and a per-session event cap.
+
+    Every operation is synchronous under the hood (no await inside), so it is atomic with
+    respect to other requests on the event loop. Reads do not change recency: only a new
+    event makes a session "recently used", so inspecting memory never reorders it.
+    """
+
+    def __init__(
+        self,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        max_session_events: int = DEFAULT_MAX_SESSION_EVENTS,
+    ) -> None:
+        if max_sessions < 1 or max_session_events < 1:
+            raise ValueError("max_sessions and max_session_events must be at least 1")
+        self.max_sessions = max_sessions
+        self.max_session_events = max_session_events
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+
+    async def add_event(
+        self, session_id: str, event_type: str, content: Any, metadata: dict | None = None
+    ) -> None:
+        _, event = _make_event(session_id, event_type, content, metadata)
+        session = self._sessions.get(session_id)
+        if session is None:
+            stamp = event["timestamp"]
+            session = _Session(stamp, stamp, deque(maxlen=self.max_session_events))
+            self._sessions[session_id] = session
+            while len(self._sessions) > self.max_sessions:
+                self._sessions.popitem(last=False)
+        else:
+            self._sessions.move_to_end(session_id)
+        session.updated_at = event["timestamp"]
+        session.events.append(event)
+
+    async def get_messages(self, session_id: str, limit: int) -> list[dict]:
+        session = self._sessions.get(session_id)
+        return _to_messages(list(session.events), limit) if session else []
+
+    async def list_sessions(self) -> list[dict]:
+        return [
+            {
+                "session_id": sid,
+                "created_at": s.created_at,
+                "updated_at": s.updated_at,
+                "event_count": len(s.events),
+            }
+            for sid, s in reversed(self._sessions.items())
+        ]
+
+    async def get_events(self, session_id: str, limit: int | None = None) -> list[dict]:
+        session = self._sessions.get(session_id)
+        return _tail(list(session.events), limit) if session else []
+
+    async def has_session(self, session_id: str) -> bool:
+        return session_id in self._sessions
+
+    async def ping(self) -> None:
+        """Always reachable."""
+
+    async def close(self) -> None:
+        self._sessions.clear()
+
+
+# --- redis ------------------------------------------------------------------------------
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for error messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+class RedisMemory:
+    """Memory in Redis, bounded the same way as `LocalMemory`.
+
+    Layout under `prefix` (default `kaos:memory:<agent>:` so agents can share a Redis):
+    `sessions` is a sorted set of session ids scored by last update (eviction order),
+    `created` a hash of session id -> creation time, and `events:<session id>` a list of
+    JSON-encoded events trimmed to the newest `max_session_events` on every write.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        max_session_events: int = DEFAULT_MAX_SESSION_EVENTS,
+        prefix: str = "kaos:memory:",
+        connect_timeout: float = 2.0,
+        timeout: float = 5.0,
+    ) -> None:
+        import redis.asyncio as aioredis  # deferred: only this backend needs redis-py
+
+        if max_sessions < 1 or max_session_events < 1:
+            raise ValueError("max_sessions and max_session_events must be at least 1")
+        self.url = url
+        self.max_sessions = max_sessions
+        self.max_session_events = max_session_events
+        self.prefix = prefix
+        self._sessions_key = f"{prefix}sessions"
+        self._created_key = f"{prefix}created"
+        self._client = aioredis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=connect_timeout,
+            socket_timeout=timeout,
+        )
+
+    def _events_key(self, session_id: str) -> str:
+        return f"{self.prefix}events:{session_id}"
+
+    def _error(self, exc: Exception) -> MemoryBackendError:
+        return MemoryBackendError(f"redis memory at {redact_url(self.url)} failed: {exc}")
+
+    async def _run(self, coro: Any) -> Any:
+        """Await a redis-py call, turning its exceptions into `MemoryBackendError`."""
+        from redis.exceptions import RedisError
+
+        try:
+            return await coro
+        except RedisError as exc:
+            raise self._error(exc) from exc
+        except OSError as exc:  # DNS failures and refused connections can surface raw
+            raise self._error(exc) from exc
+
+    async def add_event(
+        self, session_id: str, event_type: str, content: Any, metadata: dict | None = None
+    ) -> None:
+        epoch, event = _make_event(session_id, event_type, content, metadata)
+        payload = json.dumps(event, ensure_ascii=False, default=str)
+        key = self._events_key(session_id)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.rpush(key, payload)
+        pipe.ltrim(key, -self.max_session_events, -1)
+        pipe.zadd(self._sessions_key, {session_id: epoch})
+        pipe.hsetnx(self._created_key, session_id, event["timestamp"])
+        pipe.zcard(self._sessions_key)
+        results = await self._run(pipe.execute())
+        if results[-1] > self.max_sessions:
+            await self._evict(results[-1] - self.max_sessions)
+
+    async def _evict(self, count: int) -> None:
+        """Drop the `count` least recently updated sessions (concurrent evictions are harmless)."""
+        oldest = await self._run(self._client.zrange(self._sessions_key, 0, count - 1))
+        if not oldest:
+            return
+        pipe = self._client.pipeline(transaction=True)
+        pipe.zrem(self._sessions_key, *oldest)
+        pipe.hdel(self._created_key, *oldest)
+        pipe.delete(*(self._events_key(sid) for sid in oldest))
+        await self._run(pipe.execute())
+
+    async def _load(self, session_id: str, limit: int | None = None) -> list[dict]:
+        start = -limit if limit else 0
+        raw = await self._run(self._client.lrange(self._events_key(session_id), start, -1))
+        return [json.loads(item) for item in raw]
+
+    async def get_messages(self, session_id: str, limit: int) -> list[dict]:
+        if limit <= 0:
+            return []
+        return _to_messages(await self._load(session_id), limit)
+
+    async def list_sessions(self) -> list[dict]:
+        scored = await self._run(self._client.zrevrange(self._sessions_key, 0, -1, withscores=True))
+        if not scored:
+            return []
+        ids = [sid for sid, _ in scored]
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hmget(self._created_key, ids)
+        for sid in ids:
+            pipe.llen(self._events_key(sid))
+        created, *counts = await self._run(pipe.execute())
+        return [
+            {
+                "session_id": sid,
+                "created_at": created_at,
+                "updated_at": datetime.fromtimestamp(score, UTC).isoformat(),
+                "event_count": count,
+            }
+            for (sid, score), created_at, count in zip(scored, created, counts, strict=True)
+        ]
+
+    async def get_events(self, session_id: str, limit: int | None = None) -> list[dict]:
+        if limit is not None and limit <= 0:
+            return []
+        return await self._load(session_id, limit)
+
+    async def has_session(self, session_id: str) -> bool:
+        score = await self._run(self._client.zscore(self._sessions_key, session_id))
+        return score is not None
+
+    async def ping(self) -> None:
+        """Raise `MemoryBackendError` unless Redis answers (for readiness checks)."""
+        await self._run(self._client.ping())
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+# --- factory ----------------------------------------------------------------------------
+
+
+def create_memory(settings_like: Any) -> Memory:
+    """The backend the settings ask for.
+
+    Reads `memory_enabled`, `memory_type` (`local` | `redis` | `null`), `memory_redis_url`,
+    `memory_max_sessions`, `memory_max_session_events`, and `agent_name` (to namespace Redis
+    keys). Missing attributes take the contract defaults.
+    """
+    enabled = getattr(settings_like, "memory_enabled", True)
+    kind = str(getattr(settings_like, "memory_type", "local") or "local").lower()
+    max_sessions = int(getattr(settings_like, "memory_max_sessions", None) or DEFAULT_MAX_SESSIONS)
+    max_events = int(
+        getattr(settings_like, "memory_max_session_events", None) or DEFAULT_MAX_SESSION_EVENTS
+    )
+    if not enabled or kind == "null":
+        return NullMemory()
+    if kind == "local":
+        return LocalMemory(max_sessions, max_events)
+    if kind == "redis":
+        url = getattr(settings_like, "memory_redis_url", None)
+        if not url:
+            raise ValueError("MEMORY_REDIS_URL is required when MEMORY_TYPE=redis")
+        agent = getattr(settings_like, "agent_name", None)
+        prefix = f"kaos:memory:{agent}:" if agent else "kaos:memory:"
+        return RedisMemory(
+            str(url), max_sessions=max_sessions, max_session_events=max_events, prefix=prefix
+        )
+    raise ValueError(f"unknown MEMORY_TYPE {kind!r}; expected local, redis or null")
