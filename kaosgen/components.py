@@ -1,0 +1,35 @@
+"""Reusable kustomize pieces from `kustomize/` that a render vendors into its output.
+
+A piece is copied verbatim (with the generated-file header) into `base/<name>/` and listed
+in the base kustomization, so the output stays self-contained: no remote bases, nothing
+fetched when Flux or Argo CD builds it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kaosgen.models.project import Project
+from kaosgen.resources import data_dir
+
+_IMAGE_RE = re.compile(r"^\s*image:\s*\"?([^\s\"]+)\"?\s*$", re.MULTILINE)
+
+
+def read_component(name: str) -> dict[str, str]:
+    root = data_dir("kustomize") / name
+    return {
+        path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(root.rglob("*.yaml"))
+    }
+
+
+def selected(project: Project) -> dict[str, dict[str, str]]:
+    chosen: dict[str, dict[str, str]] = {}
+    if project.components.redis:
+        chosen["redis"] = read_component("redis")
+    return chosen
+
+
+def images(vendored: dict[str, dict[str, str]]) -> list[str]:
+    """Images the vendored pieces run, so registry rewrites cover them too."""
+    return sorted({m for files in vendored.values() for text in files.values() for m in _IMAGE_RE.findall(text)})

@@ -1,0 +1,170 @@
+"""Compiler-style diagnostics: `path:line:col: error: message [rule-id]`.
+
+Every problem kaosgen finds in user input becomes a `Diagnostic`; nothing raises out of
+the pipeline for bad input. Diagnostics are collected across all passes so one run reports
+everything, then formatted for people (text with the source line), tools (JSON) or
+GitHub Actions (workflow annotations).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A 1-based line and column in a file (0 means unknown)."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: Severity
+    rule: str
+    message: str
+    location: Location
+    hint: str = ""
+
+    def sort_key(self) -> tuple:
+        return (self.location.path, self.location.line, self.location.column, self.rule, self.message)
+
+    def to_dict(self) -> dict:
+        return {
+            "severity": self.severity.value,
+            "rule": self.rule,
+            "message": self.message,
+            "hint": self.hint,
+            "file": self.location.path,
+            "line": self.location.line,
+            "column": self.location.column,
+        }
+
+
+@dataclass
+class Diagnostics:
+    """An ordered, de-duplicated collection that every pass appends to."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+    _seen: set = field(default_factory=set, repr=False)
+
+    def add(
+        self,
+        severity: Severity,
+        rule: str,
+        message: str,
+        location: Location,
+        hint: str = "",
+    ) -> None:
+        diag = Diagnostic(severity, rule, message, location, hint)
+        key = (diag.severity, diag.rule, diag.message, diag.location)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append(diag)
+
+    def error(self, rule: str, message: str, location: Location, hint: str = "") -> None:
+        self.add(Severity.ERROR, rule, message, location, hint)
+
+    def warning(self, rule: str, message: str, location: Location, hint: str = "") -> None:
+        self.add(Severity.WARNING, rule, message, location, hint)
+
+    def extend(self, other: Diagnostics) -> None:
+        for d in other.items:
+            self.add(d.severity, d.rule, d.message, d.location, d.hint)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity is Severity.WARNING]
+
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(self.items, key=Diagnostic.sort_key)
+
+
+def format_text(diags: list[Diagnostic], sources: dict[str, str] | None = None, color: bool = False) -> str:
+    """Render like a compiler: the message, then the offending line with a caret."""
+    sources = sources or {}
+    out: list[str] = []
+    line_cache: dict[str, list[str]] = {}
+    for d in diags:
+        loc = d.location
+        where = loc.path
+        if loc.line:
+            where += f":{loc.line}:{loc.column or 1}"
+        sev = d.severity.value
+        if color:
+            sev = ("\x1b[1;31m" if d.severity is Severity.ERROR else "\x1b[1;33m") + sev + "\x1b[0m"
+        out.append(f"{where}: {sev}: {d.message} [{d.rule}]")
+        text = sources.get(loc.path)
+        if text is not None and loc.line:
+            lines = line_cache.setdefault(loc.path, text.splitlines())
+            if 0 < loc.line <= len(lines):
+                src = lines[loc.line - 1].expandtabs(1)
+                out.append(f"  {loc.line:>4} | {src}")
+                out.append("       | " + " " * max(loc.column - 1, 0) + "^")
+        if d.hint:
+            out.append(f"       = help: {d.hint}")
+    if diags:
+        n_err = sum(1 for d in diags if d.severity is Severity.ERROR)
+        n_warn = len(diags) - n_err
+        out.append(f"{n_err} error(s), {n_warn} warning(s)")
+    return "\n".join(out)
+
+
+def format_json(diags: list[Diagnostic]) -> str:
+    return json.dumps(
+        {
+            "errors": sum(1 for d in diags if d.severity is Severity.ERROR),
+            "warnings": sum(1 for d in diags if d.severity is Severity.WARNING),
+            "diagnostics": [d.to_dict() for d in diags],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def _gh_escape(value: str, *, prop: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        value = value.replace(":", "%3A").replace(",", "%2C")
+    return value
+
+
+def format_github(diags: list[Diagnostic]) -> str:
+    """GitHub Actions workflow commands: `::error file=F,line=L,col=C,title=R::message`."""
+    out = []
+    for d in diags:
+        loc = d.location
+        props = [f"file={_gh_escape(loc.path, prop=True)}"]
+        if loc.line:
+            props.append(f"line={loc.line}")
+            props.append(f"col={loc.column or 1}")
+        props.append(f"title={_gh_escape('kaosgen ' + d.rule, prop=True)}")
+        message = d.message + (f" (help: {d.hint})" if d.hint else "")
+        out.append(f"::{d.severity.value} {','.join(props)}::{_gh_escape(message)}")
+    return "\n".join(out)
+
+
+def format_diagnostics(
+    diags: list[Diagnostic], fmt: str, sources: dict[str, str] | None = None, color: bool = False
+) -> str:
+    if fmt == "json":
+        return format_json(diags)
+    if fmt == "github":
+        return format_github(diags)
+    return format_text(diags, sources, color)

@@ -1,0 +1,1 @@
+"""The generate pass: turn the resolved graph into Kubernetes objects (plain data)."""

@@ -1,0 +1,116 @@
+"""NetworkPolicies derived from the graph.
+
+Default-deny ingress for every rendered workload; then each agent may reach only its
+ModelAPI, its MCP servers and its `access` peers (plus DNS), and each workload accepts
+traffic only from the agents that use it. Gateway ingress depends on the environment and
+is rendered by the overlay pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kaosgen.generate import pods
+from kaosgen.generate.templating import render
+from kaosgen.graph import AgentNode, Graph, Workload
+from kaosgen.models.project import Project
+
+DEFAULT_DENY = "kaosgen-default-deny-ingress"
+
+
+def _labels(project: Project) -> dict[str, str]:
+    return {**pods.MANAGED_BY, **project.labels}
+
+
+def _peer(node: Workload) -> dict[str, Any]:
+    return {"podSelector": {"matchLabels": node.selector}}
+
+
+def _port(node: Workload) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": node.port}]
+
+
+def _dns(project: Project) -> dict[str, Any]:
+    return {
+        "to": [
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": project.security.dns_namespace}
+                },
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+
+
+def default_deny(namespace: str | None, project: Project) -> dict[str, Any]:
+    return render(
+        "networkpolicy.json.j2",
+        name=DEFAULT_DENY,
+        namespace=namespace,
+        labels=_labels(project),
+        annotations=None,
+        pod_selector={
+            "matchExpressions": [
+                {"key": "app.kubernetes.io/managed-by", "operator": "In", "values": ["kaosgen"]}
+            ]
+        },
+        policy_types=["Ingress"],
+        ingress=None,
+        egress=None,
+    )
+
+
+def _callers(graph: Graph) -> dict[int, list[AgentNode]]:
+    """For each workload (by id), the agents that call it."""
+    callers: dict[int, list[AgentNode]] = {}
+    for agent in graph.agents:
+        targets: list[Workload] = [*agent.mcp_servers, *agent.peers]
+        if agent.model_api is not None:
+            targets.append(agent.model_api)
+        for target in targets:
+            callers.setdefault(id(target), []).append(agent)
+    return callers
+
+
+def workload_policy(node: Workload, graph: Graph, project: Project, callers: dict[int, list[AgentNode]]) -> dict[str, Any]:
+    """Ingress from the workload's callers; for agents, egress only to their dependencies."""
+    ingress_from = sorted({a.name: _peer(a) for a in callers.get(id(node), [])}.items())
+    ingress = [{"from": [peer for _, peer in ingress_from], "ports": _port(node)}] if ingress_from else []
+    policy_types = ["Ingress"]
+    egress = None
+    if isinstance(node, AgentNode):
+        policy_types.append("Egress")
+        egress = [_dns(project)]
+        targets: list[Workload] = []
+        if node.model_api is not None:
+            targets.append(node.model_api)
+        targets.extend(sorted(node.mcp_servers, key=lambda s: s.name))
+        targets.extend(sorted(node.peers, key=lambda p: p.name))
+        for target in targets:
+            egress.append({"to": [_peer(target)], "ports": _port(target)})
+        if node.memory_type == "redis":
+            egress.append(
+                {"to": [{"podSelector": {"matchLabels": {"app": "kaos-redis"}}}], "ports": [{"protocol": "TCP", "port": 6379}]}
+            )
+        telemetry = node.telemetry
+        if telemetry and telemetry.enabled:
+            # The collector may live anywhere; allow the OTLP ports only.
+            egress.append({"ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}]})
+        for var in node.env:
+            if var.name == "MEMORY_REDIS_URL":
+                # A user-supplied Redis may be outside the graph: allow its port.
+                egress.append({"ports": [{"protocol": "TCP", "port": 6379}]})
+                break
+    return render(
+        "networkpolicy.json.j2",
+        name=node.object_name,
+        namespace=node.namespace,
+        labels=pods.object_labels(node, project.labels),
+        annotations=None,
+        pod_selector={"matchLabels": node.selector},
+        policy_types=policy_types,
+        ingress=ingress,
+        egress=egress,
+    )

@@ -1,0 +1,234 @@
+"""Pod-level building blocks shared by every workload.
+
+Security defaults that pass the Kubernetes "restricted" Pod Security Standard, labels,
+probes, the user's `podSpec` strategic merge, and the content hash that rolls pods when
+their configuration changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+from kaosgen.graph import Workload
+from kaosgen.models.common import EnvVar, ResourceRequirements
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "kaosgen", "app.kubernetes.io/part-of": "kaos"}
+HASH_ANNOTATION = "kaosgen.dev/config-hash"
+SOURCE_ANNOTATION = "kaosgen.dev/source"
+EXPOSED_LABEL = "kaosgen.dev/exposed"
+RESOURCES_LABEL = "kaosgen.dev/resources"
+NON_ROOT_UID = 65532
+
+POD_SECURITY_CONTEXT = {
+    "runAsNonRoot": True,
+    "runAsUser": NON_ROOT_UID,
+    "runAsGroup": NON_ROOT_UID,
+    "fsGroup": NON_ROOT_UID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY_CONTEXT = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+
+
+def object_labels(node: Workload, extra: dict[str, str]) -> dict[str, str]:
+    """Selector labels first (KAOS's), then the recommended app.kubernetes.io set."""
+    labels = dict(node.selector)
+    labels.update(
+        {
+            "app.kubernetes.io/name": node.app,
+            "app.kubernetes.io/instance": node.name,
+            "app.kubernetes.io/component": node.app,
+            **MANAGED_BY,
+        }
+    )
+    labels.update(extra)
+    labels.update(node.labels)
+    return labels
+
+
+def http_probe(path: str, *, initial: int = 5, period: int = 10, failures: int = 3) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "initialDelaySeconds": initial,
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
+
+
+def tcp_probe(*, initial: int = 5, period: int = 10) -> dict[str, Any]:
+    return {
+        "tcpSocket": {"port": "http"},
+        "initialDelaySeconds": initial,
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
+
+
+def env_entry(var: EnvVar) -> dict[str, Any]:
+    """An EnvVar as Kubernetes data, keys in Kubernetes' spelling."""
+    entry: dict[str, Any] = {"name": var.name}
+    if var.value_from is not None:
+        entry["valueFrom"] = var.value_from.model_dump(by_alias=True, exclude_none=True)
+    else:
+        entry["value"] = var.value if var.value is not None else ""
+    return entry
+
+
+def resources_data(resources: ResourceRequirements) -> dict[str, Any]:
+    data = resources.model_dump(by_alias=True, exclude_none=True)
+    # Quantities are strings in Kubernetes; 1 and "1" are the same CPU.
+    for section in ("limits", "requests"):
+        if section in data:
+            data[section] = {k: str(v) for k, v in sorted(data[section].items())}
+    return data
+
+
+def container(
+    node: Workload,
+    *,
+    image: str,
+    env: list[dict[str, Any]],
+    port: int,
+    resources: ResourceRequirements,
+    liveness: dict[str, Any],
+    readiness: dict[str, Any],
+    command: list[str] | None = None,
+    args: list[str] | None = None,
+    mounts: list[dict[str, Any]] | None = None,
+    startup: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "name": name or node.container_name,
+        "image": node.image or image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": node.command if node.command is not None else command,
+        "args": node.args if node.args is not None else args,
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "env": env or None,
+        "resources": resources_data(node.resources or resources),
+        "livenessProbe": liveness,
+        "readinessProbe": readiness,
+        "startupProbe": startup,
+        "securityContext": copy.deepcopy(CONTAINER_SECURITY_CONTEXT),
+        "volumeMounts": [TMP_MOUNT, *(mounts or [])],
+    }
+
+
+# --- strategic merge of the user's podSpec ------------------------------------------
+
+#: Lists merged by a key (Kubernetes' patchMergeKey); all other lists are replaced.
+_MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "volumes": "name",
+    "env": "name",
+    "volumeMounts": "mountPath",
+    "ports": "containerPort",
+    "imagePullSecrets": "name",
+    "hostAliases": "ip",
+    "topologySpreadConstraints": "topologyKey",
+}
+
+
+def strategic_merge(base: Any, patch: Any, field: str = "") -> Any:
+    """Apply a strategic merge patch the way `kubectl patch --type strategic` does for PodSpec.
+
+    Maps merge recursively; lists with a merge key merge item by item (`$patch: delete`
+    removes an item); `null` deletes a field; other lists replace.
+    """
+    if isinstance(patch, dict) and isinstance(base, dict):
+        if patch.get("$patch") == "replace":
+            return {k: v for k, v in patch.items() if k != "$patch"}
+        result = dict(base)
+        for key, value in patch.items():
+            if key.startswith("$"):
+                continue
+            if value is None:
+                result.pop(key, None)
+            elif key in result:
+                result[key] = strategic_merge(result[key], value, key)
+            else:
+                result[key] = _strip_directives(value)
+        return result
+    if isinstance(patch, list) and isinstance(base, list) and field in _MERGE_KEYS:
+        merge_key = _MERGE_KEYS[field]
+        result = list(base)
+        for item in patch:
+            if not isinstance(item, dict) or merge_key not in item:
+                result.append(item)
+                continue
+            index = next(
+                (i for i, b in enumerate(result) if isinstance(b, dict) and b.get(merge_key) == item[merge_key]),
+                None,
+            )
+            if item.get("$patch") == "delete":
+                if index is not None:
+                    result.pop(index)
+            elif index is None:
+                result.append(_strip_directives(item))
+            else:
+                result[index] = strategic_merge(result[index], item, field)
+        return result
+    return _strip_directives(patch)
+
+
+def _strip_directives(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_directives(v) for k, v in value.items() if not k.startswith("$")}
+    if isinstance(value, list):
+        return [_strip_directives(v) for v in value]
+    return value
+
+
+def content_hash(*parts: Any) -> str:
+    """A short stable digest of what the pods run; a change in it rolls the Deployment."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(json.dumps(part, sort_keys=True, ensure_ascii=False).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def restricted_violations(pod_spec: dict[str, Any]) -> list[str]:
+    """What keeps a pod spec from passing the "restricted" Pod Security Standard."""
+    problems: list[str] = []
+    pod_sc = pod_spec.get("securityContext") or {}
+    if pod_spec.get("hostNetwork") or pod_spec.get("hostPID") or pod_spec.get("hostIPC"):
+        problems.append("host namespaces are not allowed")
+    for vol in pod_spec.get("volumes") or []:
+        if "hostPath" in vol:
+            problems.append(f"hostPath volume {vol.get('name')!r} is not allowed")
+    for c in [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or [])]:
+        sc = c.get("securityContext") or {}
+        name = c.get("name")
+        if sc.get("privileged"):
+            problems.append(f"container {name!r} is privileged")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"container {name!r} must set allowPrivilegeEscalation: false")
+        if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+            problems.append(f"container {name!r} must drop ALL capabilities")
+        added = set((sc.get("capabilities") or {}).get("add") or []) - {"NET_BIND_SERVICE"}
+        if added:
+            problems.append(f"container {name!r} adds capabilities {sorted(added)}")
+        if not (sc.get("runAsNonRoot") or pod_sc.get("runAsNonRoot")):
+            problems.append(f"container {name!r} must run as non-root")
+        if sc.get("runAsUser") == 0 or (sc.get("runAsUser") is None and pod_sc.get("runAsUser") == 0):
+            problems.append(f"container {name!r} runs as uid 0")
+        seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"container {name!r} needs seccompProfile RuntimeDefault")
+    return problems

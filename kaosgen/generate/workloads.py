@@ -1,0 +1,429 @@
+"""Objects for each workload: Deployment, Service, ServiceAccount, ConfigMap/Secret.
+
+One builder per KAOS kind computes the container (image, env in KAOS order, probes,
+mounts); the shared `_assemble` wraps it into the objects every workload has, applies the
+user's podSpec and stamps the content hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kaos_contract import env as contract
+from kaosgen import yamlout
+from kaosgen.generate import pods
+from kaosgen.generate.templating import prune, render
+from kaosgen.graph import AgentNode, MCPServerNode, ModelAPINode, Workload
+from kaosgen.models.project import Project
+
+LITELLM_CONFIG_DIR = "/etc/litellm"
+OLLAMA_HOME = "/home/ollama"
+OLLAMA_DATA = f"{OLLAMA_HOME}/.ollama"
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+#: Names the compiler derives; a user's container.env entry with one of these is dropped.
+_DERIVED = {v.name for v in contract.WIRING} | {
+    n for n in contract.AGENT_ENV_BY_NAME if n.startswith("OTEL_")
+}
+
+
+@dataclass
+class RenderedWorkload:
+    node: Workload
+    objects: list[dict[str, Any]]
+    images: list[str] = field(default_factory=list)
+    explicit_resources: bool = False
+
+
+def _meta(node: Workload, project: Project, source: str) -> dict[str, Any]:
+    return {
+        "namespace": node.namespace,
+        "labels": pods.object_labels(node, project.labels),
+        "annotations": {**node.annotations, pods.SOURCE_ANNOTATION: source} or None,
+    }
+
+
+def _assemble(
+    node: Workload,
+    project: Project,
+    source: str,
+    *,
+    main: dict[str, Any],
+    init_containers: list[dict[str, Any]] | None = None,
+    volumes: list[dict[str, Any]] | None = None,
+    config_objects: list[dict[str, Any]] | None = None,
+    service_account: str | None = None,
+    automount_token: bool = False,
+    wave: str | None = None,
+    strategy: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    meta = _meta(node, project, source)
+    labels = meta["labels"]
+    pod_labels = dict(labels)
+    if node.exposed:
+        pod_labels[pods.EXPOSED_LABEL] = "true"
+    pod_spec = {
+        "initContainers": init_containers or None,
+        "containers": [main],
+        "volumes": [pods.TMP_VOLUME, *(volumes or [])],
+    }
+    merged = prune(pods.strategic_merge(pod_spec, node.pod_spec) if node.pod_spec else pod_spec)
+    config_data = [o.get("data") for o in (config_objects or [])]
+    annotations = {pods.HASH_ANNOTATION: pods.content_hash(merged, config_data)}
+    dep_annotations = dict(meta["annotations"] or {})
+    if wave is not None:
+        dep_annotations[SYNC_WAVE] = wave
+    deployment = render(
+        "deployment.json.j2",
+        name=node.object_name,
+        namespace=node.namespace,
+        labels=labels | ({pods.RESOURCES_LABEL: "spec"} if node.resources else {}),
+        annotations=dep_annotations or None,
+        selector=node.selector,
+        strategy=strategy or {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        pod_labels=pod_labels,
+        pod_annotations=annotations,
+        service_account=service_account or node.object_name,
+        automount_token=automount_token,
+        pod_security_context=pods.POD_SECURITY_CONTEXT,
+        init_containers=None,
+        containers=[],
+        volumes=None,
+    )
+    template_spec = deployment["spec"]["template"]["spec"]
+    # The merged pod spec replaces the template's pod-level lists wholesale.
+    for key in ("initContainers", "containers", "volumes"):
+        template_spec.pop(key, None)
+    for key, value in merged.items():
+        if value is not None:
+            template_spec[key] = value
+    objects: list[dict[str, Any]] = []
+    if service_account is None:
+        objects.append(
+            render(
+                "serviceaccount.json.j2",
+                name=node.object_name,
+                namespace=node.namespace,
+                labels=labels,
+                annotations=meta["annotations"],
+            )
+        )
+    objects.extend(config_objects or [])
+    objects.append(deployment)
+    if node.exposed:
+        objects.append(
+            render(
+                "service.json.j2",
+                name=node.object_name,
+                namespace=node.namespace,
+                labels=labels,
+                annotations=meta["annotations"],
+                selector=node.selector,
+                port=node.port,
+            )
+        )
+    return objects
+
+
+def _user_env(node: Workload) -> list[dict[str, Any]]:
+    return [pods.env_entry(v) for v in node.env]
+
+
+# --- Agent --------------------------------------------------------------------------
+
+
+def agent_env(agent: AgentNode, project: Project) -> list[dict[str, Any]]:
+    """The agent container's env in KAOS order (contract §3)."""
+    user = [v for v in agent.env if v.name not in _DERIVED or v.name == "MEMORY_REDIS_URL"]
+    user_names = {v.name for v in user}
+    env: list[dict[str, Any]] = []
+
+    def add(name: str, value: str | None = None, **extra: Any) -> None:
+        env.append({"name": name, "value": value, **extra} if not extra else {"name": name, **extra})
+
+    # 1. identity (a user's AGENT_* in container.env replaces ours)
+    if "AGENT_NAME" not in user_names:
+        add("AGENT_NAME", agent.name)
+    if agent.description and "AGENT_DESCRIPTION" not in user_names:
+        add("AGENT_DESCRIPTION", agent.description)
+    if agent.instructions and "AGENT_INSTRUCTIONS" not in user_names:
+        add("AGENT_INSTRUCTIONS", agent.instructions)
+    # 2. the user's container.env
+    env.extend(pods.env_entry(v) for v in user)
+    # 3. model
+    api = agent.model_api
+    if api is not None:
+        add("MODEL_API_URL", contract.service_url(api.object_name, api.port))
+        add("MODEL_API_MODE", api.mode)
+    add("MODEL_NAME", agent.model)
+    # 4. loop and memory
+    add("AGENTIC_LOOP_MAX_STEPS", str(agent.max_steps))
+    if agent.memory_explicit:
+        add("MEMORY_ENABLED", "true" if agent.memory_enabled else "false")
+        add("MEMORY_TYPE", agent.memory_type)
+        add("MEMORY_CONTEXT_LIMIT", str(agent.context_limit))
+        add("MEMORY_MAX_SESSIONS", str(agent.max_sessions))
+        add("MEMORY_MAX_SESSION_EVENTS", str(agent.max_session_events))
+    if agent.memory_type == "redis" and "MEMORY_REDIS_URL" not in user_names and project.components.redis:
+        add("MEMORY_REDIS_URL", "redis://kaos-redis:6379/0")
+    # 5. MCP servers
+    if agent.mcp_servers:
+        servers = sorted(agent.mcp_servers, key=lambda s: s.name)
+        add("MCP_SERVERS", contract.join_csv([s.name for s in servers]))
+        for server in servers:
+            add(contract.mcp_server_url_var(server.name), contract.service_url(server.object_name, server.port))
+    # 6. peers
+    if agent.peers:
+        peers = sorted(agent.peers, key=lambda p: p.name)
+        add("PEER_AGENTS", contract.join_csv([p.name for p in peers]))
+        for peer in peers:
+            add(contract.peer_card_url_var(peer.name), contract.service_url(peer.object_name, peer.port))
+    # 7. telemetry and logging
+    telemetry = agent.telemetry
+    if telemetry and telemetry.enabled:
+        add("OTEL_SDK_DISABLED", "false")
+        add("OTEL_SERVICE_NAME", agent.name)
+        if telemetry.endpoint:
+            add("OTEL_EXPORTER_OTLP_ENDPOINT", telemetry.endpoint)
+        namespace = agent.namespace or "default"
+        add("OTEL_RESOURCE_ATTRIBUTES", f"service.namespace={namespace},kaos.resource.name={agent.name}")
+    if "LOG_LEVEL" not in user_names:
+        add("LOG_LEVEL", "INFO")
+    # kaosgen additions (after the KAOS set)
+    if agent.tool_call_mode:
+        add("TOOL_CALL_MODE", agent.tool_call_mode)
+    add("WAIT_FOR_DEPENDENCIES", "true" if agent.wait_for_dependencies else "false")
+    for name, value in contract.OFFLINE_ENV.items():
+        if name not in user_names:
+            add(name, value)
+    return env
+
+
+def build_agent(agent: AgentNode, project: Project, source: str) -> RenderedWorkload:
+    image = project.images.agent
+    main = pods.container(
+        agent,
+        image=image,
+        env=agent_env(agent, project),
+        port=contract.AGENT_PORT_DEFAULT,
+        resources=project.resources.agent,
+        liveness=pods.http_probe("/health", initial=5),
+        readiness=pods.http_probe("/ready", initial=3, period=5),
+    )
+    objects = _assemble(
+        agent,
+        project,
+        source,
+        main=main,
+        wave="1" if agent.wait_for_dependencies else None,
+    )
+    return RenderedWorkload(agent, objects, [agent.image or image], bool(agent.resources))
+
+
+# --- ModelAPI -----------------------------------------------------------------------
+
+
+def litellm_config(api: ModelAPINode) -> dict[str, Any]:
+    """The LiteLLM proxy config KAOS generates: one model_list entry per model."""
+    params_extra: dict[str, str] = {}
+    if api.api_base:
+        params_extra["api_base"] = "os.environ/PROXY_API_BASE"
+    if api.api_key:
+        params_extra["api_key"] = "os.environ/PROXY_API_KEY"
+    model_list = []
+    for model in api.models:
+        target = f"{api.provider}/{model}" if api.provider else model
+        model_list.append({"model_name": model, "litellm_params": {"model": target, **params_extra}})
+    return {"model_list": model_list, "litellm_settings": {"drop_params": True}}
+
+
+def build_modelapi(api: ModelAPINode, project: Project, source: str) -> RenderedWorkload:
+    meta = _meta(api, project, source)
+    if api.mode == "Hosted":
+        return _build_ollama(api, project, source)
+    env = _user_env(api)
+    if api.api_base:
+        env.append({"name": "PROXY_API_BASE", "value": api.api_base})
+    config_objects: list[dict[str, Any]] = []
+    if api.api_key and api.api_key.value_from is not None:
+        env.append(
+            {"name": "PROXY_API_KEY", "valueFrom": api.api_key.value_from.model_dump(by_alias=True, exclude_none=True)}
+        )
+    elif api.api_key and api.api_key.value is not None:
+        secret_name = f"{api.object_name}-api-key"
+        config_objects.append(
+            render(
+                "secret.json.j2",
+                name=secret_name,
+                namespace=api.namespace,
+                labels=meta["labels"],
+                annotations=meta["annotations"],
+                string_data={"api-key": api.api_key.value},
+            )
+        )
+        env.append({"name": "PROXY_API_KEY", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "api-key"}}})
+    env.extend({"name": k, "value": v} for k, v in contract.OFFLINE_ENV.items() if k.startswith("LITELLM"))
+    config_yaml = api.config_yaml
+    if config_yaml and config_yaml.from_secret_key_ref:
+        ref = config_yaml.from_secret_key_ref
+        volume = {
+            "name": "litellm-config",
+            "secret": {"secretName": ref.name, "items": [{"key": ref.key, "path": "config.yaml"}]},
+        }
+    else:
+        text = config_yaml.from_string if config_yaml and config_yaml.from_string is not None else yamlout.dump(litellm_config(api))
+        config_objects.append(
+            render(
+                "configmap.json.j2",
+                name=f"litellm-config-{api.name}",
+                namespace=api.namespace,
+                labels=meta["labels"],
+                annotations=meta["annotations"],
+                data={"config.yaml": text},
+            )
+        )
+        volume = {"name": "litellm-config", "configMap": {"name": f"litellm-config-{api.name}"}}
+    main = pods.container(
+        api,
+        image=project.images.litellm,
+        env=env,
+        port=contract.PROXY_MODELAPI_PORT,
+        resources=project.resources.litellm,
+        args=["--config", f"{LITELLM_CONFIG_DIR}/config.yaml", "--port", str(contract.PROXY_MODELAPI_PORT)],
+        liveness=pods.http_probe("/health/liveliness", initial=10, period=15),
+        readiness=pods.http_probe("/health/readiness", initial=5, period=10),
+        startup=pods.http_probe("/health/liveliness", initial=5, period=5, failures=60),
+        mounts=[{"name": "litellm-config", "mountPath": LITELLM_CONFIG_DIR, "readOnly": True}],
+    )
+    main["env"] = [*(main["env"] or []), {"name": "HOME", "value": "/tmp"}]
+    objects = _assemble(api, project, source, main=main, volumes=[volume], config_objects=config_objects, wave="0")
+    return RenderedWorkload(api, objects, [api.image or project.images.litellm], bool(api.resources))
+
+
+_PULL_SCRIPT = """\
+ollama serve >/tmp/ollama-pull.log 2>&1 &
+pid=$!
+tries=0
+until ollama list >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  if [ "$tries" -gt 120 ]; then echo "ollama did not start" >&2; cat /tmp/ollama-pull.log >&2; exit 1; fi
+  sleep 1
+done
+ollama pull "$MODEL"
+status=$?
+kill "$pid"
+wait "$pid" 2>/dev/null
+exit "$status"
+"""
+
+
+def _build_ollama(api: ModelAPINode, project: Project, source: str) -> RenderedWorkload:
+    image = api.image or project.images.ollama
+    ollama_env = [
+        {"name": "HOME", "value": OLLAMA_HOME},
+        {"name": "OLLAMA_HOST", "value": f"0.0.0.0:{contract.HOSTED_MODELAPI_PORT}"},
+        {"name": "OLLAMA_MODELS", "value": f"{OLLAMA_DATA}/models"},
+    ]
+    data_mount = {"name": "ollama-data", "mountPath": OLLAMA_DATA}
+    home_mount = {"name": "ollama-home", "mountPath": OLLAMA_HOME}
+    main = pods.container(
+        api,
+        image=project.images.ollama,
+        env=[*ollama_env, *_user_env(api)],
+        port=contract.HOSTED_MODELAPI_PORT,
+        resources=project.resources.ollama,
+        liveness=pods.http_probe("/", initial=10, period=15),
+        readiness=pods.http_probe("/", initial=5, period=10),
+        mounts=[home_mount, data_mount],
+    )
+    pull = {
+        "name": "pull-model",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c", _PULL_SCRIPT],
+        "env": [*ollama_env, {"name": "OLLAMA_HOST", "value": "127.0.0.1:11434"}, {"name": "MODEL", "value": api.pull_model}],
+        "resources": pods.resources_data(api.resources or project.resources.ollama),
+        "securityContext": dict(pods.CONTAINER_SECURITY_CONTEXT),
+        "volumeMounts": [pods.TMP_MOUNT, home_mount, data_mount],
+    }
+    # OLLAMA_HOST appears twice in the init container: keep the later (loopback) one only.
+    pull["env"] = [e for e in pull["env"] if not (e["name"] == "OLLAMA_HOST" and e["value"].startswith("0.0.0.0"))]
+    volumes = [
+        {"name": "ollama-home", "emptyDir": {}},
+        {"name": "ollama-data", "emptyDir": {}},
+    ]
+    objects = _assemble(
+        api,
+        project,
+        source,
+        main=main,
+        init_containers=[pull],
+        volumes=volumes,
+        wave="0",
+        strategy={"type": "Recreate"},
+    )
+    return RenderedWorkload(api, objects, [image], bool(api.resources))
+
+
+# --- MCPServer ----------------------------------------------------------------------
+
+
+def build_mcpserver(server: MCPServerNode, project: Project, source: str) -> RenderedWorkload:
+    env: list[dict[str, Any]] = []
+    command: list[str] | None = None
+    args: list[str] | None = None
+    http_health = True
+    runtime = server.runtime
+    image = project.images.mcp_server
+    port = contract.MCP_PORT_DEFAULT
+    if runtime in ("python-string", "python-secret", "python-package"):
+        env.append({"name": contract.MCP_SERVER_NAME, "value": server.name})
+        env.append({"name": contract.MCP_PORT, "value": str(port)})
+        if runtime == "python-string":
+            env.append({"name": contract.MCP_TOOLS_STRING, "value": server.params or ""})
+        elif runtime == "python-secret" and server.source_secret is not None:
+            ref = server.source_secret.model_dump(by_alias=True, exclude_none=True)
+            env.append({"name": contract.MCP_TOOLS_STRING, "valueFrom": {"secretKeyRef": ref}})
+        else:
+            env.append({"name": contract.MCP_PACKAGE, "value": server.package or server.params or ""})
+        env.extend({"name": k, "value": v} for k, v in contract.OFFLINE_ENV.items() if k.startswith("FASTMCP"))
+    elif runtime == "node-package":
+        image = project.images.mcp_node
+        command = ["npx", "--no-install", server.package or ""]
+        env.append({"name": "PORT", "value": str(port)})
+        http_health = False
+    elif runtime == "custom":
+        image = server.image or ""
+        http_health = False
+    else:
+        spec = project.images.mcp_runtimes[runtime]
+        image = spec.image
+        command = spec.command
+        params = server.params or ""
+        args = [a.replace("{params}", params) for a in spec.args] if spec.args else None
+        if spec.params_env:
+            env.append({"name": spec.params_env, "value": params})
+        http_health = spec.http_health
+    env.extend(_user_env(server))
+    probe = pods.http_probe("/health") if http_health else pods.tcp_probe()
+    main = pods.container(
+        server,
+        image=image,
+        env=env,
+        port=port,
+        resources=project.resources.mcp_server,
+        command=command,
+        args=args,
+        liveness=probe,
+        readiness=pods.http_probe("/health", initial=2, period=5) if http_health else pods.tcp_probe(initial=2, period=5),
+    )
+    objects = _assemble(
+        server,
+        project,
+        source,
+        main=main,
+        service_account=server.service_account_name,
+        automount_token=bool(server.service_account_name),
+        wave="0",
+    )
+    return RenderedWorkload(server, objects, [server.image or image], bool(server.resources))

@@ -1,0 +1,239 @@
+"""The output tree: `base/` (every environment's common objects) and `overlays/<env>/`.
+
+Environment differences are expressed with kustomize's own fields (namespace, labels,
+images, replicas) plus a few generated files (HTTPRoutes, PodDisruptionBudgets, resource
+patches), so `kubectl kustomize overlays/<env>` is the whole story of an environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kaosgen.generate import gateway, network, pods
+from kaosgen.generate.templating import render
+from kaosgen.generate.workloads import RenderedWorkload
+from kaosgen.graph import Graph, Workload
+from kaosgen.models.common import ResourceRequirements
+from kaosgen.models.project import Environment, Project
+
+#: A file of the output: its objects (several documents) or one mapping (kustomization).
+Files = dict[str, list[dict[str, Any]]]
+
+_PLURAL = {"Agent": "agents", "ModelAPI": "modelapis", "MCPServer": "mcpservers"}
+ENV_LABEL = "kaosgen.dev/environment"
+REDIS_COMPONENT = "redis"
+
+
+def workload_path(node: Workload, multi_namespace: bool) -> str:
+    stem = f"{node.namespace or 'default'}.{node.name}" if multi_namespace else node.name
+    return f"base/{_PLURAL[node.kind]}/{stem}.yaml"
+
+
+def kustomization(**fields: Any) -> dict[str, Any]:
+    defaults = {
+        "namespace": None,
+        "resources": None,
+        "labels": None,
+        "annotations": None,
+        "images": None,
+        "replicas": None,
+        "patches": None,
+    }
+    defaults.update(fields)
+    return render("kustomization.json.j2", **defaults)
+
+
+def base_files(
+    rendered: list[RenderedWorkload],
+    graph: Graph,
+    project: Project,
+    passthrough: list[dict[str, Any]],
+    components: dict[str, dict[str, str]],
+) -> Files:
+    files: Files = {}
+    multi = len(graph.namespaces()) > 1
+    resources: list[str] = []
+    if passthrough:
+        files["base/resources.yaml"] = passthrough
+        resources.append("resources.yaml")
+    callers = network._callers(graph)
+    for item in rendered:
+        path = workload_path(item.node, multi)
+        objects = list(item.objects)
+        if project.security.network_policies:
+            objects.append(network.workload_policy(item.node, graph, project, callers))
+        files[path] = objects
+        resources.append(path.removeprefix("base/"))
+    if project.security.network_policies and rendered:
+        namespaces = graph.namespaces()
+        files["base/network-policies.yaml"] = [network.default_deny(ns or None, project) for ns in namespaces]
+        resources.append("network-policies.yaml")
+    for name in sorted(components):
+        resources.append(name)
+    files["base/kustomization.yaml"] = [kustomization(resources=resources)]
+    return files
+
+
+def _split_image(ref: str) -> tuple[str, str | None, str | None]:
+    """`reg/path:tag@digest` -> (name, tag, digest)."""
+    name, _, digest = ref.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = None
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    return name, tag, digest or None
+
+
+def _strip_registry(name: str) -> str:
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return rest
+    return name
+
+
+_IMAGE_KEYS = {"agent": "agent", "mcpServer": "mcp_server", "litellm": "litellm", "ollama": "ollama"}
+
+
+def image_overrides(env: Environment, project: Project, used: list[str]) -> list[dict[str, Any]]:
+    """kustomize `images:` entries: per-environment image swaps and registry rewrites."""
+    targets: dict[str, str] = {}
+    for ref in used:
+        targets[ref] = ref
+    for key, override in env.images.items():
+        base_ref = getattr(project.images, _IMAGE_KEYS[key])
+        if base_ref in targets:
+            targets[base_ref] = override
+    entries: dict[str, dict[str, Any]] = {}
+    for base_ref, target in sorted(targets.items()):
+        base_name, _, _ = _split_image(base_ref)
+        new_name, new_tag, new_digest = _split_image(target)
+        if env.registry:
+            new_name = env.registry.rstrip("/") + "/" + _strip_registry(new_name)
+        if target == base_ref and not env.registry:
+            continue
+        entry: dict[str, Any] = {"name": base_name}
+        if new_name != base_name:
+            entry["newName"] = new_name
+        if new_digest:
+            entry["digest"] = new_digest
+        elif new_tag and target != base_ref:
+            entry["newTag"] = new_tag
+        if len(entry) > 1:
+            entries[base_name] = entry
+    return [entries[k] for k in sorted(entries)]
+
+
+def _replicas(node: Workload, env: Environment) -> int:
+    override = env.workloads.get(node.ref)
+    if override and override.replicas is not None:
+        return override.replicas
+    return env.replicas
+
+
+def _resources_patch(container: str, resources: ResourceRequirements) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "kaosgen-resources"},
+        "spec": {"template": {"spec": {"containers": [{"name": container, "resources": pods.resources_data(resources)}]}}},
+    }
+
+
+def _resource_kind(item: RenderedWorkload) -> str:
+    node = item.node
+    if node.kind == "ModelAPI":
+        return "ollama" if getattr(node, "mode", "") == "Hosted" else "litellm"
+    return {"Agent": "agent", "MCPServer": "mcp_server"}[node.kind]
+
+
+def overlay_files(
+    env_name: str,
+    env: Environment,
+    rendered: list[RenderedWorkload],
+    graph: Graph,
+    project: Project,
+    extra_images: list[str],
+) -> Files:
+    prefix = f"overlays/{env_name}/"
+    files: Files = {}
+    resources = ["../../base"]
+    # Gateway routes and the policy that lets the gateway in.
+    gw = project.gateway
+    override = env.gateway
+    enabled = override.enabled if override and override.enabled is not None else gw.enabled
+    if enabled:
+        parent = (override.parent_ref if override and override.parent_ref else None) or gw.parent_ref
+        hostnames = override.hostnames if override and override.hostnames is not None else gw.hostnames
+        routes = []
+        for item in rendered:
+            node = item.node
+            if not node.exposed:
+                continue
+            namespace = env.namespace or node.namespace or "default"
+            routes.append(gateway.httproute(node, project, namespace=namespace, parent=parent, hostnames=hostnames))
+        if routes:
+            files[prefix + "httproutes.yaml"] = routes
+            resources.append("httproutes.yaml")
+        if project.security.network_policies:
+            files[prefix + "network-policies.yaml"] = [
+                gateway.gateway_ingress_policy(project, parent.namespace, ns or None) for ns in graph.namespaces()
+            ]
+            resources.append("network-policies.yaml")
+    # Availability: a PodDisruptionBudget wherever more than one replica runs.
+    replicas = []
+    pdbs = []
+    for item in rendered:
+        node = item.node
+        count = _replicas(node, env)
+        replicas.append({"name": node.object_name, "count": count})
+        if count > 1:
+            pdbs.append(
+                render(
+                    "poddisruptionbudget.json.j2",
+                    name=node.object_name,
+                    namespace=node.namespace,
+                    labels=pods.object_labels(node, project.labels),
+                    selector=node.selector,
+                )
+            )
+    if pdbs:
+        files[prefix + "pdbs.yaml"] = pdbs
+        resources.append("pdbs.yaml")
+    # Resources: environment defaults per workload kind, then per-workload overrides.
+    patches = []
+    if env.resources is not None:
+        for kind in ("agent", "mcp_server", "litellm", "ollama"):
+            wanted = getattr(env.resources, kind)
+            if wanted == getattr(project.resources, kind):
+                continue
+            names = sorted(
+                i.node.object_name for i in rendered if _resource_kind(i) == kind and not i.explicit_resources
+            )
+            if not names:
+                continue
+            container = {"agent": "agent", "mcp_server": "mcp-server"}.get(kind, "model-api")
+            path = f"patches/{kind.replace('_', '-')}-resources.yaml"
+            files[prefix + path] = [_resources_patch(container, wanted)]
+            patches.append({"path": path, "target": {"kind": "Deployment", "name": "^(" + "|".join(names) + ")$"}})
+    for item in rendered:
+        node = item.node
+        override_wl = env.workloads.get(node.ref)
+        if override_wl and override_wl.resources is not None:
+            path = f"patches/{node.object_name}-resources.yaml"
+            files[prefix + path] = [_resources_patch(node.container_name, override_wl.resources)]
+            patches.append({"path": path, "target": {"kind": "Deployment", "name": node.object_name}})
+    used = sorted({img for item in rendered for img in item.images} | set(extra_images))
+    labels = [{"pairs": {ENV_LABEL: env_name, **env.labels}, "includeSelectors": False, "includeTemplates": True}]
+    files[prefix + "kustomization.yaml"] = [
+        kustomization(
+            namespace=env.namespace,
+            resources=resources,
+            labels=labels,
+            annotations=env.annotations or None,
+            images=image_overrides(env, project, used) or None,
+            replicas=replicas or None,
+            patches=patches or None,
+        )
+    ]
+    return files

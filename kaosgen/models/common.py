@@ -1,0 +1,88 @@
+"""Pieces shared by the KAOS kinds: metadata, container overrides, env, routes, telemetry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+#: Gateway API Duration, as KAOS validates `gatewayRoute.timeout`.
+DURATION_PATTERN = r"^([0-9]+(h|m|s|ms)){1,4}$"
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class KaosModel(BaseModel):
+    """Strict by default: an unknown field is an error, so typos never pass silently."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        validate_default=False,
+    )
+
+
+class ObjectMeta(KaosModel):
+    name: str = Field(description="Name of the resource, a DNS-1123 label.")
+    namespace: str | None = Field(None, description="Namespace; references resolve within it.")
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    # Fields `kubectl get -o yaml` adds; accepted and ignored so exported CRs load.
+    uid: str | None = None
+    resource_version: str | None = None
+    generation: int | None = None
+    creation_timestamp: str | None = None
+    managed_fields: list[dict[str, Any]] | None = None
+    finalizers: list[str] | None = None
+    owner_references: list[dict[str, Any]] | None = None
+
+
+class KeySelector(KaosModel):
+    """A key of a Secret or ConfigMap (`secretKeyRef` / `configMapKeyRef`)."""
+
+    name: str = ""
+    key: str
+    optional: bool | None = None
+
+
+class EnvVarSource(KaosModel):
+    secret_key_ref: KeySelector | None = None
+    config_map_key_ref: KeySelector | None = None
+    field_ref: dict[str, Any] | None = None
+    resource_field_ref: dict[str, Any] | None = None
+
+
+class EnvVar(KaosModel):
+    name: Annotated[str, StringConstraints(min_length=1)]
+    value: str | None = None
+    value_from: EnvVarSource | None = None
+
+
+class ResourceRequirements(KaosModel):
+    limits: dict[str, str | int | float] | None = None
+    requests: dict[str, str | int | float] | None = None
+    claims: list[dict[str, Any]] | None = None
+
+
+class Container(KaosModel):
+    """Overrides for the workload's main container. KAOS ignored some; kaosgen honours all."""
+
+    image: str | None = None
+    command: list[str] | None = None
+    args: list[str] | None = None
+    resources: ResourceRequirements | None = None
+    env: list[EnvVar] | None = None
+
+
+class GatewayRoute(KaosModel):
+    timeout: Annotated[str, StringConstraints(pattern=DURATION_PATTERN)] | None = Field(
+        None, description='Gateway API duration; "0s" disables the route timeout.'
+    )
+
+
+class Telemetry(KaosModel):
+    enabled: bool = False
+    endpoint: str | None = None
+
+

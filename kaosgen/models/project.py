@@ -1,0 +1,154 @@
+"""kaosgen.yaml: environments, images, gateway, security switches and output layout.
+
+Everything has a sensible default, so a project without kaosgen.yaml renders a `default`
+environment with pinned images.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from kaosgen.models.common import DNS1123_LABEL, KaosModel, ResourceRequirements
+
+ImageRef = Annotated[str, Field(pattern=r"^[^\s]+$", description="Image reference; pin a tag or digest.")]
+
+
+class McpRuntimeImage(KaosModel):
+    """How a named MCPServer runtime (kubernetes, slack, ...) runs."""
+
+    image: ImageRef
+    command: list[str] | None = None
+    args: list[str] | None = Field(
+        None, description="Container args; `{params}` in an item is replaced by spec.params."
+    )
+    params_env: str | None = Field(
+        None, description="Pass spec.params in this environment variable instead of args."
+    )
+    http_health: bool = Field(
+        False, description="The image serves GET /health on its port (else a TCP probe is used)."
+    )
+
+
+def _default_mcp_runtimes() -> dict[str, McpRuntimeImage]:
+    return {
+        "kubernetes": McpRuntimeImage(
+            image="quay.io/containers/kubernetes_mcp_server:v0.0.53",
+            args=["--port", "8000"],
+        ),
+        "slack": McpRuntimeImage(
+            image="ghcr.io/korotovsky/slack-mcp-server:v1.1.26",
+            args=["--transport", "http"],
+        ),
+    }
+
+
+class Images(KaosModel):
+    """The images of the four workloads. Pinned tags; never `latest` by default."""
+
+    agent: ImageRef = "ghcr.io/kaosgen/agent-runtime:0.1.0"
+    mcp_server: ImageRef = "ghcr.io/kaosgen/mcp-runtime:0.1.0"
+    litellm: ImageRef = "ghcr.io/berriai/litellm-non_root:main-v1.77.5-stable"
+    ollama: ImageRef = "docker.io/ollama/ollama:0.12.6"
+    mcp_node: ImageRef = Field(
+        "docker.io/library/node:22.20-bookworm-slim",
+        description="Image for OLD-era `type: node-runtime` MCP servers.",
+    )
+    mcp_runtimes: dict[str, McpRuntimeImage] = Field(default_factory=_default_mcp_runtimes)
+
+
+class WorkloadResources(KaosModel):
+    """Default requests/limits per workload kind (a container.resources override wins)."""
+
+    agent: ResourceRequirements = ResourceRequirements(
+        requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "1Gi"}
+    )
+    mcp_server: ResourceRequirements = ResourceRequirements(
+        requests={"cpu": "50m", "memory": "128Mi"}, limits={"cpu": "500m", "memory": "512Mi"}
+    )
+    litellm: ResourceRequirements = ResourceRequirements(
+        requests={"cpu": "200m", "memory": "512Mi"}, limits={"cpu": "1", "memory": "2Gi"}
+    )
+    ollama: ResourceRequirements = ResourceRequirements(
+        requests={"cpu": "500m", "memory": "1Gi"}, limits={"cpu": "2", "memory": "4Gi"}
+    )
+
+
+class ParentRef(KaosModel):
+    name: str
+    namespace: str | None = None
+    section_name: str | None = None
+
+
+class Gateway(KaosModel):
+    enabled: bool = False
+    parent_ref: ParentRef = ParentRef(name="kaos-gateway", namespace="envoy-gateway-system")
+    hostnames: list[str] = Field(default_factory=list)
+    vendor: Literal["none", "envoy"] = Field(
+        "none", description="envoy: also render a Gateway (and GatewayClass) for Envoy Gateway."
+    )
+    timeouts: dict[Literal["agent", "modelapi", "mcp"], str] = Field(
+        default_factory=lambda: {"agent": "120s", "modelapi": "120s", "mcp": "30s"}
+    )
+
+
+class GatewayOverride(KaosModel):
+    enabled: bool | None = None
+    parent_ref: ParentRef | None = None
+    hostnames: list[str] | None = None
+
+
+class WorkloadOverride(KaosModel):
+    replicas: Annotated[int, Field(ge=0)] | None = None
+    resources: ResourceRequirements | None = None
+
+
+class Environment(KaosModel):
+    namespace: Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)] | None = None
+    replicas: Annotated[int, Field(ge=0)] = 1
+    images: dict[Literal["agent", "mcpServer", "litellm", "ollama"], ImageRef] = Field(
+        default_factory=dict, description="Per-environment image overrides."
+    )
+    registry: str | None = Field(
+        None, description="Rewrite every workload image to this registry (mirrors, air-gaps)."
+    )
+    resources: WorkloadResources | None = None
+    workloads: dict[str, WorkloadOverride] = Field(
+        default_factory=dict,
+        description="Per-workload overrides keyed `agent/<name>`, `modelapi/<name>` or `mcpserver/<name>`.",
+    )
+    gateway: GatewayOverride | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class Security(KaosModel):
+    allow_inline_api_keys: bool = Field(
+        False, description="Allow proxyConfig.apiKey.value (the key is then written to a Secret)."
+    )
+    network_policies: bool = True
+    dns_namespace: str = "kube-system"
+
+
+class Components(KaosModel):
+    redis: bool = Field(
+        False,
+        description="Vendor an in-cluster Redis for agents with memory type redis "
+        "(MEMORY_REDIS_URL defaults to it).",
+    )
+
+
+class Project(KaosModel):
+    api_version: Literal["kaosgen.dev/v1alpha1"] = "kaosgen.dev/v1alpha1"
+    kind: Literal["Project"] = "Project"
+    output: str = Field("deploy", description="Output directory, relative to kaosgen.yaml.")
+    images: Images = Images()
+    resources: WorkloadResources = WorkloadResources()
+    gateway: Gateway = Gateway()
+    security: Security = Security()
+    components: Components = Components()
+    environments: dict[
+        Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)], Environment
+    ] = Field(default_factory=lambda: {"default": Environment()})
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels on every object.")

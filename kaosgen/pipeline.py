@@ -1,0 +1,220 @@
+"""The compiler pipeline, in one place.
+
+    project  → find and validate kaosgen.yaml
+    load     → YAML files into documents that remember line and column
+    validate → each KAOS document against its schema (every era); others pass through
+    resolve  → normalise eras into one graph and link references
+    check    → rules over the whole graph (models, delegation, names, secrets, ...)
+    generate → Kubernetes objects per workload, plus NetworkPolicies
+    overlays → base/ and overlays/<env>/ as kustomizations
+    write    → canonical YAML on disk, or a diff against it (--check)
+
+Each pass takes data and returns data; diagnostics accumulate across passes so one run
+reports every problem. Invalid input stops before `generate`, so it never writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kaosgen.diagnostics import Diagnostics
+from kaosgen.graph import Graph
+from kaosgen.models import API_VERSION, KINDS
+from kaosgen.project import LoadedProject, load_project
+from kaosgen.source import Document, load_paths
+
+KAOS_GROUP_PREFIX = "kaos.tools/"
+
+
+@dataclass
+class Compilation:
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    sources: dict[str, str] = field(default_factory=dict)
+    project: LoadedProject | None = None
+    graph: Graph | None = None
+    output_dir: Path | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics.has_errors()
+
+
+# --- validate ------------------------------------------------------------------------
+
+
+def validate_documents(documents: list[Document], diags: Diagnostics) -> tuple[list[tuple[Any, Document]], list[Document]]:
+    """Split KAOS documents (validated against their model) from pass-through documents."""
+    from kaosgen.schema_check import check_document
+
+    typed: list[tuple[Any, Document]] = []
+    passthrough: list[Document] = []
+    for doc in documents:
+        if not isinstance(doc.data, dict):
+            diags.error("not-an-object", "document is not a Kubernetes object (a mapping with apiVersion and kind)", doc.location())
+            continue
+        api_version, kind = doc.data.get("apiVersion"), doc.data.get("kind")
+        if not isinstance(api_version, str) or not isinstance(kind, str):
+            missing = "apiVersion" if not isinstance(api_version, str) else "kind"
+            diags.error("not-an-object", f"document has no {missing}", doc.location(), hint="every document needs apiVersion and kind")
+            continue
+        if not api_version.startswith(KAOS_GROUP_PREFIX):
+            if kind == "Secret" and (doc.data.get("data") or doc.data.get("stringData")):
+                diags.warning(
+                    "secret-in-output",
+                    "this Secret's data will be written into the rendered output",
+                    doc.location(("kind",)),
+                    hint="keep secrets out of git: use SOPS, Sealed Secrets or External Secrets and reference them",
+                )
+            passthrough.append(doc)
+            continue
+        if kind not in KINDS:
+            diags.error(
+                "unknown-kind",
+                f"unknown KAOS kind {kind!r}",
+                doc.location(("kind",)),
+                hint=f"kaosgen understands {', '.join(sorted(KINDS))}",
+            )
+            continue
+        if api_version != API_VERSION:
+            diags.error(
+                "api-version",
+                f"unsupported apiVersion {api_version!r} for {kind}",
+                doc.location(("apiVersion",)),
+                hint=f"use {API_VERSION}",
+            )
+            continue
+        model = check_document(doc, KINDS[kind], diags)
+        if model is not None:
+            typed.append((model, doc))
+    return typed, passthrough
+
+
+# --- generate ------------------------------------------------------------------------
+
+
+def _source_ref(doc: Document, root: Path) -> str:
+    path = Path(doc.path)
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        rel = path.as_posix()
+    return f"{rel}#{doc.index}"
+
+
+def generate(graph: Graph, loaded: LoadedProject) -> list:
+    from kaosgen.generate import workloads
+
+    project, root = loaded.project, loaded.root
+    rendered = []
+    for api in graph.modelapis:
+        rendered.append(workloads.build_modelapi(api, project, _source_ref(api.doc, root)))
+    for server in graph.mcpservers:
+        rendered.append(workloads.build_mcpserver(server, project, _source_ref(server.doc, root)))
+    for agent in graph.agents:
+        rendered.append(workloads.build_agent(agent, project, _source_ref(agent.doc, root)))
+    return rendered
+
+
+def check_pod_security(rendered: list, diags: Diagnostics) -> None:
+    """A user's podSpec may weaken the defaults: say so at the podSpec."""
+    from kaosgen.generate.pods import restricted_violations
+
+    for item in rendered:
+        for obj in item.objects:
+            if obj.get("kind") != "Deployment":
+                continue
+            problems = restricted_violations(obj["spec"]["template"]["spec"])
+            if problems:
+                diags.warning(
+                    "pod-security",
+                    f"{item.node.kind} {item.node.name!r} does not pass the restricted Pod Security Standard: {'; '.join(problems)}",
+                    item.node.doc.location(("spec", "podSpec"), key=True),
+                )
+
+
+# --- overlays ------------------------------------------------------------------------
+
+
+def build_layout(rendered: list, graph: Graph, loaded: LoadedProject) -> dict[str, list[dict[str, Any]]]:
+    from kaosgen import components, layout
+
+    project = loaded.project
+    vendored = components.selected(project)
+    files = layout.base_files(
+        rendered, graph, project, [d.data for d in graph.passthrough], vendored
+    )
+    extra_images = components.images(vendored)
+    for env_name, env in sorted(project.environments.items()):
+        files.update(layout.overlay_files(env_name, env, rendered, graph, project, extra_images))
+    return files, vendored
+
+
+def serialize(files: dict[str, list[dict[str, Any]]], vendored: dict[str, dict[str, str]]) -> dict[str, str]:
+    from kaosgen import yamlout
+    from kaosgen.writer import HEADER
+
+    texts = {path: yamlout.dump_all(objects, header=HEADER) for path, objects in files.items()}
+    for name, component_files in vendored.items():
+        for rel, text in component_files.items():
+            texts[f"base/{name}/{rel}"] = HEADER + text
+    return dict(sorted(texts.items()))
+
+
+# --- the whole pipeline --------------------------------------------------------------
+
+
+def compile_project(
+    inputs: list[str],
+    *,
+    project_file: str | None = None,
+    output: str | None = None,
+    render: bool = True,
+) -> Compilation:
+    result = Compilation()
+    diags = result.diagnostics
+    # project
+    loaded = load_project(inputs, project_file, diags)
+    result.project = loaded
+    if loaded is not None:
+        if loaded.path is not None and loaded.text is not None:
+            from kaosgen.source import display_path
+
+            result.sources[display_path(loaded.path)] = loaded.text
+        result.output_dir = Path(output) if output else _relative(loaded.root / loaded.project.output)
+    # load
+    exclude = [result.output_dir] if result.output_dir else []
+    load = load_paths(inputs, exclude=exclude)
+    diags.extend(load.diagnostics)
+    result.sources.update(load.sources)
+    # validate
+    typed, passthrough = validate_documents(load.documents, diags)
+    if loaded is None:
+        return result
+    # resolve
+    from kaosgen import resolve, rules
+
+    graph = resolve.resolve(typed, loaded.project, diags)
+    graph.passthrough = passthrough
+    result.graph = graph
+    # check
+    rules.check(graph, loaded.project, diags, loaded.document)
+    if diags.has_errors() or not render:
+        return result
+    # generate
+    rendered = generate(graph, loaded)
+    check_pod_security(rendered, diags)
+    # overlays
+    files, vendored = build_layout(rendered, graph, loaded)
+    result.files = serialize(files, vendored)
+    return result
+
+
+def _relative(path: Path) -> Path:
+    """Show output paths relative to the working directory when they are below it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path

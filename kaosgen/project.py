@@ -1,0 +1,72 @@
+"""Find and load kaosgen.yaml (optional: defaults apply without it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kaosgen.diagnostics import Diagnostics
+from kaosgen.models.project import Project
+from kaosgen.schema_check import check_document
+from kaosgen.source import PROJECT_FILE, Document, display_path, parse_text, read_text
+
+
+@dataclass
+class LoadedProject:
+    project: Project
+    root: Path  # paths in kaosgen.yaml (output) are relative to this directory
+    path: Path | None
+    document: Document | None
+    text: str | None
+
+
+def find_project_file(inputs: list[str], explicit: str | None) -> Path | None:
+    """--project wins; else kaosgen.yaml in the first input directory (or a file's directory),
+    walking up to the working directory."""
+    if explicit:
+        return Path(explicit)
+    cwd = Path.cwd().resolve()
+    for raw in inputs:
+        start = Path(raw)
+        start = start if start.is_dir() else start.parent
+        current = start.resolve()
+        while True:
+            candidate = current / PROJECT_FILE
+            if candidate.is_file():
+                return candidate
+            if current == cwd or current.parent == current or cwd not in current.parents:
+                break
+            current = current.parent
+    candidate = cwd / PROJECT_FILE
+    return candidate if candidate.is_file() else None
+
+
+def load_project(inputs: list[str], explicit: str | None, diags: Diagnostics) -> LoadedProject | None:
+    path = find_project_file(inputs, explicit)
+    if path is None:
+        return LoadedProject(Project(), Path.cwd(), None, None, None)
+    display = display_path(path)
+    if not path.is_file():
+        diags.error("io", "project file not found", _loc(display))
+        return None
+    text = read_text(path, display, diags)
+    if text is None:
+        return None
+    docs = parse_text(display, text, diags)
+    if not docs:
+        if not diags.has_errors():
+            return LoadedProject(Project(), path.parent, path, None, text)
+        return None
+    if len(docs) > 1:
+        diags.error("project-file", "kaosgen.yaml must hold exactly one document", docs[1].location())
+        return None
+    project = check_document(docs[0], Project, diags)
+    if project is None:
+        return None
+    return LoadedProject(project, path.parent, path, docs[0], text)
+
+
+def _loc(path: str):
+    from kaosgen.diagnostics import Location
+
+    return Location(path)

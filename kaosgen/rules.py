@@ -1,0 +1,292 @@
+"""The check pass: rules that need the whole linked graph and the project file.
+
+Each rule has a stable id (shown as `[rule-id]`) so users can look it up and tools can
+filter on it. Rules only report; they never change the graph.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from kaos_contract.env import AGENT_ENV_BY_NAME, IDENTITY
+from kaosgen.diagnostics import Diagnostics
+from kaosgen.graph import AgentNode, Graph, MCPServerNode, ModelAPINode, Workload
+from kaosgen.models.project import Project
+
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DURATION = re.compile(r"^([0-9]+(h|m|s|ms)){1,4}$")
+BUILTIN_MCP_RUNTIMES = ("python-string", "python-secret", "python-package", "node-package", "custom")
+#: Variables the compiler derives from the graph; a user's value for them is ignored.
+_IDENTITY_NAMES = {v.name for v in IDENTITY}
+
+
+def check_names(graph: Graph, diags: Diagnostics) -> None:
+    for node in graph.workloads():
+        loc = node.doc.location(("metadata", "name"))
+        if not _DNS1123.match(node.name):
+            diags.error(
+                "name-dns1123",
+                f"{node.kind} name {node.name!r} is not a valid DNS-1123 label",
+                loc,
+                hint="use lower-case letters, digits and '-', starting and ending with a letter or digit",
+            )
+            continue
+        longest = max(len(node.object_name), len(node.route_name))
+        if node.kind == "ModelAPI":
+            longest = max(longest, len(f"litellm-config-{node.name}"))
+        if longest > 63:
+            diags.error(
+                "name-too-long",
+                f"{node.kind} name {node.name!r} is too long: {node.object_name!r} has {len(node.object_name)} characters, the limit is 63",
+                loc,
+                hint=f"shorten the name to at most {63 - (longest - len(node.name))} characters",
+            )
+        if node.namespace is not None and not _DNS1123.match(node.namespace):
+            diags.error(
+                "name-dns1123",
+                f"namespace {node.namespace!r} is not a valid DNS-1123 label",
+                node.doc.location(("metadata", "namespace")),
+            )
+
+
+def check_models(graph: Graph, diags: Diagnostics) -> None:
+    for agent in graph.agents:
+        api = agent.model_api
+        if api is None or not agent.model:
+            continue
+        if (api.models or api.mode == "Hosted") and not api.supports(agent.model):
+            supported = [api.hosted_model or ""] if api.mode == "Hosted" else api.models
+            diags.error(
+                "model-unsupported",
+                f"model {agent.model!r} is not supported by ModelAPI {api.name!r} (supports: {', '.join(supported)})",
+                agent.doc.location(("spec", "model")),
+                hint="use one of the supported models, or add it to the ModelAPI's proxyConfig.models",
+            )
+
+
+def check_delegation(graph: Graph, diags: Diagnostics) -> None:
+    for agent in graph.agents:
+        for i, name in enumerate(agent.access):
+            if name == agent.name:
+                diags.error(
+                    "self-delegation",
+                    f"agent {agent.name!r} lists itself in agentNetwork.access",
+                    agent.doc.location(("spec", "agentNetwork", "access", i)),
+                    hint="remove it: an agent cannot delegate to itself",
+                )
+        for i, peer in enumerate(agent.peers):
+            if not peer.expose:
+                diags.error(
+                    "ref-agent-not-exposed",
+                    f"agent {agent.name!r} delegates to {peer.name!r}, which has agentNetwork.expose: false (no Service)",
+                    agent.doc.location(("spec", "agentNetwork", "access", agent.access.index(peer.name) if peer.name in agent.access else i)),
+                    hint=f"set agentNetwork.expose: true on {peer.name!r}",
+                )
+    _report_cycles(graph, diags)
+
+
+def _report_cycles(graph: Graph, diags: Diagnostics) -> None:
+    """Delegation cycles are allowed (the runtime's depth limit stops loops) but suspicious."""
+    state: dict[int, int] = {}  # 0 unvisited, 1 on stack, 2 done
+    reported: set[frozenset] = set()
+
+    def visit(agent: AgentNode, stack: list[AgentNode]) -> None:
+        state[id(agent)] = 1
+        stack.append(agent)
+        for peer in agent.peers:
+            if state.get(id(peer), 0) == 1:
+                cycle = stack[stack.index(peer):]
+                members = frozenset(a.key for a in cycle)
+                if members not in reported and len(cycle) > 1:
+                    reported.add(members)
+                    path = " -> ".join(a.name for a in [*cycle, peer])
+                    diags.warning(
+                        "delegation-cycle",
+                        f"delegation cycle: {path}; the runtime's delegation depth limit stops runaway loops",
+                        agent.doc.location(("spec", "agentNetwork", "access", agent.access.index(peer.name))),
+                    )
+            elif state.get(id(peer), 0) == 0:
+                visit(peer, stack)
+        stack.pop()
+        state[id(agent)] = 2
+
+    for agent in graph.agents:
+        if state.get(id(agent), 0) == 0:
+            visit(agent, [])
+
+
+def check_timeouts(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
+    for kind, value in project.gateway.timeouts.items():
+        if not _DURATION.match(value):
+            loc = project_doc.location(("gateway", "timeouts", kind)) if project_doc else None
+            if loc:
+                diags.error("gateway-timeout", f"gateway timeout {value!r} is not a Gateway API duration", loc,
+                            hint='use e.g. "120s", "2m" or "1h30m"; "0s" disables the timeout')
+
+
+def check_api_keys(graph: Graph, project: Project, diags: Diagnostics) -> None:
+    for api in graph.modelapis:
+        key = api.api_key
+        if key is None:
+            continue
+        path = ("spec", "proxyConfig", "apiKey")
+        if key.value is not None and key.value_from is not None:
+            diags.error("api-key", "apiKey has both value and valueFrom; set one", api.doc.location(path, key=True))
+        elif key.value is not None and not project.security.allow_inline_api_keys:
+            diags.error(
+                "inline-api-key",
+                "inline apiKey.value would write a secret into the rendered output",
+                api.doc.location((*path, "value")),
+                hint="use apiKey.valueFrom.secretKeyRef, or set security.allowInlineApiKeys: true in kaosgen.yaml",
+            )
+        elif key.value is None and key.value_from is None:
+            diags.error("api-key", "apiKey needs value or valueFrom", api.doc.location(path, key=True))
+
+
+def check_mcp_runtimes(graph: Graph, project: Project, diags: Diagnostics) -> None:
+    known = set(BUILTIN_MCP_RUNTIMES) | set(project.images.mcp_runtimes)
+    for server in graph.mcpservers:
+        loc = server.doc.location(("spec", "runtime"))
+        if server.runtime not in known:
+            diags.error(
+                "mcpserver-runtime",
+                f"unknown MCP runtime {server.runtime!r}",
+                loc,
+                hint=f"use one of {', '.join(sorted(known))}, or declare it under images.mcpRuntimes in kaosgen.yaml",
+            )
+        elif server.runtime == "custom" and not server.image:
+            diags.error(
+                "mcpserver-runtime",
+                "runtime custom needs spec.container.image",
+                loc,
+                hint="add container: {image: <your MCP server image>}",
+            )
+        elif server.runtime == "python-string":
+            _check_python_source(server, diags)
+        elif server.runtime == "python-package" and not (server.package or server.params):
+            diags.error("mcpserver-runtime", "runtime python-package needs params (the package name)", loc)
+
+
+def _check_python_source(server: MCPServerNode, diags: Diagnostics) -> None:
+    """Tool source that does not compile fails here, not at pod start."""
+    legacy = server.params is not None and server.doc.data.get("spec", {}).get("params") is None
+    path = ("spec", "config", "tools", "fromString") if legacy else ("spec", "params")
+    source = server.params
+    if not source or not source.strip():
+        diags.error(
+            "mcpserver-source",
+            "python-string needs the tool source (Python functions) in params",
+            server.doc.location(path if source is not None else ("spec", "runtime")),
+        )
+        return
+    import ast
+
+    try:
+        tree = ast.parse(source, filename=f"{server.name}.py")
+    except SyntaxError as exc:
+        base = server.doc.location(path)
+        # Block scalars start on the line after the key; plain/quoted ones on the key's line.
+        line_text = server.doc.data and base.line
+        offset = 1 if _is_block(server, path) else 0
+        from kaosgen.diagnostics import Location
+
+        loc = Location(base.path, base.line + offset + (exc.lineno or 1) - 1, (exc.offset or 1) + (2 if offset else 0))
+        del line_text
+        diags.error(
+            "mcpserver-source",
+            f"tool source does not compile: {exc.msg} (line {exc.lineno} of the source)",
+            loc,
+            hint="fix the Python syntax of the tool functions",
+        )
+        return
+    if not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and not n.name.startswith("_") for n in tree.body):
+        diags.error(
+            "mcpserver-source",
+            "tool source defines no public function; each top-level function becomes a tool",
+            server.doc.location(path),
+        )
+
+
+def _is_block(server: MCPServerNode, path: tuple) -> bool:
+    loc = server.doc.location(path)
+    key_loc = server.doc.location(path, key=True)
+    return loc.line > key_loc.line
+
+
+def check_env(graph: Graph, diags: Diagnostics) -> None:
+    for agent in graph.agents:
+        for i, var in enumerate(agent.env):
+            spec = AGENT_ENV_BY_NAME.get(var.name)
+            if spec and var.name not in _IDENTITY_NAMES and var.name not in ("LOG_LEVEL", "MEMORY_REDIS_URL", "MODEL_NAME"):
+                diags.warning(
+                    "env-override",
+                    f"{var.name} is set by kaosgen from the resource graph; the value in container.env is ignored",
+                    agent.doc.location(("spec", "container", "env", i, "name")) if agent.doc.location(("spec", "container", "env", i, "name")).line else agent.doc.location(("spec",)),
+                    hint="remove it from container.env and set the corresponding spec field",
+                )
+
+
+def check_memory(graph: Graph, project: Project, diags: Diagnostics) -> None:
+    for agent in graph.agents:
+        if agent.memory_type == "redis":
+            has_url = any(e.name == "MEMORY_REDIS_URL" for e in agent.env)
+            if not has_url and not project.components.redis:
+                diags.error(
+                    "memory-redis-url",
+                    "memory type redis needs MEMORY_REDIS_URL in container.env, or components.redis: true in kaosgen.yaml",
+                    agent.doc.location(("spec", "config", "memory", "type")),
+                )
+        if agent.memory_type == "local" and agent.memory_enabled:
+            for env_name, env in sorted(project.environments.items()):
+                override = env.workloads.get(agent.ref)
+                replicas = override.replicas if override and override.replicas is not None else env.replicas
+                if replicas > 1:
+                    diags.warning(
+                        "memory-replicas",
+                        f"agent {agent.name!r} keeps local memory but has {replicas} replicas in environment {env_name!r}: sessions are not shared between pods",
+                        agent.doc.location(("metadata", "name")),
+                        hint="use memory type redis (components.redis: true) or one replica",
+                    )
+                    break
+
+
+def check_overrides(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
+    refs = {w.ref for w in graph.workloads()}
+    for env_name, env in project.environments.items():
+        for ref in env.workloads:
+            if ref not in refs and project_doc is not None:
+                diags.error(
+                    "ref-workload",
+                    f"environment {env_name!r} overrides {ref!r}, which is not a rendered workload",
+                    project_doc.location(("environments", env_name, "workloads", ref), key=True),
+                    hint="use agent/<name>, modelapi/<name> or mcpserver/<name>",
+                )
+    namespaces = graph.namespaces()
+    if len(namespaces) > 1:
+        for env_name, env in project.environments.items():
+            if env.namespace and project_doc is not None:
+                diags.error(
+                    "namespace-collapse",
+                    f"environment {env_name!r} moves everything to namespace {env.namespace!r}, but the input uses several namespaces ({', '.join(n or 'default' for n in namespaces)})",
+                    project_doc.location(("environments", env_name, "namespace")),
+                    hint="drop the environment namespace or keep the input in one namespace",
+                )
+
+
+RULES: tuple[Callable[..., None], ...] = ()
+
+
+def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
+    check_names(graph, diags)
+    check_models(graph, diags)
+    check_delegation(graph, diags)
+    check_timeouts(graph, project, diags, project_doc)
+    check_api_keys(graph, project, diags)
+    check_mcp_runtimes(graph, project, diags)
+    check_env(graph, diags)
+    check_memory(graph, project, diags)
+    check_overrides(graph, project, diags, project_doc)
+
+
+__all__ = ["check", "Workload", "ModelAPINode"]

@@ -1,0 +1,196 @@
+"""Canonical YAML output for plain data (dict, list, str, int, float, bool, None).
+
+kaosgen writes tens of thousands of objects per render; ruamel's representer is too slow
+for that, so output goes through this small emitter instead. It is conservative: a string
+is written plain only when it cannot be read back as anything else, multi-line text uses a
+literal block when that round-trips exactly, and everything else is double-quoted with
+every non-printable character escaped. Tests parse the output back with ruamel.yaml and
+with `kubectl kustomize` (Go yaml) and compare it to the input, so any drift fails loudly.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+# Plain scalars: start with a letter or `/`, then a conservative character set. `: ` and
+# ` #` cannot occur (no spaces allowed); a trailing `:` is excluded below.
+_PLAIN_RE = re.compile(r"(?:[A-Za-z/]|\.\.?/)[A-Za-z0-9_./@+:=#-]*")
+# Quantities and other digit-led words (`100m`, `1Gi`) are plain unless a resolver could
+# read them as a number (`1e3`, `0x1F`, `0o17`, `0b1`).
+_DIGIT_WORD_RE = re.compile(r"[0-9]+[A-Za-z][A-Za-z0-9]*")
+_NUMBERISH_RE = re.compile(r"[0-9]+[eE][0-9]+|0[xXoObB][0-9A-Fa-f]+")
+# Words YAML 1.1 or 1.2 resolvers read as booleans or null.
+_RESERVED = frozenset(
+    "y n yes no on off true false null nan inf".split()
+)
+_ESCAPES = {
+    "\0": "\\0",
+    "\x07": "\\a",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\x0b": "\\v",
+    "\x0c": "\\f",
+    "\r": "\\r",
+    "\x1b": "\\e",
+    '"': '\\"',
+    "\\": "\\\\",
+    "\x85": "\\N",
+    "\xa0": "\\_",
+    "\u2028": "\\L",
+    "\u2029": "\\P",
+}
+# Characters that must be escaped in a double-quoted scalar.
+_NEEDS_ESCAPE_RE = re.compile(
+    '["\\\\\x00-\x1f\x7f-\xa0\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]'
+)
+# Characters that rule out a literal block (anything not printable, or line-break-like).
+_NOT_LITERAL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    esc = _ESCAPES.get(ch)
+    if esc is not None:
+        return esc
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+def quote(text: str) -> str:
+    """A double-quoted scalar that any YAML 1.1/1.2 parser reads back as `text`."""
+    return '"' + _NEEDS_ESCAPE_RE.sub(_escape_char, text) + '"'
+
+
+def _is_plain(text: str) -> bool:
+    if _DIGIT_WORD_RE.fullmatch(text):
+        return not _NUMBERISH_RE.fullmatch(text)
+    return bool(_PLAIN_RE.fullmatch(text)) and not text.endswith(":") and text.lower() not in _RESERVED
+
+
+def _literal_ok(text: str) -> bool:
+    if "\n" not in text or _NOT_LITERAL_RE.search(text):
+        return False
+    # A line of only spaces/tabs is ambiguous with the block's indentation; so is a tab
+    # at the start of a line (it is not indentation in YAML). Quote those instead.
+    return all(not line or (line.strip() and not line.startswith("\t")) for line in text.split("\n"))
+
+
+def scalar(value: object) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)
+        return text if ("." in text or "e" in text) else text + ".0"
+    if isinstance(value, str):
+        return value if _is_plain(value) else quote(value)
+    raise TypeError(f"cannot write {type(value).__name__} as YAML")
+
+
+def _literal(text: str, indent: str) -> list[str]:
+    """Lines of a literal block scalar (header first) for text known to be literal-safe."""
+    if text.endswith("\n\n") or text == "\n":
+        chomp = "+"
+    elif text.endswith("\n"):
+        chomp = ""
+    else:
+        chomp = "-"
+    body = text[:-1] if text.endswith("\n") else text
+    if chomp == "+":
+        body = text[:-1]
+    header = "|"
+    if text.startswith((" ", "\n")):
+        header += "2"
+    header += chomp
+    block_indent = indent + "  "
+    lines = [block_indent + line if line else "" for line in body.split("\n")]
+    return [header, *lines]
+
+
+def _emit(value: object, indent: str, out: list[str]) -> None:
+    """Append `value` as a block node whose parent line is already written."""
+    if isinstance(value, dict):
+        if not value:
+            out[-1] += " {}"
+            return
+        for key, item in value.items():
+            _emit_entry(indent + scalar(key) + ":", item, indent, out)
+    elif isinstance(value, list):
+        if not value:
+            out[-1] += " []"
+            return
+        for item in value:
+            _emit_entry(indent + "-", item, indent, out, in_seq=True)
+    else:
+        raise AssertionError("scalars are written by _emit_entry")
+
+
+def _emit_entry(head: str, item: object, indent: str, out: list[str], in_seq: bool = False) -> None:
+    if isinstance(item, dict) and item:
+        if in_seq:
+            # `- key: value` with the mapping's other keys aligned under the first.
+            first = True
+            sub = indent + "  "
+            for key, val in item.items():
+                prefix = (head + " ") if first else sub
+                _emit_entry(prefix + scalar(key) + ":", val, sub, out)
+                first = False
+        else:
+            out.append(head)
+            _emit(item, indent + "  ", out)
+    elif isinstance(item, list) and item:
+        out.append(head)
+        # Kubernetes style: sequence items at the same indentation as the parent key.
+        _emit(item, indent if not in_seq else indent + "  ", out)
+    elif isinstance(item, str) and _literal_ok(item):
+        lines = _literal(item, indent)
+        out.append(head + " " + lines[0])
+        out.extend(lines[1:])
+    elif isinstance(item, dict):
+        out.append(head + " {}")
+    elif isinstance(item, list):
+        out.append(head + " []")
+    else:
+        out.append(head + " " + scalar(item))
+
+
+def dump(value: object) -> str:
+    """One YAML document (no `---`), ending with a newline."""
+    if isinstance(value, (dict, list)) and value:
+        out: list[str] = [""]
+        _emit(value, "", out)
+        lines = out[1:]
+        return "\n".join(lines) + "\n"
+    if isinstance(value, str) and _literal_ok(value):
+        return "\n".join(_literal(value, "")) + "\n"
+    if isinstance(value, dict):
+        return "{}\n"
+    if isinstance(value, list):
+        return "[]\n"
+    return scalar(value) + "\n"
+
+
+def dump_all(documents: Iterable[object], header: str = "") -> str:
+    """Several documents separated by `---`, with an optional comment header on top."""
+    parts = [header] if header else []
+    first = True
+    for doc in documents:
+        if not first:
+            parts.append("---\n")
+        parts.append(dump(doc))
+        first = False
+    return "".join(parts)
