@@ -35,7 +35,7 @@ class EnvVar:
     """One variable of the contract: its name, the value kind, and why it exists."""
 
     name: str
-    kind: str  # "str" | "int" | "bool" | "csv" | "url" | "enum"
+    kind: str  # "str" | "int" | "float" | "bool" | "csv" | "url" | "enum"
     description: str
     required: bool = False
     default: str | None = None
@@ -99,6 +99,30 @@ SERVER = (EnvVar("AGENT_PORT", "int", "port the runtime listens on", default=str
 AGENT_ENV: tuple[EnvVar, ...] = IDENTITY + WIRING + TELEMETRY + SERVER
 AGENT_ENV_BY_NAME = {v.name: v for v in AGENT_ENV}
 
+# Runtime tuning knobs: read by the agent runtime, never rendered by the compiler (users may
+# set them through `spec.container.env`). Kept apart from AGENT_ENV so that the compiler's
+# "every variable I render is declared" check and the runtime's "every declared variable is
+# read" check both stay exact.
+RUNTIME_TUNING_ENV: tuple[EnvVar, ...] = (
+    EnvVar("AGENT_HOST", "str", "address the runtime binds", default="0.0.0.0"),
+    EnvVar("AGENT_MAX_BODY_BYTES", "int", "request body limit (413 above)", default="1048576"),
+    EnvVar("MODEL_API_KEY", "str", "bearer key for the ModelAPI (a LiteLLM master key)"),
+    EnvVar("MODEL_TIMEOUT_SECONDS", "float", "per model call (504 above)", default="120"),
+    EnvVar("MODEL_MAX_RETRIES", "int", "retries on transient model API errors", default="2"),
+    EnvVar(
+        "MODEL_CLIENT",
+        "enum",
+        "litellm, or direct (a thin OpenAI-compatible HTTP client with less overhead)",
+        default="litellm",
+        choices=("litellm", "direct"),
+    ),
+    EnvVar("TOOL_TIMEOUT_SECONDS", "float", "per MCP tool call", default="60"),
+    EnvVar("DELEGATION_TIMEOUT_SECONDS", "float", "per call to a peer agent", default="300"),
+    EnvVar("MCP_REFRESH_SECONDS", "float", "tool list refresh / reconnect period", default="30"),
+    EnvVar("MCP_CONNECT_TIMEOUT_SECONDS", "float", "start-up wait for MCP discovery", default="5"),
+)
+RUNTIME_TUNING_ENV_BY_NAME = {v.name: v for v in RUNTIME_TUNING_ENV}
+
 # Per-name variables (patterns, not fixed names).
 MCP_SERVER_URL_RE = re.compile(r"^MCP_SERVER_(?P<name>.+)_URL$")
 PEER_AGENT_CARD_URL_RE = re.compile(r"^PEER_AGENT_(?P<name>.+)_CARD_URL$")
@@ -108,6 +132,12 @@ MCP_TOOLS_STRING = "MCP_TOOLS_STRING"
 MCP_PACKAGE = "MCP_PACKAGE"
 MCP_PORT = "MCP_PORT"
 MCP_SERVER_NAME = "MCP_SERVER_NAME"
+# Also read by the MCP tool-server runtime (KAOS's names; all optional).
+MCP_HOST = "MCP_HOST"  # bind address, default 0.0.0.0
+MCP_LOG_LEVEL = "MCP_LOG_LEVEL"  # falls back to LOG_LEVEL, then INFO
+MCP_ACCESS_LOG = "MCP_ACCESS_LOG"  # "true" logs every HTTP request, default false
+#: HTTP liveness/readiness path of the MCP tool-server runtime (200 JSON once it serves).
+MCP_HEALTH_PATH = "/health"
 
 # Variables that keep the runtimes off the network at start-up (air-gapped clusters).
 OFFLINE_ENV = {
