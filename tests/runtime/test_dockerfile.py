@@ -1,0 +1,147 @@
+"""The runtime images' Dockerfile, checked statically (Docker does not run in CI).
+
+Pins what the tests and the compiler rely on, so the image and the tests cannot drift:
+the CMD of each target is the module the tests start, the ENV keeps start-up offline,
+the user is a numeric non-root uid, and only /tmp needs to be writable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from kaos_contract.env import AGENT_PORT_DEFAULT, MCP_PORT_DEFAULT, OFFLINE_ENV
+from support import mcp_server
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "runtime" / "Dockerfile"
+AGENT_MODULE = "kaos_runtime"  # `python -m kaos_runtime`, as the agent tests start it
+
+
+@dataclass
+class Stage:
+    name: str
+    base: str
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for kw, args in self.instructions if kw == keyword]
+
+
+def parse(path: Path) -> tuple[dict[str, str], list[Stage]]:
+    """Global ARGs and the stages of a Dockerfile (continuations joined, comments dropped)."""
+    logical: list[str] = []
+    pending = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        logical.append(pending + line)
+        pending = ""
+    args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for line in logical:
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            parts = rest.split()
+            name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else str(len(stages))
+            stages.append(Stage(name, parts[0]))
+        elif stages:
+            stages[-1].instructions.append((keyword, rest.strip()))
+        elif keyword == "ARG":
+            key, _, value = rest.partition("=")
+            args[key.strip()] = value.strip()
+    return args, stages
+
+
+def env_of(stages: dict[str, Stage], name: str) -> dict[str, str]:
+    """ENV in effect in stage `name`, following `FROM <stage>` chains."""
+    stage = stages[name]
+    env = env_of(stages, stage.base) if stage.base in stages else {}
+    for args in stage.all("ENV"):
+        for token in shlex.split(args):
+            key, _, value = token.partition("=")
+            env[key] = value
+    return env
+
+
+def inherited(stages: dict[str, Stage], name: str, keyword: str) -> list[str]:
+    stage = stages[name]
+    values = inherited(stages, stage.base, keyword) if stage.base in stages else []
+    return values + stage.all(keyword)
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> tuple[dict[str, str], dict[str, Stage], list[Stage]]:
+    args, stages = parse(DOCKERFILE)
+    return args, {s.name: s for s in stages}, stages
+
+
+def test_base_image_is_slim_python_311_pinned(dockerfile) -> None:
+    args, _, _ = dockerfile
+    image = args["PYTHON_IMAGE"]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", image), image
+
+
+@pytest.mark.parametrize(
+    ("target", "module", "port"),
+    [
+        ("agent", AGENT_MODULE, AGENT_PORT_DEFAULT),
+        ("mcp-server", mcp_server.MODULE, MCP_PORT_DEFAULT),
+    ],
+)
+def test_target_cmd_user_env(dockerfile, target: str, module: str, port: int) -> None:
+    _, stages, _ = dockerfile
+    (cmd,) = inherited(stages, target, "CMD")[-1:]
+    assert json.loads(cmd) == ["python", "-m", module]
+
+    user = inherited(stages, target, "USER")[-1]
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit() and int(uid) != 0, "USER must be a numeric non-root uid"
+    assert not gid or (gid.isdigit() and int(gid) != 0)
+
+    env = env_of(stages, target)
+    for key, value in OFFLINE_ENV.items():
+        assert env.get(key) == value, f"{key} must be {value!r} in the {target} image"
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert env["HOME"] == "/tmp"
+    assert env["TMPDIR"] == "/tmp"
+    assert env["PATH"].startswith("/opt/venv/bin:")
+    assert str(port) in inherited(stages, target, "EXPOSE")
+
+
+def test_agent_is_the_default_target(dockerfile) -> None:
+    _, _, ordered = dockerfile
+    assert ordered[-1].name == "agent"
+
+
+def test_installs_the_runtime_extra_from_the_lock(dockerfile) -> None:
+    _, stages, _ = dockerfile
+    run = " ".join(stages["build"].all("RUN"))
+    assert "--frozen" in run
+    assert "--extra runtime" in run
+    assert "--compile-bytecode" in run  # nothing to write at run time
+
+
+def test_copied_paths_exist(dockerfile) -> None:
+    _, stages, _ = dockerfile
+    for copy in stages["build"].all("COPY"):
+        *sources, _dest = copy.split()
+        for source in sources:
+            assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+
+
+def test_console_scripts_match_the_cmds() -> None:
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["kaos-mcp-server"] == f"{mcp_server.MODULE}.__main__:main"
+    assert scripts["kaos-agent"] == f"{AGENT_MODULE}.__main__:main"
