@@ -129,14 +129,27 @@ def test_installs_the_runtime_extra_from_the_lock(dockerfile) -> None:
     assert "--frozen" in run
     assert "--extra runtime" in run
     assert "--compile-bytecode" in run  # nothing to write at run time
+    assert "compileall" in run
 
 
-def test_copied_paths_exist(dockerfile) -> None:
+def test_copied_paths_are_tracked(dockerfile) -> None:
+    """Every COPY source is in git, so the image builds from a clean checkout."""
+    import subprocess
+
     _, stages, _ = dockerfile
     for copy in stages["build"].all("COPY"):
         *sources, _dest = copy.split()
         for source in sources:
-            assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+            tracked = subprocess.run(
+                ["git", "ls-files", "--", source], cwd=ROOT, capture_output=True, text=True
+            ).stdout
+            assert tracked.strip(), f"COPY {source}: no tracked file in the repository"
+
+
+def test_image_does_not_need_the_compiler(dockerfile) -> None:
+    _, stages, _ = dockerfile
+    copied = " ".join(stages["build"].all("COPY"))
+    assert "kaosgen" not in copied
 
 
 def test_console_scripts_match_the_cmds() -> None:
