@@ -176,16 +176,15 @@ def compile_project(
     result = Compilation()
     diags = result.diagnostics
     # project
-    loaded = load_project(inputs, project_file, diags)
+    loaded = load_project(inputs, project_file, diags, result.sources)
     result.project = loaded
+    exclude: list[Path] = []
     if loaded is not None:
-        if loaded.path is not None and loaded.text is not None:
-            from kaosgen.source import display_path
-
-            result.sources[display_path(loaded.path)] = loaded.text
-        result.output_dir = Path(output) if output else _relative(loaded.root / loaded.project.output)
+        configured = _relative(loaded.root / loaded.project.output)
+        result.output_dir = Path(output) if output else configured
+        # Never read rendered output back as input: neither -o DIR nor the configured one.
+        exclude = [result.output_dir, configured]
     # load
-    exclude = [result.output_dir] if result.output_dir else []
     load = load_paths(inputs, exclude=exclude)
     diags.extend(load.diagnostics)
     result.sources.update(load.sources)

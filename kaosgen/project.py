@@ -41,7 +41,11 @@ def find_project_file(inputs: list[str], explicit: str | None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def load_project(inputs: list[str], explicit: str | None, diags: Diagnostics) -> LoadedProject | None:
+def load_project(
+    inputs: list[str], explicit: str | None, diags: Diagnostics, sources: dict[str, str] | None = None
+) -> LoadedProject | None:
+    """The project; None when kaosgen.yaml has errors. Its text goes into `sources` (for
+    showing offending lines) even then."""
     path = find_project_file(inputs, explicit)
     if path is None:
         return LoadedProject(Project(), Path.cwd(), None, None, None)
@@ -52,6 +56,8 @@ def load_project(inputs: list[str], explicit: str | None, diags: Diagnostics) ->
     text = read_text(path, display, diags)
     if text is None:
         return None
+    if sources is not None:
+        sources[display] = text
     docs = parse_text(display, text, diags)
     if not docs:
         if not diags.has_errors():
