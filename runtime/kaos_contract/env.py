@@ -72,7 +72,9 @@ WIRING = (
         default="auto",
         choices=("auto", "native", "string"),
     ),
-    EnvVar("WAIT_FOR_DEPENDENCIES", "bool", "/ready is 503 until dependencies answer", default="false"),
+    EnvVar(
+        "WAIT_FOR_DEPENDENCIES", "bool", "/ready is 503 until dependencies answer", default="false"
+    ),
     EnvVar("AGENT_EXTERNAL_URL", "url", "public URL for the agent card (gateway route)"),
     EnvVar(
         "DELEGATION_MAX_DEPTH",
@@ -94,7 +96,9 @@ TELEMETRY = (
         choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
     ),
 )
-SERVER = (EnvVar("AGENT_PORT", "int", "port the runtime listens on", default=str(AGENT_PORT_DEFAULT)),)
+SERVER = (
+    EnvVar("AGENT_PORT", "int", "port the runtime listens on", default=str(AGENT_PORT_DEFAULT)),
+)
 
 AGENT_ENV: tuple[EnvVar, ...] = IDENTITY + WIRING + TELEMETRY + SERVER
 AGENT_ENV_BY_NAME = {v.name: v for v in AGENT_ENV}

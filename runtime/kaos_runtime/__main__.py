@@ -1,0 +1,65 @@
+"""`python -m kaos_runtime` / `kaos-agent`: the agent image's CMD.
+
+Order matters: the offline variables are set before anything imports litellm or fastmcp
+(no cost-map download, no update check: clusters are often air-gapped), and the settings
+are validated before the heavy imports, so a misconfigured pod fails in a fraction of a
+second with one line naming the variable (exit status 2), not a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from kaos_contract.env import OFFLINE_ENV
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Libraries that log every HTTP request at INFO.
+_CHATTY = ("httpx", "httpx2", "httpcore", "mcp", "fastmcp", "LiteLLM", "litellm", "uvicorn.access")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stdout, force=True)
+    if level != "DEBUG":
+        for name in _CHATTY:
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def main() -> None:
+    os.environ.update(OFFLINE_ENV)
+    from .settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as exc:
+        print(f"kaos-agent: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+    configure_logging(settings.log_level)
+    if not settings.otel_sdk_disabled:
+        logging.getLogger("kaos_runtime").warning(
+            "OTEL_SDK_DISABLED=false but this image exports no telemetry "
+            "(run it under opentelemetry-instrument to export traces to %s)",
+            settings.otel_exporter_otlp_endpoint or "the OTLP endpoint",
+        )
+
+    import uvicorn
+
+    from .app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.agent_host,
+        port=settings.agent_port,
+        log_level=settings.log_level.lower(),
+        access_log=settings.log_level == "DEBUG",
+        log_config=None,
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,571 @@
+"""The agent's HTTP server: a Starlette app around the agentic loop.
+
+`create_app(settings)` wires the parts together (model client, MCP connections, peers,
+memory, metrics, readiness); the lifespan starts and stops them. Routes:
+
+* `POST /v1/chat/completions`: OpenAI chat (streaming and not), see `chat_completions`;
+* `GET /v1/models`, `/health`, `/ready`, `/metrics`;
+* `GET /.well-known/agent.json` (+ `agent-card.json`, legacy `agent`): the A2A card;
+* `GET /memory/sessions`, `GET /memory/events?session_id=&limit=`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from kaos_contract import env as contract
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import agent_card
+from .delegation import Delegation
+from .loop import AgentLoop, Delta, Done, LoopRequest, Progress, ToolModeSelector
+from .mcp_clients import McpManager
+from .memory import Memory, create_memory
+from .metrics import CONTENT_TYPE_LATEST, Metrics
+from .model_client import Backend, ModelClient, ModelError, Usage
+from .openai_api import (
+    APIError,
+    ChatRequest,
+    ChunkWriter,
+    JSONBody,
+    completion,
+    completion_id,
+    parse_chat_request,
+    text_of,
+)
+from .readiness import Readiness
+from .settings import Settings
+from .tools import CallContext, Tool, ToolOutcome
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_SECONDS = 15.0
+CLIENT_TOOLS_HEADER = "X-KAOS-Client-Tools"
+_STREAM_END = object()
+
+
+class Runtime:
+    """Everything a request needs, built once per app."""
+
+    def __init__(
+        self, settings: Settings, memory: Memory | None = None, backend: Backend | None = None
+    ):
+        self.settings = settings
+        self.metrics = Metrics(settings.agent_name)
+        self.memory = memory if memory is not None else create_memory(settings)
+        self.model = ModelClient(settings, backend, on_call=self._on_model_call)
+        self.selector = ToolModeSelector(settings.tool_call_mode, settings.model_name)
+        self.mcp = McpManager(
+            settings.mcp_servers,
+            refresh_seconds=settings.mcp_refresh_seconds,
+            call_timeout=settings.tool_timeout_seconds,
+        )
+        self.delegation = Delegation(
+            settings.peer_agents,
+            context_limit=settings.memory_context_limit,
+            max_depth=settings.delegation_max_depth,
+            timeout=settings.delegation_timeout_seconds,
+            refresh_seconds=settings.mcp_refresh_seconds,
+        )
+        self.readiness = Readiness(
+            wait=settings.wait_for_dependencies, model_api_url=settings.model_api_url, mcp=self.mcp
+        )
+        self.loop = AgentLoop(
+            self.model, self.selector, settings.agentic_loop_max_steps, self._on_tool
+        )
+        self.memory_on = settings.memory_enabled and settings.memory_type != "null"
+
+    async def start(self) -> None:
+        wait = self.settings.mcp_connect_timeout_seconds
+        await asyncio.gather(self.mcp.start(wait), self.delegation.start(wait))
+        self.readiness.start()
+        log.info(
+            "agent %s ready to serve: model %s at %s (%s client, tool mode %s), MCP servers %s, peers %s",
+            self.settings.agent_name,
+            self.settings.upstream_model,
+            self.settings.model_api_base,
+            self.settings.model_client,
+            self.settings.tool_call_mode,
+            sorted(self.settings.mcp_servers) or "none",
+            sorted(self.settings.peer_agents) or "none",
+        )
+
+    async def stop(self) -> None:
+        await self.readiness.stop()
+        await asyncio.gather(self.mcp.stop(), self.delegation.stop(), return_exceptions=True)
+        await self.model.close()
+        await self.memory.close()
+
+    def tools(self, depth: int) -> list[Tool]:
+        return [*self.mcp.tools(), *self.delegation.tools(depth)]
+
+    async def record(
+        self, session_id: str, event_type: str, content: Any, metadata: dict | None = None
+    ) -> None:
+        """Record a memory event; a memory outage is logged, never fails the request."""
+        if not self.memory_on:
+            return
+        try:
+            await self.memory.add_event(session_id, event_type, content, metadata)
+        except Exception as exc:
+            self.metrics.errors.labels("memory").inc()
+            log.warning(
+                "memory: could not record %s for session %s: %s", event_type, session_id, exc
+            )
+
+    def _on_model_call(self, outcome: str, seconds: float, usage: Usage | None) -> None:
+        self.metrics.model_calls.labels(outcome).inc()
+        self.metrics.model_latency.observe(seconds)
+        if usage is not None:
+            self.metrics.tokens.labels("prompt").inc(usage.prompt_tokens)
+            self.metrics.tokens.labels("completion").inc(usage.completion_tokens)
+
+    def _on_tool(self, tool: Tool | None, name: str, outcome: ToolOutcome) -> None:
+        result = "ok" if outcome.ok else "error"
+        if tool is not None and tool.kind == "delegation":
+            self.metrics.delegations.labels(tool.source, result).inc()
+        else:
+            self.metrics.tool_calls.labels(name if tool is not None else "(unknown)", result).inc()
+
+
+# --- chat completions --------------------------------------------------------------------
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as it exceeds `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise APIError(413, f"request body exceeds {limit} bytes", code="request_too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise APIError(413, f"request body exceeds {limit} bytes", code="request_too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def delegation_depth(request: Request, max_depth: int) -> int:
+    raw = request.headers.get(contract.DELEGATION_DEPTH_HEADER)
+    if raw is None:
+        return 0
+    try:
+        depth = int(raw.strip())
+    except ValueError:
+        depth = -1
+    if depth < 0:
+        raise APIError(
+            400,
+            f"{contract.DELEGATION_DEPTH_HEADER} must be a non-negative integer",
+            code="invalid_header",
+        )
+    if depth > max_depth:
+        raise APIError(
+            508,
+            f"delegation refused: this request is hop {depth} of an agent-to-agent chain and "
+            f"the limit is {max_depth} (DELEGATION_MAX_DEPTH); agents may be delegating in a loop",
+            type="invalid_request_error",
+            code="delegation_depth_exceeded",
+        )
+    return depth
+
+
+def _chat_message(message: dict[str, Any]) -> dict[str, Any]:
+    if message.get("role") == "task-delegation":
+        return {**message, "role": "user"}
+    return message
+
+
+def build_messages(
+    instructions: str, client: list[dict[str, Any]], history: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """System prompt (instructions + the client's leading system messages), history, the rest."""
+    leading: list[str] = []
+    index = 0
+    while index < len(client) and client[index].get("role") in ("system", "developer"):
+        leading.append(text_of(client[index].get("content")))
+        index += 1
+    system = "\n\n".join(part for part in (instructions.strip(), *leading) if part)
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    return [*messages, *history, *(_chat_message(m) for m in client[index:])]
+
+
+def conversation_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """User/assistant text turns (what a peer gets as context when we delegate)."""
+    result = []
+    for message in messages:
+        role = message.get("role")
+        if role not in ("user", "assistant") or message.get("tool_calls"):
+            continue
+        text = text_of(message.get("content"))
+        if text:
+            result.append({"role": role, "content": text})
+    return result
+
+
+async def chat_completions(request: Request) -> Response:
+    """OpenAI chat completions, answered by the agentic loop.
+
+    Session: `X-Session-ID` header, else `session_id` in the body, else a new one; always
+    returned in the `X-Session-ID` response header. When the client sends only the new
+    message (no earlier turns of its own), the session's earlier turns from memory (at most
+    MEMORY_CONTEXT_LIMIT messages) are given to the model. The client's own `tools` are not
+    executed by the agent (it runs its own tools): they are ignored and the response carries
+    `X-KAOS-Client-Tools: ignored`.
+    """
+    rt: Runtime = request.app.state.runtime
+    settings = rt.settings
+    depth = delegation_depth(request, settings.delegation_max_depth)
+    req = parse_chat_request(await read_body(request, settings.agent_max_body_bytes))
+
+    session_id = request.headers.get(contract.SESSION_HEADER) or req.session_id or uuid.uuid4().hex
+    if len(session_id) > 256:
+        raise APIError(400, "session id longer than 256 characters", param="session_id")
+    headers = {contract.SESSION_HEADER: session_id}
+    if req.tools:
+        headers[CLIENT_TOOLS_HEADER] = "ignored"
+        log.info("ignoring %d client-supplied tools (the agent runs its own tools)", len(req.tools))
+
+    client_messages = [m.model_dump(exclude_none=True) for m in req.messages]
+    turns = [m for m in client_messages if m.get("role") not in ("system", "developer")]
+    history: list[dict[str, Any]] = []
+    if rt.memory_on and len(turns) <= 1 and settings.memory_context_limit > 0:
+        try:
+            history = await rt.memory.get_messages(session_id, settings.memory_context_limit)
+        except Exception as exc:
+            rt.metrics.errors.labels("memory").inc()
+            log.warning("memory: could not load session %s: %s", session_id, exc)
+    messages = build_messages(settings.agent_instructions, client_messages, history)
+
+    last = client_messages[-1]
+    if last.get("role") in ("user", "task-delegation"):
+        metadata = {"delegation_depth": depth} if depth else None
+        await rt.record(session_id, "user_message", text_of(last.get("content")), metadata)
+
+    async def record(event_type: str, content: Any, metadata: dict | None) -> None:
+        await rt.record(session_id, event_type, content, metadata)
+
+    loop_request = LoopRequest(
+        messages=messages,
+        tools=rt.tools(depth),
+        stream=req.stream,
+        params=req.model_params(),
+        context=CallContext(session_id, depth, conversation_of(messages)),
+        record=record,
+    )
+    model_name = req.model or settings.agent_name
+    rt.metrics.in_flight.inc()
+    if req.stream:
+        return await _stream(rt, req, loop_request, model_name, session_id, headers)
+    try:
+        done = None
+        async for event in rt.loop.run(loop_request):
+            if isinstance(event, Done):
+                done = event
+    except ModelError as exc:
+        raise await _model_failure(rt, session_id, exc) from None
+    finally:
+        rt.metrics.in_flight.dec()
+    assert done is not None
+    rt.metrics.loop_steps.observe(done.steps)
+    await rt.record(session_id, "agent_response", done.content, _response_metadata(done))
+    body = completion(
+        completion_id(), model_name, done.content, done.usage.as_dict(), done.finish_reason
+    )
+    return JSONBody(body, headers=headers)
+
+
+def _response_metadata(done: Done) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"steps": done.steps, "usage": done.usage.as_dict()}
+    if done.limit_reached:
+        metadata["limit_reached"] = True
+    return metadata
+
+
+async def _model_failure(rt: Runtime, session_id: str, exc: ModelError) -> APIError:
+    rt.metrics.errors.labels("model_timeout" if exc.status == 504 else "model_api").inc()
+    log.warning("model API failure: %s", exc.message)
+    await rt.record(session_id, "error", exc.message, {"status": exc.status, "code": exc.code})
+    return APIError(
+        exc.status, exc.message, code=exc.code, headers={contract.SESSION_HEADER: session_id}
+    )
+
+
+class _Failure:
+    def __init__(self, error: APIError) -> None:
+        self.error = error
+
+
+async def _stream(
+    rt: Runtime,
+    req: ChatRequest,
+    loop_request: LoopRequest,
+    model_name: str,
+    session_id: str,
+    headers: dict[str, str],
+) -> Response:
+    """SSE: chunks as the loop produces them, progress as comments, usage, `[DONE]`.
+
+    The loop runs in its own task feeding a queue, so that the response can send keep-alive
+    comments while a long tool call runs, and so that a model failure before anything was
+    produced is still answered with a proper 502/504 status instead of a 200 stream.
+    """
+    writer = ChunkWriter(completion_id(), model_name, req.include_usage)
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def produce() -> None:
+        try:
+            async for event in rt.loop.run(loop_request):
+                if isinstance(event, Delta):
+                    queue.put_nowait(writer.content(event.text))
+                elif isinstance(event, Progress):
+                    queue.put_nowait(writer.comment(event.kind, event.data))
+                elif isinstance(event, Done):
+                    rt.metrics.loop_steps.observe(event.steps)
+                    await rt.record(
+                        session_id, "agent_response", event.content, _response_metadata(event)
+                    )
+                    queue.put_nowait(writer.finish(event.finish_reason))
+                    if req.include_usage:
+                        queue.put_nowait(writer.usage(event.usage.as_dict()))
+                    queue.put_nowait(ChunkWriter.DONE)
+        except ModelError as exc:
+            queue.put_nowait(_Failure(await _model_failure(rt, session_id, exc)))
+        except Exception as exc:
+            log.exception("chat completion failed")
+            rt.metrics.errors.labels("internal").inc()
+            await rt.record(session_id, "error", f"internal error: {exc}", None)
+            queue.put_nowait(
+                _Failure(APIError(500, f"internal error: {type(exc).__name__}: {exc}"))
+            )
+        finally:
+            rt.metrics.in_flight.dec()
+            queue.put_nowait(_STREAM_END)
+
+    task = asyncio.create_task(produce())
+    first = await queue.get()
+    if isinstance(first, _Failure):
+        await task
+        return first.error.response()
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield writer.role()
+            item = first
+            while item is not _STREAM_END:
+                if isinstance(item, _Failure):
+                    yield ChunkWriter.error(item.error)
+                    yield ChunkWriter.DONE
+                else:
+                    yield item
+                if queue.empty():
+                    try:
+                        item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        item = ChunkWriter.KEEPALIVE
+                else:
+                    item = queue.get_nowait()
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    stream_headers = {**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body(), media_type="text/event-stream", headers=stream_headers)
+
+
+# --- the other endpoints ------------------------------------------------------------------
+
+
+async def models(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    model = {
+        "id": rt.settings.agent_name,
+        "object": "model",
+        "created": 0,
+        "owned_by": "kaos-agent",
+    }
+    return JSONBody({"object": "list", "data": [model]})
+
+
+async def health(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    return JSONBody({"status": "ok", "agent": rt.settings.agent_name})
+
+
+async def ready(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    status, body = rt.readiness.status()
+    body["agent"] = rt.settings.agent_name
+    body["mcp_servers"] = rt.mcp.status()
+    return JSONBody(body, status_code=status)
+
+
+async def metrics(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    return Response(rt.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def card(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    url = agent_card.base_url(rt.settings, request)
+    return JSONBody(agent_card.build_card(rt.settings, url, rt.tools(0)))
+
+
+def _limit(request: Request, default: int = 100, maximum: int = 10000) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= maximum:
+        raise APIError(400, f"'limit' must be an integer between 1 and {maximum}", param="limit")
+    return value
+
+
+async def memory_sessions(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    sessions = await rt.memory.list_sessions()
+    return JSONBody({"agent": rt.settings.agent_name, "sessions": sessions, "total": len(sessions)})
+
+
+async def memory_events(request: Request) -> Response:
+    """A session's events (oldest first, the last `limit`); all sessions' when none is given."""
+    rt: Runtime = request.app.state.runtime
+    limit = _limit(request)
+    session_id = request.query_params.get("session_id")
+    if session_id:
+        if not await rt.memory.has_session(session_id):
+            raise APIError(
+                404,
+                f"no session {session_id!r} in memory",
+                param="session_id",
+                code="session_not_found",
+            )
+        events = await rt.memory.get_events(session_id, limit)
+    else:
+        events = []
+        for session in await rt.memory.list_sessions():
+            events.extend(await rt.memory.get_events(session["session_id"], limit))
+            if len(events) >= limit:
+                break
+        events.sort(key=lambda e: str(e.get("timestamp")))
+        events = events[-limit:]
+    body = {
+        "agent": rt.settings.agent_name,
+        "session_id": session_id,
+        "events": events,
+        "total": len(events),
+    }
+    return JSONBody(body)
+
+
+# --- errors and metrics middleware ---------------------------------------------------------
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, APIError)
+    return exc.response()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return APIError(exc.status_code, message, headers=dict(exc.headers or {})).response()
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return APIError(500, f"internal error: {type(exc).__name__}").response()
+
+
+class MetricsMiddleware:
+    """Counts requests and observes latency (to the end of the body) per route."""
+
+    def __init__(self, app: ASGIApp, metrics_of: Any, routes: set[str]) -> None:
+        self.app = app
+        self.metrics_of = metrics_of
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            metrics: Metrics | None = self.metrics_of()
+            if metrics is not None:
+                path = scope["path"]
+                route = path if path in self.routes else "other"
+                metrics.requests.labels(route, scope["method"], str(status)).inc()
+                metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
+def create_app(
+    settings: Settings, *, memory: Memory | None = None, backend: Backend | None = None
+) -> Starlette:
+    runtime_holder: dict[str, Runtime] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = Runtime(settings, memory=memory, backend=backend)
+        app.state.runtime = runtime
+        runtime_holder["rt"] = runtime
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    routes = [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/.well-known/agent.json", card, methods=["GET"]),
+        Route("/.well-known/agent-card.json", card, methods=["GET"]),
+        Route("/.well-known/agent", card, methods=["GET"]),
+        Route("/memory/sessions", memory_sessions, methods=["GET"]),
+        Route("/memory/events", memory_events, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            APIError: _api_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+    )
+    app.add_middleware(
+        MetricsMiddleware,  # type: ignore[arg-type]
+        metrics_of=lambda: runtime_holder["rt"].metrics if "rt" in runtime_holder else None,
+        routes={r.path for r in routes},
+    )
+    return app

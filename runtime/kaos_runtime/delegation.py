@@ -1,0 +1,192 @@
+"""Delegation to peer agents: one tool `delegate_to_<peer>` per peer.
+
+The tool exists from start-up (a peer may start after us); its description comes from the
+peer's A2A card once the card could be fetched (refreshed in the background until then).
+A call POSTs the peer's `/v1/chat/completions` with the last `contextLimit` messages of
+the conversation plus the task, the session id, and the delegation depth + 1, so a loop
+between agents stops at `DELEGATION_MAX_DEPTH`. Any failure of the peer comes back to the
+model as a tool error, never as a failure of this agent's request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import httpx
+from kaos_contract import env as contract
+
+from .tools import CallContext, Tool, ToolOutcome
+
+log = logging.getLogger(__name__)
+
+CARD_PATHS = ("/.well-known/agent.json", "/.well-known/agent-card.json", "/.well-known/agent")
+TASK_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "task": {
+            "type": "string",
+            "description": "What the agent should do, with every detail it needs.",
+        }
+    },
+    "required": ["task"],
+}
+
+
+class Peer:
+    """One peer agent: where it is and what its card says."""
+
+    def __init__(self, name: str, base_url: str) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.card: dict[str, Any] | None = None
+        self.tool_name = contract.delegate_tool_name(name)
+
+    def description(self) -> str:
+        if not self.card:
+            return f"Delegate a task to the agent '{self.name}' and get its answer."
+        text = f"Delegate a task to the agent '{self.name}'"
+        about = str(self.card.get("description") or "").strip()
+        text += f": {about}" if about else "."
+        skills = [
+            str(s.get("name") or s.get("id"))
+            for s in self.card.get("skills") or []
+            if isinstance(s, dict) and s.get("id") != "chat"
+        ]
+        if skills:
+            text += f" Its skills: {', '.join(skills[:20])}."
+        return text
+
+
+class Delegation:
+    """The peers and the shared HTTP client used to reach them."""
+
+    def __init__(
+        self,
+        peers: dict[str, str],
+        *,
+        context_limit: int,
+        max_depth: int,
+        timeout: float,
+        refresh_seconds: float,
+        on_result: Any = None,
+    ) -> None:
+        self.peers = {name: Peer(name, url) for name, url in peers.items()}
+        self.context_limit = context_limit
+        self.max_depth = max_depth
+        self.refresh_seconds = refresh_seconds
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=32),
+        )
+        self._on_result = on_result or (lambda peer, outcome: None)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, wait: float) -> None:
+        if not self.peers:
+            return
+        self._task = asyncio.create_task(self._refresh_cards(), name="peer-cards")
+        first = [self.fetch_card(p) for p in self.peers.values()]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*first, return_exceptions=True), wait)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.client.aclose()
+
+    async def fetch_card(self, peer: Peer) -> bool:
+        for path in CARD_PATHS:
+            try:
+                response = await self.client.get(peer.base_url + path, timeout=5.0)
+            except httpx.HTTPError:
+                return False
+            if response.status_code == 200:
+                try:
+                    card = response.json()
+                except ValueError:
+                    continue
+                if isinstance(card, dict):
+                    peer.card = card
+                    return True
+        return False
+
+    async def _refresh_cards(self) -> None:
+        """Fetch missing cards until every peer answered once (peers start in any order)."""
+        delay = 1.0
+        while any(p.card is None for p in self.peers.values()):
+            await asyncio.sleep(min(delay, self.refresh_seconds))
+            delay = min(delay * 2, self.refresh_seconds)
+            missing = [p for p in self.peers.values() if p.card is None]
+            await asyncio.gather(*(self.fetch_card(p) for p in missing), return_exceptions=True)
+
+    def tools(self, depth: int) -> list[Tool]:
+        """Delegation tools for a request at `depth`; none once another hop would be refused."""
+        if depth >= self.max_depth:
+            return []
+        return [self._tool(peer) for peer in self.peers.values()]
+
+    def _tool(self, peer: Peer) -> Tool:
+        async def call(arguments: dict[str, Any], ctx: CallContext) -> ToolOutcome:
+            outcome = await self.delegate(peer, arguments, ctx)
+            self._on_result(peer.name, outcome)
+            return outcome
+
+        return Tool(
+            name=peer.tool_name,
+            description=peer.description(),
+            parameters=TASK_PARAMETERS,
+            kind="delegation",
+            source=peer.name,
+            call=call,
+        )
+
+    async def delegate(
+        self, peer: Peer, arguments: dict[str, Any], ctx: CallContext
+    ) -> ToolOutcome:
+        task = arguments.get("task")
+        if not isinstance(task, str) or not task.strip():
+            # Be lenient with small models: a single string argument under another name.
+            strings = [v for v in arguments.values() if isinstance(v, str) and v.strip()]
+            if len(strings) != 1:
+                return ToolOutcome(False, "missing argument 'task' (a string describing the task)")
+            task = strings[0]
+        context = ctx.conversation[-self.context_limit :] if self.context_limit else []
+        body = {
+            "model": peer.name,
+            "messages": [*context, {"role": "user", "content": task}],
+            "stream": False,
+        }
+        headers = {
+            contract.DELEGATION_DEPTH_HEADER: str(ctx.depth + 1),
+            contract.SESSION_HEADER: ctx.session_id,
+        }
+        url = peer.base_url + "/v1/chat/completions"
+        try:
+            response = await self.client.post(url, json=body, headers=headers)
+        except httpx.TimeoutException:
+            return ToolOutcome(False, f"agent '{peer.name}' did not answer in time")
+        except httpx.HTTPError as exc:
+            return ToolOutcome(
+                False, f"agent '{peer.name}' is unreachable: {exc or type(exc).__name__}"
+            )
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code != 200:
+            detail = response.text[:500]
+            if isinstance(data, dict) and isinstance(data.get("error"), dict):
+                detail = str(data["error"].get("message") or detail)
+            return ToolOutcome(
+                False, f"agent '{peer.name}' failed ({response.status_code}): {detail}"
+            )
+        try:
+            content = data["choices"][0]["message"].get("content") or ""
+        except (TypeError, KeyError, IndexError, AttributeError):
+            return ToolOutcome(False, f"agent '{peer.name}' sent an unexpected answer")
+        return ToolOutcome(True, content)

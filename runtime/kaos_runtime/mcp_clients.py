@@ -1,0 +1,235 @@
+"""MCP servers as tool sources: one long-lived fastmcp client per server.
+
+Each server gets a `McpConnection` whose background task owns the client session (MCP's
+streamable HTTP at `<url>/mcp`): it connects, lists the tools, then keeps the session open
+and refreshes the tool list every `MCP_REFRESH_SECONDS`. Tool calls from any request reuse
+that one session (KAOS opened a connection per call). When a call or a refresh fails, the
+server's tools disappear from the agent's tool list and the task reconnects with backoff,
+so a server that is down never stops the agent from answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from kaos_contract import env as contract
+
+from .tools import CallContext, Tool, ToolOutcome
+
+log = logging.getLogger(__name__)
+
+
+class McpConnection:
+    """One MCP server: its session, its current tools, and whether it is up."""
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        refresh_seconds: float,
+        call_timeout: float,
+    ) -> None:
+        self.name = name
+        self.url = base_url.rstrip("/") + contract.MCP_PATH
+        self.refresh_seconds = refresh_seconds
+        self.call_timeout = call_timeout
+        self.tools: list[Any] = []  # mcp_types.Tool
+        self.up = False
+        self.last_error: str | None = None
+        self.attempts = 0
+        self.first_attempt = asyncio.Event()
+        self._client: Any = None
+        self._broken = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"mcp:{self.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    def _mark_down(self, error: BaseException | str) -> None:
+        message = error if isinstance(error, str) else (str(error) or type(error).__name__)
+        if self.up or self.last_error != message:
+            log.warning("MCP server %s (%s) unavailable: %s", self.name, self.url, message)
+        self.up = False
+        self.tools = []
+        self._client = None
+        self.last_error = message
+
+    async def _run(self) -> None:
+        from fastmcp import Client
+        from fastmcp.client.transports import StreamableHttpTransport
+
+        backoff = 0.5
+        while True:
+            self.attempts += 1
+            self._broken.clear()
+            try:
+                client = Client(
+                    StreamableHttpTransport(self.url),
+                    timeout=self.call_timeout,
+                    init_timeout=min(10.0, self.refresh_seconds * 2),
+                )
+                async with client:
+                    tools = await client.list_tools()
+                    self._client, self.tools, self.up = client, tools, True
+                    self.last_error = None
+                    backoff = 0.5
+                    log.info("MCP server %s: %d tools", self.name, len(tools))
+                    self.first_attempt.set()
+                    while True:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._broken.wait(), self.refresh_seconds)
+                        if self._broken.is_set():
+                            raise ConnectionError(self.last_error or "a tool call failed")
+                        self.tools = await client.list_tools()
+            except asyncio.CancelledError:
+                self._client, self.up = None, False
+                raise
+            except BaseException as exc:  # anyio ExceptionGroups included
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    raise
+                self._mark_down(_root_cause(exc))
+            self.first_attempt.set()
+            await asyncio.sleep(min(backoff, self.refresh_seconds))
+            backoff = min(backoff * 2, 30.0)
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> ToolOutcome:
+        client = self._client
+        if client is None or not self.up:
+            return ToolOutcome(False, f"MCP server {self.name} is unavailable: {self.last_error}")
+        try:
+            result = await asyncio.wait_for(
+                client.call_tool_mcp(tool, arguments), timeout=self.call_timeout
+            )
+        except TimeoutError:
+            return ToolOutcome(False, f"tool {tool} timed out after {self.call_timeout:g}s")
+        except Exception as exc:
+            cause = _root_cause(exc)
+            if _is_protocol_error(cause):  # the server answered: the session is fine
+                return ToolOutcome(False, str(cause) or type(cause).__name__)
+            self._mark_down(cause)
+            self._broken.set()
+            return ToolOutcome(False, f"MCP server {self.name} failed: {cause}")
+        return ToolOutcome(not result.is_error, _result_text(result))
+
+
+def _is_protocol_error(exc: BaseException) -> bool:
+    """An error the server sent over a live session (not a transport failure)."""
+    from mcp.shared.exceptions import MCPError
+    from mcp_types.jsonrpc import CONNECTION_CLOSED
+
+    return isinstance(exc, MCPError) and exc.code != CONNECTION_CLOSED
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _result_text(result: Any) -> str:
+    """An MCP tool result as text for the model (text blocks, else structured JSON)."""
+    parts: list[str] = []
+    for block in result.content or []:
+        kind = getattr(block, "type", "")
+        if kind == "text":
+            parts.append(block.text)
+        elif kind == "resource":
+            resource = getattr(block, "resource", None)
+            parts.append(
+                getattr(resource, "text", None) or f"[resource {getattr(resource, 'uri', '')}]"
+            )
+        else:
+            parts.append(f"[{kind or 'non-text'} content omitted]")
+    if not parts and result.structured_content is not None:
+        parts.append(json.dumps(result.structured_content, ensure_ascii=False, default=str))
+    return "\n".join(parts)
+
+
+class McpManager:
+    """All configured MCP servers; `tools()` is the current, de-duplicated tool list."""
+
+    def __init__(self, servers: dict[str, str], *, refresh_seconds: float, call_timeout: float):
+        self.connections = {
+            name: McpConnection(
+                name, url, refresh_seconds=refresh_seconds, call_timeout=call_timeout
+            )
+            for name, url in servers.items()
+        }
+        self._cache_key: tuple[Any, ...] = ()
+        self._cache: list[Tool] = []
+
+    async def start(self, wait: float) -> None:
+        """Start every connection and wait up to `wait` seconds for the first discovery."""
+        for connection in self.connections.values():
+            connection.start()
+        if self.connections and wait > 0:
+            waits = [c.first_attempt.wait() for c in self.connections.values()]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waits), wait)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(c.stop() for c in self.connections.values()))
+
+    def all_up(self) -> bool:
+        return all(c.up for c in self.connections.values())
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {"url": c.url, "up": c.up, "tools": len(c.tools), "error": c.last_error}
+            for name, c in self.connections.items()
+        }
+
+    def tools(self) -> list[Tool]:
+        key = tuple((name, c.up, id(c.tools)) for name, c in self.connections.items())
+        if key != self._cache_key:
+            self._cache, self._cache_key = self._build_tools(), key
+        return self._cache
+
+    def _build_tools(self) -> list[Tool]:
+        counts: dict[str, int] = {}
+        for connection in self.connections.values():
+            for tool in connection.tools:
+                counts[tool.name] = counts.get(tool.name, 0) + 1
+        result = []
+        for name, connection in self.connections.items():
+            for tool in connection.tools:
+                exposed = tool.name
+                if counts[tool.name] > 1:  # the same tool name on two servers: qualify both
+                    exposed = f"{contract.snake(name)}__{tool.name}"
+                result.append(_make_tool(connection, tool, exposed))
+        return result
+
+
+def _make_tool(connection: McpConnection, tool: Any, exposed: str) -> Tool:
+    schema = dict(tool.input_schema or {})
+    schema.setdefault("type", "object")
+    schema.setdefault("properties", {})
+    mcp_name = tool.name
+
+    async def call(arguments: dict[str, Any], ctx: CallContext) -> ToolOutcome:
+        started = time.perf_counter()
+        outcome = await connection.call(mcp_name, arguments)
+        log.debug("tool %s/%s took %.3fs", connection.name, mcp_name, time.perf_counter() - started)
+        return outcome
+
+    return Tool(
+        name=exposed,
+        description=(tool.description or tool.name).strip(),
+        parameters=schema,
+        kind="mcp",
+        source=connection.name,
+        call=call,
+    )

@@ -1,0 +1,351 @@
+"""POST /v1/chat/completions: OpenAI shapes, streaming as produced, usage, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import openai
+import pytest
+from support.runtime_harness import async_openai_client, openai_client
+from support.scripted_model import Reply
+
+BACKENDS = ["litellm", "direct"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_non_streaming_completion_has_openai_shape_and_real_usage(model, start_runtime, backend):
+    model.push(Reply.text("Hello there.", usage=(11, 4)))
+    rt = start_runtime(model.url, MODEL_CLIENT=backend, AGENT_INSTRUCTIONS="Be brief.")
+    result = openai_client(rt.url).chat.completions.create(
+        model="anything", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert result.object == "chat.completion"
+    assert result.choices[0].message.role == "assistant"
+    assert result.choices[0].message.content == "Hello there."
+    assert result.choices[0].finish_reason == "stop"
+    assert (
+        result.usage.prompt_tokens,
+        result.usage.completion_tokens,
+        result.usage.total_tokens,
+    ) == (11, 4, 15)
+    sent = model.requests[0]
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi"},
+    ]
+    assert sent.get("stream") in (None, False)
+    assert "tools" not in sent
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stream_delivers_tokens_while_the_model_is_still_producing(model, start_runtime, backend):
+    tokens = ("One ", "two ", "three ", "four")
+    model.push(Reply.text("".join(tokens), tokens=tokens, token_delay=0.25, usage=(7, 4)))
+    rt = start_runtime(model.url, MODEL_CLIENT=backend)
+    stream = openai_client(rt.url).chat.completions.create(
+        model="m",
+        messages=[{"role": "user", "content": "count"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    arrivals: list[tuple[float, str]] = []
+    chunks = []
+    for chunk in stream:
+        chunks.append(chunk)
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append((time.monotonic(), chunk.choices[0].delta.content))
+    produced = model.token_times[0]
+    assert [text for _, text in arrivals] == list(tokens)
+    # The first token reached the client before the model produced the last one.
+    assert arrivals[0][0] < produced[-1]
+    assert arrivals[-1][0] - arrivals[0][0] > 0.5
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-2].choices[0].finish_reason == "stop"
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.prompt_tokens == 7 and chunks[-1].usage.completion_tokens == 4
+    assert all(c.usage is None for c in chunks[:-1])
+    assert len({c.id for c in chunks}) == 1
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    assert model.requests[0]["stream"] is True
+
+
+def test_stream_without_include_usage_sends_no_usage_chunk(model, start_runtime):
+    model.push(Reply.text("a b"))
+    rt = start_runtime(model.url)
+    chunks = list(
+        openai_client(rt.url).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}], stream=True
+        )
+    )
+    assert all(c.choices for c in chunks)
+    assert all(getattr(c, "usage", None) is None for c in chunks)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "a b"
+
+
+def test_raw_sse_is_well_formed_json_for_tricky_content(model, start_runtime):
+    tricky = 'It\'s "quoted" \\ back\\slash,\nnew line, {braces}, émoji 🚀, </script>'
+    model.push(Reply.text(tricky, tokens=(tricky[:10], tricky[10:30], tricky[30:])))
+    rt = start_runtime(model.url)
+    with httpx.stream(
+        "POST",
+        rt.url + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "x"}], "stream": True},
+        timeout=10,
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        raw = response.read().decode()
+    events = [block for block in raw.split("\n\n") if block]
+    assert events[-1] == "data: [DONE]"
+    text = ""
+    for block in events[:-1]:
+        assert block.startswith("data: ") and "\n" not in block
+        text += json.loads(block[6:])["choices"][0]["delta"].get("content", "")
+    assert text == tricky
+
+
+def test_async_sdk_streaming_and_not(model, start_runtime):
+    model.push(
+        Reply.text("first answer"), Reply.text("second answer", tokens=("second ", "answer"))
+    )
+    rt = start_runtime(model.url)
+
+    async def run() -> tuple[str, str]:
+        client = async_openai_client(rt.url)
+        whole = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "1"}]
+        )
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "2"}], stream=True
+        )
+        parts = [c.choices[0].delta.content or "" async for c in stream if c.choices]
+        await client.close()
+        return whole.choices[0].message.content, "".join(parts)
+
+    assert asyncio.run(run()) == ("first answer", "second answer")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("model_name", "upstream"),
+    [
+        ("openai/gpt-4o-mini", "openai/gpt-4o-mini"),
+        ("ollama/smollm2:135m", "smollm2:135m"),
+        ("gpt-4o", "gpt-4o"),
+    ],
+)
+def test_model_is_named_as_the_model_api_knows_it(
+    model, start_runtime, backend, model_name, upstream
+):
+    model.push(Reply.text("ok"))
+    rt = start_runtime(model.url, MODEL_NAME=model_name, MODEL_CLIENT=backend)
+    openai_client(rt.url).chat.completions.create(
+        model="x", messages=[{"role": "user", "content": "q"}]
+    )
+    assert model.requests[0]["model"] == upstream
+
+
+def test_sampling_parameters_pass_through_and_client_tools_are_ignored(model, start_runtime):
+    model.push(Reply.text("ok"))
+    rt = start_runtime(model.url)
+    client_tool = {
+        "type": "function",
+        "function": {"name": "client_side", "parameters": {"type": "object"}},
+    }
+    response = openai_client(rt.url).chat.completions.with_raw_response.create(
+        model="x",
+        messages=[
+            {"role": "system", "content": "Client system."},
+            {"role": "user", "content": "q"},
+        ],
+        temperature=0.25,
+        max_tokens=42,
+        stop=["END"],
+        tools=[client_tool],
+    )
+    assert response.headers["x-kaos-client-tools"] == "ignored"
+    sent = model.requests[0]
+    assert (sent["temperature"], sent["max_tokens"], sent["stop"]) == (0.25, 42, ["END"])
+    assert "tools" not in sent  # the client's tools are never offered to the model
+    assert sent["messages"][0] == {"role": "system", "content": "Client system."}
+
+
+def test_instructions_and_client_system_prompt_are_merged_into_one_system_message(
+    model, start_runtime
+):
+    model.push(Reply.text("ok"))
+    rt = start_runtime(model.url, AGENT_INSTRUCTIONS="You are the agent.")
+    openai_client(rt.url).chat.completions.create(
+        model="x",
+        messages=[
+            {"role": "system", "content": "Answer in French."},
+            {"role": "user", "content": "q"},
+        ],
+    )
+    assert model.requests[0]["messages"] == [
+        {"role": "system", "content": "You are the agent.\n\nAnswer in French."},
+        {"role": "user", "content": "q"},
+    ]
+
+
+def test_models_endpoint_lists_the_agent(model, start_runtime):
+    rt = start_runtime(model.url, AGENT_NAME="research-lead")
+    models = openai_client(rt.url).models.list()
+    assert [m.id for m in models.data] == ["research-lead"]
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def _post(url: str, **kw) -> httpx.Response:
+    return httpx.post(url + "/v1/chat/completions", timeout=10, **kw)
+
+
+def _error(response: httpx.Response) -> dict:
+    body = response.json()
+    assert set(body) == {"error"}
+    assert {"message", "type", "param", "code"} <= set(body["error"])
+    return body["error"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "param"),
+    [
+        (b"{not json", None),
+        (b"[1, 2]", None),
+        (b'{"model": "x"}', "messages"),
+        (b'{"messages": "hi"}', "messages"),
+        (b'{"messages": []}', "messages"),
+        (b'{"messages": [{"role": "wizard", "content": "x"}]}', "messages.0.role"),
+        (b'{"messages": [{"role": "user", "content": 5}]}', "messages.0.content"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "stream": "yes"}', "stream"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}', "temperature"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "n": 3}', "n"),
+    ],
+)
+def test_bad_requests_get_400_with_an_openai_error_body(model, start_runtime, payload, param):
+    rt = start_runtime(model.url)
+    response = _post(rt.url, content=payload, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    error = _error(response)
+    assert error["type"] == "invalid_request_error"
+    if param is not None:
+        assert error["param"] == param
+    assert model.requests == []
+
+
+def test_sdk_sees_bad_request_errors(model, start_runtime):
+    rt = start_runtime(model.url)
+    with pytest.raises(openai.BadRequestError) as info:
+        openai_client(rt.url).chat.completions.create(
+            model="x", messages=[{"role": "user", "content": 1}]
+        )  # type: ignore[list-item]
+    assert "messages.0.content" in str(info.value)
+
+
+def test_body_over_the_limit_gets_413_even_without_content_length(model, start_runtime):
+    rt = start_runtime(model.url, AGENT_MAX_BODY_BYTES=4096)
+    big = json.dumps({"messages": [{"role": "user", "content": "x" * 10_000}]}).encode()
+    response = _post(rt.url, content=big)
+    assert response.status_code == 413
+    assert _error(response)["code"] == "request_too_large"
+
+    def chunks():
+        for i in range(0, len(big), 1000):
+            yield big[i : i + 1000]
+
+    chunked = _post(rt.url, content=chunks())  # streamed upload: no Content-Length
+    assert chunked.status_code == 413
+    small = _post(rt.url, json={"messages": [{"role": "user", "content": "x"}]})
+    assert small.status_code != 413
+    assert model.pending == 0
+
+
+def test_model_api_5xx_is_retried_then_answered_502(model, start_runtime):
+    model.push(
+        Reply.error(503, "overloaded"), Reply.error(500, "still broken"), Reply.error(500, "broken")
+    )
+    rt = start_runtime(model.url, MODEL_MAX_RETRIES=2)
+    with pytest.raises(openai.APIStatusError) as info:
+        openai_client(rt.url).chat.completions.create(
+            model="x", messages=[{"role": "user", "content": "q"}]
+        )
+    assert info.value.status_code == 502
+    assert "500" in info.value.message and "broken" in info.value.message
+    assert len(model.requests) == 3
+
+
+def test_transient_model_error_is_retried_transparently(model, start_runtime):
+    model.push(Reply.error(503, "blip"), Reply.text("recovered"))
+    rt = start_runtime(model.url, MODEL_MAX_RETRIES=2)
+    result = openai_client(rt.url).chat.completions.create(
+        model="x", messages=[{"role": "user", "content": "q"}]
+    )
+    assert result.choices[0].message.content == "recovered"
+    assert len(model.requests) == 2
+
+
+def test_model_api_4xx_is_not_retried(model, start_runtime):
+    model.push(Reply.error(401, "bad key"))
+    rt = start_runtime(model.url)
+    response = _post(rt.url, json={"messages": [{"role": "user", "content": "q"}]})
+    assert response.status_code == 502
+    assert "401" in _error(response)["message"]
+    assert len(model.requests) == 1
+
+
+def test_model_api_unreachable_is_502(start_runtime):
+    from support.process import free_port
+
+    rt = start_runtime(f"http://127.0.0.1:{free_port()}", MODEL_MAX_RETRIES=0)
+    response = _post(rt.url, json={"messages": [{"role": "user", "content": "q"}]})
+    assert response.status_code == 502
+    assert _error(response)["code"] == "model_api_error"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_model_api_timeout_is_504(model, start_runtime, backend):
+    model.push(Reply.text("too late", delay=3))
+    rt = start_runtime(model.url, MODEL_TIMEOUT_SECONDS=0.5, MODEL_CLIENT=backend)
+    started = time.monotonic()
+    response = _post(rt.url, json={"messages": [{"role": "user", "content": "q"}]})
+    assert response.status_code == 504
+    assert _error(response)["code"] == "model_timeout"
+    assert time.monotonic() - started < 2.5
+    assert len(model.requests) == 1  # a timeout is not retried
+
+
+def test_streaming_request_whose_model_fails_at_once_gets_a_real_status(model, start_runtime):
+    model.push(Reply.error(400, "context window exceeded"))
+    rt = start_runtime(model.url)
+    with pytest.raises(openai.APIStatusError) as info:
+        list(
+            openai_client(rt.url).chat.completions.create(
+                model="x", messages=[{"role": "user", "content": "q"}], stream=True
+            )
+        )
+    assert info.value.status_code == 502
+    assert "context window exceeded" in info.value.message
+
+
+def test_failure_mid_stream_surfaces_as_an_sdk_error_after_the_tokens_sent(model, start_runtime):
+    model.push(Reply.text("partial answer", tokens=("partial ", "answer"), drop_connection=True))
+    rt = start_runtime(model.url, MODEL_CLIENT="direct")
+    seen = []
+    with pytest.raises(openai.APIError):
+        for chunk in openai_client(rt.url).chat.completions.create(
+            model="x", messages=[{"role": "user", "content": "q"}], stream=True
+        ):
+            if chunk.choices and chunk.choices[0].delta.content:
+                seen.append(chunk.choices[0].delta.content)
+    assert seen == ["partial "]
+
+
+def test_unknown_routes_and_methods_get_json_errors(model, start_runtime):
+    rt = start_runtime(model.url)
+    missing = httpx.get(rt.url + "/v1/nothing-here")
+    assert missing.status_code == 404 and _error(missing)["message"]
+    wrong = httpx.get(rt.url + "/v1/chat/completions")
+    assert wrong.status_code == 405 and _error(wrong)
