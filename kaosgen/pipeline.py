@@ -135,6 +135,17 @@ def check_pod_security(rendered: list, diags: Diagnostics) -> None:
                 )
 
 
+def _check_pod_specs(graph: Graph, loaded: LoadedProject, diags: Diagnostics) -> None:
+    """`validate` reports what `render` would: generate just the workloads with a podSpec."""
+    with_pod_spec = Graph(
+        agents=[n for n in graph.agents if n.pod_spec],
+        modelapis=[n for n in graph.modelapis if n.pod_spec],
+        mcpservers=[n for n in graph.mcpservers if n.pod_spec],
+    )
+    if with_pod_spec.workloads():
+        check_pod_security(generate(with_pod_spec, loaded), diags)
+
+
 # --- overlays ------------------------------------------------------------------------
 
 
@@ -200,7 +211,10 @@ def compile_project(
     result.graph = graph
     # check
     rules.check(graph, loaded.project, diags, loaded.document)
-    if diags.has_errors() or not render:
+    if diags.has_errors():
+        return result
+    if not render:
+        _check_pod_specs(graph, loaded, diags)
         return result
     # generate
     rendered = generate(graph, loaded)

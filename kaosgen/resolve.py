@@ -133,10 +133,12 @@ def _mcpserver(res: MCPServer, doc: Document, diags: Diagnostics) -> MCPServerNo
             doc.location(("spec",), key=True),
             hint="add `runtime: python-string` with the tool source in `params`",
         )
+        node.runtime = ""  # nothing to check or render
         return node
     _deprecated(diags, doc, ("spec", "type"), f"spec.type: {spec.type}", "spec.runtime")
     config = spec.config
     tools = config.tools if config else None
+    _deprecated_mcp_config(diags, doc, spec.type, config)
     if config and config.env:
         node.env = _merge_env(node.env, config.env)
     if config and config.telemetry and not node.telemetry:
@@ -158,6 +160,32 @@ def _mcpserver(res: MCPServer, doc: Document, diags: Diagnostics) -> MCPServerNo
             doc.location(("spec", "config") if config else ("spec", "type"), key=True),
         )
     return node
+
+
+def _deprecated_mcp_config(diags: Diagnostics, doc: Document, kind: str, config: Any) -> None:
+    """A warning at each old-era `spec.config` field, saying what kaosgen makes of it."""
+    if config is None:
+        return
+    tools = config.tools
+    at = ("spec", "config")
+    package = "the npm package run with npx" if kind == "node-runtime" else "runtime: python-package with params"
+    if tools and tools.from_string is not None:
+        _deprecated(diags, doc, (*at, "tools", "fromString"), "config.tools.fromString", "runtime: python-string with params")
+    if tools and tools.from_package is not None:
+        _deprecated(diags, doc, (*at, "tools", "fromPackage"), "config.tools.fromPackage", package)
+    if tools and tools.from_secret_key_ref is not None:
+        diags.warning(
+            "deprecated-field",
+            "config.tools.fromSecretKeyRef is deprecated; kaosgen reads it as the tool source from a Secret",
+            doc.location((*at, "tools", "fromSecretKeyRef"), key=True),
+            hint="the current KAOS form has no Secret source: move the source to params, or keep this form",
+        )
+    if config.mcp is not None:
+        _deprecated(diags, doc, (*at, "mcp"), "config.mcp", package)
+    if config.env:
+        _deprecated(diags, doc, (*at, "env"), "config.env", "spec.container.env")
+    if config.telemetry is not None:
+        _deprecated(diags, doc, (*at, "telemetry"), "config.telemetry", "spec.telemetry")
 
 
 def _agent(res: Agent, doc: Document, diags: Diagnostics) -> AgentNode:

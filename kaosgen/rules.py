@@ -32,9 +32,9 @@ def check_names(graph: Graph, diags: Diagnostics) -> None:
                 hint="use lower-case letters, digits and '-', starting and ending with a letter or digit",
             )
             continue
+        # Service names (DNS-1035 labels) and route names are limited to 63 characters;
+        # ConfigMaps (`litellm-config-<name>`) may have up to 253.
         longest = max(len(node.object_name), len(node.route_name))
-        if node.kind == "ModelAPI":
-            longest = max(longest, len(f"litellm-config-{node.name}"))
         if longest > 63:
             diags.error(
                 "name-too-long",
@@ -148,6 +148,8 @@ def check_mcp_runtimes(graph: Graph, project: Project, diags: Diagnostics) -> No
     known = set(BUILTIN_MCP_RUNTIMES) | set(project.images.mcp_runtimes)
     for server in graph.mcpservers:
         loc = server.doc.location(("spec", "runtime"))
+        if not server.runtime:
+            continue  # no runtime at all: already reported by the resolve pass
         if server.runtime not in known:
             diags.error(
                 "mcpserver-runtime",
@@ -184,19 +186,13 @@ def _check_python_source(server: MCPServerNode, diags: Diagnostics) -> None:
 
     try:
         tree = ast.parse(source, filename=f"{server.name}.py")
-    except SyntaxError as exc:
-        base = server.doc.location(path)
-        # Block scalars start on the line after the key; plain/quoted ones on the key's line.
-        line_text = server.doc.data and base.line
-        offset = 1 if _is_block(server, path) else 0
-        from kaosgen.diagnostics import Location
-
-        loc = Location(base.path, base.line + offset + (exc.lineno or 1) - 1, (exc.offset or 1) + (2 if offset else 0))
-        del line_text
+    except (SyntaxError, ValueError) as exc:  # ValueError: a NUL character in the source
+        lineno = getattr(exc, "lineno", None) or 1
+        msg = getattr(exc, "msg", None) or str(exc)
         diags.error(
             "mcpserver-source",
-            f"tool source does not compile: {exc.msg} (line {exc.lineno} of the source)",
-            loc,
+            f"tool source does not compile: {msg} (line {lineno} of the source)",
+            server.doc.position_in_scalar(path, lineno, getattr(exc, "offset", None) or 1),
             hint="fix the Python syntax of the tool functions",
         )
         return
@@ -206,12 +202,6 @@ def _check_python_source(server: MCPServerNode, diags: Diagnostics) -> None:
             "tool source defines no public function; each top-level function becomes a tool",
             server.doc.location(path),
         )
-
-
-def _is_block(server: MCPServerNode, path: tuple) -> bool:
-    loc = server.doc.location(path)
-    key_loc = server.doc.location(path, key=True)
-    return loc.line > key_loc.line
 
 
 def check_env(graph: Graph, diags: Diagnostics) -> None:

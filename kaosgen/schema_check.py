@@ -135,6 +135,8 @@ def check_document(doc: Document, model: type[BaseModel], diags: Diagnostics) ->
             if err["type"] == "missing":
                 location = doc.location(path[:-1], key=True)
             else:
-                location = doc.location(path, key=err["type"] == "extra_forbidden")
+                # A bad mapping key (pydantic marks it `[key]`) points at the key itself.
+                on_key = err["type"] == "extra_forbidden" or "[key]" in err["loc"]
+                location = doc.location(path, key=on_key)
             diags.error(rule, message, location, hint)
         return None

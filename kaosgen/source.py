@@ -33,6 +33,7 @@ class Document:
     values: dict[DocPath, tuple[int, int]] = field(default_factory=dict)
     keys: dict[DocPath, tuple[int, int]] = field(default_factory=dict)
     line: int = 1  # where the document starts
+    text: str = field(default="", repr=False)  # the whole file, for positions inside scalars
 
     def location(self, path: DocPath = (), *, key: bool = False) -> Location:
         """Where `path` is; falls back to the nearest ancestor that exists in the file."""
@@ -44,6 +45,46 @@ class Document:
                 return Location(self.path, pos[0], pos[1])
             probe = probe[:-1]
         return Location(self.path, self.line, 1)
+
+    def position_in_scalar(self, path: DocPath, line: int, column: int) -> Location:
+        """Where (line, column) of the string value at `path` is in the file (1-based).
+
+        Exact for literal block scalars (`|`) and for single-line plain or quoted scalars
+        whose text appears verbatim in the file; otherwise the start of the value.
+        """
+        start = self.location(path)
+        lines = self.text.split("\n")
+        value = self._value_at(path)
+        if not isinstance(value, str) or not 0 < start.line <= len(lines) or start.column < 1:
+            return start
+        source_lines = value.split("\n")
+        if not 0 < line <= len(source_lines):
+            return start
+        wanted = source_lines[line - 1]
+        head = lines[start.line - 1][start.column - 1 :]
+        if head.startswith("|"):
+            file_line = start.line + line
+            content = [ln for ln in lines[start.line : start.line + len(source_lines)] if ln.strip()]
+            if not content or file_line > len(lines):
+                return start
+            indent = len(content[0]) - len(content[0].lstrip(" "))
+            if lines[file_line - 1].rstrip("\r")[indent:] != wanted:
+                return start
+            return Location(self.path, file_line, indent + max(column, 1))
+        if len(source_lines) == 1:
+            quote = 1 if head[:1] in ("'", '"') else 0
+            if head[quote : quote + len(wanted)] == wanted:
+                return Location(self.path, start.line, start.column + quote + max(column, 1) - 1)
+        return start
+
+    def _value_at(self, path: DocPath) -> Any:
+        value = self.data
+        for part in path:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return value
 
     @property
     def kind(self) -> str | None:
@@ -158,6 +199,9 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
         nodes = list(yaml.compose_all(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.problem_mark and exc.context_mark and exc.problem_mark.index >= len(text.rstrip()):
+            # "unexpected end of stream": where the unfinished construct starts says more.
+            mark = exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or "invalid YAML"
         if exc.context:
@@ -187,6 +231,7 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
                 values=builder.values,
                 keys=builder.keys,
                 line=node.start_mark.line + 1,
+                text=text,
             )
         )
     return documents

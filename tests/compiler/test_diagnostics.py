@@ -1,0 +1,1409 @@
+"""One test per validation rule: the exact file, line, column, rule id and message.
+
+Each case is a small project written to a temporary directory. `⟦n⟧` markers in the YAML
+text mark where a diagnostic must point (they are removed before the file is written), so
+the expected positions are visible right in the input. `kaosgen validate --format json`
+must report exactly the expected diagnostics: nothing missing, nothing extra.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from support.compiler import assert_no_traceback, run_kaosgen, tree, validate_json
+
+_MARK = re.compile(r"⟦(\w+)⟧")
+
+#: Valid documents every case can refer to: two ModelAPIs and an MCP server.
+BASE = """\
+apiVersion: kaos.tools/v1alpha1
+kind: ModelAPI
+metadata:
+  name: ollama
+spec:
+  mode: Hosted
+  hostedConfig:
+    model: smollm2:135m
+---
+apiVersion: kaos.tools/v1alpha1
+kind: ModelAPI
+metadata:
+  name: proxy
+spec:
+  mode: Proxy
+  proxyConfig:
+    models: [gpt-4o, "openai/*"]
+---
+apiVersion: kaos.tools/v1alpha1
+kind: MCPServer
+metadata:
+  name: tools
+spec:
+  runtime: python-string
+  params: |
+    def echo(text: str) -> str:
+        return text
+"""
+
+AGENT_HEAD = """\
+apiVersion: kaos.tools/v1alpha1
+kind: Agent
+metadata:
+  name: a
+spec:
+"""
+
+
+@dataclass
+class Case:
+    id: str
+    files: dict[str, str]
+    #: (marker, severity, rule, message); the marker gives file, line and column.
+    expected: list[tuple[str, str, str, str]]
+    hints: dict[str, str] = field(default_factory=dict)
+    base: bool = True
+
+
+def strip_markers(files: dict[str, str]) -> tuple[dict[str, str], dict[str, tuple[str, int, int]]]:
+    """Remove the markers; return the clean texts and where each marker was (1-based)."""
+    clean: dict[str, str] = {}
+    where: dict[str, tuple[str, int, int]] = {}
+    for name, text in files.items():
+        lines = []
+        for lineno, line in enumerate(text.split("\n"), start=1):
+            while (m := _MARK.search(line)) is not None:
+                where[m.group(1)] = (name, lineno, m.start() + 1)
+                line = line[: m.start()] + line[m.end() :]
+            lines.append(line)
+        clean[name] = "\n".join(lines)
+    return clean, where
+
+
+def write_case(case: Case, directory: Path) -> dict[str, tuple[str, int, int]]:
+    files = dict(case.files)
+    if case.base:
+        files.setdefault("base.yaml", BASE)
+    clean, where = strip_markers(files)
+    for name, text in clean.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # `<0xff>` stands in for a byte that is not UTF-8.
+        path.write_bytes(text.encode("utf-8").replace(b"<0xff>", b"\xff"))
+    return where
+
+
+def agent(body: str, head: str = AGENT_HEAD) -> str:
+    return head + textwrap.indent(textwrap.dedent(body), "  ")
+
+
+def doc(kind: str, name: str, spec: str) -> str:
+    return (
+        f"apiVersion: kaos.tools/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n"
+        + textwrap.indent(textwrap.dedent(spec), "  ")
+    )
+
+
+E, W = "error", "warning"
+
+CASES = [
+    # --- YAML -------------------------------------------------------------------------
+    Case(
+        "yaml-syntax",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                config:
+                  instructions: ⟦1⟧"unterminated
+                mcpServers: [tools]
+                """)
+        },
+        [
+            (
+                "1",
+                E,
+                "yaml-syntax",
+                "YAML syntax error: found unexpected end of stream (while scanning a quoted scalar)",
+            )
+        ],
+    ),
+    Case(
+        "yaml-syntax-tab",
+        {"case.yaml": AGENT_HEAD + "  modelAPI: ollama\n⟦1⟧\tmodel: x\n"},
+        [
+            (
+                "1",
+                E,
+                "yaml-syntax",
+                "YAML syntax error: found a tab character that violates indentation (while scanning a plain scalar)",
+            )
+        ],
+    ),
+    Case(
+        "yaml-duplicate-key",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                ⟦1⟧model: smollm2:135m
+                """)
+        },
+        [("1", E, "yaml-duplicate-key", "duplicate key 'model': YAML keeps only one of them")],
+    ),
+    Case(
+        "encoding",
+        {"case.yaml": "apiVersion: v1\nkind: ConfigMap\ndata:\n  k: ⟦1⟧<0xff>\n"},
+        [("1", E, "encoding", "file is not valid UTF-8 (byte 0xff)")],
+    ),
+    # --- documents --------------------------------------------------------------------
+    Case(
+        "not-an-object",
+        {"case.yaml": "⟦1⟧- just\n- a list\n---\n⟦2⟧metadata: {name: x}\n"},
+        [
+            (
+                "1",
+                E,
+                "not-an-object",
+                "document is not a Kubernetes object (a mapping with apiVersion and kind)",
+            ),
+            ("2", E, "not-an-object", "document has no apiVersion"),
+        ],
+    ),
+    Case(
+        "api-version",
+        {
+            "case.yaml": "apiVersion: ⟦1⟧kaos.tools/v1beta1\nkind: Agent\nmetadata: {name: a}\nspec: {}\n"
+        },
+        [("1", E, "api-version", "unsupported apiVersion 'kaos.tools/v1beta1' for Agent")],
+    ),
+    Case(
+        "unknown-kind",
+        {"case.yaml": "apiVersion: kaos.tools/v1alpha1\nkind: ⟦1⟧Tool\nmetadata: {name: a}\n"},
+        [("1", E, "unknown-kind", "unknown KAOS kind 'Tool'")],
+    ),
+    Case(
+        "secret-in-output",
+        {"case.yaml": "apiVersion: v1\nkind: ⟦1⟧Secret\nmetadata: {name: s}\nstringData: {k: v}\n"},
+        [
+            (
+                "1",
+                W,
+                "secret-in-output",
+                "this Secret's data will be written into the rendered output",
+            )
+        ],
+    ),
+    # --- schema -----------------------------------------------------------------------
+    Case(
+        "schema-unknown-field",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                ⟦1⟧mcpServer: [tools]
+                config:
+                  ⟦2⟧instruction: be brief
+                """)
+        },
+        [
+            ("1", E, "schema-unknown-field", "unknown field 'mcpServer' in spec"),
+            ("2", E, "schema-unknown-field", "unknown field 'instruction' in spec.config"),
+        ],
+        hints={"1": "did you mean 'mcpServers'?", "2": "did you mean 'instructions'?"},
+    ),
+    Case(
+        "schema-type",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                mcpServers: ⟦1⟧tools
+                config:
+                  reasoningLoopMaxSteps: ⟦2⟧many
+                agentNetwork:
+                  expose: ⟦3⟧maybe
+                """)
+        },
+        [
+            ("1", E, "schema-type", "spec.mcpServers: input should be a valid list (got 'tools')"),
+            (
+                "2",
+                E,
+                "schema-type",
+                "spec.config.reasoningLoopMaxSteps: input should be a valid integer, unable to parse string as an integer (got 'many')",
+            ),
+            (
+                "3",
+                E,
+                "schema-type",
+                "spec.agentNetwork.expose: input should be a valid boolean, unable to interpret input (got 'maybe')",
+            ),
+        ],
+    ),
+    Case(
+        "schema-enum",
+        {
+            "case.yaml": doc("ModelAPI", "m", "mode: ⟦1⟧Local\n")
+            + "---\n"
+            + agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                config:
+                  memory:
+                    type: ⟦2⟧disk
+                """)
+        },
+        [
+            (
+                "1",
+                E,
+                "schema-enum",
+                "spec.mode: invalid value 'Local'; expected 'Proxy' or 'Hosted'",
+            ),
+            (
+                "2",
+                E,
+                "schema-enum",
+                "spec.config.memory.type: invalid value 'disk'; expected 'local', 'redis' or 'null'",
+            ),
+        ],
+    ),
+    Case(
+        "schema-range",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                config:
+                  reasoningLoopMaxSteps: ⟦1⟧21
+                  memory:
+                    contextLimit: ⟦2⟧0
+                    maxSessions: ⟦3⟧100001
+                """)
+        },
+        [
+            (
+                "1",
+                E,
+                "schema-range",
+                "spec.config.reasoningLoopMaxSteps: input should be less than or equal to 20 (got 21)",
+            ),
+            (
+                "2",
+                E,
+                "schema-range",
+                "spec.config.memory.contextLimit: input should be greater than or equal to 1 (got 0)",
+            ),
+            (
+                "3",
+                E,
+                "schema-range",
+                "spec.config.memory.maxSessions: input should be less than or equal to 100000 (got 100001)",
+            ),
+        ],
+    ),
+    Case(
+        "schema-required",
+        {
+            "case.yaml": "apiVersion: kaos.tools/v1alpha1\nkind: Agent\nmetadata:\n  name: a\n⟦1⟧spec:\n  model: x\n"
+            "---\n⟦2⟧apiVersion: kaos.tools/v1alpha1\nkind: ModelAPI\n⟦3⟧metadata:\n  namespace: x\n"
+            "spec:\n  mode: Hosted\n  ⟦4⟧hostedConfig: {}\n"
+        },
+        [
+            ("1", E, "schema-required", "missing required field 'modelAPI' in spec"),
+            ("3", E, "schema-required", "missing required field 'name' in metadata"),
+            ("4", E, "schema-required", "missing required field 'model' in spec.hostedConfig"),
+        ],
+    ),
+    Case(
+        "schema-required-spec",
+        {
+            "case.yaml": "⟦1⟧apiVersion: kaos.tools/v1alpha1\nkind: MCPServer\nmetadata:\n  name: m\n"
+        },
+        [("1", E, "schema-required", "missing required field 'spec' in the document")],
+    ),
+    Case(
+        "schema-pattern",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                gatewayRoute:
+                  timeout: ⟦1⟧10 seconds
+                """)
+        },
+        [
+            (
+                "1",
+                E,
+                "schema-pattern",
+                "spec.gatewayRoute.timeout: string should match pattern '^([0-9]+(h|m|s|ms)){1,4}$' (got '10 seconds')",
+            )
+        ],
+    ),
+    Case(
+        "schema-length",
+        {"case.yaml": doc("ModelAPI", "p", "mode: Proxy\nproxyConfig:\n  models: ⟦1⟧[]\n")},
+        [
+            (
+                "1",
+                E,
+                "schema-length",
+                "spec.proxyConfig.models: list should have at least 1 item after validation, not 0 (got [])",
+            )
+        ],
+    ),
+    Case(
+        "schema-enum-key",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\ngateway:\n  timeouts:\n"
+            "    ⟦1⟧agents: 60s\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "schema-enum",
+                "gateway.timeouts.agents: invalid value 'agents'; expected 'agent', 'modelapi' or 'mcp'",
+            )
+        ],
+    ),
+    # --- names ------------------------------------------------------------------------
+    Case(
+        "name-dns1123",
+        {
+            "case.yaml": doc(
+                "MCPServer", "⟦1⟧Bad_Name", "runtime: custom\ncontainer: {image: 'x:1'}\n"
+            )
+            + "---\n"
+            + "apiVersion: kaos.tools/v1alpha1\nkind: MCPServer\nmetadata:\n  name: ok\n"
+            "  namespace: ⟦2⟧Team.A\nspec:\n  runtime: custom\n  container: {image: 'x:1'}\n"
+        },
+        [
+            ("1", E, "name-dns1123", "MCPServer name 'Bad_Name' is not a valid DNS-1123 label"),
+            ("2", E, "name-dns1123", "namespace 'Team.A' is not a valid DNS-1123 label"),
+        ],
+    ),
+    Case(
+        "name-too-long",
+        {
+            "case.yaml": doc(
+                "MCPServer", "⟦1⟧" + "m" * 54, "runtime: custom\ncontainer: {image: 'x:1'}\n"
+            )
+            # 53 characters: `mcpserver-` + name is exactly 63, which is fine.
+            + "---\n"
+            + doc("MCPServer", "n" * 53, "runtime: custom\ncontainer: {image: 'x:1'}\n")
+            + "---\n"
+            + doc("Agent", "⟦2⟧" + "a" * 58, "modelAPI: ollama\nmodel: smollm2:135m\n")
+            + "---\n"
+            + doc("Agent", "b" * 57, "modelAPI: ollama\nmodel: smollm2:135m\n")
+            + "---\n"
+            # ModelAPI: `modelapi-` + 54 = 63 (its ConfigMap name may be longer: 253).
+            + doc("ModelAPI", "p" * 54, "mode: Proxy\nproxyConfig: {models: [x]}\n")
+        },
+        [
+            (
+                "1",
+                E,
+                "name-too-long",
+                f"MCPServer name '{'m' * 54}' is too long: 'mcpserver-{'m' * 54}' has 64 characters, the limit is 63",
+            ),
+            (
+                "2",
+                E,
+                "name-too-long",
+                f"Agent name '{'a' * 58}' is too long: 'agent-{'a' * 58}' has 64 characters, the limit is 63",
+            ),
+        ],
+        hints={
+            "1": "shorten the name to at most 53 characters",
+            "2": "shorten the name to at most 57 characters",
+        },
+    ),
+    Case(
+        "duplicate-resource",
+        {
+            "case.yaml": doc("Agent", "twin", "modelAPI: ollama\nmodel: smollm2:135m\n")
+            + "---\n"
+            + doc("Agent", "⟦1⟧twin", "modelAPI: proxy\nmodel: gpt-4o\n")
+            + "---\n"
+            # Same name, other kind or other namespace: fine.
+            + doc("MCPServer", "twin", "runtime: custom\ncontainer: {image: 'x:1'}\n")
+            + "---\n"
+            + "apiVersion: kaos.tools/v1alpha1\nkind: ModelAPI\nmetadata:\n  name: ollama\n"
+            "  namespace: other\nspec:\n  mode: Hosted\n  hostedConfig: {model: m}\n"
+        },
+        [
+            (
+                "1",
+                E,
+                "duplicate-resource",
+                "duplicate Agent 'twin' in namespace 'default' (first defined at case.yaml:4)",
+            )
+        ],
+    ),
+    # --- references -------------------------------------------------------------------
+    Case(
+        "ref-modelapi",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ⟦1⟧ollamma
+                model: smollm2:135m
+                """)
+        },
+        [("1", E, "ref-modelapi", "ModelAPI 'ollamma' not found in namespace 'default'")],
+        hints={"1": "did you mean 'ollama'?"},
+    ),
+    Case(
+        "ref-modelapi-other-namespace",
+        {
+            "case.yaml": "apiVersion: kaos.tools/v1alpha1\nkind: Agent\nmetadata:\n  name: a\n"
+            "  namespace: team-a\nspec:\n  modelAPI: ⟦1⟧ollama\n  model: smollm2:135m\n"
+        },
+        [("1", E, "ref-modelapi", "ModelAPI 'ollama' not found in namespace 'team-a'")],
+    ),
+    Case(
+        "ref-mcpserver",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                mcpServers:
+                - tools
+                - ⟦1⟧tool
+                """)
+        },
+        [("1", E, "ref-mcpserver", "MCPServer 'tool' not found in namespace 'default'")],
+        hints={"1": "did you mean 'tools'?"},
+    ),
+    Case(
+        "ref-agent",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                agentNetwork:
+                  access: [⟦1⟧ghost]
+                """)
+        },
+        [("1", E, "ref-agent", "Agent 'ghost' not found in namespace 'default'")],
+    ),
+    Case(
+        "ref-agent-not-exposed",
+        {
+            "case.yaml": doc(
+                "Agent",
+                "hidden",
+                "modelAPI: ollama\nmodel: smollm2:135m\nagentNetwork: {expose: false}\n",
+            )
+            + "---\n"
+            + doc(
+                "Agent",
+                "boss",
+                "modelAPI: ollama\nmodel: smollm2:135m\nagentNetwork:\n  access: [⟦1⟧hidden]\n",
+            )
+        },
+        [
+            (
+                "1",
+                E,
+                "ref-agent-not-exposed",
+                "agent 'boss' delegates to 'hidden', which has agentNetwork.expose: false (no Service)",
+            )
+        ],
+    ),
+    # --- models -----------------------------------------------------------------------
+    Case(
+        "model-unsupported",
+        {
+            "case.yaml": "\n---\n".join(
+                [
+                    doc("Agent", "exact", "modelAPI: proxy\nmodel: gpt-4o\n"),
+                    doc("Agent", "wildcard", "modelAPI: proxy\nmodel: openai/gpt-4.1-mini\n"),
+                    doc("Agent", "near-miss", "modelAPI: proxy\nmodel: ⟦1⟧gpt-4\n"),
+                    doc("Agent", "other-provider", "modelAPI: proxy\nmodel: ⟦2⟧openaix/gpt\n"),
+                    doc("Agent", "bare-provider", "modelAPI: proxy\nmodel: ⟦3⟧openai\n"),
+                    doc("Agent", "hosted-plain", "modelAPI: ollama\nmodel: smollm2:135m\n"),
+                    doc(
+                        "Agent", "hosted-prefixed", "modelAPI: ollama\nmodel: ollama/smollm2:135m\n"
+                    ),
+                    doc(
+                        "Agent", "hosted-other", "modelAPI: ollama\nmodel: ⟦4⟧ollama/smollm2:360m\n"
+                    ),
+                    doc("Agent", "star", "modelAPI: any\nmodel: whatever/you-like\n"),
+                    doc("ModelAPI", "any", "mode: Proxy\nproxyConfig: {models: ['*']}\n"),
+                    doc(
+                        "ModelAPI",
+                        "hosted-prefixed",
+                        "mode: Hosted\nhostedConfig: {model: 'ollama/qwen3:0.6b'}\n",
+                    ),
+                    doc(
+                        "Agent",
+                        "hosted-prefixed-api",
+                        "modelAPI: hosted-prefixed\nmodel: qwen3:0.6b\n",
+                    ),
+                ]
+            )
+        },
+        [
+            (
+                "1",
+                E,
+                "model-unsupported",
+                "model 'gpt-4' is not supported by ModelAPI 'proxy' (supports: gpt-4o, openai/*)",
+            ),
+            (
+                "2",
+                E,
+                "model-unsupported",
+                "model 'openaix/gpt' is not supported by ModelAPI 'proxy' (supports: gpt-4o, openai/*)",
+            ),
+            (
+                "3",
+                E,
+                "model-unsupported",
+                "model 'openai' is not supported by ModelAPI 'proxy' (supports: gpt-4o, openai/*)",
+            ),
+            (
+                "4",
+                E,
+                "model-unsupported",
+                "model 'ollama/smollm2:360m' is not supported by ModelAPI 'ollama' (supports: smollm2:135m)",
+            ),
+        ],
+    ),
+    Case(
+        "model-missing",
+        {"case.yaml": agent("⟦1⟧modelAPI: proxy\n")},
+        [
+            (
+                "1",
+                E,
+                "model-missing",
+                "spec.model is required (the ModelAPI is not Hosted, so no default model exists)",
+            )
+        ],
+    ),
+    Case(
+        "modelapi-config",
+        {
+            "case.yaml": doc("ModelAPI", "p", "mode: ⟦1⟧Proxy\n")
+            + "---\n"
+            + doc("ModelAPI", "h", "mode: ⟦2⟧Hosted\n")
+        },
+        [
+            (
+                "1",
+                E,
+                "modelapi-config",
+                "mode Proxy needs spec.proxyConfig with at least one model",
+            ),
+            (
+                "2",
+                E,
+                "modelapi-config",
+                "mode Hosted needs spec.hostedConfig.model (the Ollama model to serve)",
+            ),
+        ],
+    ),
+    # --- delegation -------------------------------------------------------------------
+    Case(
+        "self-delegation",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                agentNetwork:
+                  access: [⟦1⟧a]
+                """)
+        },
+        [("1", E, "self-delegation", "agent 'a' lists itself in agentNetwork.access")],
+    ),
+    Case(
+        "delegation-cycle",
+        {
+            "case.yaml": doc(
+                "Agent",
+                "x",
+                "modelAPI: ollama\nmodel: smollm2:135m\nagentNetwork:\n  access: [y]\n",
+            )
+            + "---\n"
+            + doc(
+                "Agent",
+                "y",
+                "modelAPI: ollama\nmodel: smollm2:135m\nagentNetwork:\n  access: [z]\n",
+            )
+            + "---\n"
+            + doc(
+                "Agent",
+                "z",
+                "modelAPI: ollama\nmodel: smollm2:135m\nagentNetwork:\n  access: [⟦1⟧x]\n",
+            )
+        },
+        [
+            (
+                "1",
+                W,
+                "delegation-cycle",
+                "delegation cycle (3 agents): x -> y -> z -> x; the runtime's delegation depth limit stops runaway loops",
+            )
+        ],
+    ),
+    # --- secrets ----------------------------------------------------------------------
+    Case(
+        "inline-api-key",
+        {
+            "case.yaml": doc(
+                "ModelAPI",
+                "keyed",
+                "mode: Proxy\nproxyConfig:\n  models: [gpt-4o]\n  apiKey:\n    value: ⟦1⟧sk-123\n",
+            )
+        },
+        [
+            (
+                "1",
+                E,
+                "inline-api-key",
+                "inline apiKey.value would write a secret into the rendered output",
+            )
+        ],
+        hints={
+            "1": "use apiKey.valueFrom.secretKeyRef, or set security.allowInlineApiKeys: true in kaosgen.yaml"
+        },
+    ),
+    Case(
+        "inline-api-key-allowed",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\nsecurity:\n  allowInlineApiKeys: true\n",
+            "case.yaml": doc(
+                "ModelAPI",
+                "keyed",
+                "mode: Proxy\nproxyConfig:\n  models: [gpt-4o]\n  apiKey:\n    value: sk-123\n",
+            ),
+        },
+        [],
+    ),
+    Case(
+        "api-key",
+        {
+            "case.yaml": doc(
+                "ModelAPI",
+                "both",
+                "mode: Proxy\nproxyConfig:\n  models: [m]\n  ⟦1⟧apiKey:\n    value: k\n"
+                "    valueFrom: {secretKeyRef: {name: s, key: k}}\n",
+            )
+            + "---\n"
+            + doc(
+                "ModelAPI", "neither", "mode: Proxy\nproxyConfig:\n  models: [m]\n  ⟦2⟧apiKey: {}\n"
+            )
+        },
+        [
+            ("1", E, "api-key", "apiKey has both value and valueFrom; set one"),
+            ("2", E, "api-key", "apiKey needs value or valueFrom"),
+        ],
+    ),
+    # --- MCP servers ------------------------------------------------------------------
+    Case(
+        "mcpserver-runtime",
+        {
+            "case.yaml": doc("MCPServer", "weird", "runtime: ⟦1⟧weird\n")
+            + "---\n"
+            + doc("MCPServer", "custom", "runtime: ⟦2⟧custom\n")
+            + "---\n"
+            + doc(
+                "MCPServer",
+                "both",
+                "runtime: python-string\nparams: 'def f(): pass'\n⟦3⟧type: python-runtime\n",
+            )
+            + "---\n"
+            + "apiVersion: kaos.tools/v1alpha1\nkind: MCPServer\nmetadata:\n  name: neither\n⟦4⟧spec:\n  params: x\n"
+        },
+        [
+            ("1", E, "mcpserver-runtime", "unknown MCP runtime 'weird'"),
+            ("2", E, "mcpserver-runtime", "runtime custom needs spec.container.image"),
+            (
+                "3",
+                E,
+                "mcpserver-runtime",
+                "set either spec.runtime (current) or spec.type (deprecated), not both",
+            ),
+            (
+                "4",
+                E,
+                "mcpserver-runtime",
+                "missing spec.runtime (e.g. python-string, kubernetes, slack, custom)",
+            ),
+        ],
+    ),
+    Case(
+        "mcpserver-source-block",
+        {
+            "case.yaml": doc(
+                "MCPServer",
+                "broken",
+                "runtime: python-string\nparams: |\n  def ok(x: int) -> int:\n      return x\n\n"
+                "  def bad(x):\n      return ⟦1⟧(x +\n",
+            )
+        },
+        [
+            (
+                "1",
+                E,
+                "mcpserver-source",
+                "tool source does not compile: '(' was never closed (line 5 of the source)",
+            )
+        ],
+    ),
+    Case(
+        "mcpserver-source-legacy",
+        {
+            "case.yaml": doc(
+                "MCPServer",
+                "old",
+                "⟦2⟧type: python-runtime\nconfig:\n  tools:\n    ⟦3⟧fromString: |\n"
+                "      def f(x):\n          return x ⟦1⟧y\n",
+            )
+        },
+        [
+            (
+                "1",
+                E,
+                "mcpserver-source",
+                "tool source does not compile: invalid syntax (line 2 of the source)",
+            ),
+            (
+                "2",
+                W,
+                "deprecated-field",
+                "spec.type: python-runtime is deprecated; kaosgen reads it as spec.runtime",
+            ),
+            (
+                "3",
+                W,
+                "deprecated-field",
+                "config.tools.fromString is deprecated; kaosgen reads it as runtime: python-string with params",
+            ),
+        ],
+    ),
+    Case(
+        "mcpserver-source-inline",
+        {
+            "case.yaml": doc(
+                "MCPServer", "one-line", "runtime: python-string\nparams: 'def f(⟦1⟧: pass'\n"
+            )
+        },
+        [
+            (
+                "1",
+                E,
+                "mcpserver-source",
+                "tool source does not compile: invalid syntax (line 1 of the source)",
+            )
+        ],
+    ),
+    Case(
+        "mcpserver-source-no-tools",
+        {"case.yaml": doc("MCPServer", "empty", "runtime: python-string\nparams: ⟦1⟧'X = 1'\n")},
+        [
+            (
+                "1",
+                E,
+                "mcpserver-source",
+                "tool source defines no public function; each top-level function becomes a tool",
+            )
+        ],
+    ),
+    Case(
+        "mcpserver-source-empty",
+        {"case.yaml": doc("MCPServer", "blank", "runtime: python-string\nparams: ⟦1⟧'  '\n")},
+        [
+            (
+                "1",
+                E,
+                "mcpserver-source",
+                "python-string needs the tool source (Python functions) in params",
+            )
+        ],
+    ),
+    Case(
+        "mcpserver-source-nul",
+        {
+            "case.yaml": doc(
+                "MCPServer", "nul", 'runtime: python-string\nparams: ⟦1⟧"def f():\\n  return \\0"\n'
+            )
+        },
+        [
+            (
+                "1",
+                E,
+                "mcpserver-source",
+                "tool source does not compile: source code string cannot contain null bytes (line 1 of the source)",
+            )
+        ],
+    ),
+    Case(
+        "mcpserver-runtime-with-config",
+        {
+            "case.yaml": doc(
+                "MCPServer",
+                "mixed",
+                "runtime: python-string\nparams: 'def f(): pass'\n⟦1⟧config:\n  env: [{name: A, value: b}]\n",
+            )
+        },
+        [
+            (
+                "1",
+                E,
+                "mcpserver-runtime",
+                "spec.config belongs to the deprecated spec.type form; with spec.runtime use params and container.env",
+            )
+        ],
+    ),
+    # --- deprecated forms: warnings, never errors ---------------------------------------
+    Case(
+        "deprecated-agent",
+        {
+            "case.yaml": agent("""\
+                ⟦2⟧modelAPI: ollama
+                config:
+                  ⟦1⟧env:
+                  - name: LOG_LEVEL
+                    value: DEBUG
+                """)
+        },
+        [
+            (
+                "1",
+                W,
+                "deprecated-field",
+                "spec.config.env is deprecated; kaosgen reads it as spec.container.env",
+            ),
+            (
+                "2",
+                W,
+                "deprecated-field",
+                "Agent without spec.model is deprecated; using 'smollm2:135m' from ModelAPI 'ollama'",
+            ),
+        ],
+    ),
+    Case(
+        "deprecated-agent-model-from-env",
+        {
+            "case.yaml": agent("""\
+                ⟦1⟧modelAPI: proxy
+                container:
+                  env:
+                  - name: MODEL_NAME
+                    value: gpt-4o
+                """)
+        },
+        [
+            (
+                "1",
+                W,
+                "deprecated-field",
+                "Agent without spec.model is deprecated; using 'gpt-4o' from its MODEL_NAME env",
+            )
+        ],
+    ),
+    Case(
+        "deprecated-modelapi",
+        {
+            "case.yaml": doc(
+                "ModelAPI",
+                "old-proxy",
+                "mode: Proxy\nproxyConfig:\n  ⟦1⟧model: gpt-4o\n  ⟦2⟧env:\n  - {name: A, value: b}\n",
+            )
+            + "---\n"
+            + doc(
+                "ModelAPI",
+                "old-hosted",
+                "mode: Hosted\nhostedConfig:\n  model: m\n  ⟦3⟧env:\n  - {name: A, value: b}\n",
+            )
+        },
+        [
+            (
+                "1",
+                W,
+                "deprecated-field",
+                "proxyConfig.model is deprecated; kaosgen reads it as proxyConfig.models",
+            ),
+            (
+                "2",
+                W,
+                "deprecated-field",
+                "proxyConfig.env is deprecated; kaosgen reads it as spec.container.env",
+            ),
+            (
+                "3",
+                W,
+                "deprecated-field",
+                "hostedConfig.env is deprecated; kaosgen reads it as spec.container.env",
+            ),
+        ],
+    ),
+    Case(
+        "deprecated-mcpserver",
+        {
+            "case.yaml": "\n---\n".join(
+                [
+                    doc(
+                        "MCPServer",
+                        "from-string",
+                        "⟦1⟧type: python-runtime\nconfig:\n  tools:\n    ⟦2⟧fromString: |\n"
+                        "      def f(x: str) -> str:\n          return x\n  ⟦3⟧env:\n  - {name: A, value: b}\n",
+                    ),
+                    doc(
+                        "MCPServer",
+                        "from-package",
+                        "⟦4⟧type: python-runtime\nconfig:\n  tools:\n    ⟦5⟧fromPackage: mcp-server-fetch\n",
+                    ),
+                    doc(
+                        "MCPServer",
+                        "from-secret",
+                        "⟦6⟧type: python-runtime\nconfig:\n  tools:\n    ⟦7⟧fromSecretKeyRef: {name: s, key: k}\n",
+                    ),
+                    doc(
+                        "MCPServer",
+                        "oldest",
+                        "⟦8⟧type: python-runtime\nconfig:\n  ⟦9⟧mcp: mcp-server-time\n",
+                    ),
+                ]
+            )
+        },
+        [
+            (
+                "1",
+                W,
+                "deprecated-field",
+                "spec.type: python-runtime is deprecated; kaosgen reads it as spec.runtime",
+            ),
+            (
+                "2",
+                W,
+                "deprecated-field",
+                "config.tools.fromString is deprecated; kaosgen reads it as runtime: python-string with params",
+            ),
+            (
+                "3",
+                W,
+                "deprecated-field",
+                "config.env is deprecated; kaosgen reads it as spec.container.env",
+            ),
+            (
+                "4",
+                W,
+                "deprecated-field",
+                "spec.type: python-runtime is deprecated; kaosgen reads it as spec.runtime",
+            ),
+            (
+                "5",
+                W,
+                "deprecated-field",
+                "config.tools.fromPackage is deprecated; kaosgen reads it as runtime: python-package with params",
+            ),
+            (
+                "6",
+                W,
+                "deprecated-field",
+                "spec.type: python-runtime is deprecated; kaosgen reads it as spec.runtime",
+            ),
+            (
+                "7",
+                W,
+                "deprecated-field",
+                "config.tools.fromSecretKeyRef is deprecated; kaosgen reads it as the tool source from a Secret",
+            ),
+            (
+                "8",
+                W,
+                "deprecated-field",
+                "spec.type: python-runtime is deprecated; kaosgen reads it as spec.runtime",
+            ),
+            (
+                "9",
+                W,
+                "deprecated-field",
+                "config.mcp is deprecated; kaosgen reads it as runtime: python-package with params",
+            ),
+        ],
+    ),
+    # --- environment, memory, security --------------------------------------------------
+    Case(
+        "env-override",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                container:
+                  env:
+                  - name: ⟦1⟧MODEL_API_URL
+                    value: http://elsewhere
+                """)
+        },
+        [
+            (
+                "1",
+                W,
+                "env-override",
+                "MODEL_API_URL is set by kaosgen from the resource graph; the value in container.env is ignored",
+            )
+        ],
+    ),
+    Case(
+        "memory-redis-url",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                config:
+                  memory:
+                    type: ⟦1⟧redis
+                """)
+        },
+        [
+            (
+                "1",
+                E,
+                "memory-redis-url",
+                "memory type redis needs MEMORY_REDIS_URL in container.env, or components.redis: true in kaosgen.yaml",
+            )
+        ],
+    ),
+    Case(
+        "memory-replicas",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\nenvironments:\n  prod:\n    replicas: 2\n",
+            "case.yaml": doc(
+                "Agent",
+                "⟦1⟧local",
+                "modelAPI: ollama\nmodel: smollm2:135m\nconfig: {memory: {type: local}}\n",
+            ),
+        },
+        [
+            (
+                "1",
+                W,
+                "memory-replicas",
+                "agent 'local' keeps local memory but has 2 replicas in environment 'prod': sessions are not shared between pods",
+            )
+        ],
+    ),
+    Case(
+        "pod-security",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                ⟦1⟧podSpec:
+                  hostNetwork: true
+                """)
+        },
+        [
+            (
+                "1",
+                W,
+                "pod-security",
+                "Agent 'a' does not pass the restricted Pod Security Standard: host namespaces are not allowed",
+            )
+        ],
+    ),
+    # --- kaosgen.yaml -----------------------------------------------------------------
+    Case(
+        "project-schema",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n⟦1⟧outptu: deploy\n"
+            "environments:\n  ⟦2⟧Dev: {}\n  prod:\n    replicas: ⟦3⟧-1\n",
+            "case.yaml": "",
+        },
+        [
+            ("1", E, "schema-unknown-field", "unknown field 'outptu' in the document"),
+            (
+                "2",
+                E,
+                "schema-pattern",
+                "environments.Dev: string should match pattern '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' (got 'Dev')",
+            ),
+            (
+                "3",
+                E,
+                "schema-range",
+                "environments.prod.replicas: input should be greater than or equal to 0 (got -1)",
+            ),
+        ],
+        hints={"1": "did you mean 'output'?"},
+    ),
+    Case(
+        "project-rules",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\ngateway:\n  timeouts:\n"
+            "    agent: ⟦1⟧2 minutes\nenvironments:\n  prod:\n    workloads:\n      ⟦2⟧agent/nope: {replicas: 2}\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "gateway-timeout",
+                "gateway timeout '2 minutes' is not a Gateway API duration",
+            ),
+            (
+                "2",
+                E,
+                "ref-workload",
+                "environment 'prod' overrides 'agent/nope', which is not a rendered workload",
+            ),
+        ],
+    ),
+    Case(
+        "project-namespace-collapse",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\nenvironments:\n  prod:\n"
+            "    namespace: ⟦1⟧prod\n",
+            "case.yaml": "apiVersion: kaos.tools/v1alpha1\nkind: MCPServer\nmetadata:\n  name: t2\n"
+            "  namespace: team-b\nspec:\n  runtime: custom\n  container: {image: 'x:1'}\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "namespace-collapse",
+                "environment 'prod' moves everything to namespace 'prod', but the input uses several namespaces (default, team-b)",
+            )
+        ],
+    ),
+    Case(
+        "project-file",
+        {"kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n---\n⟦1⟧output: x\n"},
+        [("1", E, "project-file", "kaosgen.yaml must hold exactly one document")],
+    ),
+    Case(
+        "project-yaml-syntax",
+        {"kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\noutput: [\n⟦1⟧"},
+        [
+            (
+                "1",
+                E,
+                "yaml-syntax",
+                "YAML syntax error: did not find expected node content (while parsing a flow node)",
+            )
+        ],
+    ),
+]
+
+
+def _as_tuple(d: dict) -> tuple:
+    return (d["file"], d["line"], d["column"], d["severity"], d["rule"], d["message"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_rule(case: Case, tmp_path: Path) -> None:
+    where = write_case(case, tmp_path)
+    code, diagnostics = validate_json(".", cwd=tmp_path)
+    expected = sorted((*where[m], sev, rule, msg) for m, sev, rule, msg in case.expected)
+    assert sorted(_as_tuple(d) for d in diagnostics) == expected
+    has_errors = any(sev == E for _, sev, _, _ in case.expected)
+    assert code == (1 if has_errors else 0)
+    by_position = {(d["file"], d["line"], d["column"], d["rule"]): d for d in diagnostics}
+    for marker, hint in case.hints.items():
+        (rule,) = [r for m, _, r, _ in case.expected if m == marker]
+        assert by_position[(*where[marker], rule)]["hint"] == hint
+
+
+RULE_IDS_WITH_A_CASE = {rule for case in CASES for _, _, rule, _ in case.expected}
+#: The modules of the validate/render pipeline (other commands test their own rules).
+COMPILER_MODULES = (
+    "source.py",
+    "project.py",
+    "pipeline.py",
+    "schema_check.py",
+    "resolve.py",
+    "rules.py",
+)
+#: Rules that need a broken file system rather than broken input.
+UNTESTABLE_HERE = {"io"}
+
+
+def compiler_rule_ids() -> set[str]:
+    """Every rule id the compiler can report, read from its source."""
+    import kaosgen
+    from kaosgen.schema_check import _RULES
+
+    root = Path(kaosgen.__file__).parent
+    source = "\n".join((root / name).read_text(encoding="utf-8") for name in COMPILER_MODULES)
+    ids = set(
+        re.findall(r"""\.(?:error|warning)\(\s*["']([a-z][a-z0-9]*(?:-[a-z0-9]+)*)["']""", source)
+    )
+    ids |= set(_RULES.values()) | {"schema-type"}
+    if 'f"ref-{kind.lower()}"' in source:
+        ids |= {"ref-modelapi", "ref-mcpserver", "ref-agent"}
+    if "_deprecated(" in source:
+        ids.add("deprecated-field")
+    return ids
+
+
+def test_every_rule_id_in_the_compiler_has_a_case() -> None:
+    """A new rule id in kaosgen/ without a case here fails this test."""
+    ids = compiler_rule_ids()
+    assert {"yaml-syntax", "ref-agent", "inline-api-key", "delegation-cycle"} <= ids
+    untested = sorted(ids - RULE_IDS_WITH_A_CASE - UNTESTABLE_HERE)
+    assert not untested, f"rule ids without a diagnostics test: {untested}"
+
+
+# --- the three output formats -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_text_format_shows_the_source_line_with_a_caret(case: Case, tmp_path: Path) -> None:
+    where = write_case(case, tmp_path)
+    result = run_kaosgen("validate", ".", cwd=tmp_path)
+    assert_no_traceback(result)
+    lines = result.stderr.splitlines()
+    for marker, severity, rule, message in case.expected:
+        file, line, col = where[marker]
+        header = f"{file}:{line}:{col}: {severity}: {message} [{rule}]"
+        assert header in lines, f"{header!r} not in:\n{result.stderr}"
+        try:
+            text = (tmp_path / file).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # an undecodable file has no line to show
+        source_lines = text.splitlines()
+        if line > len(source_lines):
+            continue
+        i = lines.index(header)
+        assert lines[i + 1] == f"  {line:>4} | {source_lines[line - 1].expandtabs(1)}"
+        assert lines[i + 2] == "       | " + " " * (col - 1) + "^"
+    if case.expected:
+        errors = sum(1 for e in case.expected if e[1] == E)
+        assert lines[-1] == f"{errors} error(s), {len(case.expected) - errors} warning(s)"
+    assert result.exit_code == (1 if any(e[1] == E for e in case.expected) else 0)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_github_format_annotates_file_line_and_column(case: Case, tmp_path: Path) -> None:
+    where = write_case(case, tmp_path)
+    result = run_kaosgen("validate", "--format", "github", ".", cwd=tmp_path)
+    assert_no_traceback(result)
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(case.expected)
+    for marker, severity, rule, message in case.expected:
+        file, line, col = where[marker]
+        prefix = f"::{severity} file={file},line={line},col={col},title=kaosgen {rule}::{message}"
+        assert any(out.startswith(prefix) for out in lines), f"{prefix!r} not in:\n{result.stdout}"
+    assert result.exit_code == (1 if any(e[1] == E for e in case.expected) else 0)
+
+
+def test_github_format_escapes_newlines_and_percent(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        doc("MCPServer", "m", "runtime: ⟦1⟧'50%\\nweird'\n").replace("⟦1⟧", ""), encoding="utf-8"
+    )
+    result = run_kaosgen("validate", "--format", "github", ".", cwd=tmp_path)
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("::error file=a.yaml,line=6,col=12,title=kaosgen mcpserver-runtime::")
+    assert "unknown MCP runtime '50%25\\\\nweird'" in line
+
+
+# --- one run reports everything; invalid input writes nothing -----------------------------
+
+
+def test_all_errors_of_a_file_are_reported_in_one_run(tmp_path: Path) -> None:
+    case = Case(
+        "many",
+        {
+            "case.yaml": "\n---\n".join(
+                [
+                    doc("Agent", "one", "modelAPI: ollama\nmodel: smollm2:135m\n⟦1⟧typo: 1\n"),
+                    doc("Agent", "two", "modelAPI: ⟦2⟧nope\nmodel: x\n"),
+                    doc(
+                        "Agent",
+                        "three",
+                        "modelAPI: proxy\nmodel: ⟦3⟧claude\nmcpServers: [⟦4⟧missing]\n",
+                    ),
+                    doc(
+                        "ModelAPI",
+                        "keyed",
+                        "mode: Proxy\nproxyConfig:\n  models: [m]\n  apiKey: {value: ⟦5⟧k}\n",
+                    ),
+                    doc("MCPServer", "⟦6⟧Bad", "runtime: ⟦7⟧python-strin\n"),
+                    doc(
+                        "Agent",
+                        "four",
+                        "modelAPI: ollama\nmodel: smollm2:135m\nagentNetwork: {access: [⟦8⟧four]}\n",
+                    ),
+                ]
+            ),
+            "other.yaml": doc(
+                "Agent",
+                "five",
+                "modelAPI: ollama\nmodel: smollm2:135m\nconfig:\n  reasoningLoopMaxSteps: ⟦9⟧0\n",
+            ),
+        },
+        [],
+    )
+    where = write_case(case, tmp_path)
+    code, diagnostics = validate_json(".", cwd=tmp_path)
+    assert code == 1
+    found = {(d["file"], d["line"], d["column"], d["rule"]) for d in diagnostics}
+    expected_rules = {
+        "1": "schema-unknown-field",
+        "2": "ref-modelapi",
+        "3": "model-unsupported",
+        "4": "ref-mcpserver",
+        "5": "inline-api-key",
+        "6": "name-dns1123",
+        "7": "mcpserver-runtime",
+        "8": "self-delegation",
+        "9": "schema-range",
+    }
+    for marker, rule in expected_rules.items():
+        assert (*where[marker], rule) in found, (marker, rule, diagnostics)
+    assert len(diagnostics) == len(expected_rules)
+
+
+def test_invalid_input_never_writes(tmp_path: Path) -> None:
+    from kaosgen.writer import HEADER
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "a.yaml").write_text(
+        BASE + "---\n" + doc("Agent", "a", "modelAPI: nope\nmodel: x\n")
+    )
+    out = tmp_path / "out"
+    (out / "base").mkdir(parents=True)
+    (out / "base" / "stale.yaml").write_text(HEADER + "kind: Old\n")
+    (out / "README.md").write_text("mine\n")
+    before = tree(out)
+    result = run_kaosgen("render", "project", "-o", "out", cwd=tmp_path)
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert "ref-modelapi" in result.stderr
+    assert tree(out) == before
+    missing = tmp_path / "never-created"
+    assert run_kaosgen("render", "project", "-o", "never-created", cwd=tmp_path).exit_code == 1
+    assert not missing.exists()
+
+
+def test_warnings_alone_exit_zero_and_quiet_hides_them(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(BASE + "---\n" + agent("modelAPI: ollama\n"))
+    result = run_kaosgen("validate", ".", cwd=tmp_path)
+    assert result.exit_code == 0
+    assert "[deprecated-field]" in result.stderr
+    quiet = run_kaosgen("validate", "-q", ".", cwd=tmp_path)
+    assert quiet.exit_code == 0
+    assert quiet.stderr == ""
+
+
+def test_missing_input_is_a_diagnostic_not_a_traceback(tmp_path: Path) -> None:
+    code, diagnostics = validate_json("nope.yaml", cwd=tmp_path)
+    assert code == 1
+    assert [(d["file"], d["rule"], d["message"]) for d in diagnostics] == [
+        ("nope.yaml", "io", "no such file or directory")
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, diagnostics = validate_json("empty", cwd=tmp_path)
+    assert code == 1
+    assert [(d["rule"], d["message"]) for d in diagnostics] == [("io", "no input files found")]
