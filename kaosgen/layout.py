@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kaosgen import yamlout
 from kaosgen.generate import gateway, network, pods
 from kaosgen.generate.templating import render
 from kaosgen.generate.workloads import RenderedWorkload
@@ -22,6 +23,8 @@ Files = dict[str, list[dict[str, Any]]]
 _PLURAL = {"Agent": "agents", "ModelAPI": "modelapis", "MCPServer": "mcpservers"}
 ENV_LABEL = "kaosgen.dev/environment"
 REDIS_COMPONENT = "redis"
+#: Every Deployment kaosgen renders for a KAOS resource (not vendored components).
+WORKLOAD_SELECTOR = "app in (agent,modelapi,mcpserver)"
 
 
 def workload_path(node: Workload, multi_namespace: bool) -> str:
@@ -180,13 +183,17 @@ def overlay_files(
                 gateway.gateway_ingress_policy(project, parent.namespace, ns or None) for ns in graph.namespaces()
             ]
             resources.append("network-policies.yaml")
-    # Availability: a PodDisruptionBudget wherever more than one replica runs.
+    # Replicas: the environment's default for every workload in one patch, and kustomize
+    # `replicas:` entries only for per-workload overrides. (One entry per workload makes
+    # kustomize quadratic: each entry scans every resource.)
     replicas = []
     pdbs = []
     for item in rendered:
         node = item.node
         count = _replicas(node, env)
-        replicas.append({"name": node.object_name, "count": count})
+        override = env.workloads.get(node.ref)
+        if override and override.replicas is not None:
+            replicas.append({"name": node.object_name, "count": count})
         if count > 1:
             pdbs.append(
                 render(
@@ -197,11 +204,18 @@ def overlay_files(
                     selector=node.selector,
                 )
             )
+    patches: list[dict[str, Any]] = []
+    if env.replicas != 1 and rendered:
+        patches.append(
+            {
+                "patch": yamlout.dump([{"op": "replace", "path": "/spec/replicas", "value": env.replicas}]),
+                "target": {"kind": "Deployment", "labelSelector": WORKLOAD_SELECTOR},
+            }
+        )
     if pdbs:
         files[prefix + "pdbs.yaml"] = pdbs
         resources.append("pdbs.yaml")
     # Resources: environment defaults per workload kind, then per-workload overrides.
-    patches = []
     if env.resources is not None:
         for kind in ("agent", "mcp_server", "litellm", "ollama"):
             wanted = getattr(env.resources, kind)

@@ -87,33 +87,44 @@ def check_delegation(graph: Graph, diags: Diagnostics) -> None:
 
 
 def _report_cycles(graph: Graph, diags: Diagnostics) -> None:
-    """Delegation cycles are allowed (the runtime's depth limit stops loops) but suspicious."""
-    state: dict[int, int] = {}  # 0 unvisited, 1 on stack, 2 done
-    reported: set[frozenset] = set()
+    """Delegation cycles are allowed (the runtime's depth limit stops loops) but suspicious.
 
-    def visit(agent: AgentNode, stack: list[AgentNode]) -> None:
-        state[id(agent)] = 1
-        stack.append(agent)
-        for peer in agent.peers:
-            if state.get(id(peer), 0) == 1:
-                cycle = stack[stack.index(peer):]
+    Iterative depth-first search: delegation chains can be thousands of agents deep.
+    """
+    on_stack: set[int] = set()
+    done: set[int] = set()
+    reported: set[frozenset] = set()
+    for root in graph.agents:
+        if id(root) in done:
+            continue
+        path: list[AgentNode] = [root]
+        iters = [iter(root.peers)]
+        on_stack.add(id(root))
+        while iters:
+            peer = next(iters[-1], None)
+            if peer is None:
+                finished = path.pop()
+                iters.pop()
+                on_stack.discard(id(finished))
+                done.add(id(finished))
+                continue
+            if id(peer) in on_stack:
+                cycle = path[path.index(peer):]
                 members = frozenset(a.key for a in cycle)
-                if members not in reported and len(cycle) > 1:
+                if len(cycle) > 1 and members not in reported:
                     reported.add(members)
-                    path = " -> ".join(a.name for a in [*cycle, peer])
+                    names = [a.name for a in cycle] + [peer.name]
+                    shown = " -> ".join(names if len(names) <= 8 else [*names[:4], "...", *names[-3:]])
+                    agent = path[-1]
                     diags.warning(
                         "delegation-cycle",
-                        f"delegation cycle: {path}; the runtime's delegation depth limit stops runaway loops",
+                        f"delegation cycle ({len(cycle)} agents): {shown}; the runtime's delegation depth limit stops runaway loops",
                         agent.doc.location(("spec", "agentNetwork", "access", agent.access.index(peer.name))),
                     )
-            elif state.get(id(peer), 0) == 0:
-                visit(peer, stack)
-        stack.pop()
-        state[id(agent)] = 2
-
-    for agent in graph.agents:
-        if state.get(id(agent), 0) == 0:
-            visit(agent, [])
+            elif id(peer) not in done:
+                path.append(peer)
+                iters.append(iter(peer.peers))
+                on_stack.add(id(peer))
 
 
 def check_timeouts(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
