@@ -46,6 +46,16 @@ def _base_fields(meta: ObjectMeta, doc: Document, container: Container | None) -
     }
 
 
+def _pod_spec(value: dict[str, Any] | None, doc: Document, diags: Diagnostics) -> dict[str, Any] | None:
+    """The user's podSpec, if the parts kaosgen merges and checks have the right types."""
+    if value is None:
+        return None
+    from kaosgen.models.podspec import PodSpecPatch
+    from kaosgen.schema_check import check_document
+
+    return value if check_document(doc, PodSpecPatch, diags, at=("spec", "podSpec")) else None
+
+
 def _merge_env(primary: list[EnvVar], legacy: list[EnvVar] | None) -> list[EnvVar]:
     """Old-era env first, current `container.env` after it (a duplicate name: current wins)."""
     if not legacy:
@@ -57,7 +67,7 @@ def _merge_env(primary: list[EnvVar], legacy: list[EnvVar] | None) -> list[EnvVa
 def _modelapi(res: ModelAPI, doc: Document, diags: Diagnostics) -> ModelAPINode:
     spec = res.spec
     node = ModelAPINode(**_base_fields(res.metadata, doc, spec.container), mode=spec.mode)
-    node.pod_spec = spec.pod_spec
+    node.pod_spec = _pod_spec(spec.pod_spec, doc, diags)
     node.telemetry = spec.telemetry
     node.gateway_timeout = spec.gateway_route.timeout if spec.gateway_route else None
     proxy, hosted = spec.proxy_config, spec.hosted_config
@@ -106,7 +116,7 @@ def _modelapi(res: ModelAPI, doc: Document, diags: Diagnostics) -> ModelAPINode:
 def _mcpserver(res: MCPServer, doc: Document, diags: Diagnostics) -> MCPServerNode:
     spec = res.spec
     node = MCPServerNode(**_base_fields(res.metadata, doc, spec.container))
-    node.pod_spec = spec.pod_spec
+    node.pod_spec = _pod_spec(spec.pod_spec, doc, diags)
     node.telemetry = spec.telemetry
     node.gateway_timeout = spec.gateway_route.timeout if spec.gateway_route else None
     node.service_account_name = spec.service_account_name
@@ -191,7 +201,7 @@ def _deprecated_mcp_config(diags: Diagnostics, doc: Document, kind: str, config:
 def _agent(res: Agent, doc: Document, diags: Diagnostics) -> AgentNode:
     spec = res.spec
     node = AgentNode(**_base_fields(res.metadata, doc, spec.container))
-    node.pod_spec = spec.pod_spec
+    node.pod_spec = _pod_spec(spec.pod_spec, doc, diags)
     node.gateway_timeout = spec.gateway_route.timeout if spec.gateway_route else None
     node.model_api_name = spec.model_api
     node.mcp_server_names = list(spec.mcp_servers)

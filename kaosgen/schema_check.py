@@ -81,12 +81,13 @@ def _dotted(loc: tuple) -> str:
     return out or "<document>"
 
 
-def _describe(err: dict, root: type[BaseModel]) -> tuple[str, str]:
-    """A message and a hint for one pydantic error."""
+def _describe(err: dict, root: type[BaseModel], prefix: tuple = ()) -> tuple[str, str]:
+    """A message and a hint for one pydantic error (`prefix`: where `root` sits in the doc)."""
     loc = tuple(err["loc"])
     kind = err["type"]
-    where = _dotted(loc[:-1]) if loc[:-1] else "the document"
-    if kind == "extra_forbidden":
+    full = (*prefix, *loc)
+    where = _dotted(full[:-1]) if full[:-1] else "the document"
+    if kind == "extra_forbidden" and loc:
         name = str(loc[-1])
         known = _field_names(m) if (m := _model_at(root, loc[:-1])) else []
         close = difflib.get_close_matches(name, known, n=1)
@@ -94,44 +95,62 @@ def _describe(err: dict, root: type[BaseModel]) -> tuple[str, str]:
             f"known fields: {', '.join(sorted(known))}" if known else "remove it"
         )
         return f"unknown field {name!r} in {where}", hint
-    if kind == "missing":
+    if kind == "missing" and loc:
         return f"missing required field {str(loc[-1])!r} in {where}", f"add {loc[-1]}"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return f"{_dotted(loc)}: invalid value {err.get('input')!r}; expected {expected}", ""
+        return f"{_dotted(full)}: invalid value {err.get('input')!r}; expected {expected}", ""
     msg = err["msg"]
-    return f"{_dotted(loc)}: {msg[0].lower() + msg[1:]} (got {err.get('input')!r})", ""
+    return f"{_dotted(full)}: {msg[0].lower() + msg[1:]} (got {err.get('input')!r})", ""
 
 
-def _clean_loc(loc: tuple) -> tuple:
-    """Drop pydantic's union/function markers (e.g. 'function-after[...]', 'str', 'int')."""
+_MARKERS = ("str", "int", "bool", "float", "list", "dict", "none")
+
+
+def _clean_loc(loc: tuple, data: Any = None) -> tuple:
+    """Drop pydantic's union/function markers (e.g. 'function-after[...]', 'str', 'int').
+
+    A part that names a key or index present in the document is the user's, even when it
+    looks like a marker (a field called `str` or `a[0]`).
+    """
     out = []
+    node = data
     for part in loc:
-        if isinstance(part, str) and ("[" in part or part in ("str", "int", "bool", "float", "list", "dict")):
+        in_dict = isinstance(node, dict) and part in node
+        if in_dict or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
+            node = node[part]
+        elif isinstance(part, str) and ("[" in part or part in _MARKERS):
             continue
+        else:
+            node = None
         out.append(part)
     return tuple(out)
 
 
-def check_document(doc: Document, model: type[BaseModel], diags: Diagnostics) -> BaseModel | None:
-    """Validate `doc` against `model`; report every error with its position."""
+def check_document(
+    doc: Document, model: type[BaseModel], diags: Diagnostics, at: DocPath = ()
+) -> BaseModel | None:
+    """Validate `doc` (or its value at path `at`) against `model`; report every error with
+    its position."""
+    data = doc.value_at(at)
     try:
-        return model.model_validate(doc.data)
+        return model.model_validate(data)
     except ValidationError as exc:
         reported: set[tuple] = set()
         for err in exc.errors(include_url=False):
-            loc = _clean_loc(tuple(err["loc"]))
-            if err["type"] in ("model_type", "dict_type") and not loc and not isinstance(doc.data, dict):
-                diags.error("schema-type", "document is not a mapping", doc.location())
+            loc = _clean_loc(tuple(err["loc"]), data)
+            if err["type"] in ("model_type", "dict_type") and not loc and not isinstance(data, dict):
+                what = _dotted(at) if at else "document"
+                diags.error("schema-type", f"{what} is not a mapping", doc.location(at))
                 return None
             key = (loc, err["type"])
             if key in reported:
                 continue
             reported.add(key)
             clean = dict(err, loc=loc)
-            message, hint = _describe(clean, model)
+            message, hint = _describe(clean, model, tuple(at))
             rule = _RULES.get(err["type"], "schema-type")
-            path: DocPath = loc
+            path: DocPath = (*at, *loc)
             if err["type"] == "missing":
                 location = doc.location(path[:-1], key=True)
             else:

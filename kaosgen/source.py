@@ -54,7 +54,7 @@ class Document:
         """
         start = self.location(path)
         lines = self.text.split("\n")
-        value = self._value_at(path)
+        value = self.value_at(path)
         if not isinstance(value, str) or not 0 < start.line <= len(lines) or start.column < 1:
             return start
         source_lines = value.split("\n")
@@ -77,7 +77,8 @@ class Document:
                 return Location(self.path, start.line, start.column + quote + max(column, 1) - 1)
         return start
 
-    def _value_at(self, path: DocPath) -> Any:
+    def value_at(self, path: DocPath) -> Any:
+        """The data at `path` (None when it does not exist)."""
         value = self.data
         for part in path:
             try:

@@ -372,6 +372,49 @@ CASES = [
             )
         ],
     ),
+    Case(
+        "schema-podspec",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                podSpec:
+                  hostNetwork: ⟦1⟧"yes"
+                  containers:
+                  - ⟦2⟧image: busybox:1.36
+                  - name: agent
+                    securityContext:
+                      capabilities: ⟦3⟧ALL
+                  nodeSelector: {disk: ⟦4⟧1}
+                """)
+        },
+        [
+            (
+                "1",
+                E,
+                "schema-type",
+                "spec.podSpec.hostNetwork: input should be a valid boolean (got 'yes')",
+            ),
+            (
+                "2",
+                E,
+                "schema-required",
+                "missing required field 'name' in spec.podSpec.containers[0]",
+            ),
+            (
+                "3",
+                E,
+                "schema-type",
+                "spec.podSpec.containers[1].securityContext.capabilities: input should be a valid dictionary or instance of Capabilities (got 'ALL')",
+            ),
+            (
+                "4",
+                E,
+                "schema-type",
+                "spec.podSpec.nodeSelector.disk: input should be a valid string (got 1)",
+            ),
+        ],
+    ),
     # --- names ------------------------------------------------------------------------
     Case(
         "name-dns1123",
