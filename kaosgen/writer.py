@@ -101,7 +101,6 @@ def unified_diff(out_dir: Path, files: dict[str, str], result: SyncResult, old_t
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kaosgen-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
@@ -113,8 +112,18 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def apply_changes(out_dir: Path, files: dict[str, str], result: SyncResult) -> None:
-    for rel in [*result.added, *result.changed]:
-        _atomic_write(out_dir / rel, files[rel])
+    targets = [*result.added, *result.changed]
+    for directory in sorted({(out_dir / rel).parent for rel in targets}):
+        directory.mkdir(parents=True, exist_ok=True)
+    if len(targets) > 64:
+        # Creating a file is mostly kernel time; a few threads overlap it.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda rel: _atomic_write(out_dir / rel, files[rel]), targets))
+    else:
+        for rel in targets:
+            _atomic_write(out_dir / rel, files[rel])
     for rel in result.removed:
         path = out_dir / rel
         path.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 # Plain scalars: start with a letter or `/`, then a conservative character set. `: ` and
 # ` #` cannot occur (no spaces allowed); a trailing `:` is excluded below.
@@ -80,7 +81,20 @@ def _literal_ok(text: str) -> bool:
     return all(not line or (line.strip() and not line.startswith("\t")) for line in text.split("\n"))
 
 
+@lru_cache(maxsize=65536)
+def _string(text: str) -> tuple[bool, str]:
+    """(is_literal_block, scalar text) for a string; cached, renders repeat most strings."""
+    if _literal_ok(text):
+        return True, ""
+    return False, text if _is_plain(text) else quote(text)
+
+
 def scalar(value: object) -> str:
+    if type(value) is str:
+        literal, text = _string(value)
+        if not literal:
+            return text
+        return quote(value)
     if value is None:
         return "null"
     if value is True:
@@ -156,10 +170,14 @@ def _emit_entry(head: str, item: object, indent: str, out: list[str], in_seq: bo
         out.append(head)
         # Kubernetes style: sequence items at the same indentation as the parent key.
         _emit(item, indent if not in_seq else indent + "  ", out)
-    elif isinstance(item, str) and _literal_ok(item):
-        lines = _literal(item, indent)
-        out.append(head + " " + lines[0])
-        out.extend(lines[1:])
+    elif type(item) is str:
+        literal, text = _string(item)
+        if literal:
+            lines = _literal(item, indent)
+            out.append(head + " " + lines[0])
+            out.extend(lines[1:])
+        else:
+            out.append(head + " " + text)
     elif isinstance(item, dict):
         out.append(head + " {}")
     elif isinstance(item, list):

@@ -13,8 +13,22 @@ from typing import Any
 from kaosgen.resources import data_dir
 
 
+_encode_str = json.encoder.encode_basestring  # C implementation, no ASCII escaping
+_JSON_CONST = {True: "true", False: "false", None: "null"}
+#: One encoder for every call: json.dumps with options builds a new encoder each time.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if type(value) is str:
+        return _encode_str(value)
+    if value is None or type(value) is bool:
+        return _JSON_CONST[value]
+    return _encode(value)
+
+
+def _drop_nulls(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {k: v for k, v in pairs if v is not None}
 
 
 @lru_cache(maxsize=1)
@@ -43,4 +57,4 @@ def prune(value: Any) -> Any:
 
 def render(template: str, **context: Any) -> dict[str, Any]:
     text = _environment().get_template(template).render(**context)
-    return prune(json.loads(text))
+    return json.loads(text, object_pairs_hook=_drop_nulls)
