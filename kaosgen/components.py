@@ -1,8 +1,9 @@
 """Reusable kustomize pieces from `kustomize/` that a render vendors into its output.
 
-A piece is copied verbatim (with the generated-file header) into `base/<name>/` and listed
-in the base kustomization, so the output stays self-contained: no remote bases, nothing
-fetched when Flux or Argo CD builds it.
+A piece is copied verbatim (with the generated-file header) into the output, so it stays
+self-contained: no remote bases, nothing fetched when Flux or Argo CD builds it. Pieces
+that belong to every environment go under `base/<name>/` (and into the base
+kustomization); platform pieces that live in their own namespace go under `platform/`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,15 @@ def read_component(name: str) -> dict[str, str]:
 
 
 def selected(project: Project) -> dict[str, dict[str, str]]:
+    """Output directory -> files of each piece the project asks for."""
     chosen: dict[str, dict[str, str]] = {}
     if project.components.redis:
-        chosen["redis"] = read_component("redis")
+        chosen["base/redis"] = read_component("redis")
+    if project.gateway.vendor == "envoy":
+        # The kustomization is generated (it names the Gateway after gateway.parentRef).
+        pieces = read_component("gateway-envoy")
+        pieces.pop("kustomization.yaml")
+        chosen["platform/gateway"] = pieces
     return chosen
 
 

@@ -71,10 +71,32 @@ def base_files(
         namespaces = graph.namespaces()
         files["base/network-policies.yaml"] = [network.default_deny(ns or None, project) for ns in namespaces]
         resources.append("network-policies.yaml")
-    for name in sorted(components):
-        resources.append(name)
+    for directory in sorted(components):
+        if directory.startswith("base/"):
+            resources.append(directory.removeprefix("base/"))
     files["base/kustomization.yaml"] = [kustomization(resources=resources)]
     return files
+
+
+def gateway_platform_files(project: Project) -> Files:
+    """The kustomization of the vendored Envoy Gateway piece, named after gateway.parentRef.
+
+    The Gateway is placed with a patch, not kustomize's `namespace:`, which would also
+    stamp a namespace on the cluster-scoped GatewayClass.
+    """
+    parent = project.gateway.parent_ref
+    ops = [
+        {"op": "replace", "path": "/metadata/name", "value": parent.name},
+        {"op": "add", "path": "/metadata/namespace", "value": parent.namespace or "envoy-gateway-system"},
+    ]
+    return {
+        "platform/gateway/kustomization.yaml": [
+            kustomization(
+                resources=["gateway.yaml"],
+                patches=[{"patch": yamlout.dump(ops), "target": {"kind": "Gateway", "name": "kaos-gateway"}}],
+            )
+        ]
+    }
 
 
 def _split_image(ref: str) -> tuple[str, str | None, str | None]:

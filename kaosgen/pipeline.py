@@ -157,7 +157,9 @@ def build_layout(rendered: list, graph: Graph, loaded: LoadedProject) -> dict[st
     files = layout.base_files(
         rendered, graph, project, [d.data for d in graph.passthrough], vendored
     )
-    extra_images = components.images(vendored)
+    extra_images = components.images({k: v for k, v in vendored.items() if k.startswith("base/")})
+    if "platform/gateway" in vendored:
+        files.update(layout.gateway_platform_files(project))
     for env_name, env in sorted(project.environments.items()):
         files.update(layout.overlay_files(env_name, env, rendered, graph, project, extra_images))
     if project.gitops is not None or any(e.gitops is not None for e in project.environments.values()):
@@ -172,9 +174,9 @@ def serialize(files: dict[str, list[dict[str, Any]]], vendored: dict[str, dict[s
     from kaosgen.writer import HEADER
 
     texts = {path: yamlout.dump_all(objects, header=HEADER) for path, objects in files.items()}
-    for name, component_files in vendored.items():
+    for directory, component_files in vendored.items():
         for rel, text in component_files.items():
-            texts[f"base/{name}/{rel}"] = HEADER + text
+            texts[f"{directory}/{rel}"] = HEADER + text
     return dict(sorted(texts.items()))
 
 
