@@ -39,4 +39,11 @@ def selected(project: Project) -> dict[str, dict[str, str]]:
 
 def images(vendored: dict[str, dict[str, str]]) -> list[str]:
     """Images the vendored pieces run, so registry rewrites cover them too."""
-    return sorted({m for files in vendored.values() for text in files.values() for m in _IMAGE_RE.findall(text)})
+    return sorted(
+        {
+            m
+            for files in vendored.values()
+            for text in files.values()
+            for m in _IMAGE_RE.findall(text)
+        }
+    )

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
@@ -36,7 +36,13 @@ class Diagnostic:
     hint: str = ""
 
     def sort_key(self) -> tuple:
-        return (self.location.path, self.location.line, self.location.column, self.rule, self.message)
+        return (
+            self.location.path,
+            self.location.line,
+            self.location.column,
+            self.rule,
+            self.message,
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -96,7 +102,9 @@ class Diagnostics:
         return sorted(self.items, key=Diagnostic.sort_key)
 
 
-def format_text(diags: list[Diagnostic], sources: dict[str, str] | None = None, color: bool = False) -> str:
+def format_text(
+    diags: list[Diagnostic], sources: dict[str, str] | None = None, color: bool = False
+) -> str:
     """Render like a compiler: the message, then the offending line with a caret."""
     sources = sources or {}
     out: list[str] = []

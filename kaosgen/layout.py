@@ -69,7 +69,9 @@ def base_files(
         resources.append(path.removeprefix("base/"))
     if project.security.network_policies and rendered:
         namespaces = graph.namespaces()
-        files["base/network-policies.yaml"] = [network.default_deny(ns or None, project) for ns in namespaces]
+        files["base/network-policies.yaml"] = [
+            network.default_deny(ns or None, project) for ns in namespaces
+        ]
         resources.append("network-policies.yaml")
     for directory in sorted(components):
         if directory.startswith("base/"):
@@ -87,13 +89,22 @@ def gateway_platform_files(project: Project) -> Files:
     parent = project.gateway.parent_ref
     ops = [
         {"op": "replace", "path": "/metadata/name", "value": parent.name},
-        {"op": "add", "path": "/metadata/namespace", "value": parent.namespace or "envoy-gateway-system"},
+        {
+            "op": "add",
+            "path": "/metadata/namespace",
+            "value": parent.namespace or "envoy-gateway-system",
+        },
     ]
     return {
         "platform/gateway/kustomization.yaml": [
             kustomization(
                 resources=["gateway.yaml"],
-                patches=[{"patch": yamlout.dump(ops), "target": {"kind": "Gateway", "name": "kaos-gateway"}}],
+                patches=[
+                    {
+                        "patch": yamlout.dump(ops),
+                        "target": {"kind": "Gateway", "name": "kaos-gateway"},
+                    }
+                ],
             )
         ]
     }
@@ -117,7 +128,12 @@ def _strip_registry(name: str) -> str:
     return name
 
 
-_IMAGE_KEYS = {"agent": "agent", "mcpServer": "mcp_server", "litellm": "litellm", "ollama": "ollama"}
+_IMAGE_KEYS = {
+    "agent": "agent",
+    "mcpServer": "mcp_server",
+    "litellm": "litellm",
+    "ollama": "ollama",
+}
 
 
 def image_overrides(env: Environment, project: Project, used: list[str]) -> list[dict[str, Any]]:
@@ -161,7 +177,13 @@ def _resources_patch(container: str, resources: ResourceRequirements) -> dict[st
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "kaosgen-resources"},
-        "spec": {"template": {"spec": {"containers": [{"name": container, "resources": pods.resources_data(resources)}]}}},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": container, "resources": pods.resources_data(resources)}]
+                }
+            }
+        },
     }
 
 
@@ -188,21 +210,30 @@ def overlay_files(
     override = env.gateway
     enabled = override.enabled if override and override.enabled is not None else gw.enabled
     if enabled:
-        parent = (override.parent_ref if override and override.parent_ref else None) or gw.parent_ref
-        hostnames = override.hostnames if override and override.hostnames is not None else gw.hostnames
+        parent = (
+            override.parent_ref if override and override.parent_ref else None
+        ) or gw.parent_ref
+        hostnames = (
+            override.hostnames if override and override.hostnames is not None else gw.hostnames
+        )
         routes = []
         for item in rendered:
             node = item.node
             if not node.exposed:
                 continue
             namespace = env.namespace or node.namespace or "default"
-            routes.append(gateway.httproute(node, project, namespace=namespace, parent=parent, hostnames=hostnames))
+            routes.append(
+                gateway.httproute(
+                    node, project, namespace=namespace, parent=parent, hostnames=hostnames
+                )
+            )
         if routes:
             files[prefix + "httproutes.yaml"] = routes
             resources.append("httproutes.yaml")
         if project.security.network_policies:
             files[prefix + "network-policies.yaml"] = [
-                gateway.gateway_ingress_policy(project, parent.namespace, ns or None) for ns in graph.namespaces()
+                gateway.gateway_ingress_policy(project, parent.namespace, ns or None)
+                for ns in graph.namespaces()
             ]
             resources.append("network-policies.yaml")
     # Replicas: the environment's default for every workload in one patch, and kustomize
@@ -230,7 +261,9 @@ def overlay_files(
     if env.replicas != 1 and rendered:
         patches.append(
             {
-                "patch": yamlout.dump([{"op": "replace", "path": "/spec/replicas", "value": env.replicas}]),
+                "patch": yamlout.dump(
+                    [{"op": "replace", "path": "/spec/replicas", "value": env.replicas}]
+                ),
                 "target": {"kind": "Deployment", "labelSelector": WORKLOAD_SELECTOR},
             }
         )
@@ -244,23 +277,38 @@ def overlay_files(
             if wanted == getattr(project.resources, kind):
                 continue
             names = sorted(
-                i.node.object_name for i in rendered if _resource_kind(i) == kind and not i.explicit_resources
+                i.node.object_name
+                for i in rendered
+                if _resource_kind(i) == kind and not i.explicit_resources
             )
             if not names:
                 continue
             container = {"agent": "agent", "mcp_server": "mcp-server"}.get(kind, "model-api")
             path = f"patches/{kind.replace('_', '-')}-resources.yaml"
             files[prefix + path] = [_resources_patch(container, wanted)]
-            patches.append({"path": path, "target": {"kind": "Deployment", "name": "^(" + "|".join(names) + ")$"}})
+            patches.append(
+                {
+                    "path": path,
+                    "target": {"kind": "Deployment", "name": "^(" + "|".join(names) + ")$"},
+                }
+            )
     for item in rendered:
         node = item.node
         override_wl = env.workloads.get(node.ref)
         if override_wl and override_wl.resources is not None:
             path = f"patches/{node.object_name}-resources.yaml"
             files[prefix + path] = [_resources_patch(node.container_name, override_wl.resources)]
-            patches.append({"path": path, "target": {"kind": "Deployment", "name": node.object_name}})
+            patches.append(
+                {"path": path, "target": {"kind": "Deployment", "name": node.object_name}}
+            )
     used = sorted({img for item in rendered for img in item.images} | set(extra_images))
-    labels = [{"pairs": {ENV_LABEL: env_name, **env.labels}, "includeSelectors": False, "includeTemplates": True}]
+    labels = [
+        {
+            "pairs": {ENV_LABEL: env_name, **env.labels},
+            "includeSelectors": False,
+            "includeTemplates": True,
+        }
+    ]
     files[prefix + "kustomization.yaml"] = [
         kustomization(
             namespace=env.namespace,

@@ -46,7 +46,9 @@ def _base_fields(meta: ObjectMeta, doc: Document, container: Container | None) -
     }
 
 
-def _pod_spec(value: dict[str, Any] | None, doc: Document, diags: Diagnostics) -> dict[str, Any] | None:
+def _pod_spec(
+    value: dict[str, Any] | None, doc: Document, diags: Diagnostics
+) -> dict[str, Any] | None:
     """The user's podSpec, if the parts kaosgen merges and checks have the right types."""
     if value is None:
         return None
@@ -74,7 +76,13 @@ def _modelapi(res: ModelAPI, doc: Document, diags: Diagnostics) -> ModelAPINode:
     if proxy:
         models = list(proxy.models or [])
         if proxy.model:
-            _deprecated(diags, doc, ("spec", "proxyConfig", "model"), "proxyConfig.model", "proxyConfig.models")
+            _deprecated(
+                diags,
+                doc,
+                ("spec", "proxyConfig", "model"),
+                "proxyConfig.model",
+                "proxyConfig.models",
+            )
             if proxy.model not in models:
                 models.insert(0, proxy.model)
         node.models = models
@@ -83,12 +91,20 @@ def _modelapi(res: ModelAPI, doc: Document, diags: Diagnostics) -> ModelAPINode:
         node.api_key = proxy.api_key
         node.config_yaml = proxy.config_yaml
         if proxy.env:
-            _deprecated(diags, doc, ("spec", "proxyConfig", "env"), "proxyConfig.env", "spec.container.env")
+            _deprecated(
+                diags, doc, ("spec", "proxyConfig", "env"), "proxyConfig.env", "spec.container.env"
+            )
             node.env = _merge_env(node.env, proxy.env)
     if hosted:
         node.hosted_model = hosted.model
         if hosted.env:
-            _deprecated(diags, doc, ("spec", "hostedConfig", "env"), "hostedConfig.env", "spec.container.env")
+            _deprecated(
+                diags,
+                doc,
+                ("spec", "hostedConfig", "env"),
+                "hostedConfig.env",
+                "spec.container.env",
+            )
             node.env = _merge_env(node.env, hosted.env)
     if spec.mode == "Proxy" and not proxy:
         diags.error(
@@ -178,9 +194,19 @@ def _deprecated_mcp_config(diags: Diagnostics, doc: Document, kind: str, config:
         return
     tools = config.tools
     at = ("spec", "config")
-    package = "the npm package run with npx" if kind == "node-runtime" else "runtime: python-package with params"
+    package = (
+        "the npm package run with npx"
+        if kind == "node-runtime"
+        else "runtime: python-package with params"
+    )
     if tools and tools.from_string is not None:
-        _deprecated(diags, doc, (*at, "tools", "fromString"), "config.tools.fromString", "runtime: python-string with params")
+        _deprecated(
+            diags,
+            doc,
+            (*at, "tools", "fromString"),
+            "config.tools.fromString",
+            "runtime: python-string with params",
+        )
     if tools and tools.from_package is not None:
         _deprecated(diags, doc, (*at, "tools", "fromPackage"), "config.tools.fromPackage", package)
     if tools and tools.from_secret_key_ref is not None:
@@ -225,7 +251,9 @@ def _agent(res: Agent, doc: Document, diags: Diagnostics) -> AgentNode:
             node.max_sessions = memory.max_sessions
             node.max_session_events = memory.max_session_events
         if config.env:
-            _deprecated(diags, doc, ("spec", "config", "env"), "spec.config.env", "spec.container.env")
+            _deprecated(
+                diags, doc, ("spec", "config", "env"), "spec.config.env", "spec.container.env"
+            )
             node.env = _merge_env(node.env, config.env)
     node.model = spec.model or ""
     return node
@@ -260,7 +288,9 @@ def _index(nodes: list[Workload], diags: Diagnostics) -> dict[tuple[str, str], A
     return index
 
 
-def _ref_error(diags: Diagnostics, node: Workload, path: tuple, kind: str, name: str, known: list[str]) -> None:
+def _ref_error(
+    diags: Diagnostics, node: Workload, path: tuple, kind: str, name: str, known: list[str]
+) -> None:
     import difflib
 
     close = difflib.get_close_matches(name, known, n=1)
@@ -269,7 +299,9 @@ def _ref_error(diags: Diagnostics, node: Workload, path: tuple, kind: str, name:
         f"ref-{kind.lower()}",
         f"{kind} {name!r} not found in namespace {ns!r}",
         node.doc.location(path),
-        hint=f"did you mean {close[0]!r}?" if close else f"define a {kind} named {name!r} in namespace {ns!r}",
+        hint=f"did you mean {close[0]!r}?"
+        if close
+        else f"define a {kind} named {name!r} in namespace {ns!r}",
     )
 
 
@@ -289,7 +321,14 @@ def link(graph: Graph, diags: Diagnostics) -> None:
 
         agent.model_api = modelapis.get((ns, agent.model_api_name))
         if agent.model_api is None:
-            _ref_error(diags, agent, ("spec", "modelAPI"), "ModelAPI", agent.model_api_name, names(modelapis))
+            _ref_error(
+                diags,
+                agent,
+                ("spec", "modelAPI"),
+                "ModelAPI",
+                agent.model_api_name,
+                names(modelapis),
+            )
         for i, name in enumerate(agent.mcp_server_names):
             server = mcps.get((ns, name))
             if server is None:
@@ -299,7 +338,14 @@ def link(graph: Graph, diags: Diagnostics) -> None:
         for i, name in enumerate(agent.access):
             peer = agents.get((ns, name))
             if peer is None:
-                _ref_error(diags, agent, ("spec", "agentNetwork", "access", i), "Agent", name, names(agents))
+                _ref_error(
+                    diags,
+                    agent,
+                    ("spec", "agentNetwork", "access", i),
+                    "Agent",
+                    name,
+                    names(agents),
+                )
             elif peer is not agent and peer not in agent.peers:
                 agent.peers.append(peer)
         if not agent.model:
@@ -309,7 +355,11 @@ def link(graph: Graph, diags: Diagnostics) -> None:
 def _fill_model(agent: AgentNode, diags: Diagnostics) -> None:
     """Older documents omit spec.model: MODEL_NAME from env, else the Hosted model."""
     from_env = next((e.value for e in agent.env if e.name == "MODEL_NAME" and e.value), None)
-    hosted = agent.model_api.hosted_model if agent.model_api and agent.model_api.mode == "Hosted" else None
+    hosted = (
+        agent.model_api.hosted_model
+        if agent.model_api and agent.model_api.mode == "Hosted"
+        else None
+    )
     model = from_env or hosted
     location = agent.doc.location(("spec", "modelAPI"), key=True)
     if model:

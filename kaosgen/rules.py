@@ -7,18 +7,20 @@ filter on it. Rules only report; they never change the graph.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-from kaos_contract.env import AGENT_ENV_BY_NAME, IDENTITY
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.graph import AgentNode, Graph, MCPServerNode, ModelAPINode, Workload
 from kaosgen.models.project import Project
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^([0-9]+(h|m|s|ms)){1,4}$")
-BUILTIN_MCP_RUNTIMES = ("python-string", "python-secret", "python-package", "node-package", "custom")
-#: Variables the compiler derives from the graph; a user's value for them is ignored.
-_IDENTITY_NAMES = {v.name for v in IDENTITY}
+BUILTIN_MCP_RUNTIMES = (
+    "python-string",
+    "python-secret",
+    "python-package",
+    "node-package",
+    "custom",
+)
 
 
 def check_names(graph: Graph, diags: Diagnostics) -> None:
@@ -80,7 +82,14 @@ def check_delegation(graph: Graph, diags: Diagnostics) -> None:
                 diags.error(
                     "ref-agent-not-exposed",
                     f"agent {agent.name!r} delegates to {peer.name!r}, which has agentNetwork.expose: false (no Service)",
-                    agent.doc.location(("spec", "agentNetwork", "access", agent.access.index(peer.name) if peer.name in agent.access else i)),
+                    agent.doc.location(
+                        (
+                            "spec",
+                            "agentNetwork",
+                            "access",
+                            agent.access.index(peer.name) if peer.name in agent.access else i,
+                        )
+                    ),
                     hint=f"set agentNetwork.expose: true on {peer.name!r}",
                 )
     _report_cycles(graph, diags)
@@ -109,17 +118,21 @@ def _report_cycles(graph: Graph, diags: Diagnostics) -> None:
                 done.add(id(finished))
                 continue
             if id(peer) in on_stack:
-                cycle = path[path.index(peer):]
+                cycle = path[path.index(peer) :]
                 members = frozenset(a.key for a in cycle)
                 if len(cycle) > 1 and members not in reported:
                     reported.add(members)
                     names = [a.name for a in cycle] + [peer.name]
-                    shown = " -> ".join(names if len(names) <= 8 else [*names[:4], "...", *names[-3:]])
+                    shown = " -> ".join(
+                        names if len(names) <= 8 else [*names[:4], "...", *names[-3:]]
+                    )
                     agent = path[-1]
                     diags.warning(
                         "delegation-cycle",
                         f"delegation cycle ({len(cycle)} agents): {shown}; the runtime's delegation depth limit stops runaway loops",
-                        agent.doc.location(("spec", "agentNetwork", "access", agent.access.index(peer.name))),
+                        agent.doc.location(
+                            ("spec", "agentNetwork", "access", agent.access.index(peer.name))
+                        ),
                     )
             elif id(peer) not in done:
                 path.append(peer)
@@ -132,8 +145,12 @@ def check_timeouts(graph: Graph, project: Project, diags: Diagnostics, project_d
         if not _DURATION.match(value):
             loc = project_doc.location(("gateway", "timeouts", kind)) if project_doc else None
             if loc:
-                diags.error("gateway-timeout", f"gateway timeout {value!r} is not a Gateway API duration", loc,
-                            hint='use e.g. "120s", "2m" or "1h30m"; "0s" disables the timeout')
+                diags.error(
+                    "gateway-timeout",
+                    f"gateway timeout {value!r} is not a Gateway API duration",
+                    loc,
+                    hint='use e.g. "120s", "2m" or "1h30m"; "0s" disables the timeout',
+                )
 
 
 def check_api_keys(graph: Graph, project: Project, diags: Diagnostics) -> None:
@@ -143,7 +160,11 @@ def check_api_keys(graph: Graph, project: Project, diags: Diagnostics) -> None:
             continue
         path = ("spec", "proxyConfig", "apiKey")
         if key.value is not None and key.value_from is not None:
-            diags.error("api-key", "apiKey has both value and valueFrom; set one", api.doc.location(path, key=True))
+            diags.error(
+                "api-key",
+                "apiKey has both value and valueFrom; set one",
+                api.doc.location(path, key=True),
+            )
         elif key.value is not None and not project.security.allow_inline_api_keys:
             diags.error(
                 "inline-api-key",
@@ -152,7 +173,9 @@ def check_api_keys(graph: Graph, project: Project, diags: Diagnostics) -> None:
                 hint="use apiKey.valueFrom.secretKeyRef, or set security.allowInlineApiKeys: true in kaosgen.yaml",
             )
         elif key.value is None and key.value_from is None:
-            diags.error("api-key", "apiKey needs value or valueFrom", api.doc.location(path, key=True))
+            diags.error(
+                "api-key", "apiKey needs value or valueFrom", api.doc.location(path, key=True)
+            )
 
 
 def check_mcp_runtimes(graph: Graph, project: Project, diags: Diagnostics) -> None:
@@ -178,7 +201,9 @@ def check_mcp_runtimes(graph: Graph, project: Project, diags: Diagnostics) -> No
         elif server.runtime == "python-string":
             _check_python_source(server, diags)
         elif server.runtime == "python-package" and not (server.package or server.params):
-            diags.error("mcpserver-runtime", "runtime python-package needs params (the package name)", loc)
+            diags.error(
+                "mcpserver-runtime", "runtime python-package needs params (the package name)", loc
+            )
 
 
 def _check_python_source(server: MCPServerNode, diags: Diagnostics) -> None:
@@ -207,7 +232,10 @@ def _check_python_source(server: MCPServerNode, diags: Diagnostics) -> None:
             hint="fix the Python syntax of the tool functions",
         )
         return
-    if not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and not n.name.startswith("_") for n in tree.body):
+    if not any(
+        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and not n.name.startswith("_")
+        for n in tree.body
+    ):
         diags.error(
             "mcpserver-source",
             "tool source defines no public function; each top-level function becomes a tool",
@@ -215,17 +243,31 @@ def _check_python_source(server: MCPServerNode, diags: Diagnostics) -> None:
         )
 
 
-def check_env(graph: Graph, diags: Diagnostics) -> None:
+def _env_location(agent: AgentNode, name: str):
+    """Where `name` is set: spec.container.env, or the old-era spec.config.env."""
+    spec = agent.doc.data.get("spec") or {}
+    for path in (("container", "env"), ("config", "env")):
+        entries = (spec.get(path[0]) or {}).get(path[1]) or []
+        for i, entry in enumerate(entries):
+            if isinstance(entry, dict) and entry.get("name") == name:
+                return agent.doc.location(("spec", *path, i, "name"))
+    return agent.doc.location(("spec",), key=True)
+
+
+def check_env(graph: Graph, project: Project, diags: Diagnostics) -> None:
+    from kaosgen.generate.workloads import replaced_user_env
+
     for agent in graph.agents:
-        for i, var in enumerate(agent.env):
-            spec = AGENT_ENV_BY_NAME.get(var.name)
-            if spec and var.name not in _IDENTITY_NAMES and var.name not in ("LOG_LEVEL", "MEMORY_REDIS_URL", "MODEL_NAME"):
-                diags.warning(
-                    "env-override",
-                    f"{var.name} is set by kaosgen from the resource graph; the value in container.env is ignored",
-                    agent.doc.location(("spec", "container", "env", i, "name")) if agent.doc.location(("spec", "container", "env", i, "name")).line else agent.doc.location(("spec",)),
-                    hint="remove it from container.env and set the corresponding spec field",
-                )
+        for name in replaced_user_env(agent, project):
+            var = next(v for v in agent.env if v.name == name)
+            if var.name == "MODEL_NAME" and var.value == agent.model:
+                continue  # an old document naming its model this way: already used
+            diags.warning(
+                "env-override",
+                f"{var.name} is set by kaosgen from the resource graph; the value in container.env is ignored",
+                _env_location(agent, var.name),
+                hint="remove it from container.env and set the corresponding spec field",
+            )
 
 
 def check_memory(graph: Graph, project: Project, diags: Diagnostics) -> None:
@@ -241,7 +283,11 @@ def check_memory(graph: Graph, project: Project, diags: Diagnostics) -> None:
         if agent.memory_type == "local" and agent.memory_enabled:
             for env_name, env in sorted(project.environments.items()):
                 override = env.workloads.get(agent.ref)
-                replicas = override.replicas if override and override.replicas is not None else env.replicas
+                replicas = (
+                    override.replicas
+                    if override and override.replicas is not None
+                    else env.replicas
+                )
                 if replicas > 1:
                     diags.warning(
                         "memory-replicas",
@@ -275,9 +321,6 @@ def check_overrides(graph: Graph, project: Project, diags: Diagnostics, project_
                 )
 
 
-RULES: tuple[Callable[..., None], ...] = ()
-
-
 def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
     check_names(graph, diags)
     check_models(graph, diags)
@@ -285,9 +328,9 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) 
     check_timeouts(graph, project, diags, project_doc)
     check_api_keys(graph, project, diags)
     check_mcp_runtimes(graph, project, diags)
-    check_env(graph, diags)
+    check_env(graph, project, diags)
     check_memory(graph, project, diags)
     check_overrides(graph, project, diags, project_doc)
 
 
-__all__ = ["check", "Workload", "ModelAPINode"]
+__all__ = ["ModelAPINode", "Workload", "check"]

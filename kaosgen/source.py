@@ -64,7 +64,9 @@ class Document:
         head = lines[start.line - 1][start.column - 1 :]
         if head.startswith("|"):
             file_line = start.line + line
-            content = [ln for ln in lines[start.line : start.line + len(source_lines)] if ln.strip()]
+            content = [
+                ln for ln in lines[start.line : start.line + len(source_lines)] if ln.strip()
+            ]
             if not content or file_line > len(lines):
                 return start
             indent = len(content[0]) - len(content[0].lstrip(" "))
@@ -150,12 +152,18 @@ class _Builder:
         if node_id == "mapping":
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.build(key_node, at + ("<key>",)) if key_node.id != "scalar" else _scalar_value(key_node)
+                key = (
+                    self.build(key_node, (*at, "<key>"))
+                    if key_node.id != "scalar"
+                    else _scalar_value(key_node)
+                )
                 if isinstance(key, (dict, list)):
                     self.diags.error(
                         "yaml-syntax",
                         "complex mapping keys are not supported",
-                        Location(self.path, key_node.start_mark.line + 1, key_node.start_mark.column + 1),
+                        Location(
+                            self.path, key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                        ),
                     )
                     continue
                 if key_node.tag.endswith(":merge") and value_node.id == "mapping":
@@ -172,11 +180,11 @@ class _Builder:
                         Location(self.path, kmark.line + 1, kmark.column + 1),
                         hint="remove or rename one of the two entries",
                     )
-                self.keys[at + (key_str,)] = (kmark.line + 1, kmark.column + 1)
-                result[key_str] = self.build(value_node, at + (key_str,))
+                self.keys[(*at, key_str)] = (kmark.line + 1, kmark.column + 1)
+                result[key_str] = self.build(value_node, (*at, key_str))
             return result
         if node_id == "sequence":
-            return [self.build(item, at + (i,)) for i, item in enumerate(node.value)]
+            return [self.build(item, (*at, i)) for i, item in enumerate(node.value)]
         return _scalar_value(node)
 
 
@@ -287,7 +295,11 @@ def iter_input_files(paths: Iterable[str | Path], exclude: Iterable[Path] = ()) 
                     if not d.startswith(".") and (root_path / d).resolve() not in excluded
                 )
                 for name in files:
-                    if name.endswith(YAML_SUFFIXES) and name != PROJECT_FILE and not name.startswith("."):
+                    if (
+                        name.endswith(YAML_SUFFIXES)
+                        and name != PROJECT_FILE
+                        and not name.startswith(".")
+                    ):
                         found.append(root_path / name)
             candidates = sorted(found)
         else:
@@ -316,5 +328,7 @@ def load_paths(paths: Iterable[str | Path], exclude: Iterable[Path] = ()) -> Loa
         sources[display] = text
         documents.extend(parse_text(display, text, diags))
     if not any_input:
-        diags.error("io", "no input files found", Location("."), hint="pass YAML files or directories")
+        diags.error(
+            "io", "no input files found", Location("."), hint="pass YAML files or directories"
+        )
     return LoadResult(documents, sources, diags)

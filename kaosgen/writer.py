@@ -83,7 +83,9 @@ def plan_changes(out_dir: Path, files: dict[str, str]) -> tuple[SyncResult, dict
     return result, old_texts
 
 
-def unified_diff(out_dir: Path, files: dict[str, str], result: SyncResult, old_texts: dict[str, str | None]) -> str:
+def unified_diff(
+    out_dir: Path, files: dict[str, str], result: SyncResult, old_texts: dict[str, str | None]
+) -> str:
     chunks: list[str] = []
     label = out_dir.as_posix().rstrip("/")
     for rel in sorted([*result.added, *result.changed, *result.removed]):

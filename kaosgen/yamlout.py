@@ -23,9 +23,7 @@ _PLAIN_RE = re.compile(r"(?:[A-Za-z/]|\.\.?/)[A-Za-z0-9_./@+:=#-]*")
 _DIGIT_WORD_RE = re.compile(r"[0-9]+[A-Za-z][A-Za-z0-9]*")
 _NUMBERISH_RE = re.compile(r"[0-9]+[eE][0-9]+|0[xXoObB][0-9A-Fa-f]+")
 # Words YAML 1.1 or 1.2 resolvers read as booleans or null.
-_RESERVED = frozenset(
-    "y n yes no on off true false null nan inf".split()
-)
+_RESERVED = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"])
 _ESCAPES = {
     "\0": "\\0",
     "\x07": "\\a",
@@ -48,7 +46,9 @@ _NEEDS_ESCAPE_RE = re.compile(
     '["\\\\\x00-\x1f\x7f-\xa0\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]'
 )
 # Characters that rule out a literal block (anything not printable, or line-break-like).
-_NOT_LITERAL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+_NOT_LITERAL_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]"
+)
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -70,7 +70,9 @@ def quote(text: str) -> str:
 def _is_plain(text: str) -> bool:
     if _DIGIT_WORD_RE.fullmatch(text):
         return not _NUMBERISH_RE.fullmatch(text)
-    return bool(_PLAIN_RE.fullmatch(text)) and not text.endswith(":") and text.lower() not in _RESERVED
+    return (
+        bool(_PLAIN_RE.fullmatch(text)) and not text.endswith(":") and text.lower() not in _RESERVED
+    )
 
 
 def _literal_ok(text: str) -> bool:
@@ -78,7 +80,9 @@ def _literal_ok(text: str) -> bool:
         return False
     # A line of only spaces/tabs is ambiguous with the block's indentation; so is a tab
     # at the start of a line (it is not indentation in YAML). Quote those instead.
-    return all(not line or (line.strip() and not line.startswith("\t")) for line in text.split("\n"))
+    return all(
+        not line or (line.strip() and not line.startswith("\t")) for line in text.split("\n")
+    )
 
 
 @lru_cache(maxsize=65536)

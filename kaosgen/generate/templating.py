@@ -12,7 +12,6 @@ from typing import Any
 
 from kaosgen.resources import data_dir
 
-
 _encode_str = json.encoder.encode_basestring  # C implementation, no ASCII escaping
 _JSON_CONST = {True: "true", False: "false", None: "null"}
 #: One encoder for every call: json.dumps with options builds a new encoder each time.

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaos_contract import env as contract
+
 from kaosgen import yamlout
 from kaosgen.generate import pods
 from kaosgen.generate.templating import prune, render
@@ -21,10 +22,6 @@ LITELLM_CONFIG_DIR = "/etc/litellm"
 OLLAMA_HOME = "/home/ollama"
 OLLAMA_DATA = f"{OLLAMA_HOME}/.ollama"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
-#: Names the compiler derives; a user's container.env entry with one of these is dropped.
-_DERIVED = {v.name for v in contract.WIRING} | {
-    n for n in contract.AGENT_ENV_BY_NAME if n.startswith("OTEL_")
-}
 
 
 @dataclass
@@ -39,7 +36,7 @@ def _meta(node: Workload, project: Project, source: str) -> dict[str, Any]:
     return {
         "namespace": node.namespace,
         "labels": pods.object_labels(node, project.labels),
-        "annotations": {**node.annotations, pods.SOURCE_ANNOTATION: source} or None,
+        "annotations": {**node.annotations, pods.SOURCE_ANNOTATION: source},
     }
 
 
@@ -80,7 +77,8 @@ def _assemble(
         labels=labels | ({pods.RESOURCES_LABEL: "spec"} if node.resources else {}),
         annotations=dep_annotations or None,
         selector=node.selector,
-        strategy=strategy or {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        strategy=strategy
+        or {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
         pod_labels=pod_labels,
         pod_annotations=annotations,
         service_account=service_account or node.object_name,
@@ -132,31 +130,23 @@ def _user_env(node: Workload) -> list[dict[str, Any]]:
 # --- Agent --------------------------------------------------------------------------
 
 
-def agent_env(agent: AgentNode, project: Project) -> list[dict[str, Any]]:
-    """The agent container's env in KAOS order (contract §3)."""
-    user = [v for v in agent.env if v.name not in _DERIVED or v.name == "MEMORY_REDIS_URL"]
-    user_names = {v.name for v in user}
-    env: list[dict[str, Any]] = []
+def _derived_env(agent: AgentNode, project: Project, user_names: set[str]) -> tuple[list, list]:
+    """(identity, wiring): what the compiler sets, in KAOS order (contract §3)."""
+    identity: list[dict[str, Any]] = [{"name": "AGENT_NAME", "value": agent.name}]
+    if agent.description:
+        identity.append({"name": "AGENT_DESCRIPTION", "value": agent.description})
+    if agent.instructions:
+        identity.append({"name": "AGENT_INSTRUCTIONS", "value": agent.instructions})
+    wiring: list[dict[str, Any]] = []
 
-    def add(name: str, value: str | None = None, **extra: Any) -> None:
-        env.append({"name": name, "value": value, **extra} if not extra else {"name": name, **extra})
+    def add(name: str, value: str) -> None:
+        wiring.append({"name": name, "value": value})
 
-    # 1. identity (a user's AGENT_* in container.env replaces ours)
-    if "AGENT_NAME" not in user_names:
-        add("AGENT_NAME", agent.name)
-    if agent.description and "AGENT_DESCRIPTION" not in user_names:
-        add("AGENT_DESCRIPTION", agent.description)
-    if agent.instructions and "AGENT_INSTRUCTIONS" not in user_names:
-        add("AGENT_INSTRUCTIONS", agent.instructions)
-    # 2. the user's container.env
-    env.extend(pods.env_entry(v) for v in user)
-    # 3. model
     api = agent.model_api
     if api is not None:
         add("MODEL_API_URL", contract.service_url(api.object_name, api.port))
         add("MODEL_API_MODE", api.mode)
     add("MODEL_NAME", agent.model)
-    # 4. loop and memory
     add("AGENTIC_LOOP_MAX_STEPS", str(agent.max_steps))
     if agent.memory_explicit:
         add("MEMORY_ENABLED", "true" if agent.memory_enabled else "false")
@@ -164,21 +154,28 @@ def agent_env(agent: AgentNode, project: Project) -> list[dict[str, Any]]:
         add("MEMORY_CONTEXT_LIMIT", str(agent.context_limit))
         add("MEMORY_MAX_SESSIONS", str(agent.max_sessions))
         add("MEMORY_MAX_SESSION_EVENTS", str(agent.max_session_events))
-    if agent.memory_type == "redis" and "MEMORY_REDIS_URL" not in user_names and project.components.redis:
+    if (
+        agent.memory_type == "redis"
+        and "MEMORY_REDIS_URL" not in user_names
+        and project.components.redis
+    ):
         add("MEMORY_REDIS_URL", "redis://kaos-redis:6379/0")
-    # 5. MCP servers
     if agent.mcp_servers:
         servers = sorted(agent.mcp_servers, key=lambda s: s.name)
         add("MCP_SERVERS", contract.join_csv([s.name for s in servers]))
         for server in servers:
-            add(contract.mcp_server_url_var(server.name), contract.service_url(server.object_name, server.port))
-    # 6. peers
+            add(
+                contract.mcp_server_url_var(server.name),
+                contract.service_url(server.object_name, server.port),
+            )
     if agent.peers:
         peers = sorted(agent.peers, key=lambda p: p.name)
         add("PEER_AGENTS", contract.join_csv([p.name for p in peers]))
         for peer in peers:
-            add(contract.peer_card_url_var(peer.name), contract.service_url(peer.object_name, peer.port))
-    # 7. telemetry and logging
+            add(
+                contract.peer_card_url_var(peer.name),
+                contract.service_url(peer.object_name, peer.port),
+            )
     telemetry = agent.telemetry
     if telemetry and telemetry.enabled:
         add("OTEL_SDK_DISABLED", "false")
@@ -186,17 +183,44 @@ def agent_env(agent: AgentNode, project: Project) -> list[dict[str, Any]]:
         if telemetry.endpoint:
             add("OTEL_EXPORTER_OTLP_ENDPOINT", telemetry.endpoint)
         namespace = agent.namespace or "default"
-        add("OTEL_RESOURCE_ATTRIBUTES", f"service.namespace={namespace},kaos.resource.name={agent.name}")
+        add(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            f"service.namespace={namespace},kaos.resource.name={agent.name}",
+        )
+    # The user's LOG_LEVEL and offline switches win; kaosgen's additions follow KAOS's set.
     if "LOG_LEVEL" not in user_names:
         add("LOG_LEVEL", "INFO")
-    # kaosgen additions (after the KAOS set)
     if agent.tool_call_mode:
         add("TOOL_CALL_MODE", agent.tool_call_mode)
     add("WAIT_FOR_DEPENDENCIES", "true" if agent.wait_for_dependencies else "false")
     for name, value in contract.OFFLINE_ENV.items():
         if name not in user_names:
             add(name, value)
-    return env
+    return identity, wiring
+
+
+def replaced_user_env(agent: AgentNode, project: Project) -> list[str]:
+    """Names in the user's container.env that the compiler's wiring replaces."""
+    user_names = {v.name for v in agent.env}
+    _, wiring = _derived_env(agent, project, user_names)
+    wired = {e["name"] for e in wiring}
+    return [v.name for v in agent.env if v.name in wired]
+
+
+def agent_env(agent: AgentNode, project: Project) -> list[dict[str, Any]]:
+    """Identity, then the user's container.env, then the wiring (contract §3).
+
+    A user's AGENT_* replaces the compiler's; a user's variable that the wiring also sets
+    is dropped (the check pass warns), so no name appears twice.
+    """
+    user_names = {v.name for v in agent.env}
+    identity, wiring = _derived_env(agent, project, user_names)
+    wired = {e["name"] for e in wiring}
+    return [
+        *(e for e in identity if e["name"] not in user_names),
+        *(pods.env_entry(v) for v in agent.env if v.name not in wired),
+        *wiring,
+    ]
 
 
 def build_agent(agent: AgentNode, project: Project, source: str) -> RenderedWorkload:
@@ -233,7 +257,9 @@ def litellm_config(api: ModelAPINode) -> dict[str, Any]:
     model_list = []
     for model in api.models:
         target = f"{api.provider}/{model}" if api.provider else model
-        model_list.append({"model_name": model, "litellm_params": {"model": target, **params_extra}})
+        model_list.append(
+            {"model_name": model, "litellm_params": {"model": target, **params_extra}}
+        )
     return {"model_list": model_list, "litellm_settings": {"drop_params": True}}
 
 
@@ -247,7 +273,10 @@ def build_modelapi(api: ModelAPINode, project: Project, source: str) -> Rendered
     config_objects: list[dict[str, Any]] = []
     if api.api_key and api.api_key.value_from is not None:
         env.append(
-            {"name": "PROXY_API_KEY", "valueFrom": api.api_key.value_from.model_dump(by_alias=True, exclude_none=True)}
+            {
+                "name": "PROXY_API_KEY",
+                "valueFrom": api.api_key.value_from.model_dump(by_alias=True, exclude_none=True),
+            }
         )
     elif api.api_key and api.api_key.value is not None:
         secret_name = f"{api.object_name}-api-key"
@@ -261,8 +290,15 @@ def build_modelapi(api: ModelAPINode, project: Project, source: str) -> Rendered
                 string_data={"api-key": api.api_key.value},
             )
         )
-        env.append({"name": "PROXY_API_KEY", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "api-key"}}})
-    env.extend({"name": k, "value": v} for k, v in contract.OFFLINE_ENV.items() if k.startswith("LITELLM"))
+        env.append(
+            {
+                "name": "PROXY_API_KEY",
+                "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "api-key"}},
+            }
+        )
+    env.extend(
+        {"name": k, "value": v} for k, v in contract.OFFLINE_ENV.items() if k.startswith("LITELLM")
+    )
     config_yaml = api.config_yaml
     if config_yaml and config_yaml.from_secret_key_ref:
         ref = config_yaml.from_secret_key_ref
@@ -271,7 +307,11 @@ def build_modelapi(api: ModelAPINode, project: Project, source: str) -> Rendered
             "secret": {"secretName": ref.name, "items": [{"key": ref.key, "path": "config.yaml"}]},
         }
     else:
-        text = config_yaml.from_string if config_yaml and config_yaml.from_string is not None else yamlout.dump(litellm_config(api))
+        text = (
+            config_yaml.from_string
+            if config_yaml and config_yaml.from_string is not None
+            else yamlout.dump(litellm_config(api))
+        )
         config_objects.append(
             render(
                 "configmap.json.j2",
@@ -289,15 +329,24 @@ def build_modelapi(api: ModelAPINode, project: Project, source: str) -> Rendered
         env=env,
         port=contract.PROXY_MODELAPI_PORT,
         resources=project.resources.litellm,
-        args=["--config", f"{LITELLM_CONFIG_DIR}/config.yaml", "--port", str(contract.PROXY_MODELAPI_PORT)],
+        args=[
+            "--config",
+            f"{LITELLM_CONFIG_DIR}/config.yaml",
+            "--port",
+            str(contract.PROXY_MODELAPI_PORT),
+        ],
         liveness=pods.http_probe("/health/liveliness", initial=10, period=15),
         readiness=pods.http_probe("/health/readiness", initial=5, period=10),
         startup=pods.http_probe("/health/liveliness", initial=5, period=5, failures=60),
         mounts=[{"name": "litellm-config", "mountPath": LITELLM_CONFIG_DIR, "readOnly": True}],
     )
     main["env"] = [*(main["env"] or []), {"name": "HOME", "value": "/tmp"}]
-    objects = _assemble(api, project, source, main=main, volumes=[volume], config_objects=config_objects, wave="0")
-    return RenderedWorkload(api, objects, [api.image or project.images.litellm], bool(api.resources))
+    objects = _assemble(
+        api, project, source, main=main, volumes=[volume], config_objects=config_objects, wave="0"
+    )
+    return RenderedWorkload(
+        api, objects, [api.image or project.images.litellm], bool(api.resources)
+    )
 
 
 _PULL_SCRIPT = """\
@@ -341,13 +390,21 @@ def _build_ollama(api: ModelAPINode, project: Project, source: str) -> RenderedW
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["/bin/sh", "-c", _PULL_SCRIPT],
-        "env": [*ollama_env, {"name": "OLLAMA_HOST", "value": "127.0.0.1:11434"}, {"name": "MODEL", "value": api.pull_model}],
+        "env": [
+            *ollama_env,
+            {"name": "OLLAMA_HOST", "value": "127.0.0.1:11434"},
+            {"name": "MODEL", "value": api.pull_model},
+        ],
         "resources": pods.resources_data(api.resources or project.resources.ollama),
         "securityContext": dict(pods.CONTAINER_SECURITY_CONTEXT),
         "volumeMounts": [pods.TMP_MOUNT, home_mount, data_mount],
     }
     # OLLAMA_HOST appears twice in the init container: keep the later (loopback) one only.
-    pull["env"] = [e for e in pull["env"] if not (e["name"] == "OLLAMA_HOST" and e["value"].startswith("0.0.0.0"))]
+    pull["env"] = [
+        e
+        for e in pull["env"]
+        if not (e["name"] == "OLLAMA_HOST" and e["value"].startswith("0.0.0.0"))
+    ]
     volumes = [
         {"name": "ollama-home", "emptyDir": {}},
         {"name": "ollama-data", "emptyDir": {}},
@@ -385,8 +442,14 @@ def build_mcpserver(server: MCPServerNode, project: Project, source: str) -> Ren
             ref = server.source_secret.model_dump(by_alias=True, exclude_none=True)
             env.append({"name": contract.MCP_TOOLS_STRING, "valueFrom": {"secretKeyRef": ref}})
         else:
-            env.append({"name": contract.MCP_PACKAGE, "value": server.package or server.params or ""})
-        env.extend({"name": k, "value": v} for k, v in contract.OFFLINE_ENV.items() if k.startswith("FASTMCP"))
+            env.append(
+                {"name": contract.MCP_PACKAGE, "value": server.package or server.params or ""}
+            )
+        env.extend(
+            {"name": k, "value": v}
+            for k, v in contract.OFFLINE_ENV.items()
+            if k.startswith("FASTMCP")
+        )
     elif runtime == "node-package":
         image = project.images.mcp_node
         command = ["npx", "--no-install", server.package or ""]
@@ -415,7 +478,9 @@ def build_mcpserver(server: MCPServerNode, project: Project, source: str) -> Ren
         command=command,
         args=args,
         liveness=probe,
-        readiness=pods.http_probe("/health", initial=2, period=5) if http_health else pods.tcp_probe(initial=2, period=5),
+        readiness=pods.http_probe("/health", initial=2, period=5)
+        if http_health
+        else pods.tcp_probe(initial=2, period=5),
     )
     objects = _assemble(
         server,
