@@ -1,0 +1,169 @@
+"""The env contract, end to end: the runtime starts with exactly what the compiler renders.
+
+For every agent of every example, the rendered container env is parsed by the runtime's
+settings (in process) and checked against the graph; for one agent per example, the real
+runtime process (`python -m kaos_runtime`, the image CMD) is started with that env and
+nothing else (plus PATH/HOME and a free AGENT_PORT) while none of its dependencies exist,
+as happens when Kubernetes starts pods in any order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kaos_contract import env as contract
+
+from tests.support.compiler import example_dirs, load_file
+from tests.support.process import free_port
+
+
+def _agent_deployments(example: Path) -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted((example / "deploy" / "base" / "agents").glob("*.yaml")):
+        docs.extend(d for d in load_file(path) if d and d.get("kind") == "Deployment")
+    return docs
+
+
+def _container_env(deployment: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The agent container's literal env, and the names that come from a Secret/ConfigMap."""
+    (agent,) = [
+        c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "agent"
+    ]
+    literal, referenced = {}, []
+    for entry in agent.get("env", []):
+        if "valueFrom" in entry:
+            referenced.append(entry["name"])
+        else:
+            literal[entry["name"]] = entry.get("value", "")
+    return literal, referenced
+
+
+def _kubelet_expand(value: str) -> str:
+    """What the container sees: Kubernetes turns `$$` into `$` (no variables referenced here)."""
+    return value.replace("$$", "$")
+
+
+ALL_AGENTS = [
+    pytest.param(example, dep, id=f"{example.name}/{dep['metadata']['name']}")
+    for example in example_dirs()
+    for dep in _agent_deployments(example)
+]
+
+
+@pytest.mark.parametrize(("example", "deployment"), ALL_AGENTS)
+def test_runtime_settings_read_the_rendered_env(example: Path, deployment: dict[str, Any]) -> None:
+    from kaos_runtime.settings import load_settings
+
+    env, referenced = _container_env(deployment)
+    assert not referenced, "examples keep agent env literal; a valueFrom would need a cluster"
+    env = {k: _kubelet_expand(v) for k, v in env.items()}
+    settings = load_settings(env)
+    name = deployment["metadata"]["name"].removeprefix("agent-")
+    assert settings.agent_name == name
+    assert settings.model_name == env["MODEL_NAME"]
+    assert settings.model_api_url == env["MODEL_API_URL"]
+    assert settings.agentic_loop_max_steps == int(env["AGENTIC_LOOP_MAX_STEPS"])
+    assert settings.agent_instructions == env.get("AGENT_INSTRUCTIONS", "")
+    servers = contract.split_csv(env.get("MCP_SERVERS"))
+    assert sorted(settings.mcp_servers) == servers
+    for server in servers:
+        assert settings.mcp_servers[server] == env[contract.mcp_server_url_var(server)]
+    peers = contract.split_csv(env.get("PEER_AGENTS"))
+    assert sorted(settings.peer_agents) == peers
+    for peer in peers:
+        assert settings.peer_agents[peer] == env[contract.peer_card_url_var(peer)]
+    assert settings.wait_for_dependencies is (env["WAIT_FOR_DEPENDENCIES"] == "true")
+    if "MEMORY_TYPE" in env:
+        assert settings.memory_type == env["MEMORY_TYPE"]
+        assert settings.memory_context_limit == int(env["MEMORY_CONTEXT_LIMIT"])
+
+
+def _richest(example: Path) -> dict[str, Any]:
+    """The agent whose env exercises the most of the contract."""
+    return max(
+        _agent_deployments(example),
+        key=lambda d: (len(_container_env(d)[0]), d["metadata"]["name"]),
+    )
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_runtime_process_starts_with_exactly_the_rendered_env(tmp_path: Path) -> None:
+    """All examples at once (in parallel: the runtime imports litellm, which is slow)."""
+    runs = []
+    try:
+        for example in example_dirs():
+            deployment = _richest(example)
+            env, _ = _container_env(deployment)
+            env = {k: _kubelet_expand(v) for k, v in env.items()}
+            port = free_port()
+            process_env = {
+                **env,
+                "AGENT_PORT": str(port),
+                "PATH": os.environ["PATH"],
+                "HOME": str(tmp_path),
+            }
+            log = (tmp_path / f"{example.name}.log").open("wb")
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "kaos_runtime"],
+                env=process_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=tmp_path,
+            )
+            runs.append((example, env, port, proc, log))
+        deadline = time.monotonic() + 120
+        for example, env, port, proc, _ in runs:
+            base = f"http://127.0.0.1:{port}"
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(
+                        f"{example.name}: runtime exited {proc.returncode}:\n{(tmp_path / f'{example.name}.log').read_text()[-3000:]}"
+                    )
+                try:
+                    if _get(base + "/health")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, f"{example.name}: runtime did not start"
+                time.sleep(0.2)
+            status, body = _get(base + "/.well-known/agent.json")
+            assert status == 200
+            card = json.loads(body)
+            assert card["name"] == env["AGENT_NAME"]
+            if "AGENT_DESCRIPTION" in env:
+                assert card["description"] == env["AGENT_DESCRIPTION"]
+            # Nothing it depends on exists: waiting agents are not ready, the others are.
+            ready_status, _ = _get(base + "/ready")
+            if env["WAIT_FOR_DEPENDENCIES"] == "true":
+                assert ready_status == 503
+            else:
+                assert ready_status == 200
+            status, body = _get(base + "/v1/models")
+            assert status == 200
+            assert env["AGENT_NAME"] in json.dumps(json.loads(body))
+    finally:
+        for _, _, _, proc, _log in runs:
+            proc.terminate()
+        for _, _, _, proc, log in runs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
