@@ -51,7 +51,7 @@ def write_project(root: Path, agents: int, mcps: int, apis: int) -> None:
         docs.append(
             f"apiVersion: kaos.tools/v1alpha1\nkind: MCPServer\nmetadata:\n  name: tools-{i}\nspec:\n"
             f"  runtime: python-string\n  params: |\n"
-            f"    def tool_{i}(text: str) -> str:\n        \"\"\"Tool {i}.\"\"\"\n        return text\n"
+            f'    def tool_{i}(text: str) -> str:\n        """Tool {i}."""\n        return text\n'
         )
     for i in range(agents):
         api = i % apis
@@ -81,7 +81,9 @@ def timed(cmd: list[str], cwd: Path, runs: int) -> list[float]:
 
 
 def kaosgen_cmd() -> list[str]:
-    exe = shutil.which("kaosgen", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    exe = shutil.which(
+        "kaosgen", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    )
     return [exe] if exe else [sys.executable, "-m", "kaosgen.cli"]
 
 
@@ -97,8 +99,15 @@ def measure(agents: int, runs: int) -> tuple[float, float, int]:
             shutil.rmtree(root / "deploy", ignore_errors=True)
             render_times.extend(timed([*kaosgen_cmd(), "render", ".", "-q"], root, 1))
         files = sum(1 for _ in (root / "deploy").rglob("*.yaml"))
-        kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-        kustomize_times = timed([kubectl, "kustomize", "deploy/overlays/prod"], root, runs) if kubectl else [float("nan")]
+        kubectl = shutil.which(
+            "kubectl",
+            path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        )
+        kustomize_times = (
+            timed([kubectl, "kustomize", "deploy/overlays/prod"], root, runs)
+            if kubectl
+            else [float("nan")]
+        )
         return statistics.median(render_times), statistics.median(kustomize_times), files
 
 
@@ -109,15 +118,23 @@ def main() -> None:
     parser.add_argument("--scale-check", action="store_true", help="also run with 2x the input")
     args = parser.parse_args()
     render_s, kustomize_s, files = measure(args.agents, args.runs)
-    print(f"input: {args.agents} agents, {max(1, args.agents // 10)} MCP servers, 10 ModelAPIs, 3 environments")
-    print(f"kaosgen render (median of {args.runs}, fresh output dir): {render_s:.2f} s  ({files} files)")
+    print(
+        f"input: {args.agents} agents, {max(1, args.agents // 10)} MCP servers, 10 ModelAPIs, 3 environments"
+    )
+    print(
+        f"kaosgen render (median of {args.runs}, fresh output dir): {render_s:.2f} s  ({files} files)"
+    )
     print(f"kubectl kustomize overlays/prod (median of {args.runs}):  {kustomize_s:.2f} s")
-    print(f"target <= 3.0 s: {'met' if render_s <= 3.0 else 'MISSED'}; "
-          f"no slower than kustomize: {'met' if render_s <= kustomize_s else 'MISSED'}")
+    print(
+        f"target <= 3.0 s: {'met' if render_s <= 3.0 else 'MISSED'}; "
+        f"no slower than kustomize: {'met' if render_s <= kustomize_s else 'MISSED'}"
+    )
     if args.scale_check:
         double_s, _, _ = measure(args.agents * 2, args.runs)
         ratio = double_s / render_s
-        print(f"2x input: {double_s:.2f} s, ratio {ratio:.2f} (target <= 2.2: {'met' if ratio <= 2.2 else 'MISSED'})")
+        print(
+            f"2x input: {double_s:.2f} s, ratio {ratio:.2f} (target <= 2.2: {'met' if ratio <= 2.2 else 'MISSED'})"
+        )
 
 
 if __name__ == "__main__":

@@ -270,6 +270,17 @@ def check_env(graph: Graph, project: Project, diags: Diagnostics) -> None:
             )
 
 
+def check_telemetry(graph: Graph, diags: Diagnostics) -> None:
+    for api in graph.modelapis:
+        if api.mode == "Hosted" and api.telemetry and api.telemetry.enabled:
+            diags.warning(
+                "telemetry-unsupported",
+                "Ollama (mode Hosted) has no OpenTelemetry export; spec.telemetry is ignored",
+                api.doc.location(("spec", "telemetry"), key=True),
+                hint="enable telemetry on the agents that use this ModelAPI instead",
+            )
+
+
 def check_memory(graph: Graph, project: Project, diags: Diagnostics) -> None:
     for agent in graph.agents:
         if agent.memory_type == "redis":
@@ -330,6 +341,7 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) 
     check_mcp_runtimes(graph, project, diags)
     check_env(graph, project, diags)
     check_memory(graph, project, diags)
+    check_telemetry(graph, diags)
     check_overrides(graph, project, diags, project_doc)
 
 

@@ -127,6 +127,27 @@ def _user_env(node: Workload) -> list[dict[str, Any]]:
     return [pods.env_entry(v) for v in node.env]
 
 
+def telemetry_env(node: Workload) -> list[dict[str, Any]]:
+    """OpenTelemetry SDK variables when `telemetry.enabled` (contract §3, item 7)."""
+    telemetry = node.telemetry
+    if not (telemetry and telemetry.enabled):
+        return []
+    env = [
+        {"name": "OTEL_SDK_DISABLED", "value": "false"},
+        {"name": "OTEL_SERVICE_NAME", "value": node.name},
+    ]
+    if telemetry.endpoint:
+        env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": telemetry.endpoint})
+    namespace = node.namespace or "default"
+    env.append(
+        {
+            "name": "OTEL_RESOURCE_ATTRIBUTES",
+            "value": f"service.namespace={namespace},kaos.resource.name={node.name}",
+        }
+    )
+    return env
+
+
 # --- Agent --------------------------------------------------------------------------
 
 
@@ -176,17 +197,7 @@ def _derived_env(agent: AgentNode, project: Project, user_names: set[str]) -> tu
                 contract.peer_card_url_var(peer.name),
                 contract.service_url(peer.object_name, peer.port),
             )
-    telemetry = agent.telemetry
-    if telemetry and telemetry.enabled:
-        add("OTEL_SDK_DISABLED", "false")
-        add("OTEL_SERVICE_NAME", agent.name)
-        if telemetry.endpoint:
-            add("OTEL_EXPORTER_OTLP_ENDPOINT", telemetry.endpoint)
-        namespace = agent.namespace or "default"
-        add(
-            "OTEL_RESOURCE_ATTRIBUTES",
-            f"service.namespace={namespace},kaos.resource.name={agent.name}",
-        )
+    wiring.extend(telemetry_env(agent))
     # The user's LOG_LEVEL and offline switches win; kaosgen's additions follow KAOS's set.
     if "LOG_LEVEL" not in user_names:
         add("LOG_LEVEL", "INFO")
@@ -260,7 +271,10 @@ def litellm_config(api: ModelAPINode) -> dict[str, Any]:
         model_list.append(
             {"model_name": model, "litellm_params": {"model": target, **params_extra}}
         )
-    return {"model_list": model_list, "litellm_settings": {"drop_params": True}}
+    settings: dict[str, Any] = {"drop_params": True}
+    if api.telemetry and api.telemetry.enabled:
+        settings["callbacks"] = ["otel"]
+    return {"model_list": model_list, "litellm_settings": settings}
 
 
 def build_modelapi(api: ModelAPINode, project: Project, source: str) -> RenderedWorkload:
@@ -296,6 +310,11 @@ def build_modelapi(api: ModelAPINode, project: Project, source: str) -> Rendered
                 "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "api-key"}},
             }
         )
+    if api.telemetry and api.telemetry.enabled and api.telemetry.endpoint:
+        # LiteLLM's otel callback reads OTEL_EXPORTER / OTEL_ENDPOINT.
+        env.append({"name": "OTEL_EXPORTER", "value": "otlp_http"})
+        env.append({"name": "OTEL_ENDPOINT", "value": api.telemetry.endpoint})
+    env.extend(telemetry_env(api))
     env.extend(
         {"name": k, "value": v} for k, v in contract.OFFLINE_ENV.items() if k.startswith("LITELLM")
     )
@@ -467,6 +486,7 @@ def build_mcpserver(server: MCPServerNode, project: Project, source: str) -> Ren
         if spec.params_env:
             env.append({"name": spec.params_env, "value": params})
         http_health = spec.http_health
+    env.extend(telemetry_env(server))
     env.extend(_user_env(server))
     probe = pods.http_probe("/health") if http_health else pods.tcp_probe()
     main = pods.container(
