@@ -27,10 +27,9 @@ environments:
     namespace: agents-dev
   prod:
     namespace: agents-prod
-    replicas: 2
-    workloads:
-      modelapi/ollama:
-        replicas: 1
+    # More replicas need shared session memory: components.redis: true and
+    # spec.config.memory.type: redis in the agent.
+    replicas: 1
 # Deliver with Flux and/or Argo CD (objects in deploy/clusters/<env>/), see docs/gitops.md:
 # gitops:
 #   repository:

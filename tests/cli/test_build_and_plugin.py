@@ -1,0 +1,105 @@
+"""`kaosgen build --env`: one environment's manifests on stdout, and the Argo CD Config
+Management Plugin (integrations/argocd/plugin.yaml) that runs it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from support.devtools import REPO, kaosgen, kustomize, load_all, tool_env
+
+EXAMPLE = REPO / "examples" / "multi-agent"
+
+
+def _copy(tmp_path: Path) -> Path:
+    project = tmp_path / "multi-agent"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("deploy"))
+    return project
+
+
+def _names(objects: list[dict]) -> list[tuple[str, str, str]]:
+    return sorted(
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objects
+    )
+
+
+def test_build_prints_what_kubectl_kustomize_builds(tmp_path: Path) -> None:
+    project = _copy(tmp_path)
+    proc = kaosgen("build", "--env", "prod", ".", cwd=project, check=True)
+    built = load_all(proc.stdout)
+    assert built == kustomize(EXAMPLE / "deploy" / "overlays" / "prod")
+    assert not (project / "deploy").exists()  # nothing written next to the inputs
+    assert {o["metadata"]["namespace"] for o in built if "namespace" in o["metadata"]} == {
+        "agents-prod"
+    }
+    # The environment can come from KAOSGEN_ENV (and ARGOCD_ENV_KAOSGEN_ENV in the plugin).
+    env_proc = kaosgen("build", cwd=project, env=tool_env(KAOSGEN_ENV="dev"), check=True)
+    assert _names(load_all(env_proc.stdout)) == _names(
+        kustomize(EXAMPLE / "deploy" / "overlays" / "dev")
+    )
+
+
+def test_build_errors(tmp_path: Path) -> None:
+    project = _copy(tmp_path)
+    proc = kaosgen("build", ".", cwd=project)
+    assert proc.returncode == 2 and "choose an environment with --env (dev, prod)" in proc.stderr
+    proc = kaosgen("build", "--env", "staging", ".", cwd=project)
+    assert proc.returncode == 2 and "unknown environment 'staging'" in proc.stderr
+    agents = project / "agents.yaml"
+    agents.write_text(
+        agents.read_text(encoding="utf-8").replace("modelAPI: ollama", "modelAPI: nope", 1),
+        encoding="utf-8",
+    )
+    proc = kaosgen("build", "--env", "dev", ".", cwd=project)
+    assert proc.returncode == 1 and proc.stdout == "" and "[ref-modelapi]" in proc.stderr
+
+
+def _plugin() -> dict:
+    return YAML(typ="safe").load(
+        (REPO / "integrations" / "argocd" / "plugin.yaml").read_text(encoding="utf-8")
+    )
+
+
+def _sh(step: dict, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*step["command"], *step["args"]],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_config_management_plugin_generates_one_environment(tmp_path: Path) -> None:
+    plugin = _plugin()
+    assert (
+        plugin["apiVersion"] == "argoproj.io/v1alpha1"
+        and plugin["kind"] == "ConfigManagementPlugin"
+    )
+    assert plugin["metadata"]["name"] == "kaosgen"
+    spec = plugin["spec"]
+    assert set(spec) >= {"init", "generate", "discover"}
+    assert spec["discover"]["fileName"] == "./kaosgen.yaml"
+    project = _copy(tmp_path)
+    # Argo CD runs the steps in the application's source directory, with the plugin env
+    # prefixed ARGOCD_ENV_ (the Applications kaosgen renders set KAOSGEN_ENV).
+    env = tool_env(ARGOCD_ENV_KAOSGEN_ENV="prod", ARGOCD_APP_NAME="kaos-prod")
+    init = _sh(spec["init"], project, env)
+    assert init.returncode == 0, init.stderr
+    generate = _sh(spec["generate"], project, env)
+    assert generate.returncode == 0, generate.stderr
+    assert load_all(generate.stdout) == kustomize(EXAMPLE / "deploy" / "overlays" / "prod")
+    # Without the env, a clear message instead of a guess.
+    missing = _sh(spec["generate"], project, tool_env())
+    assert missing.returncode != 0 and "KAOSGEN_ENV" in missing.stderr
+    # Invalid input fails in init, with compiler diagnostics.
+    agents = project / "agents.yaml"
+    agents.write_text(
+        agents.read_text(encoding="utf-8").replace("modelAPI: ollama", "modelAPI: nope", 1),
+        encoding="utf-8",
+    )
+    init = _sh(spec["init"], project, env)
+    assert init.returncode == 1 and "[ref-modelapi]" in init.stderr
