@@ -251,3 +251,14 @@ class PreCommit:
             env=self.env(),
             timeout=300,
         )
+
+
+def git_commit(tool: PreCommit, cwd: Path, message: str) -> subprocess.CompletedProcess[str]:
+    """`git commit`, running the installed pre-commit git hook (offline, cached env)."""
+    if tool._install is not None:
+        out, _ = tool._install.communicate(timeout=600)
+        assert tool._install.returncode == 0, out
+    cmd = ["git", "commit", "-q", "-m", message]
+    if tool.isolated:
+        cmd = ["unshare", "-rn", *cmd]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=tool.env(), timeout=300)
