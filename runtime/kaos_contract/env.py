@@ -53,6 +53,13 @@ IDENTITY = (
 WIRING = (
     EnvVar("MODEL_API_URL", "url", "base URL of the ModelAPI service", required=True),
     EnvVar("MODEL_NAME", "str", "the model, as named in spec.model", required=True),
+    EnvVar(
+        "MODEL_API_MODE",
+        "enum",
+        "the ModelAPI's mode: Hosted (Ollama: `ollama/<m>` means `<m>`) or Proxy (LiteLLM: "
+        "MODEL_NAME verbatim); unset (KAOS operator env): strip `ollama/`",
+        choices=("Proxy", "Hosted"),
+    ),
     EnvVar("AGENTIC_LOOP_MAX_STEPS", "int", "max model calls per request", default="5"),
     EnvVar("MEMORY_ENABLED", "bool", "false makes memory a no-op", default="true"),
     EnvVar(

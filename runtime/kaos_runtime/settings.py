@@ -35,6 +35,8 @@ class Settings(BaseModel):
     agent_instructions: str = ""
     model_api_url: str
     model_name: str
+    #: Hosted (Ollama), Proxy (LiteLLM) or None (unknown: the KAOS operator's env).
+    model_api_mode: Literal["Proxy", "Hosted"] | None = None
     agentic_loop_max_steps: int = 5
     memory_enabled: bool = True
     memory_type: Literal["local", "redis", "null"] = "local"
@@ -76,8 +78,13 @@ class Settings(BaseModel):
 
     @property
     def upstream_model(self) -> str:
-        """The model as the ModelAPI knows it: verbatim, except Ollama's `ollama/<m>` -> `<m>`."""
+        """The model as the ModelAPI knows it: verbatim, except Ollama's `ollama/<m>` -> `<m>`.
+
+        A LiteLLM proxy may name a model `ollama/<m>` itself, so a Proxy keeps the name.
+        """
         name = self.model_name
+        if self.model_api_mode == "Proxy":
+            return name
         for prefix in ("ollama/", "ollama_chat/"):
             if name.startswith(prefix):
                 return name[len(prefix) :]
