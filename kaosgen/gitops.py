@@ -150,7 +150,7 @@ def check(loaded: Any, diags: Diagnostics) -> None:
                 "gitops-repository",
                 f"environment {env_name!r}: Argo CD needs the repository URL",
                 _location(loaded, env_name, "argocd"),
-                hint="set gitops.repository.url (or gitops.argocd.repoUrl)",
+                hint="set gitops.repository.url (or gitops.argocd.repoURL)",
             )
     if project.gitops and project.gitops.argocd and project.gitops.argocd.application_set:
         kinds = set()

@@ -179,7 +179,9 @@ class ArgoCD(KaosModel):
         "A top-level setting.",
     )
     destination: ArgoDestination = ArgoDestination()
-    repo_url: str | None = Field(None, description="Default: gitops.repository.url.")
+    repo_url: str | None = Field(
+        None, alias="repoURL", description="Default: gitops.repository.url."
+    )
     target_revision: str | None = Field(None, description="Default: gitops.repository.revision.")
     plugin: bool = Field(
         False,
