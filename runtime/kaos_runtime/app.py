@@ -79,12 +79,22 @@ class Runtime:
             refresh_seconds=settings.mcp_refresh_seconds,
         )
         self.readiness = Readiness(
-            wait=settings.wait_for_dependencies, model_api_url=settings.model_api_url, mcp=self.mcp
+            wait=settings.wait_for_dependencies,
+            model_api_url=settings.model_api_url,
+            mcp=self.mcp,
+            memory_ping=self._memory_ping(),
+            interval=min(1.0, settings.mcp_refresh_seconds),
         )
         self.loop = AgentLoop(
             self.model, self.selector, settings.agentic_loop_max_steps, self._on_tool
         )
         self.memory_on = settings.memory_enabled and settings.memory_type != "null"
+
+    def _memory_ping(self) -> Any:
+        """Redis is a dependency to wait for; in-process memory is not."""
+        if self.settings.memory_enabled and self.settings.memory_type == "redis":
+            return getattr(self.memory, "ping", None)
+        return None
 
     async def start(self) -> None:
         wait = self.settings.mcp_connect_timeout_seconds

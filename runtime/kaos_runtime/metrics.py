@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# `*_created` series double the output and nothing here needs them.
+disable_created_metrics()
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 

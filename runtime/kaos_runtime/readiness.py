@@ -2,8 +2,8 @@
 
 Without WAIT_FOR_DEPENDENCIES the agent is ready as soon as it serves (a dependency that is
 down only makes its tools unavailable). With it (the compiler's rendering of
-`spec.waitForDependencies`), `/ready` answers 503 until the ModelAPI answers HTTP and every
-MCP server's tools were discovered once; then it latches ready, so a later outage of a
+`spec.waitForDependencies`), `/ready` answers 503 until the ModelAPI answers HTTP, every
+MCP server's tools were discovered once and (with MEMORY_TYPE=redis) Redis answers a ping; then it latches ready, so a later outage of a
 dependency does not take the agent out of its Service (it keeps answering, degraded).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -22,12 +23,22 @@ log = logging.getLogger(__name__)
 
 
 class Readiness:
-    def __init__(self, *, wait: bool, model_api_url: str, mcp: McpManager, interval: float = 1.0):
+    def __init__(
+        self,
+        *,
+        wait: bool,
+        model_api_url: str,
+        mcp: McpManager,
+        memory_ping: Callable[[], Awaitable[None]] | None = None,
+        interval: float = 1.0,
+    ):
         self.wait = wait
         self.model_api_url = model_api_url.rstrip("/")
         self.mcp = mcp
+        self.memory_ping = memory_ping
         self.interval = interval
         self.model_ok = False
+        self.memory_ok = memory_ping is None
         self.ready = not wait
         self._task: asyncio.Task[None] | None = None
 
@@ -56,14 +67,25 @@ class Readiness:
             while not self.ready:
                 if not self.model_ok:
                     self.model_ok = await self.check_model(client)
-                if self.model_ok and self.mcp.all_up():
+                if not self.memory_ok:
+                    self.memory_ok = await self.check_memory()
+                if self.model_ok and self.memory_ok and self.mcp.all_up():
                     self.ready = True
                     log.info("dependencies answer: ready")
                     return
                 await asyncio.sleep(self.interval)
 
+    async def check_memory(self) -> bool:
+        assert self.memory_ping is not None
+        try:
+            await self.memory_ping()
+        except Exception:
+            return False
+        return True
+
     def pending(self) -> list[str]:
         pending = [] if self.model_ok else ["model-api"]
+        pending += [] if self.memory_ok else ["memory"]
         pending += [f"mcp:{name}" for name, c in self.mcp.connections.items() if not c.up]
         return pending
 

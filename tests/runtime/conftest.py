@@ -54,8 +54,8 @@ def start_runtime() -> Iterator[Callable[..., InProcessRuntime]]:
         return runtime
 
     yield start
-    for runtime in started:
-        runtime.stop()
+    for runtime in started:  # each on its own port: no need to wait for the shutdown
+        runtime.stop(wait=False)
 
 
 @pytest.fixture

@@ -308,3 +308,17 @@ def test_same_tool_name_on_two_servers_is_qualified(model, start_runtime, mcp_se
         assert model.requests[1]["messages"][-1]["content"] == "42"
     finally:
         other.stop()
+
+
+def test_long_tool_calls_keep_the_stream_alive(model, start_runtime, mcp_server, monkeypatch):
+    import kaos_runtime.app
+
+    monkeypatch.setattr(kaos_runtime.app, "KEEPALIVE_SECONDS", 0.2)
+    model.push(Reply.tool_call("slow_echo", {"text": "z", "seconds": 0.9}), Reply.text("done"))
+    rt = start_runtime(model.url, **_mcp_env(mcp_server))
+    events = _sse(rt)
+    keepalives = [e for e in events if e == ": keepalive"]
+    assert len(keepalives) >= 2
+    tool_call = next(i for i, e in enumerate(events) if e.startswith(": tool_call "))
+    tool_result = next(i for i, e in enumerate(events) if e.startswith(": tool_result "))
+    assert all(tool_call < events.index(k) < tool_result for k in keepalives[:1])

@@ -349,3 +349,28 @@ def test_unknown_routes_and_methods_get_json_errors(model, start_runtime):
     assert missing.status_code == 404 and _error(missing)["message"]
     wrong = httpx.get(rt.url + "/v1/chat/completions")
     assert wrong.status_code == 405 and _error(wrong)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_client_that_goes_away_mid_stream_stops_the_loop(model, start_runtime, backend):
+    tokens = tuple(f"t{i} " for i in range(20))
+    model.push(Reply.text("".join(tokens), tokens=tokens, token_delay=0.1))
+    rt = start_runtime(model.url, MODEL_CLIENT=backend)
+    with httpx.stream(
+        "POST",
+        rt.url + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "long"}], "stream": True},
+        headers={"X-Session-ID": "gone"},
+        timeout=10,
+    ) as response:
+        for line in response.iter_lines():
+            if '"content":"t0 "' in line:
+                break
+    deadline = time.monotonic() + 3
+    while rt.runtime.metrics.in_flight._value.get() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rt.runtime.metrics.in_flight._value.get() == 0
+    time.sleep(0.3)
+    assert len(model.token_times[0]) < len(tokens)  # the model's stream was closed too
+    events = httpx.get(rt.url + "/memory/events", params={"session_id": "gone"}).json()["events"]
+    assert [e["type"] for e in events] == ["user_message"]

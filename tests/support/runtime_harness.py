@@ -104,9 +104,10 @@ class InProcessRuntime:
             time.sleep(0.01)
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Ask the server to exit; `wait=False` lets it finish shutting down in the background."""
         self.server.should_exit = True
-        if self.thread is not None:
+        if wait and self.thread is not None:
             self.thread.join(timeout=15)
             self.thread = None
 
@@ -129,3 +130,37 @@ def async_openai_client(url: str, **kw: Any) -> Any:
     import openai
 
     return openai.AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, **kw)
+
+
+@contextlib.contextmanager
+def agent_processes(
+    envs: list[Mapping[str, str]], log_dir: Path, *, timeout: float = 120.0
+) -> Iterator[list[Server]]:
+    """Several runtimes started at once (their imports overlap); each env needs AGENT_PORT."""
+    import subprocess
+
+    from .process import wait_until
+
+    servers: list[Server] = []
+    try:
+        for env in envs:
+            full = {"AGENT_HOST": "127.0.0.1", **env}
+            port = int(full["AGENT_PORT"])
+            log_path = log_dir / f"agent-{full.get('AGENT_NAME', 'agent')}-{port}.log"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("wb") as log:
+                process = subprocess.Popen(
+                    python_module(MODULE),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=child_process_env(full),
+                )
+            servers.append(Server(process, log_path, port))
+        for server in servers:
+            what = f"agent runtime on port {server.port}"
+            wait_until(server, lambda s=server: http_ok(f"{s.url}/health"), timeout, what)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()

@@ -1,0 +1,106 @@
+"""String-mode tool calls: the parser, whole and streamed (property-based)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from kaos_runtime.tools import StringModeParser, calls_from_json, parse_string_mode
+
+
+def _stream(text: str, cuts: list[int]) -> tuple[str, list]:
+    parser = StringModeParser()
+    points = sorted({c % (len(text) + 1) for c in cuts})
+    pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
+    visible = "".join(parser.feed(p) for p in pieces) + parser.finish()
+    return visible, parser.calls
+
+
+def _calls(calls) -> list[tuple[str, dict]]:
+    return [(c.name, json.loads(c.arguments)) for c in calls]
+
+
+@pytest.mark.parametrize(
+    ("text", "visible", "calls"),
+    [
+        ("Plain answer.", "Plain answer.", []),
+        (
+            'Sure.\n```json\n{"tool": "add", "arguments": {"a": 1}}\n```\n',
+            "Sure.\n\n",
+            [("add", {"a": 1})],
+        ),
+        ('{"tool": "add", "arguments": {"a": 1}}', "", [("add", {"a": 1})]),
+        (
+            '```tool_call\n{"tool": "echo", "arguments": {"text": "hi"}}\n```',
+            "",
+            [("echo", {"text": "hi"})],
+        ),
+        ('```json {"tool": "x", "arguments": {}}```', "", [("x", {})]),
+        ('```json\n{"tool": "x", "arguments": {"k": 1,},}', "", [("x", {"k": 1})]),
+        (
+            '```json\n[{"tool": "a", "arguments": {}}, {"name": "b", "arguments": {"q": 2}}]\n```',
+            "",
+            [("a", {}), ("b", {"q": 2})],
+        ),
+        ('```json\n{"tool": "a", "arguments": "{\\"z\\": 3}"}\n```', "", [("a", {"z": 3})]),
+        ('```json\n{"a": 1}\n```\nok', '```json\n{"a": 1}\n```\nok', []),
+        ('{"name": "Ann", "age": 3}', '{"name": "Ann", "age": 3}', []),
+        (
+            "Code:\n```python\nprint('```')\n```\nDone `x`",
+            "Code:\n```python\nprint('```')\n```\nDone `x`",
+            [],
+        ),
+    ],
+)
+def test_parse_string_mode(text, visible, calls):
+    got_visible, got_calls = parse_string_mode(text)
+    assert got_visible == visible
+    assert _calls(got_calls) == calls
+
+
+def test_non_call_json_is_not_a_call():
+    assert calls_from_json('{"tool": 5}') == []
+    assert calls_from_json("[1, 2]") == []
+    assert calls_from_json("not json") == []
+
+
+_plain = st.text(alphabet=st.characters(blacklist_characters="`{["), max_size=60)
+_args = st.dictionaries(
+    st.text(min_size=1, max_size=5), st.integers() | st.text(max_size=8), max_size=3
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(max_size=120), cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=12)
+)
+def test_streaming_in_any_chunks_equals_parsing_the_whole_text(text, cuts):
+    whole_visible, whole_calls = parse_string_mode(text)
+    visible, calls = _stream(text, cuts)
+    assert visible == whole_visible
+    assert _calls(calls) == _calls(whole_calls)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    before=_plain.filter(lambda s: s.strip()),
+    after=_plain,
+    name=st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
+    args=_args,
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=12),
+)
+def test_a_fenced_call_anywhere_is_found_and_hidden(before, after, name, args, cuts):
+    block = "```json\n" + json.dumps({"tool": name, "arguments": args}) + "\n```"
+    visible, calls = _stream(before + block + after, cuts)
+    assert _calls(calls) == [(name, args)]
+    assert visible == before + after
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=_plain, cuts=st.lists(st.integers(min_value=0, max_value=100), max_size=8))
+def test_text_without_fences_streams_through_unchanged(text, cuts):
+    if text.strip().startswith(("{", "[")):
+        return
+    assert _stream(text, cuts) == (text, [])
