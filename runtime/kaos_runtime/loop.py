@@ -28,6 +28,7 @@ from .model_client import (
     ToolCallRequest,
     Usage,
     model_supports_tools,
+    new_call_id,
 )
 from .openai_api import text_of
 from .tools import (
@@ -166,6 +167,7 @@ class AgentLoop:
                     messages = self._prepare(req.messages, req.tools, mode) + done
                     attempt += 1
             usage.add(turn.usage)
+            _unique_ids(turn.tool_calls)
             if not turn.tool_calls:
                 yield Done(turn.content, usage, step, _finish(turn.finish_reason))
                 return
@@ -361,6 +363,15 @@ async def _record(
 ) -> None:
     if req.record is not None:
         await req.record(event_type, content, metadata)
+
+
+def _unique_ids(calls: list[ToolCallRequest]) -> None:
+    """Some local servers number every call `call_0`: results must not overwrite each other."""
+    seen: set[str] = set()
+    for call in calls:
+        if call.id in seen:
+            call.id = new_call_id()
+        seen.add(call.id)
 
 
 def _finish(reason: str | None) -> str:

@@ -322,3 +322,25 @@ def test_long_tool_calls_keep_the_stream_alive(model, start_runtime, mcp_server,
     tool_call = next(i for i, e in enumerate(events) if e.startswith(": tool_call "))
     tool_result = next(i for i, e in enumerate(events) if e.startswith(": tool_result "))
     assert all(tool_call < events.index(k) < tool_result for k in keepalives[:1])
+
+
+def test_duplicate_tool_call_ids_from_the_model_are_made_unique(model, start_runtime, mcp_server):
+    from support.scripted_model import ToolCall
+
+    same = (
+        ToolCall("echo", {"text": "a"}, id="call_0"),
+        ToolCall("echo", {"text": "b"}, id="call_0"),
+    )
+    model.push(Reply(tool_calls=same), Reply.text("ok"))
+    rt = start_runtime(model.url, **_mcp_env(mcp_server))
+    assert _ask(rt).choices[0].message.content == "ok"
+    *_, assistant, first, second = model.requests[1]["messages"]
+    ids = [c["id"] for c in assistant["tool_calls"]]
+    assert ids[0] == "call_0" and len(set(ids)) == 2
+    assert [
+        (first["tool_call_id"], first["content"]),
+        (second["tool_call_id"], second["content"]),
+    ] == [
+        (ids[0], "a"),
+        (ids[1], "b"),
+    ]
