@@ -223,7 +223,10 @@ def checkout_at(ref: str, paths: list[Path]) -> Iterator[tuple[Path, Path]]:
             archive = tmp / ".kaosgen-archive.tar"
             archive.write_bytes(data)
             with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")
+                try:
+                    tar.extractall(tmp, filter="data")
+                except TypeError:  # Python < 3.11.4: no extraction filters
+                    tar.extractall(tmp)  # our own repository's archive
             archive.unlink()
         yield tmp, top
     finally:

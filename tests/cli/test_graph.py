@@ -82,3 +82,18 @@ def test_invalid_project_draws_nothing(tmp_path: Path) -> None:
     )
     proc = kaosgen("graph", ".", cwd=project)
     assert proc.returncode == 1 and proc.stdout == "" and "[ref-modelapi]" in proc.stderr
+
+
+def test_labels_cannot_break_out_of_mermaid_or_dot_strings() -> None:
+    from kaosgen.netgraph import Net, to_dot, to_mermaid
+
+    net = Net(
+        nodes=[("a", "Agent", 'Agent x"]; evil[("y', ""), ("m", "ModelAPI", "ModelAPI m", "")],
+        edges=[("a", "m", 'gpt"4<b>\\n|x|', "model")],
+    )
+    mermaid = to_mermaid(net)
+    assert 'a["Agent x#quot;]; evil[(#quot;y"]:::agent' in mermaid
+    assert '-->|"gpt#quot;4#lt;b#gt;\\n|x|"|' in mermaid
+    dot = to_dot(net)
+    assert 'label="Agent x\\"]; evil[(\\"y"' in dot
+    assert 'label="gpt\\"4<b>\\\\n|x|"' in dot
