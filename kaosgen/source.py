@@ -9,6 +9,7 @@ can point at the exact place in the user's file.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,14 +137,37 @@ def _scalar_value(node: Any) -> Any:
     return text
 
 
+#: Characters `kubectl kustomize` (Go YAML, as Flux and Argo CD use it) cannot carry: it
+#: fails on C1 controls and U+FFFE/U+FFFF, and turns NEL (U+0085) into a space.
+_KUSTOMIZE_UNSAFE = re.compile("[\x7f-\x9f\ufffe\uffff]")
+#: Double-quoted escapes that could produce one of them.
+_ESCAPE = re.compile(r"\\[xuUN]")
+
+
 class _Builder:
     """Turns one composed node tree into data + positions, reporting duplicate keys."""
 
-    def __init__(self, path: str, diags: Diagnostics) -> None:
+    def __init__(self, path: str, diags: Diagnostics, check_chars: bool = False) -> None:
         self.path = path
         self.diags = diags
+        self.check_chars = check_chars
         self.values: dict[DocPath, tuple[int, int]] = {}
         self.keys: dict[DocPath, tuple[int, int]] = {}
+
+    def _scalar(self, node: Any) -> Any:
+        value = _scalar_value(node)
+        if self.check_chars and isinstance(value, str) and (bad := _KUSTOMIZE_UNSAFE.search(value)):
+            mark = node.start_mark
+            char = bad.group(0)
+            self.diags.error(
+                "unsupported-character",
+                f"text contains U+{ord(char):04X} "
+                f"({'a noncharacter' if char in chr(0xFFFE) + chr(0xFFFF) else 'a control character'}), "
+                "which kubectl kustomize cannot carry",
+                Location(self.path, mark.line + 1, mark.column + 1),
+                hint="remove the character; kustomize (also in Flux and Argo CD) fails on it or changes it",
+            )
+        return value
 
     def build(self, node: Any, at: DocPath = ()) -> Any:
         mark = node.start_mark
@@ -155,7 +179,7 @@ class _Builder:
                 key = (
                     self.build(key_node, (*at, "<key>"))
                     if key_node.id != "scalar"
-                    else _scalar_value(key_node)
+                    else self._scalar(key_node)
                 )
                 if isinstance(key, (dict, list)):
                     self.diags.error(
@@ -185,7 +209,7 @@ class _Builder:
             return result
         if node_id == "sequence":
             return [self.build(item, (*at, i)) for i, item in enumerate(node.value)]
-        return _scalar_value(node)
+        return self._scalar(node)
 
 
 def _yaml_parser():
@@ -225,10 +249,12 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
     except YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         diags.error("yaml-syntax", f"YAML syntax error: {exc}", Location(path, 1, 1))
         return []
+    # Only files that contain such a character, or an escape that could make one, are checked.
+    check_chars = bool(_KUSTOMIZE_UNSAFE.search(text) or _ESCAPE.search(text))
     for index, node in enumerate(nodes):
         if node is None:
             continue
-        builder = _Builder(path, diags)
+        builder = _Builder(path, diags, check_chars)
         data = builder.build(node)
         if data is None:
             continue

@@ -76,6 +76,15 @@ def tcp_probe(*, initial: int = 5, period: int = 10) -> dict[str, Any]:
     }
 
 
+def literal(value: str) -> str:
+    """User text as an env value or arg the kubelet must not expand.
+
+    Kubernetes replaces `$(VAR)` in env values, command and args and turns `$$` into `$`;
+    doubling every `$` makes the container see exactly the user's text.
+    """
+    return value.replace("$", "$$")
+
+
 def env_entry(var: EnvVar) -> dict[str, Any]:
     """An EnvVar as Kubernetes data, keys in Kubernetes' spelling."""
     entry: dict[str, Any] = {"name": var.name}

@@ -14,6 +14,7 @@ from kaos_contract import env as contract
 
 from kaosgen import yamlout
 from kaosgen.generate import pods
+from kaosgen.generate.pods import literal
 from kaosgen.generate.templating import prune, render
 from kaosgen.graph import AgentNode, MCPServerNode, ModelAPINode, Workload
 from kaosgen.models.project import Project
@@ -137,7 +138,7 @@ def telemetry_env(node: Workload) -> list[dict[str, Any]]:
         {"name": "OTEL_SERVICE_NAME", "value": node.name},
     ]
     if telemetry.endpoint:
-        env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": telemetry.endpoint})
+        env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": literal(telemetry.endpoint)})
     namespace = node.namespace or "default"
     env.append(
         {
@@ -155,9 +156,9 @@ def _derived_env(agent: AgentNode, project: Project, user_names: set[str]) -> tu
     """(identity, wiring): what the compiler sets, in KAOS order (contract §3)."""
     identity: list[dict[str, Any]] = [{"name": "AGENT_NAME", "value": agent.name}]
     if agent.description:
-        identity.append({"name": "AGENT_DESCRIPTION", "value": agent.description})
+        identity.append({"name": "AGENT_DESCRIPTION", "value": literal(agent.description)})
     if agent.instructions:
-        identity.append({"name": "AGENT_INSTRUCTIONS", "value": agent.instructions})
+        identity.append({"name": "AGENT_INSTRUCTIONS", "value": literal(agent.instructions)})
     wiring: list[dict[str, Any]] = []
 
     def add(name: str, value: str) -> None:
@@ -167,7 +168,7 @@ def _derived_env(agent: AgentNode, project: Project, user_names: set[str]) -> tu
     if api is not None:
         add("MODEL_API_URL", contract.service_url(api.object_name, api.port))
         add("MODEL_API_MODE", api.mode)
-    add("MODEL_NAME", agent.model)
+    add("MODEL_NAME", literal(agent.model))
     add("AGENTIC_LOOP_MAX_STEPS", str(agent.max_steps))
     if agent.memory_explicit:
         add("MEMORY_ENABLED", "true" if agent.memory_enabled else "false")
@@ -283,7 +284,7 @@ def build_modelapi(api: ModelAPINode, project: Project, source: str) -> Rendered
         return _build_ollama(api, project, source)
     env = _user_env(api)
     if api.api_base:
-        env.append({"name": "PROXY_API_BASE", "value": api.api_base})
+        env.append({"name": "PROXY_API_BASE", "value": literal(api.api_base)})
     config_objects: list[dict[str, Any]] = []
     if api.api_key and api.api_key.value_from is not None:
         env.append(
@@ -412,7 +413,7 @@ def _build_ollama(api: ModelAPINode, project: Project, source: str) -> RenderedW
         "env": [
             *ollama_env,
             {"name": "OLLAMA_HOST", "value": "127.0.0.1:11434"},
-            {"name": "MODEL", "value": api.pull_model},
+            {"name": "MODEL", "value": literal(api.pull_model)},
         ],
         "resources": pods.resources_data(api.resources or project.resources.ollama),
         "securityContext": dict(pods.CONTAINER_SECURITY_CONTEXT),
@@ -456,13 +457,16 @@ def build_mcpserver(server: MCPServerNode, project: Project, source: str) -> Ren
         env.append({"name": contract.MCP_SERVER_NAME, "value": server.name})
         env.append({"name": contract.MCP_PORT, "value": str(port)})
         if runtime == "python-string":
-            env.append({"name": contract.MCP_TOOLS_STRING, "value": server.params or ""})
+            env.append({"name": contract.MCP_TOOLS_STRING, "value": literal(server.params or "")})
         elif runtime == "python-secret" and server.source_secret is not None:
             ref = server.source_secret.model_dump(by_alias=True, exclude_none=True)
             env.append({"name": contract.MCP_TOOLS_STRING, "valueFrom": {"secretKeyRef": ref}})
         else:
             env.append(
-                {"name": contract.MCP_PACKAGE, "value": server.package or server.params or ""}
+                {
+                    "name": contract.MCP_PACKAGE,
+                    "value": literal(server.package or server.params or ""),
+                }
             )
         env.extend(
             {"name": k, "value": v}
@@ -481,7 +485,7 @@ def build_mcpserver(server: MCPServerNode, project: Project, source: str) -> Ren
         spec = project.images.mcp_runtimes[runtime]
         image = spec.image
         command = spec.command
-        params = server.params or ""
+        params = literal(server.params or "")
         args = [a.replace("{params}", params) for a in spec.args] if spec.args else None
         if spec.params_env:
             env.append({"name": spec.params_env, "value": params})

@@ -159,6 +159,32 @@ CASES = [
         {"case.yaml": "apiVersion: v1\nkind: ConfigMap\ndata:\n  k: ⟦1⟧<0xff>\n"},
         [("1", E, "encoding", "file is not valid UTF-8 (byte 0xff)")],
     ),
+    Case(
+        "unsupported-character",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                config:
+                  instructions: ⟦1⟧"line\\Nnext"
+                  description: ⟦2⟧"\\x7f"
+                """)
+        },
+        [
+            (
+                "1",
+                E,
+                "unsupported-character",
+                "text contains U+0085 (a control character), which kubectl kustomize cannot carry",
+            ),
+            (
+                "2",
+                E,
+                "unsupported-character",
+                "text contains U+007F (a control character), which kubectl kustomize cannot carry",
+            ),
+        ],
+    ),
     # --- documents --------------------------------------------------------------------
     Case(
         "not-an-object",
@@ -1152,6 +1178,24 @@ CASES = [
                 W,
                 "pod-security",
                 "Agent 'a' does not pass the restricted Pod Security Standard: host namespaces are not allowed",
+            )
+        ],
+    ),
+    Case(
+        "telemetry-unsupported",
+        {
+            "case.yaml": doc(
+                "ModelAPI",
+                "traced",
+                "mode: Hosted\nhostedConfig: {model: m}\n⟦1⟧telemetry: {enabled: true}\n",
+            )
+        },
+        [
+            (
+                "1",
+                W,
+                "telemetry-unsupported",
+                "Ollama (mode Hosted) has no OpenTelemetry export; spec.telemetry is ignored",
             )
         ],
     ),

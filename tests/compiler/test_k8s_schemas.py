@@ -318,12 +318,17 @@ def test_httproutes_have_the_kaos_shape_per_environment(project: str, renders: R
         assert rule["matches"] == [
             {"path": {"type": "PathPrefix", "value": f"/{namespace}/{segments[app]}/{name}"}}
         ], (env, route["metadata"]["name"])
-        assert rule["filters"] == [
-            {
-                "type": "URLRewrite",
-                "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
-            }
-        ]
+        prefix = f"/{namespace}/{segments[app]}/{name}"
+        rewrite = {
+            "type": "URLRewrite",
+            "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+        }
+        assert rewrite in rule["filters"], (env, route["metadata"]["name"], rule["filters"])
+        for f in rule["filters"]:
+            # kaosgen's addition: the runtime learns its external URL from this header.
+            for header in (f.get("requestHeaderModifier") or {}).get("set") or []:
+                if header["name"] == "X-Forwarded-Prefix":
+                    assert header["value"] == prefix, (env, route["metadata"]["name"])
         (backend,) = rule["backendRefs"]
         services = {
             (o["metadata"].get("namespace", "default"), o["metadata"]["name"]): o

@@ -93,10 +93,25 @@ def build_overlay(directory: Path) -> list[dict[str, Any]]:
 # --- YAML -------------------------------------------------------------------------------
 
 
-def _yaml(pure: bool = False):
-    from ruamel.yaml import YAML
+def _yaml():
+    """A loader that reads YAML the way Kubernetes' Go YAML does.
 
-    return YAML(typ="safe", pure=pure)
+    ruamel resolves the plain scalars `<<` and `=` to YAML 1.1's merge and value tags even
+    in value position; Go's yaml (which wrote `kubectl kustomize` output) means strings.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import SafeConstructor
+
+    class GoScalars(SafeConstructor):
+        pass
+
+    for tag in ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"):
+        GoScalars.add_constructor(tag, lambda loader, node: loader.construct_scalar(node))
+    # libyaml, like Go's yaml (a port of it): both read LS/PS/NEL as line breaks, which is
+    # how Go's emitter writes them; ruamel's pure-Python parser does not.
+    yaml = YAML(typ="safe", pure=False)
+    yaml.Constructor = GoScalars
+    return yaml
 
 
 def load_all(text: str) -> list[Any]:
