@@ -15,6 +15,7 @@ reports every problem. Invalid input stops before `generate`, so it never writes
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,18 +97,19 @@ def validate_documents(documents: list[Document], diags: Diagnostics) -> tuple[l
 
 
 def _source_ref(doc: Document, root: Path) -> str:
-    path = Path(doc.path)
+    """`<file relative to root>#<document index>`, the same from any working directory."""
+    path = Path(doc.path).resolve()
     try:
-        rel = path.resolve().relative_to(root.resolve()).as_posix()
+        rel = path.relative_to(root.resolve()).as_posix()
     except ValueError:
-        rel = path.as_posix()
+        rel = Path(os.path.relpath(path, root.resolve())).as_posix()
     return f"{rel}#{doc.index}"
 
 
 def generate(graph: Graph, loaded: LoadedProject) -> list:
     from kaosgen.generate import workloads
 
-    project, root = loaded.project, loaded.root
+    project, root = loaded.project, loaded.source_root or loaded.root
     rendered = []
     for api in graph.modelapis:
         rendered.append(workloads.build_modelapi(api, project, _source_ref(api.doc, root)))

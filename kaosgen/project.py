@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,10 @@ class LoadedProject:
     path: Path | None
     document: Document | None
     text: str | None
+    #: What `kaosgen.dev/source` annotations are relative to: `root`, or without a project
+    #: file the inputs' common directory (never the working directory: output must not
+    #: depend on where kaosgen runs).
+    source_root: Path | None = None
 
 
 def find_project_file(inputs: list[str], explicit: str | None) -> Path | None:
@@ -41,6 +46,11 @@ def find_project_file(inputs: list[str], explicit: str | None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def _inputs_root(inputs: list[str]) -> Path:
+    dirs = [p if p.is_dir() else p.parent for p in (Path(raw).resolve() for raw in inputs)]
+    return Path(os.path.commonpath(dirs)) if dirs else Path.cwd()
+
+
 def load_project(
     inputs: list[str], explicit: str | None, diags: Diagnostics, sources: dict[str, str] | None = None
 ) -> LoadedProject | None:
@@ -48,7 +58,7 @@ def load_project(
     showing offending lines) even then."""
     path = find_project_file(inputs, explicit)
     if path is None:
-        return LoadedProject(Project(), Path.cwd(), None, None, None)
+        return LoadedProject(Project(), Path.cwd(), None, None, None, _inputs_root(inputs))
     display = display_path(path)
     if not path.is_file():
         diags.error("io", "project file not found", _loc(display))

@@ -46,11 +46,21 @@ class KeySelector(KaosModel):
     optional: bool | None = None
 
 
+class FileKeySelector(KaosModel):
+    """A key of an env file in a volume (`fileKeyRef`, Kubernetes' EnvFiles feature)."""
+
+    volume_name: str
+    path: str
+    key: str
+    optional: bool | None = None
+
+
 class EnvVarSource(KaosModel):
     secret_key_ref: KeySelector | None = None
     config_map_key_ref: KeySelector | None = None
     field_ref: dict[str, Any] | None = None
     resource_field_ref: dict[str, Any] | None = None
+    file_key_ref: FileKeySelector | None = None
 
 
 class EnvVar(KaosModel):

@@ -244,3 +244,22 @@ def test_check_writes_nothing_and_shows_a_unified_diff(tmp_path: Path) -> None:
     # The diff is exactly what a render then changes: apply it and the check is clean.
     _render(["p"], tmp_path)
     assert run_kaosgen("render", "p", "--check", cwd=tmp_path).exit_code == 0
+
+
+def test_without_a_project_file_the_working_directory_does_not_matter_either(
+    tmp_path: Path,
+) -> None:
+    """The source annotations are relative to the inputs, not to the cwd."""
+    project = tmp_path / "a" / "b"
+    project.mkdir(parents=True)
+    _write_project(project, ["alpha"], gateway=False)
+    (project / "kaosgen.yaml").unlink()
+    outputs = []
+    for i, (cwd, inputs) in enumerate(
+        [(project, "."), (tmp_path, "a/b"), (Path("/"), str(project))]
+    ):
+        out = tmp_path / f"out{i}"
+        _render([inputs, "-o", str(out)], cwd)
+        outputs.append(tree(out))
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert b"kaosgen.dev/source: resources.yaml#1" in outputs[0]["base/agents/alpha.yaml"]

@@ -35,7 +35,9 @@ def example_dirs() -> list[Path]:
 
 
 def extra_project_dirs() -> list[Path]:
-    return sorted(p for p in TEST_PROJECTS_DIR.iterdir() if (p / "kaosgen.yaml").is_file())
+    """Test projects: `data/<name>/` and `data/eras/<era>/` with a kaosgen.yaml."""
+    candidates = [*TEST_PROJECTS_DIR.iterdir(), *(TEST_PROJECTS_DIR / "eras").iterdir()]
+    return sorted(p for p in candidates if (p / "kaosgen.yaml").is_file())
 
 
 #: The examples (golden output committed) and the test projects (feature coverage).
