@@ -52,7 +52,10 @@ def _inputs_root(inputs: list[str]) -> Path:
 
 
 def load_project(
-    inputs: list[str], explicit: str | None, diags: Diagnostics, sources: dict[str, str] | None = None
+    inputs: list[str],
+    explicit: str | None,
+    diags: Diagnostics,
+    sources: dict[str, str] | None = None,
 ) -> LoadedProject | None:
     """The project; None when kaosgen.yaml has errors. Its text goes into `sources` (for
     showing offending lines) even then."""
@@ -74,7 +77,9 @@ def load_project(
             return LoadedProject(Project(), path.parent, path, None, text)
         return None
     if len(docs) > 1:
-        diags.error("project-file", "kaosgen.yaml must hold exactly one document", docs[1].location())
+        diags.error(
+            "project-file", "kaosgen.yaml must hold exactly one document", docs[1].location()
+        )
         return None
     project = check_document(docs[0], Project, diags)
     if project is None:
