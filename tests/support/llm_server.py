@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import json
 import os
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,4 +86,18 @@ def real_llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         timeout=120,
         what="llama.cpp server",
     ) as server:
+        warm_up(server.url)
         yield server.url
+
+
+def warm_up(url: str) -> None:
+    """One 1-token completion: the first request pages the model in (seconds), so tests
+    that time themselves measure steady state."""
+    body = json.dumps(
+        {"model": MODEL_ALIAS, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+    ).encode()
+    request = urllib.request.Request(
+        f"{url}/v1/chat/completions", body, {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        response.read()
