@@ -194,6 +194,42 @@ def _resource_kind(item: RenderedWorkload) -> str:
     return {"Agent": "agent", "MCPServer": "mcp_server"}[node.kind]
 
 
+def _telemetry_namespace_patches(env: Environment, rendered: list[RenderedWorkload]) -> list:
+    """OTEL_RESOURCE_ATTRIBUTES names the namespace: correct it where the overlay moves the
+    workload to another one. A JSON patch by index (guarded by a `test` of the name) keeps
+    the env order, which a strategic merge would not."""
+    if not env.namespace:
+        return []
+    patches = []
+    for item in rendered:
+        node = item.node
+        current = f"service.namespace={node.namespace or 'default'},"
+        for obj in item.objects:
+            if obj["kind"] != "Deployment":
+                continue
+            containers = obj["spec"]["template"]["spec"]["containers"]
+            for c, container in enumerate(containers):
+                for i, var in enumerate(container.get("env") or []):
+                    value = var.get("value") or ""
+                    if var["name"] != "OTEL_RESOURCE_ATTRIBUTES" or not value.startswith(current):
+                        continue
+                    fixed = f"service.namespace={env.namespace}," + value[len(current) :]
+                    if fixed == value:
+                        continue
+                    at = f"/spec/template/spec/containers/{c}/env/{i}"
+                    ops = [
+                        {"op": "test", "path": f"{at}/name", "value": var["name"]},
+                        {"op": "replace", "path": f"{at}/value", "value": fixed},
+                    ]
+                    patches.append(
+                        {
+                            "patch": yamlout.dump(ops),
+                            "target": {"kind": "Deployment", "name": node.object_name},
+                        }
+                    )
+    return patches
+
+
 def overlay_files(
     env_name: str,
     env: Environment,
@@ -301,6 +337,7 @@ def overlay_files(
             patches.append(
                 {"path": path, "target": {"kind": "Deployment", "name": node.object_name}}
             )
+    patches.extend(_telemetry_namespace_patches(env, rendered))
     used = sorted({img for item in rendered for img in item.images} | set(extra_images))
     labels = [
         {

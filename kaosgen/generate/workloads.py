@@ -167,8 +167,10 @@ def _derived_env(agent: AgentNode, project: Project, user_names: set[str]) -> tu
     api = agent.model_api
     if api is not None:
         add("MODEL_API_URL", contract.service_url(api.object_name, api.port))
-        add("MODEL_API_MODE", api.mode)
     add("MODEL_NAME", literal(agent.model))
+    if api is not None:
+        # kaosgen's addition, after KAOS's MODEL_API_URL/MODEL_NAME pair (contract order).
+        add("MODEL_API_MODE", api.mode)
     add("AGENTIC_LOOP_MAX_STEPS", str(agent.max_steps))
     if agent.memory_explicit:
         add("MEMORY_ENABLED", "true" if agent.memory_enabled else "false")
