@@ -15,6 +15,10 @@ from kaosgen.models.common import (
     Telemetry,
 )
 
+#: Marked deprecated in the JSON Schema. (Not pydantic's `deprecated=True`: that warns at
+#: run time whenever the resolve pass reads the old field, which it must.)
+_DEPRECATED = {"deprecated": True}
+
 
 class MemoryConfig(KaosModel):
     enabled: bool = True
@@ -34,7 +38,7 @@ class AgentConfig(KaosModel):
     telemetry: Telemetry | None = None
     tool_call_mode: Literal["auto", "native", "string"] | None = None
     env: list[EnvVar] | None = Field(
-        None, deprecated=True, description="Deprecated: use spec.container.env."
+        None, json_schema_extra=_DEPRECATED, description="Deprecated: use spec.container.env."
     )
 
 

@@ -16,6 +16,10 @@ from kaosgen.models.common import (
     Telemetry,
 )
 
+#: Marked deprecated in the JSON Schema. (Not pydantic's `deprecated=True`: that warns at
+#: run time whenever the resolve pass reads the old field, which it must.)
+_DEPRECATED = {"deprecated": True}
+
 
 class ToolsSource(KaosModel):
     """OLD era: where the Python tool source comes from."""
@@ -40,17 +44,21 @@ class MCPServerSpec(KaosModel):
         description="python-string, python-package, kubernetes, slack, custom (custom needs "
         "container.image), or a runtime declared in kaosgen.yaml.",
     )
-    params: str | None = Field(None, description="Handed to the runtime (python-string: the source).")
+    params: str | None = Field(
+        None, description="Handed to the runtime (python-string: the source)."
+    )
     service_account_name: str | None = None
     telemetry: Telemetry | None = None
     gateway_route: GatewayRoute | None = None
     container: Container | None = None
     pod_spec: dict[str, Any] | None = None
     type: Literal["python-runtime", "node-runtime"] | None = Field(
-        None, deprecated=True, description="Deprecated: use runtime."
+        None, json_schema_extra=_DEPRECATED, description="Deprecated: use runtime."
     )
     config: LegacyMCPConfig | None = Field(
-        None, deprecated=True, description="Deprecated: use runtime + params and container.env."
+        None,
+        json_schema_extra=_DEPRECATED,
+        description="Deprecated: use runtime + params and container.env.",
     )
 
 

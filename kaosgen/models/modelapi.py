@@ -17,10 +17,15 @@ from kaosgen.models.common import (
     Telemetry,
 )
 
+#: Marked deprecated in the JSON Schema. (Not pydantic's `deprecated=True`: that warns at
+#: run time whenever the resolve pass reads the old field, which it must.)
+_DEPRECATED = {"deprecated": True}
+
 
 class ApiKey(KaosModel):
     value: str | None = Field(
-        None, description="Inline key: an error unless the project sets security.allowInlineApiKeys."
+        None,
+        description="Inline key: an error unless the project sets security.allowInlineApiKeys.",
     )
     value_from: EnvVarSource | None = None
 
@@ -34,17 +39,23 @@ class ProxyConfig(KaosModel):
     models: Annotated[list[str], Field(min_length=1)] | None = Field(
         None, description="Exact model names, `*`, or `provider/*`."
     )
-    model: str | None = Field(None, deprecated=True, description="Deprecated: use models.")
+    model: str | None = Field(
+        None, json_schema_extra=_DEPRECATED, description="Deprecated: use models."
+    )
     provider: str | None = None
     api_base: str | None = None
     api_key: ApiKey | None = None
     config_yaml: ConfigYaml | None = None
-    env: list[EnvVar] | None = Field(None, deprecated=True, description="Deprecated: use spec.container.env.")
+    env: list[EnvVar] | None = Field(
+        None, json_schema_extra=_DEPRECATED, description="Deprecated: use spec.container.env."
+    )
 
 
 class HostedConfig(KaosModel):
     model: str = Field(description="Ollama model to pull and serve, e.g. smollm2:135m.")
-    env: list[EnvVar] | None = Field(None, deprecated=True, description="Deprecated: use spec.container.env.")
+    env: list[EnvVar] | None = Field(
+        None, json_schema_extra=_DEPRECATED, description="Deprecated: use spec.container.env."
+    )
 
 
 class ModelAPISpec(KaosModel):

@@ -217,3 +217,15 @@ def test_fromstring_gives_the_same_mcp_tools_string_as_params(tmp_path: Path) ->
         rendered[name] = (out / "base" / "mcpservers" / "tools.yaml").read_text()
     assert rendered["old"] == rendered["new"]
     assert "MCP_TOOLS_STRING" in rendered["new"]
+
+
+def test_reading_old_fields_raises_no_deprecation_warning(tmp_path: Path) -> None:
+    """Under `python -W error` an old-era document must still compile (no traceback)."""
+    import warnings
+
+    root = _project(tmp_path, "old", era_documents(OLD))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        code, diagnostics = validate_json(".", cwd=root)
+    assert code == 0
+    assert {d["rule"] for d in diagnostics} == {"deprecated-field"}
