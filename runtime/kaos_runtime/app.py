@@ -98,6 +98,7 @@ class Runtime:
 
     async def start(self) -> None:
         wait = self.settings.mcp_connect_timeout_seconds
+        await self.model.warm_up()
         await asyncio.gather(self.mcp.start(wait), self.delegation.start(wait))
         self.readiness.start()
         log.info(
@@ -330,7 +331,8 @@ async def _stream(
 
     The loop runs in its own task feeding a queue, so that the response can send keep-alive
     comments while a long tool call runs, and so that a model failure before anything was
-    produced is still answered with a proper 502/504 status instead of a 200 stream.
+    produced (within KEEPALIVE_SECONDS) is still answered with a proper 502/504 status
+    instead of a 200 stream.
     """
     writer = ChunkWriter(completion_id(), model_name, req.include_usage)
     queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -365,7 +367,10 @@ async def _stream(
             queue.put_nowait(_STREAM_END)
 
     task = asyncio.create_task(produce())
-    first = await queue.get()
+    try:  # a quick failure gets a real status; a slow first token must not hold the headers
+        first = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+    except TimeoutError:
+        first = ChunkWriter.KEEPALIVE
     if isinstance(first, _Failure):
         await task
         return first.error.response()

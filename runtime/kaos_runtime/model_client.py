@@ -22,6 +22,7 @@ import importlib.util
 import json
 import logging
 import random
+import socket
 import time
 import uuid
 import warnings
@@ -163,6 +164,7 @@ StreamItem = str | ModelTurn
 class Backend(Protocol):
     async def complete(self, request: dict[str, Any]) -> ModelTurn: ...
     def stream(self, request: dict[str, Any]) -> AsyncIterator[StreamItem]: ...
+    async def warm_up(self) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -242,6 +244,9 @@ class ModelClient:
                     raise
                 attempt += 1
                 await _backoff(attempt, exc)
+
+    async def warm_up(self) -> None:
+        await self.backend.warm_up()
 
     async def close(self) -> None:
         await self.backend.close()
@@ -343,6 +348,9 @@ class DirectBackend:
         except httpx.HTTPError as exc:
             raise _httpx_error(exc) from exc
         yield ModelTurn("".join(content), calls.result(), usage, finish)
+
+    async def warm_up(self) -> None:
+        return None
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -454,6 +462,27 @@ class LiteLLMBackend:
         except Exception as exc:
             raise _litellm_error(exc) from exc
         yield ModelTurn("".join(content), calls.result(), usage, finish)
+
+    async def warm_up(self) -> None:
+        """Run litellm's first-call path (seconds of lazy imports) before serving.
+
+        Otherwise the first request would block the event loop, health probes included.
+        The calls go to a closed loopback port: refused at once, nothing leaves the pod.
+        """
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        request = {"model": "warm-up", "messages": [{"role": "user", "content": "-"}]}
+        for stream in (False, True):
+            kwargs = {**self._kwargs(request), "api_base": f"http://127.0.0.1:{port}/v1"}
+            kwargs["timeout"] = 2.0
+            try:
+                response = await self._litellm.acompletion(**kwargs, stream=stream)
+                if stream:
+                    async for _ in response:
+                        break
+            except Exception:
+                pass
 
     async def close(self) -> None:
         return None

@@ -374,3 +374,27 @@ def test_a_client_that_goes_away_mid_stream_stops_the_loop(model, start_runtime,
     assert len(model.token_times[0]) < len(tokens)  # the model's stream was closed too
     events = httpx.get(rt.url + "/memory/events", params={"session_id": "gone"}).json()["events"]
     assert [e["type"] for e in events] == ["user_message"]
+
+
+def test_a_slow_first_token_does_not_hold_back_the_response_headers(
+    model, start_runtime, monkeypatch
+):
+    import kaos_runtime.app
+
+    monkeypatch.setattr(kaos_runtime.app, "KEEPALIVE_SECONDS", 0.3)
+    model.push(Reply.text("late", delay=2.0))
+    rt = start_runtime(model.url)
+    started = time.monotonic()
+    with httpx.stream(
+        "POST",
+        rt.url + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "q"}], "stream": True},
+        timeout=10,
+    ) as response:
+        headers_after = time.monotonic() - started
+        assert response.status_code == 200
+        events = [e for e in response.read().decode().split("\n\n") if e]
+    assert headers_after < 1.5  # the model answers after 2 s
+    assert '"role":"assistant"' in events[0] and events[1] == ": keepalive"
+    assert events[-1] == "data: [DONE]"
+    assert any('"content":"late"' in e for e in events)
