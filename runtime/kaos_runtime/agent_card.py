@@ -9,6 +9,7 @@ either version read it. Skills are the tools the agent can use right now and its
 
 from __future__ import annotations
 
+import functools
 from importlib import metadata
 from typing import Any
 
@@ -22,6 +23,7 @@ PROTOCOL_VERSION = "0.3.0"
 TRANSPORT = "HTTP+JSON"
 
 
+@functools.cache
 def runtime_version() -> str:
     try:
         return metadata.version("kaosgen")

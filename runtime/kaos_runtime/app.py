@@ -249,7 +249,7 @@ async def chat_completions(request: Request) -> Response:
         headers[CLIENT_TOOLS_HEADER] = "ignored"
         log.info("ignoring %d client-supplied tools (the agent runs its own tools)", len(req.tools))
 
-    client_messages = [m.model_dump(exclude_none=True) for m in req.messages]
+    client_messages = req.messages_dicts
     turns = [m for m in client_messages if m.get("role") not in ("system", "developer")]
     history: list[dict[str, Any]] = []
     if rt.memory_on and len(turns) <= 1 and settings.memory_context_limit > 0:
@@ -516,6 +516,8 @@ class MetricsMiddleware:
         self.app = app
         self.metrics_of = metrics_of
         self.routes = routes
+        #: Labelled children, looked up once per (route, method, status).
+        self._series: dict[tuple[str, str, int], tuple[Any, Any, Metrics]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -537,8 +539,17 @@ class MetricsMiddleware:
             if metrics is not None:
                 path = scope["path"]
                 route = path if path in self.routes else "other"
-                metrics.requests.labels(route, scope["method"], str(status)).inc()
-                metrics.latency.labels(route).observe(time.perf_counter() - started)
+                key = (route, scope["method"], status)
+                series = self._series.get(key)
+                if series is None or series[2] is not metrics:
+                    series = (
+                        metrics.requests.labels(route, scope["method"], str(status)),
+                        metrics.latency.labels(route),
+                        metrics,
+                    )
+                    self._series[key] = series
+                series[0].inc()
+                series[1].observe(time.perf_counter() - started)
 
 
 def create_app(

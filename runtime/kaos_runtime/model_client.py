@@ -6,8 +6,8 @@ server knows it (`Settings.upstream_model`). Two interchangeable backends do the
 
 * `litellm` (default): `litellm.acompletion` with the `openai/` provider prefix, so the
   model name reaches the server verbatim (litellm strips exactly one `openai/`).
-* `direct`: a thin httpx client, for deployments that want the lowest added latency
-  (litellm costs a few milliseconds of Python per call).
+* `direct`: a thin aiohttp client, for deployments that want the lowest added latency
+  (litellm costs a few milliseconds of Python per call and seconds of start-up).
 
 Both return the same `ModelTurn` / stream the same deltas, and both turn failures into
 `ModelError` with the HTTP status the agent should answer (502, or 504 on a timeout).
@@ -264,30 +264,50 @@ def make_backend(settings: Settings) -> Backend:
     return LiteLLMBackend(settings)
 
 
-# --- direct httpx backend ------------------------------------------------------------
+# --- direct backend (aiohttp) ---------------------------------------------------------
 
 
 class DirectBackend:
-    """POSTs to `<base>/chat/completions` with a pooled httpx client."""
+    """POSTs to `<base>/chat/completions` on a pooled aiohttp session.
+
+    aiohttp rather than httpx: httpcore's pool checks every pooled connection on every
+    request (a `poll` per connection), which dominated the runtime's CPU at concurrency 32.
+    No proxy variables are honoured: the ModelAPI is a Service in the cluster.
+    """
 
     def __init__(self, settings: Settings) -> None:
+        self.base = settings.model_api_base
+        self.headers = {"Authorization": f"Bearer {settings.model_api_key or PLACEHOLDER_KEY}"}
         timeout = settings.model_timeout_seconds
-        self.client = httpx.AsyncClient(
-            base_url=settings.model_api_base,
-            headers={"Authorization": f"Bearer {settings.model_api_key or PLACEHOLDER_KEY}"},
-            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
-        )
+        self.timeout = (timeout, min(10.0, timeout))
+        self._session: Any = None
+
+    def _client(self) -> Any:
+        import aiohttp
+
+        if self._session is None or self._session.closed:
+            total, connect = self.timeout
+            self._session = aiohttp.ClientSession(
+                headers=self.headers,
+                timeout=aiohttp.ClientTimeout(total=None, connect=connect, sock_read=total),
+                connector=aiohttp.TCPConnector(limit=512, keepalive_timeout=60),
+                json_serialize=_compact_json,
+                raise_for_status=False,
+            )
+        return self._session
 
     async def complete(self, request: dict[str, Any]) -> ModelTurn:
+        url = self.base + "/chat/completions"
         try:
-            response = await self.client.post("/chat/completions", json=request)
-        except httpx.HTTPError as exc:
-            raise _httpx_error(exc) from exc
-        if response.status_code != 200:
-            raise _status_error(response.status_code, response.text)
+            async with self._client().post(url, json=request) as response:
+                raw = await response.read()
+                status = response.status
+        except Exception as exc:
+            raise _aiohttp_error(exc) from exc
+        if status != 200:
+            raise _status_error(status, raw.decode("utf-8", "replace"))
         try:
-            body = response.json()
+            body = json.loads(raw)
             choice = body["choices"][0]
             message = choice.get("message") or {}
         except (ValueError, KeyError, IndexError, TypeError) as exc:
@@ -312,15 +332,18 @@ class DirectBackend:
         content: list[str] = []
         usage: Usage | None = None
         finish: str | None = None
+        url = self.base + "/chat/completions"
         try:
-            async with self.client.stream("POST", "/chat/completions", json=request) as response:
-                if response.status_code != 200:
-                    raise _status_error(response.status_code, (await response.aread()).decode())
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
+            async with self._client().post(url, json=request) as response:
+                if response.status != 200:
+                    raw = await response.read()
+                    raise _status_error(response.status, raw.decode("utf-8", "replace"))
+                async for raw_line in response.content:
+                    line = raw_line.strip()
+                    if not line.startswith(b"data:"):
                         continue
                     data = line[5:].strip()
-                    if data == "[DONE]":
+                    if data == b"[DONE]":
                         break
                     try:
                         chunk = json.loads(data)
@@ -345,15 +368,36 @@ class DirectBackend:
                                 tc.get("index"), tc.get("id"), fn.get("name"), fn.get("arguments")
                             )
                         finish = choice.get("finish_reason") or finish
-        except httpx.HTTPError as exc:
-            raise _httpx_error(exc) from exc
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise _aiohttp_error(exc) from exc
         yield ModelTurn("".join(content), calls.result(), usage, finish)
 
     async def warm_up(self) -> None:
         return None
 
     async def close(self) -> None:
-        await self.client.aclose()
+        if self._session is not None:
+            await self._session.close()
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _aiohttp_error(exc: BaseException) -> ModelError:
+    import aiohttp
+
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return ModelError(f"model API timed out ({type(exc).__name__})", status=504)
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ServerDisconnectedError):
+        return ModelError(f"model API unreachable: {exc or type(exc).__name__}", transient=True)
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return ModelError(
+            f"model API connection failed: {exc or type(exc).__name__}", transient=True
+        )
+    return ModelError(f"model call failed: {exc or type(exc).__name__}")
 
 
 def _error_text(body: Any) -> str:
@@ -376,12 +420,6 @@ def _status_error(status: int, text: str) -> ModelError:
         upstream_status=status,
         transient=status in _TRANSIENT_STATUS,
     )
-
-
-def _httpx_error(exc: httpx.HTTPError) -> ModelError:
-    if isinstance(exc, httpx.TimeoutException):
-        return ModelError(f"model API timed out ({type(exc).__name__})", status=504)
-    return ModelError(f"model API unreachable: {exc or type(exc).__name__}", transient=True)
 
 
 # --- litellm backend -----------------------------------------------------------------

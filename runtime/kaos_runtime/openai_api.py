@@ -11,7 +11,15 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+)
 from starlette.responses import Response
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -132,6 +140,13 @@ class ChatRequest(BaseModel):
     response_format: dict[str, Any] | None = None
     user: StrictStr | None = None
 
+    #: The messages as sent (validated above), cheaper than dumping the models again.
+    _messages: list[dict[str, Any]] = PrivateAttr(default_factory=list)
+
+    @property
+    def messages_dicts(self) -> list[dict[str, Any]]:
+        return self._messages
+
     def model_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in PASS_THROUGH if getattr(self, k) is not None}
 
@@ -153,13 +168,24 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             400, "'messages' is required", param="messages", code="missing_required_parameter"
         )
     try:
-        return ChatRequest.model_validate(data)
+        request = ChatRequest.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in _field_path(err["loc"]))
         raise APIError(
             400, f"invalid '{where}': {err['msg']}", param=where, code="invalid_value"
         ) from None
+    request._messages = [_clean(m) for m in data["messages"]]
+    return request
+
+
+def _clean(message: dict[str, Any]) -> dict[str, Any]:
+    """A validated message as the model gets it: no null fields, and an assistant message
+    with tool calls keeps `content: ""` (llama.cpp rejects null)."""
+    clean = {k: v for k, v in message.items() if v is not None}
+    if clean.get("role") == "assistant" and "content" not in clean:
+        clean["content"] = ""
+    return clean
 
 
 def _field_path(loc: tuple[Any, ...]) -> list[Any]:
