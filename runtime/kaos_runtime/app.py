@@ -287,6 +287,10 @@ async def chat_completions(request: Request) -> Response:
                 done = event
     except ModelError as exc:
         raise await _model_failure(rt, session_id, exc) from None
+    except Exception as exc:
+        rt.metrics.errors.labels("internal").inc()
+        await rt.record(session_id, "error", f"internal error: {type(exc).__name__}: {exc}", None)
+        raise
     finally:
         rt.metrics.in_flight.dec()
     assert done is not None

@@ -344,3 +344,24 @@ def test_duplicate_tool_call_ids_from_the_model_are_made_unique(model, start_run
         (ids[0], "a"),
         (ids[1], "b"),
     ]
+
+
+def test_tools_served_by_the_mcp_tool_server_runtime(model, start_runtime, tmp_path):
+    """The production pairing: our MCP tool-server image (stateless HTTP) as the tool source."""
+    from support.mcp_server import mcp_tool_server
+
+    source = (
+        'def shout(text: str) -> str:\n    """Upper-case the text."""\n    return text.upper()\n'
+    )
+    with mcp_tool_server(tmp_path, tools=source) as server:
+        model.push(Reply.tool_call("shout", {"text": "hey"}), Reply.text("They said HEY."))
+        rt = start_runtime(model.url, MCP_SERVERS="shouter", MCP_SERVER_shouter_URL=server.url)
+        for _ in range(2):  # the session is reused across requests
+            assert _ask(rt).choices[0].message.content == "They said HEY."
+            model.push(Reply.tool_call("shout", {"text": "hey"}), Reply.text("They said HEY."))
+        [tool] = model.requests[0]["tools"]
+        assert tool["function"]["name"] == "shout"
+        assert tool["function"]["description"] == "Upper-case the text."
+        assert model.requests[1]["messages"][-1]["content"] == "HEY"
+        assert model.requests[3]["messages"][-1]["content"] == "HEY"
+        assert rt.runtime.mcp.connections["shouter"].attempts == 1
