@@ -11,8 +11,10 @@ from support.compiler import (
     REPO,
     Renders,
     assert_no_traceback,
+    build_overlay,
     load_file,
     run_kaosgen,
+    tree,
 )
 
 
@@ -29,8 +31,6 @@ def test_committed_output_is_up_to_date(example: str) -> None:
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_committed_output_matches_a_fresh_render(example: str, renders: Renders) -> None:
     """The same check by bytes, against a render into an empty directory."""
-    from support.compiler import tree
-
     committed = tree(EXAMPLES_DIR / example / "deploy")
     fresh = tree(renders.output(example))
     assert sorted(committed) == sorted(fresh)
@@ -63,8 +63,6 @@ def test_every_overlay_builds_with_kubectl_kustomize(project: str, renders: Rend
 
 @pytest.mark.parametrize("project", sorted(PROJECTS))
 def test_base_builds_on_its_own(project: str, renders: Renders) -> None:
-    from support.compiler import build_overlay
-
     objects = build_overlay(renders.output(project) / "base")
     assert {"Deployment", "Service", "NetworkPolicy"} <= {o["kind"] for o in objects}
     assert not any("kaosgen.dev/environment" in o["metadata"].get("labels", {}) for o in objects)
