@@ -160,9 +160,17 @@ def _ranged(name: str, value: int | float, low: float, high: float | None = None
         raise SettingsError(f"{name}: must be {bound}, got {value}")
 
 
+def _names(value: str | None) -> list[str]:
+    """A name list: `a,b`, also the older `[a,b]` / `["a", "b"]` spellings."""
+    value = (value or "").strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    return [name.strip("'\" ") for name in contract.split_csv(value) if name.strip("'\" ")]
+
+
 def _mcp_servers(environ: Mapping[str, str]) -> dict[str, str]:
     servers: dict[str, str] = {}
-    for name in contract.split_csv(environ.get("MCP_SERVERS")):
+    for name in _names(environ.get("MCP_SERVERS")):
         raw_var = contract.mcp_server_url_var(name)
         snake_var = contract.mcp_server_url_var_snake(name)
         value = _get(environ, raw_var) or _get(environ, snake_var)
@@ -188,7 +196,7 @@ def _peers(environ: Mapping[str, str]) -> dict[str, str]:
             raise SettingsError(f"AGENT_SUB_AGENTS: {exc}") from None
         return {name: _peer_base(_url("AGENT_SUB_AGENTS", url)) for name, url in pairs.items()}
     peers: dict[str, str] = {}
-    for name in contract.split_csv(environ.get("PEER_AGENTS")):
+    for name in _names(environ.get("PEER_AGENTS")):
         var = contract.peer_card_url_var(name)
         value = _get(environ, var)
         if value is None:

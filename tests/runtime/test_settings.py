@@ -202,3 +202,19 @@ def test_model_api_mode_rejects_unknown_modes() -> None:
     }
     with pytest.raises(SettingsError, match="MODEL_API_MODE"):
         load_settings(env)
+
+
+@pytest.mark.parametrize("listing", ["a,b-c", "[a,b-c]", '["a", "b-c"]', " a , b-c ,"])
+def test_name_lists_in_every_spelling(listing):
+    env = {
+        **BASE,
+        "MCP_SERVERS": listing,
+        "MCP_SERVER_a_URL": "http://a:8000",
+        "MCP_SERVER_b-c_URL": "http://bc:8000",
+        "PEER_AGENTS": listing,
+        "PEER_AGENT_A_CARD_URL": "http://agent-a:8000",
+        "PEER_AGENT_B_C_CARD_URL": "http://agent-b-c:8000",
+    }
+    s = load_settings(env)
+    assert list(s.mcp_servers) == ["a", "b-c"]
+    assert list(s.peer_agents) == ["a", "b-c"]
