@@ -291,7 +291,6 @@ class DirectBackend:
                 headers=self.headers,
                 timeout=aiohttp.ClientTimeout(total=None, connect=connect, sock_read=total),
                 connector=aiohttp.TCPConnector(limit=512, keepalive_timeout=60),
-                json_serialize=_compact_json,
                 raise_for_status=False,
             )
         return self._session
@@ -299,7 +298,7 @@ class DirectBackend:
     async def complete(self, request: dict[str, Any]) -> ModelTurn:
         url = self.base + "/chat/completions"
         try:
-            async with self._client().post(url, json=request) as response:
+            async with self._client().post(url, data=_body(request), headers=_JSON) as response:
                 raw = await response.read()
                 status = response.status
         except Exception as exc:
@@ -334,7 +333,7 @@ class DirectBackend:
         finish: str | None = None
         url = self.base + "/chat/completions"
         try:
-            async with self._client().post(url, json=request) as response:
+            async with self._client().post(url, data=_body(request), headers=_JSON) as response:
                 if response.status != 200:
                     raw = await response.read()
                     raise _status_error(response.status, raw.decode("utf-8", "replace"))
@@ -382,8 +381,11 @@ class DirectBackend:
             await self._session.close()
 
 
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_JSON = {"Content-Type": "application/json"}
+
+
+def _body(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _aiohttp_error(exc: BaseException) -> ModelError:
