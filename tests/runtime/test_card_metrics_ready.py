@@ -160,7 +160,7 @@ def test_metrics_count_requests_model_calls_tools_tokens_and_errors(
 
 
 def test_in_flight_gauge_counts_running_completions(model, start_runtime):
-    model.push(Reply.text("slow", delay=1.0))
+    model.push(Reply.text("slow", delay=2.0))
     rt = start_runtime(model.url)
     worker = threading.Thread(
         target=lambda: httpx.post(
@@ -170,8 +170,10 @@ def test_in_flight_gauge_counts_running_completions(model, start_runtime):
         )
     )
     worker.start()
-    time.sleep(0.5)
-    assert _sample(httpx.get(rt.url + "/metrics").text, "kaos_agent_requests_in_flight") == 1
+    deadline = time.monotonic() + 1.5
+    while _sample(httpx.get(rt.url + "/metrics").text, "kaos_agent_requests_in_flight") != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     worker.join()
     assert _sample(httpx.get(rt.url + "/metrics").text, "kaos_agent_requests_in_flight") == 0
 
