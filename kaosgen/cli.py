@@ -28,6 +28,11 @@ def _report(compilation: Any, fmt: str, *, quiet: bool = False) -> None:
     click.echo(format_diagnostics(diags, fmt, compilation.sources, color=color), file=stream)
 
 
+def _os_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
 def _project_option(fn: Any) -> Any:
     return click.option(
         "--project",
@@ -90,6 +95,9 @@ def render(paths: tuple[str, ...], output: str | None, project_file: str | None,
     except FileExistsError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERRORS)
+    except OSError as exc:
+        click.echo(f"error: cannot read {out_dir}: {_os_error(exc)}", err=True)
+        sys.exit(EXIT_ERRORS)
     if check:
         if result.stale:
             click.echo(writer.unified_diff(out_dir, compilation.files, result, old), nl=False)
@@ -102,7 +110,11 @@ def render(paths: tuple[str, ...], output: str | None, project_file: str | None,
         if not quiet:
             click.echo(f"{out_dir}: up to date ({result.unchanged} files)", err=True)
         sys.exit(EXIT_OK)
-    writer.apply_changes(out_dir, compilation.files, result)
+    try:
+        writer.apply_changes(out_dir, compilation.files, result)
+    except OSError as exc:
+        click.echo(f"error: cannot write {out_dir}: {_os_error(exc)}", err=True)
+        sys.exit(EXIT_ERRORS)
     if not quiet:
         click.echo(
             f"{out_dir}: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed, "

@@ -87,7 +87,7 @@ def unified_diff(
     out_dir: Path, files: dict[str, str], result: SyncResult, old_texts: dict[str, str | None]
 ) -> str:
     chunks: list[str] = []
-    label = out_dir.as_posix().rstrip("/")
+    label = out_dir.as_posix().strip("/")  # a/<dir>/..., also for an absolute DIR
     for rel in sorted([*result.added, *result.changed, *result.removed]):
         old = old_texts.get(rel) or ""
         new = files.get(rel, "")

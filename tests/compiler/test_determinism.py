@@ -263,3 +263,18 @@ def test_without_a_project_file_the_working_directory_does_not_matter_either(
         outputs.append(tree(out))
     assert outputs[0] == outputs[1] == outputs[2]
     assert b"kaosgen.dev/source: resources.yaml#1" in outputs[0]["base/agents/alpha.yaml"]
+
+
+def test_an_unwritable_output_directory_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    _write_project(project, ["alpha"], gateway=False)
+    (tmp_path / "a-file").write_text("x")
+    result = run_kaosgen("render", "p", "-o", str(tmp_path / "a-file" / "out"), cwd=tmp_path)
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert f"error: cannot write {tmp_path / 'a-file' / 'out'}: Not a directory" in result.stderr
+    check = run_kaosgen("render", "p", "-o", str(tmp_path / "elsewhere"), "--check", cwd=tmp_path)
+    assert (
+        f"+++ b/{(tmp_path / 'elsewhere').as_posix().strip('/')}/base/agents/alpha.yaml"
+        in check.stdout
+    )
