@@ -37,12 +37,6 @@ def main() -> None:
         raise SystemExit(2) from None
 
     configure_logging(settings.log_level)
-    if not settings.otel_sdk_disabled:
-        logging.getLogger("kaos_runtime").warning(
-            "OTEL_SDK_DISABLED=false but this image exports no telemetry "
-            "(run it under opentelemetry-instrument to export traces to %s)",
-            settings.otel_exporter_otlp_endpoint or "the OTLP endpoint",
-        )
 
     import uvicorn
 

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from kaos_contract import env as contract
+from opentelemetry import propagate, trace
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -29,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import agent_card
 from .delegation import Delegation
-from .loop import AgentLoop, Delta, Done, LoopRequest, Progress, ToolModeSelector
+from .loop import AgentLoop, Delta, Done, LoopEvent, LoopRequest, Progress, ToolModeSelector
 from .mcp_clients import McpManager
 from .memory import Memory, create_memory
 from .metrics import CONTENT_TYPE_LATEST, Metrics
@@ -46,6 +47,7 @@ from .openai_api import (
 )
 from .readiness import Readiness
 from .settings import Settings
+from .telemetry import make_tracer
 from .tools import CallContext, Tool, ToolOutcome
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,8 @@ class Runtime:
         self.settings = settings
         self.metrics = Metrics(settings.agent_name)
         self.memory = memory if memory is not None else create_memory(settings)
-        self.model = ModelClient(settings, backend, on_call=self._on_model_call)
+        self.tracer, self._stop_tracing = make_tracer(settings)
+        self.model = ModelClient(settings, backend, on_call=self._on_model_call, tracer=self.tracer)
         self.selector = ToolModeSelector(settings.tool_call_mode, settings.model_name)
         self.mcp = McpManager(
             settings.mcp_servers,
@@ -86,7 +89,11 @@ class Runtime:
             interval=min(1.0, settings.mcp_refresh_seconds),
         )
         self.loop = AgentLoop(
-            self.model, self.selector, settings.agentic_loop_max_steps, self._on_tool
+            self.model,
+            self.selector,
+            settings.agentic_loop_max_steps,
+            self._on_tool,
+            tracer=self.tracer,
         )
         self.memory_on = settings.memory_enabled and settings.memory_type != "null"
 
@@ -117,6 +124,22 @@ class Runtime:
         await asyncio.gather(self.mcp.stop(), self.delegation.stop(), return_exceptions=True)
         await self.model.close()
         await self.memory.close()
+        await asyncio.to_thread(self._stop_tracing)  # flushes the spans not yet exported
+
+    async def run(
+        self, req: LoopRequest, parent: Any, attributes: dict[str, Any]
+    ) -> AsyncIterator[LoopEvent]:
+        """The loop inside a `chat.completions` server span (continuing the caller's trace)."""
+        with self.tracer.start_as_current_span(
+            "chat.completions", context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
+        ) as span:
+            async for event in self.loop.run(req):
+                if isinstance(event, Done):
+                    span.set_attribute("gen_ai.usage.input_tokens", event.usage.prompt_tokens)
+                    span.set_attribute("gen_ai.usage.output_tokens", event.usage.completion_tokens)
+                    span.set_attribute("kaos.steps", event.steps)
+                    span.set_attribute("kaos.limit_reached", event.limit_reached)
+                yield event
 
     def tools(self, depth: int) -> list[Tool]:
         return [*self.mcp.tools(), *self.delegation.tools(depth)]
@@ -277,12 +300,22 @@ async def chat_completions(request: Request) -> Response:
         record=record,
     )
     model_name = req.model or settings.agent_name
+    parent = propagate.extract(request.headers)
+    span_attributes = {
+        "kaos.agent": settings.agent_name,
+        "kaos.session_id": session_id,
+        "kaos.delegation_depth": depth,
+        "kaos.stream": req.stream,
+        "kaos.tools": len(loop_request.tools),
+    }
     rt.metrics.in_flight.inc()
     if req.stream:
-        return await _stream(rt, req, loop_request, model_name, session_id, headers)
+        return await _stream(
+            rt, req, loop_request, model_name, session_id, headers, parent, span_attributes
+        )
     try:
         done = None
-        async for event in rt.loop.run(loop_request):
+        async for event in rt.run(loop_request, parent, span_attributes):
             if isinstance(event, Done):
                 done = event
     except ModelError as exc:
@@ -330,6 +363,8 @@ async def _stream(
     model_name: str,
     session_id: str,
     headers: dict[str, str],
+    parent: Any,
+    span_attributes: dict[str, Any],
 ) -> Response:
     """SSE: chunks as the loop produces them, progress as comments, usage, `[DONE]`.
 
@@ -343,7 +378,7 @@ async def _stream(
 
     async def produce() -> None:
         try:
-            async for event in rt.loop.run(loop_request):
+            async for event in rt.run(loop_request, parent, span_attributes):
                 if isinstance(event, Delta):
                     queue.put_nowait(writer.content(event.text))
                 elif isinstance(event, Progress):

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from kaos_contract import env as contract
+from opentelemetry import propagate
 
 from .tools import CallContext, Tool, ToolOutcome
 
@@ -165,6 +166,7 @@ class Delegation:
             contract.DELEGATION_DEPTH_HEADER: str(ctx.depth + 1),
             contract.SESSION_HEADER: ctx.session_id,
         }
+        propagate.inject(headers)  # W3C traceparent: the peer's spans join this trace
         url = peer.base_url + "/v1/chat/completions"
         try:
             response = await self.client.post(url, json=body, headers=headers)

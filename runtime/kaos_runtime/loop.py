@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import trace
+
 from .model_client import (
     ModelClient,
     ModelError,
@@ -126,11 +128,13 @@ class AgentLoop:
         selector: ToolModeSelector,
         max_steps: int,
         on_tool: Callable[[Tool | None, str, ToolOutcome], None] | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.model = model
         self.selector = selector
         self.max_steps = max_steps
         self._on_tool = on_tool or (lambda tool, name, outcome: None)
+        self.tracer = tracer or trace.get_tracer(__name__)
 
     async def run(self, req: LoopRequest) -> AsyncIterator[LoopEvent]:
         tools = {tool.name: tool for tool in req.tools}
@@ -336,24 +340,43 @@ class AgentLoop:
     async def _execute(
         self, call: ToolCallRequest, tool: Tool | None, tools: dict[str, Tool], ctx: CallContext
     ) -> tuple[ToolCallRequest, ToolOutcome]:
-        if tool is None:
-            known = ", ".join(sorted(tools)) or "none"
-            outcome = ToolOutcome(False, f"unknown tool '{call.name}'; available tools: {known}")
-        else:
-            try:
-                arguments = parse_arguments(call.arguments)
-            except ValueError as exc:
-                outcome = ToolOutcome(False, str(exc))
+        kind = tool.kind if tool is not None else "unknown"
+        span_name = (
+            f"delegate {tool.source}"
+            if tool is not None and kind == "delegation"
+            else f"tool {call.name}"
+        )
+        attributes = {
+            "gen_ai.tool.name": call.name,
+            "gen_ai.tool.call.id": call.id,
+            "kaos.tool.kind": kind,
+        }
+        if tool is not None:
+            attributes["kaos.tool.source"] = tool.source
+        with self.tracer.start_as_current_span(span_name, attributes=attributes) as span:
+            if tool is None:
+                known = ", ".join(sorted(tools)) or "none"
+                outcome = ToolOutcome(
+                    False, f"unknown tool '{call.name}'; available tools: {known}"
+                )
             else:
                 try:
-                    outcome = await tool.call(arguments, ctx)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a tool must never take the request down
-                    log.exception("tool %s crashed", call.name)
-                    outcome = ToolOutcome(
-                        False, f"tool '{call.name}' failed: {exc or type(exc).__name__}"
-                    )
+                    arguments = parse_arguments(call.arguments)
+                except ValueError as exc:
+                    outcome = ToolOutcome(False, str(exc))
+                else:
+                    try:
+                        outcome = await tool.call(arguments, ctx)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # a tool must never take the request down
+                        log.exception("tool %s crashed", call.name)
+                        outcome = ToolOutcome(
+                            False, f"tool '{call.name}' failed: {exc or type(exc).__name__}"
+                        )
+            span.set_attribute("kaos.tool.ok", outcome.ok)
+            if not outcome.ok:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, outcome.text[:200]))
         self._on_tool(tool, call.name, outcome)
         return call, outcome
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+from opentelemetry import trace
 
 from .settings import Settings
 
@@ -176,12 +177,30 @@ class ModelClient:
         settings: Settings,
         backend: Backend | None = None,
         on_call: Callable[[str, float, Usage | None], None] | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.settings = settings
         self.model = settings.upstream_model
         self.max_retries = settings.model_max_retries
         self.backend = backend or make_backend(settings)
         self._on_call = on_call or (lambda outcome, seconds, usage: None)
+        self.tracer = tracer or trace.get_tracer(__name__)
+        self._span_name = f"chat {self.model}"
+        self._span_attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": self.model,
+            "server.address": settings.model_api_base,
+        }
+
+    @staticmethod
+    def _end_span(span: trace.Span, turn: ModelTurn) -> None:
+        if turn.usage is not None:
+            span.set_attribute("gen_ai.usage.input_tokens", turn.usage.prompt_tokens)
+            span.set_attribute("gen_ai.usage.output_tokens", turn.usage.completion_tokens)
+        if turn.finish_reason:
+            span.set_attribute("gen_ai.response.finish_reasons", [turn.finish_reason])
+        span.set_attribute("kaos.tool_calls", len(turn.tool_calls))
 
     def _request(
         self,
@@ -202,19 +221,24 @@ class ModelClient:
     ) -> ModelTurn:
         request = self._request(messages, tools, params or {})
         attempt = 0
-        while True:
-            started = time.perf_counter()
-            try:
-                turn = await self.backend.complete(request)
-            except ModelError as exc:
-                self._on_call("error", time.perf_counter() - started, None)
-                if not exc.transient or attempt >= self.max_retries:
-                    raise
-                attempt += 1
-                await _backoff(attempt, exc)
-                continue
-            self._on_call("ok", time.perf_counter() - started, turn.usage)
-            return turn
+        with self.tracer.start_as_current_span(
+            self._span_name, kind=trace.SpanKind.CLIENT, attributes=self._span_attributes
+        ) as span:
+            while True:
+                started = time.perf_counter()
+                try:
+                    turn = await self.backend.complete(request)
+                except ModelError as exc:
+                    self._on_call("error", time.perf_counter() - started, None)
+                    if not exc.transient or attempt >= self.max_retries:
+                        raise
+                    attempt += 1
+                    span.add_event("retry", {"attempt": attempt, "error": exc.message})
+                    await _backoff(attempt, exc)
+                    continue
+                self._on_call("ok", time.perf_counter() - started, turn.usage)
+                self._end_span(span, turn)
+                return turn
 
     async def stream(
         self,
@@ -226,24 +250,30 @@ class ModelClient:
         request["stream"] = True
         request["stream_options"] = {"include_usage": True}
         attempt = 0
-        while True:
-            started = time.perf_counter()
-            produced = False
-            try:
-                async for item in self.backend.stream(request):
-                    if isinstance(item, ModelTurn):
-                        self._on_call("ok", time.perf_counter() - started, item.usage)
+        with self.tracer.start_as_current_span(
+            self._span_name, kind=trace.SpanKind.CLIENT, attributes=self._span_attributes
+        ) as span:
+            span.set_attribute("gen_ai.request.stream", True)
+            while True:
+                started = time.perf_counter()
+                produced = False
+                try:
+                    async for item in self.backend.stream(request):
+                        if isinstance(item, ModelTurn):
+                            self._on_call("ok", time.perf_counter() - started, item.usage)
+                            self._end_span(span, item)
+                            yield item
+                            return
+                        produced = True
                         yield item
-                        return
-                    produced = True
-                    yield item
-                raise ModelError("model stream ended without a final chunk")
-            except ModelError as exc:
-                self._on_call("error", time.perf_counter() - started, None)
-                if produced or not exc.transient or attempt >= self.max_retries:
-                    raise
-                attempt += 1
-                await _backoff(attempt, exc)
+                    raise ModelError("model stream ended without a final chunk")
+                except ModelError as exc:
+                    self._on_call("error", time.perf_counter() - started, None)
+                    if produced or not exc.transient or attempt >= self.max_retries:
+                        raise
+                    attempt += 1
+                    span.add_event("retry", {"attempt": attempt, "error": exc.message})
+                    await _backoff(attempt, exc)
 
     async def warm_up(self) -> None:
         await self.backend.warm_up()
