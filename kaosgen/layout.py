@@ -341,7 +341,7 @@ def overlay_files(
     used = sorted({img for item in rendered for img in item.images} | set(extra_images))
     labels = [
         {
-            "pairs": {ENV_LABEL: env_name, **env.labels},
+            "pairs": {ENV_LABEL: env_name, **pods.user_labels(env.labels)},
             "includeSelectors": False,
             "includeTemplates": True,
         }

@@ -7,6 +7,7 @@ filter on it. Rules only report; they never change the graph.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.graph import AgentNode, Graph, MCPServerNode, ModelAPINode, Workload
@@ -332,6 +333,68 @@ def check_overrides(graph: Graph, project: Project, diags: Diagnostics, project_
                 )
 
 
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+
+
+def _key_problem(key: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+        return f"the prefix {prefix!r} is not a DNS subdomain"
+    if len(name) > 63 or not _LABEL_NAME.match(name):
+        return "the name must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+    return None
+
+
+def _check_label_set(
+    diags: Diagnostics,
+    doc: Any,
+    path: tuple,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    ours: dict[str, str] | None = None,
+) -> None:
+    """Label keys and values the API server accepts; no reserved key with another value."""
+    from kaosgen.generate.pods import is_reserved_label
+
+    for key, value in labels.items():
+        loc = doc.location((*path, "labels", key), key=True)
+        problem = _key_problem(key)
+        if problem is None and (len(value) > 63 or not _LABEL_VALUE.match(value)):
+            problem = f"the value {value!r} is not a valid label value (at most 63 letters, digits, '-', '_' or '.')"
+        if problem:
+            diags.error("label-invalid", f"label {key!r}: {problem}", loc)
+        elif is_reserved_label(key) and (ours is None or ours.get(key) != value):
+            diags.warning(
+                "label-reserved",
+                f"label {key!r} is kaosgen's (selectors and network policies use it); your value {value!r} is ignored",
+                loc,
+                hint="choose another label key",
+            )
+    for key in annotations:
+        problem = _key_problem(key)
+        if problem:
+            diags.error(
+                "label-invalid",
+                f"annotation {key!r}: {problem}",
+                doc.location((*path, "annotations", key), key=True),
+            )
+
+
+def check_labels(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
+    for node in graph.workloads():
+        ours = {**node.selector, "app.kubernetes.io/managed-by": "kaosgen"}
+        _check_label_set(diags, node.doc, ("metadata",), node.labels, node.annotations, ours)
+    if project_doc is None:
+        return
+    _check_label_set(diags, project_doc, (), project.labels, {})
+    for name, env in project.environments.items():
+        _check_label_set(diags, project_doc, ("environments", name), env.labels, env.annotations)
+
+
 def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
     check_names(graph, diags)
     check_models(graph, diags)
@@ -343,6 +406,7 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) 
     check_memory(graph, project, diags)
     check_telemetry(graph, diags)
     check_overrides(graph, project, diags, project_doc)
+    check_labels(graph, project, diags, project_doc)
 
 
 __all__ = ["ModelAPINode", "Workload", "check"]

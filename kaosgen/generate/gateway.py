@@ -54,7 +54,7 @@ def gateway_ingress_policy(project: Project, gateway_namespace: str | None, name
         "networkpolicy.json.j2",
         name="kaosgen-allow-gateway",
         namespace=namespace,
-        labels={**pods.MANAGED_BY, **project.labels},
+        labels={**pods.MANAGED_BY, **pods.user_labels(project.labels)},
         annotations=None,
         pod_selector={"matchLabels": {pods.EXPOSED_LABEL: "true"}},
         policy_types=["Ingress"],

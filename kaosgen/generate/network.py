@@ -19,7 +19,7 @@ DEFAULT_DENY = "kaosgen-default-deny-ingress"
 
 
 def _labels(project: Project) -> dict[str, str]:
-    return {**pods.MANAGED_BY, **project.labels}
+    return {**pods.MANAGED_BY, **pods.user_labels(project.labels)}
 
 
 def _peer(node: Workload) -> dict[str, Any]:

@@ -40,6 +40,24 @@ TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 
 
+#: Label keys kaosgen's selectors and policies rely on (Deployment/Service selectors,
+#: NetworkPolicy peers, default deny, gateway ingress): a user's value is ignored (the
+#: check pass warns), or a label would detach pods from their Service and policies.
+RESERVED_LABEL_KEYS = frozenset(
+    {"app", "agent", "modelapi", "mcpserver", "app.kubernetes.io/managed-by"}
+)
+RESERVED_LABEL_PREFIX = "kaosgen.dev/"
+
+
+def is_reserved_label(key: str) -> bool:
+    return key in RESERVED_LABEL_KEYS or key.startswith(RESERVED_LABEL_PREFIX)
+
+
+def user_labels(labels: dict[str, str]) -> dict[str, str]:
+    """A user's labels without the reserved keys."""
+    return {k: v for k, v in labels.items() if not is_reserved_label(k)}
+
+
 def object_labels(node: Workload, extra: dict[str, str]) -> dict[str, str]:
     """Selector labels first (KAOS's), then the recommended app.kubernetes.io set."""
     labels = dict(node.selector)
@@ -51,8 +69,8 @@ def object_labels(node: Workload, extra: dict[str, str]) -> dict[str, str]:
             **MANAGED_BY,
         }
     )
-    labels.update(extra)
-    labels.update(node.labels)
+    labels.update(user_labels(extra))
+    labels.update(user_labels(node.labels))
     return labels
 
 

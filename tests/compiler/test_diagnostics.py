@@ -1199,6 +1199,61 @@ CASES = [
             )
         ],
     ),
+    Case(
+        "labels",
+        {
+            "case.yaml": "apiVersion: kaos.tools/v1alpha1\nkind: MCPServer\nmetadata:\n  name: t\n"
+            '  labels:\n    ⟦1⟧app: mine\n    ⟦2⟧kaosgen.dev/exposed: "true"\n    mcpserver: t\n'
+            "    ⟦3⟧bad key: x\n    ⟦4⟧team: two words\n  annotations:\n    ⟦5⟧Example.com/x: y\n"
+            "spec:\n  runtime: custom\n  container: {image: 'x:1'}\n",
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\nlabels:\n  ⟦6⟧agent: x\n"
+            'environments:\n  prod:\n    labels:\n      ⟦7⟧tier: "a/b"\n',
+        },
+        [
+            (
+                "1",
+                W,
+                "label-reserved",
+                "label 'app' is kaosgen's (selectors and network policies use it); your value 'mine' is ignored",
+            ),
+            (
+                "2",
+                W,
+                "label-reserved",
+                "label 'kaosgen.dev/exposed' is kaosgen's (selectors and network policies use it); your value 'true' is ignored",
+            ),
+            (
+                "3",
+                E,
+                "label-invalid",
+                "label 'bad key': the name must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+            ),
+            (
+                "4",
+                E,
+                "label-invalid",
+                "label 'team': the value 'two words' is not a valid label value (at most 63 letters, digits, '-', '_' or '.')",
+            ),
+            (
+                "5",
+                E,
+                "label-invalid",
+                "annotation 'Example.com/x': the prefix 'Example.com' is not a DNS subdomain",
+            ),
+            (
+                "6",
+                W,
+                "label-reserved",
+                "label 'agent' is kaosgen's (selectors and network policies use it); your value 'x' is ignored",
+            ),
+            (
+                "7",
+                E,
+                "label-invalid",
+                "label 'tier': the value 'a/b' is not a valid label value (at most 63 letters, digits, '-', '_' or '.')",
+            ),
+        ],
+    ),
     # --- kaosgen.yaml -----------------------------------------------------------------
     Case(
         "project-schema",

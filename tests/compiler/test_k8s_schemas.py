@@ -605,3 +605,57 @@ def test_mcp_server_with_a_service_account_keeps_its_token(renders: Renders) -> 
         for o in prod
         if o["kind"] == "ServiceAccount" and o["metadata"]["name"] == "mcpserver-cluster-reader"
     ]
+
+
+# --- selectors: every Deployment, Service and NetworkPolicy finds its pods -------------------
+
+
+def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        present = expr["key"] in labels
+        value = labels.get(expr["key"])
+        op = expr["operator"]
+        if (op == "In" and value not in expr["values"]) or (
+            op == "NotIn" and value in expr["values"]
+        ):
+            return False
+        if (op == "Exists" and not present) or (op == "DoesNotExist" and present):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("project", sorted(PROJECTS))
+def test_selectors_find_their_pods(project: str, renders: Renders) -> None:
+    """User labels can never detach pods from their Deployment, Service or policies."""
+    failures = []
+    for env, objects in renders.overlays(project).items():
+        pods = [
+            (o["metadata"].get("namespace"), o["spec"]["template"]["metadata"]["labels"])
+            for o in objects
+            if o["kind"] == "Deployment"
+        ]
+        for obj in objects:
+            ns = obj["metadata"].get("namespace")
+            where = f"{env}: {_describe(obj)}"
+            if obj["kind"] == "Deployment":
+                if not _matches(
+                    obj["spec"]["selector"], obj["spec"]["template"]["metadata"]["labels"]
+                ):
+                    failures.append(f"{where}: selector does not match its template")
+                if obj["metadata"]["labels"].get("app.kubernetes.io/managed-by") == "kaosgen":
+                    template = obj["spec"]["template"]["metadata"]["labels"]
+                    if template.get("app.kubernetes.io/managed-by") != "kaosgen":
+                        failures.append(f"{where}: pods escape the default-deny policy")
+            elif obj["kind"] == "Service":
+                selector = {"matchLabels": obj["spec"]["selector"]}
+                if not any(p_ns == ns and _matches(selector, labels) for p_ns, labels in pods):
+                    failures.append(f"{where}: selects no pod")
+            elif obj["kind"] in ("NetworkPolicy", "PodDisruptionBudget"):
+                selector = obj["spec"].get("podSelector") or obj["spec"].get("selector")
+                if selector and not any(
+                    p_ns == ns and _matches(selector, labels) for p_ns, labels in pods
+                ):
+                    failures.append(f"{where}: selects no pod")
+    assert not failures, "\n".join(failures)
