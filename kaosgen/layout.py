@@ -172,6 +172,22 @@ def _replicas(node: Workload, env: Environment) -> int:
     return env.replicas
 
 
+def pod_disruption_budget(
+    node: Workload, project: Project, cache: dict[tuple, Any]
+) -> dict[str, Any]:
+    """The same in every environment that runs more than one replica: rendered once."""
+    key = ("pdb", node.kind, *node.key)
+    if key not in cache:
+        cache[key] = render(
+            "poddisruptionbudget.json.j2",
+            name=node.object_name,
+            namespace=node.namespace,
+            labels=pods.object_labels(node, project.labels),
+            selector=node.selector,
+        )
+    return cache[key]
+
+
 def _resources_patch(container: str, resources: ResourceRequirements) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
@@ -237,7 +253,10 @@ def overlay_files(
     graph: Graph,
     project: Project,
     extra_images: list[str],
+    cache: dict[tuple, Any] | None = None,
 ) -> Files:
+    """One environment's overlay. `cache` shares objects that are equal across environments."""
+    cache = {} if cache is None else cache
     prefix = f"overlays/{env_name}/"
     files: Files = {}
     resources = ["../../base"]
@@ -284,15 +303,7 @@ def overlay_files(
         if override and override.replicas is not None:
             replicas.append({"name": node.object_name, "count": count})
         if count > 1:
-            pdbs.append(
-                render(
-                    "poddisruptionbudget.json.j2",
-                    name=node.object_name,
-                    namespace=node.namespace,
-                    labels=pods.object_labels(node, project.labels),
-                    selector=node.selector,
-                )
-            )
+            pdbs.append(pod_disruption_budget(node, project, cache))
     patches: list[dict[str, Any]] = []
     if env.replicas != 1 and rendered:
         patches.append(

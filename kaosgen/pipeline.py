@@ -46,7 +46,9 @@ class Compilation:
 # --- validate ------------------------------------------------------------------------
 
 
-def validate_documents(documents: list[Document], diags: Diagnostics) -> tuple[list[tuple[Any, Document]], list[Document]]:
+def validate_documents(
+    documents: list[Document], diags: Diagnostics
+) -> tuple[list[tuple[Any, Document]], list[Document]]:
     """Split KAOS documents (validated against their model) from pass-through documents."""
     from kaosgen.schema_check import check_document
 
@@ -54,12 +56,21 @@ def validate_documents(documents: list[Document], diags: Diagnostics) -> tuple[l
     passthrough: list[Document] = []
     for doc in documents:
         if not isinstance(doc.data, dict):
-            diags.error("not-an-object", "document is not a Kubernetes object (a mapping with apiVersion and kind)", doc.location())
+            diags.error(
+                "not-an-object",
+                "document is not a Kubernetes object (a mapping with apiVersion and kind)",
+                doc.location(),
+            )
             continue
         api_version, kind = doc.data.get("apiVersion"), doc.data.get("kind")
         if not isinstance(api_version, str) or not isinstance(kind, str):
             missing = "apiVersion" if not isinstance(api_version, str) else "kind"
-            diags.error("not-an-object", f"document has no {missing}", doc.location(), hint="every document needs apiVersion and kind")
+            diags.error(
+                "not-an-object",
+                f"document has no {missing}",
+                doc.location(),
+                hint="every document needs apiVersion and kind",
+            )
             continue
         if not api_version.startswith(KAOS_GROUP_PREFIX):
             if kind == "Secret" and (doc.data.get("data") or doc.data.get("stringData")):
@@ -151,7 +162,9 @@ def _check_pod_specs(graph: Graph, loaded: LoadedProject, diags: Diagnostics) ->
 # --- overlays ------------------------------------------------------------------------
 
 
-def build_layout(rendered: list, graph: Graph, loaded: LoadedProject) -> dict[str, list[dict[str, Any]]]:
+def build_layout(
+    rendered: list, graph: Graph, loaded: LoadedProject
+) -> dict[str, list[dict[str, Any]]]:
     from kaosgen import components, layout
 
     project = loaded.project
@@ -162,16 +175,23 @@ def build_layout(rendered: list, graph: Graph, loaded: LoadedProject) -> dict[st
     extra_images = components.images({k: v for k, v in vendored.items() if k.startswith("base/")})
     if "platform/gateway" in vendored:
         files.update(layout.gateway_platform_files(project))
+    shared: dict[tuple, Any] = {}
     for env_name, env in sorted(project.environments.items()):
-        files.update(layout.overlay_files(env_name, env, rendered, graph, project, extra_images))
-    if project.gitops is not None or any(e.gitops is not None for e in project.environments.values()):
+        files.update(
+            layout.overlay_files(env_name, env, rendered, graph, project, extra_images, shared)
+        )
+    if project.gitops is not None or any(
+        e.gitops is not None for e in project.environments.values()
+    ):
         from kaosgen import gitops
 
         files.update(gitops.cluster_files(graph, project))
     return files, vendored
 
 
-def serialize(files: dict[str, list[dict[str, Any]]], vendored: dict[str, dict[str, str]]) -> dict[str, str]:
+def serialize(
+    files: dict[str, list[dict[str, Any]]], vendored: dict[str, dict[str, str]]
+) -> dict[str, str]:
     from kaosgen import yamlout
     from kaosgen.writer import HEADER
 
@@ -219,7 +239,9 @@ def compile_project(
     result.graph = graph
     # check
     rules.check(graph, loaded.project, diags, loaded.document)
-    if loaded.project.gitops is not None or any(e.gitops is not None for e in loaded.project.environments.values()):
+    if loaded.project.gitops is not None or any(
+        e.gitops is not None for e in loaded.project.environments.values()
+    ):
         from kaosgen import gitops
 
         gitops.check(loaded, diags)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def is_generated(path: Path) -> bool:
         return False
 
 
-def _existing_generated(out_dir: Path) -> set[str]:
+def _existing_generated(out_dir: Path, planned: Collection[str] = ()) -> set[str]:
+    """Generated files on disk that are not in `planned` (those are compared anyway)."""
     found: set[str] = set()
     if not out_dir.is_dir():
         return found
@@ -48,8 +50,9 @@ def _existing_generated(out_dir: Path) -> set[str]:
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
         for name in files:
             path = Path(root) / name
-            if is_generated(path):
-                found.add(path.relative_to(out_dir).as_posix())
+            rel = path.relative_to(out_dir).as_posix()
+            if rel not in planned and is_generated(path):
+                found.add(rel)
     return found
 
 
@@ -77,7 +80,7 @@ def plan_changes(out_dir: Path, files: dict[str, str]) -> tuple[SyncResult, dict
                 )
             result.changed.append(rel)
             old_texts[rel] = old
-    for rel in sorted(_existing_generated(out_dir) - set(files)):
+    for rel in sorted(_existing_generated(out_dir, files.keys())):
         result.removed.append(rel)
         old_texts[rel] = (out_dir / rel).read_text(encoding="utf-8", errors="replace")
     return result, old_texts
