@@ -15,13 +15,10 @@ from kaosgen.models.project import Project
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^([0-9]+(h|m|s|ms)){1,4}$")
-BUILTIN_MCP_RUNTIMES = (
-    "python-string",
-    "python-secret",
-    "python-package",
-    "node-package",
-    "custom",
-)
+#: Runtimes a user may name in spec.runtime.
+BUILTIN_MCP_RUNTIMES = ("python-string", "python-package", "custom")
+#: Runtimes only the resolve pass produces, from the old era's spec.type + config.
+LEGACY_MCP_RUNTIMES = ("python-secret", "node-package")
 
 
 def check_names(graph: Graph, diags: Diagnostics) -> None:
@@ -185,7 +182,9 @@ def check_mcp_runtimes(graph: Graph, project: Project, diags: Diagnostics) -> No
         loc = server.doc.location(("spec", "runtime"))
         if not server.runtime:
             continue  # no runtime at all: already reported by the resolve pass
-        if server.runtime not in known:
+        written = (server.doc.data.get("spec") or {}).get("runtime") is not None
+        allowed = known if written else known | set(LEGACY_MCP_RUNTIMES)
+        if server.runtime not in allowed:
             diags.error(
                 "mcpserver-runtime",
                 f"unknown MCP runtime {server.runtime!r}",

@@ -790,6 +790,9 @@ CASES = [
             )
             + "---\n"
             + "apiVersion: kaos.tools/v1alpha1\nkind: MCPServer\nmetadata:\n  name: neither\n⟦4⟧spec:\n  params: x\n"
+            + "---\n"
+            # Internal names of old-era forms are not spellings a user may write.
+            + doc("MCPServer", "internal", "runtime: ⟦5⟧python-secret\nparams: x\n")
         },
         [
             ("1", E, "mcpserver-runtime", "unknown MCP runtime 'weird'"),
@@ -806,6 +809,7 @@ CASES = [
                 "mcpserver-runtime",
                 "missing spec.runtime (e.g. python-string, kubernetes, slack, custom)",
             ),
+            ("5", E, "mcpserver-runtime", "unknown MCP runtime 'python-secret'"),
         ],
     ),
     Case(
