@@ -55,7 +55,9 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @_project_option
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Diagnostics format.")
+@click.option(
+    "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Diagnostics format."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors; no warnings.")
 def validate(paths: tuple[str, ...], project_file: str | None, fmt: str, quiet: bool) -> None:
     """Check KAOS resources: YAML, schema, references, models, delegation.
@@ -63,41 +65,90 @@ def validate(paths: tuple[str, ...], project_file: str | None, fmt: str, quiet: 
     Exit code 1 when any error is found, 0 otherwise.
     """
     from kaosgen.pipeline import compile_project
+    from kaosgen.project import group_inputs
 
-    compilation = compile_project(list(paths), project_file=project_file, render=False)
-    _report(compilation, fmt, quiet=quiet)
-    sys.exit(EXIT_OK if compilation.ok else EXIT_ERRORS)
+    compilations = [
+        compile_project(group, project_file=project_file, render=False)
+        for group in group_inputs(list(paths), project_file)
+    ]
+    _report(_merged(compilations), fmt, quiet=quiet)
+    sys.exit(EXIT_OK if all(c.ok for c in compilations) else EXIT_ERRORS)
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", type=click.Path(file_okay=False), help="Output directory (default: `output` in kaosgen.yaml, else ./deploy).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    help="Output directory (default: `output` in kaosgen.yaml, else ./deploy).",
+)
 @_project_option
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when the output is stale.")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Diagnostics format.")
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 with a diff when the output is stale."
+)
+@click.option(
+    "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Diagnostics format."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors; no warnings or summary.")
-def render(paths: tuple[str, ...], output: str | None, project_file: str | None, check: bool, fmt: str, quiet: bool) -> None:
+def render(
+    paths: tuple[str, ...],
+    output: str | None,
+    project_file: str | None,
+    check: bool,
+    fmt: str,
+    quiet: bool,
+) -> None:
     """Render kustomize bases and overlays for every environment.
 
     Invalid input writes nothing. Re-rendering the same input gives byte-identical files;
     files kaosgen generated earlier but no longer generates are removed.
     """
-    from kaosgen import writer
     from kaosgen.pipeline import compile_project
+    from kaosgen.project import group_inputs
 
-    compilation = compile_project(list(paths), project_file=project_file, output=output)
-    _report(compilation, fmt, quiet=quiet)
-    if not compilation.ok or compilation.output_dir is None:
+    groups = group_inputs(list(paths), project_file)
+    if output and len(groups) > 1:
+        click.echo(
+            f"error: the inputs belong to {len(groups)} projects (different kaosgen.yaml files); "
+            "render them one at a time, or drop -o so each goes to its own output directory",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+    compilations = [compile_project(g, project_file=project_file, output=output) for g in groups]
+    _report(_merged(compilations), fmt, quiet=quiet)
+    if not all(c.ok and c.output_dir is not None for c in compilations):
         sys.exit(EXIT_ERRORS)
+    results = [_write_output(c, check=check, quiet=quiet) for c in compilations]
+    sys.exit(EXIT_OK if all(results) else EXIT_ERRORS)
+
+
+def _merged(compilations: list[Any]) -> Any:
+    """One report for several projects: their diagnostics and sources together."""
+    if len(compilations) == 1:
+        return compilations[0]
+    from kaosgen.pipeline import Compilation
+
+    merged = Compilation()
+    for compilation in compilations:
+        merged.diagnostics.extend(compilation.diagnostics)
+        merged.sources.update(compilation.sources)
+    return merged
+
+
+def _write_output(compilation: Any, *, check: bool, quiet: bool) -> bool:
+    """Write (or with --check, compare) one project's output; False when it failed or is stale."""
+    from kaosgen import writer
+
     out_dir = compilation.output_dir
     try:
         result, old = writer.plan_changes(out_dir, compilation.files)
     except FileExistsError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ERRORS)
+        return False
     except OSError as exc:
         click.echo(f"error: cannot read {out_dir}: {_os_error(exc)}", err=True)
-        sys.exit(EXIT_ERRORS)
+        return False
     if check:
         if result.stale:
             click.echo(writer.unified_diff(out_dir, compilation.files, result, old), nl=False)
@@ -106,25 +157,28 @@ def render(paths: tuple[str, ...], output: str | None, project_file: str | None,
                 f"{len(result.removed)} to remove); run `kaosgen render` and commit the result",
                 err=True,
             )
-            sys.exit(EXIT_ERRORS)
+            return False
         if not quiet:
             click.echo(f"{out_dir}: up to date ({result.unchanged} files)", err=True)
-        sys.exit(EXIT_OK)
+        return True
     try:
         writer.apply_changes(out_dir, compilation.files, result)
     except OSError as exc:
         click.echo(f"error: cannot write {out_dir}: {_os_error(exc)}", err=True)
-        sys.exit(EXIT_ERRORS)
+        return False
     if not quiet:
         click.echo(
             f"{out_dir}: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed, "
             f"{result.unchanged} unchanged",
             err=True,
         )
+    return True
 
 
 @main.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout."
+)
 def crds(output: str | None) -> None:
     """Print CustomResourceDefinitions for Agent, ModelAPI and MCPServer.
 
@@ -142,7 +196,14 @@ def crds(output: str | None) -> None:
 
 
 @main.command()
-@click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False), default="schemas", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False),
+    default="schemas",
+    show_default=True,
+)
 @click.option("--check", is_flag=True, help="Exit 1 when the files differ from the models.")
 def schema(output_dir: str, check: bool) -> None:
     """Write the JSON Schemas of the KAOS kinds and kaosgen.yaml (for editors and CI)."""

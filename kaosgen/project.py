@@ -46,6 +46,22 @@ def find_project_file(inputs: list[str], explicit: str | None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def group_inputs(inputs: list[str], explicit: str | None) -> list[list[str]]:
+    """Inputs grouped by the project they belong to, in first-seen order.
+
+    Each input is judged under its own kaosgen.yaml (the nearest one above it), so
+    `kaosgen validate examples/a examples/b` checks two projects with their own settings.
+    With --project, everything is one group.
+    """
+    if explicit or len(inputs) <= 1:
+        return [list(inputs)]
+    groups: dict[Path | None, list[str]] = {}
+    for raw in inputs:
+        found = find_project_file([raw], None)
+        groups.setdefault(found.resolve() if found else None, []).append(raw)
+    return list(groups.values())
+
+
 def _inputs_root(inputs: list[str]) -> Path:
     dirs = [p if p.is_dir() else p.parent for p in (Path(raw).resolve() for raw in inputs)]
     return Path(os.path.commonpath(dirs)) if dirs else Path.cwd()

@@ -27,13 +27,29 @@ gitops:
 def make_project(tmp_path: Path, gitops: str, env_patch: dict[str, str] | None = None) -> Path:
     project = tmp_path / "project"
     shutil.copytree(MULTI_AGENT, project, ignore=shutil.ignore_patterns("deploy"))
-    text = (project / "kaosgen.yaml").read_text(encoding="utf-8")
+    text = _without_gitops((project / "kaosgen.yaml").read_text(encoding="utf-8"))
     for env, block in (env_patch or {}).items():
         marker = f"  {env}:\n"
         assert marker in text
         text = text.replace(marker, marker + block, 1)
     (project / "kaosgen.yaml").write_text(text + gitops, encoding="utf-8")
     return project
+
+
+def _without_gitops(text: str) -> str:
+    """The example's own gitops configuration removed, so each test states its own."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    data = yaml.load(text)
+    data.pop("gitops", None)
+    for env in data.get("environments", {}).values():
+        env.pop("gitops", None)
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
 
 
 def render(project: Path) -> dict[str, list[dict[str, Any]]]:
