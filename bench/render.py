@@ -87,53 +87,67 @@ def kaosgen_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "kaosgen.cli"]
 
 
-def measure(agents: int, runs: int) -> tuple[float, float, int]:
+def measure(agents: int, runs: int, kustomize: bool = True) -> dict[str, float]:
+    """Median wall times: fresh render, re-render of an up-to-date tree, kustomize (once)."""
     with tempfile.TemporaryDirectory(prefix="kaosgen-bench-") as tmp:
         root = Path(tmp) / "project"
         write_project(root, agents, max(1, agents // 10), 10)
-        # First render writes the tree; the timed runs re-render (what CI and hooks do).
-        timed([*kaosgen_cmd(), "render", ".", "-q"], root, 1)
-        shutil.rmtree(root / "deploy")
-        render_times = []
+        timed([*kaosgen_cmd(), "render", ".", "-q"], root, 1)  # warm caches and bytecode
+        fresh = []
         for _ in range(runs):
-            shutil.rmtree(root / "deploy", ignore_errors=True)
-            render_times.extend(timed([*kaosgen_cmd(), "render", ".", "-q"], root, 1))
-        files = sum(1 for _ in (root / "deploy").rglob("*.yaml"))
+            shutil.rmtree(root / "deploy")
+            fresh.extend(timed([*kaosgen_cmd(), "render", ".", "-q"], root, 1))
+        rerender = timed([*kaosgen_cmd(), "render", ".", "-q"], root, runs)
+        figures = {
+            "fresh": statistics.median(fresh),
+            "rerender": statistics.median(rerender),
+            "files": float(sum(1 for _ in (root / "deploy").rglob("*.yaml"))),
+            "kustomize": float("nan"),
+        }
         kubectl = shutil.which(
             "kubectl",
             path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
         )
-        kustomize_times = (
-            timed([kubectl, "kustomize", "deploy/overlays/prod"], root, runs)
-            if kubectl
-            else [float("nan")]
-        )
-        return statistics.median(render_times), statistics.median(kustomize_times), files
+        if kustomize and kubectl:
+            print(
+                "timing kubectl kustomize overlays/prod once (kustomize needs minutes at this size) ...",
+                flush=True,
+            )
+            figures["kustomize"] = timed([kubectl, "kustomize", "deploy/overlays/prod"], root, 1)[0]
+        return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--scale-check", action="store_true", help="also run with 2x the input")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--no-kustomize", action="store_true", help="skip the kubectl kustomize comparison"
+    )
+    parser.add_argument("--scale-check", action="store_true", help="also render 2x the input")
     args = parser.parse_args()
-    render_s, kustomize_s, files = measure(args.agents, args.runs)
+    figures = measure(args.agents, args.runs, kustomize=not args.no_kustomize)
+    render_s = max(figures["fresh"], figures["rerender"])
     print(
         f"input: {args.agents} agents, {max(1, args.agents // 10)} MCP servers, 10 ModelAPIs, 3 environments"
     )
     print(
-        f"kaosgen render (median of {args.runs}, fresh output dir): {render_s:.2f} s  ({files} files)"
+        f"kaosgen render, fresh output dir (median of {args.runs}): {figures['fresh']:.2f} s  ({int(figures['files'])} files)"
     )
-    print(f"kubectl kustomize overlays/prod (median of {args.runs}):  {kustomize_s:.2f} s")
-    print(
-        f"target <= 3.0 s: {'met' if render_s <= 3.0 else 'MISSED'}; "
-        f"no slower than kustomize: {'met' if render_s <= kustomize_s else 'MISSED'}"
-    )
-    if args.scale_check:
-        double_s, _, _ = measure(args.agents * 2, args.runs)
-        ratio = double_s / render_s
+    print(f"kaosgen render, tree up to date (median of {args.runs}):  {figures['rerender']:.2f} s")
+    print(f"kubectl kustomize overlays/prod (one run):           {figures['kustomize']:.2f} s")
+    print(f"target <= 3.0 s: {'met' if render_s <= 3.0 else 'MISSED'}", end="")
+    if figures["kustomize"] == figures["kustomize"]:
         print(
-            f"2x input: {double_s:.2f} s, ratio {ratio:.2f} (target <= 2.2: {'met' if ratio <= 2.2 else 'MISSED'})"
+            f"; no slower than kustomize: {'met' if render_s <= figures['kustomize'] else 'MISSED'}",
+            end="",
+        )
+    print()
+    if args.scale_check:
+        double = measure(args.agents * 2, args.runs, kustomize=False)
+        ratio = double["fresh"] / figures["fresh"]
+        print(
+            f"2x input: {double['fresh']:.2f} s fresh, ratio {ratio:.2f} (target <= 2.2: {'met' if ratio <= 2.2 else 'MISSED'})"
         )
 
 
