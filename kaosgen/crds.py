@@ -30,7 +30,10 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
             return _structural({**options[0], **rest}, defs)
         # A union of scalars (e.g. quantity str|int|float): keep it permissive.
         if all(o.get("type") in ("string", "integer", "number") for o in options):
-            return {"x-kubernetes-int-or-string": True, **{k: v for k, v in rest.items() if k not in _DROP}}
+            return {
+                "x-kubernetes-int-or-string": True,
+                **{k: v for k, v in rest.items() if k not in _DROP},
+            }
         return _structural({**options[0], **rest}, defs)
     out: dict[str, Any] = {}
     for key, value in node.items():
@@ -49,7 +52,11 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
             out[key] = {k: _structural(v, defs) for k, v in value.items()}
         else:
             out[key] = _structural(value, defs)
-    if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
+    if (
+        out.get("type") == "object"
+        and "properties" not in out
+        and "additionalProperties" not in out
+    ):
         out["x-kubernetes-preserve-unknown-fields"] = True
     if out.get("default") is None:
         out.pop("default", None)
@@ -66,10 +73,18 @@ def crd(kind: str) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.kaos.tools", "labels": {"app.kubernetes.io/managed-by": "kaosgen"}},
+        "metadata": {
+            "name": f"{plural}.kaos.tools",
+            "labels": {"app.kubernetes.io/managed-by": "kaosgen"},
+        },
         "spec": {
             "group": "kaos.tools",
-            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+            },
             "scope": "Namespaced",
             "versions": [
                 {
@@ -85,7 +100,10 @@ def crd(kind: str) -> dict[str, Any]:
                                 "kind": {"type": "string"},
                                 "metadata": {"type": "object"},
                                 "spec": spec_schema,
-                                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                                "status": {
+                                    "type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True,
+                                },
                             },
                             "required": ["spec"],
                         }
@@ -100,4 +118,6 @@ def render_crds() -> str:
     from kaosgen import yamlout
     from kaosgen.writer import HEADER
 
-    return yamlout.dump_all([crd(kind) for kind in ("Agent", "MCPServer", "ModelAPI")], header=HEADER)
+    return yamlout.dump_all(
+        [crd(kind) for kind in ("Agent", "MCPServer", "ModelAPI")], header=HEADER
+    )

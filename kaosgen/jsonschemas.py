@@ -36,7 +36,10 @@ def combined_schema() -> dict[str, Any]:
         if kind == "Project":
             continue
         branches.append(
-            {"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]}, "then": {"$ref": name}}
+            {
+                "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                "then": {"$ref": name},
+            }
         )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -48,6 +51,9 @@ def combined_schema() -> dict[str, Any]:
 
 
 def schema_files() -> dict[str, str]:
-    files = {name: json.dumps(model_schema(kind), indent=2, ensure_ascii=False) + "\n" for name, kind in FILES.items()}
+    files = {
+        name: json.dumps(model_schema(kind), indent=2, ensure_ascii=False) + "\n"
+        for name, kind in FILES.items()
+    }
     files["kaos.schema.json"] = json.dumps(combined_schema(), indent=2) + "\n"
     return files

@@ -45,7 +45,11 @@ def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
         field = next(
-            (f for name, f in current.model_fields.items() if (f.alias or name) == part or name == part),
+            (
+                f
+                for name, f in current.model_fields.items()
+                if (f.alias or name) == part or name == part
+            ),
             None,
         )
         if field is None:
@@ -91,8 +95,10 @@ def _describe(err: dict, root: type[BaseModel], prefix: tuple = ()) -> tuple[str
         name = str(loc[-1])
         known = _field_names(m) if (m := _model_at(root, loc[:-1])) else []
         close = difflib.get_close_matches(name, known, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else (
-            f"known fields: {', '.join(sorted(known))}" if known else "remove it"
+        hint = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else (f"known fields: {', '.join(sorted(known))}" if known else "remove it")
         )
         return f"unknown field {name!r} in {where}", hint
     if kind == "missing" and loc:
@@ -139,7 +145,11 @@ def check_document(
         reported: set[tuple] = set()
         for err in exc.errors(include_url=False):
             loc = _clean_loc(tuple(err["loc"]), data)
-            if err["type"] in ("model_type", "dict_type") and not loc and not isinstance(data, dict):
+            if (
+                err["type"] in ("model_type", "dict_type")
+                and not loc
+                and not isinstance(data, dict)
+            ):
                 what = _dotted(at) if at else "document"
                 diags.error("schema-type", f"{what} is not a mapping", doc.location(at))
                 return None

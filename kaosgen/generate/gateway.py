@@ -27,7 +27,11 @@ def httproute(
     hostnames: list[str],
 ) -> dict[str, Any]:
     timeout = node.gateway_timeout or project.gateway.timeouts.get(node.route_segment, "120s")
-    parent_ref = {"name": parent.name, "namespace": parent.namespace, "sectionName": parent.section_name}
+    parent_ref = {
+        "name": parent.name,
+        "namespace": parent.namespace,
+        "sectionName": parent.section_name,
+    }
     return render(
         "httproute.json.j2",
         name=node.route_name,
@@ -43,7 +47,9 @@ def httproute(
     )
 
 
-def gateway_ingress_policy(project: Project, gateway_namespace: str | None, namespace: str | None) -> dict[str, Any]:
+def gateway_ingress_policy(
+    project: Project, gateway_namespace: str | None, namespace: str | None
+) -> dict[str, Any]:
     """Let the Gateway's namespace reach exposed workloads (label kaosgen.dev/exposed)."""
     source: dict[str, Any] = (
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway_namespace}}}

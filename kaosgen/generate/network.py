@@ -74,10 +74,14 @@ def _callers(graph: Graph) -> dict[int, list[AgentNode]]:
     return callers
 
 
-def workload_policy(node: Workload, graph: Graph, project: Project, callers: dict[int, list[AgentNode]]) -> dict[str, Any]:
+def workload_policy(
+    node: Workload, graph: Graph, project: Project, callers: dict[int, list[AgentNode]]
+) -> dict[str, Any]:
     """Ingress from the workload's callers; for agents, egress only to their dependencies."""
     ingress_from = sorted({a.name: _peer(a) for a in callers.get(id(node), [])}.items())
-    ingress = [{"from": [peer for _, peer in ingress_from], "ports": _port(node)}] if ingress_from else []
+    ingress = (
+        [{"from": [peer for _, peer in ingress_from], "ports": _port(node)}] if ingress_from else []
+    )
     policy_types = ["Ingress"]
     egress = None
     if isinstance(node, AgentNode):
@@ -92,12 +96,17 @@ def workload_policy(node: Workload, graph: Graph, project: Project, callers: dic
             egress.append({"to": [_peer(target)], "ports": _port(target)})
         if node.memory_type == "redis":
             egress.append(
-                {"to": [{"podSelector": {"matchLabels": {"app": "kaos-redis"}}}], "ports": [{"protocol": "TCP", "port": 6379}]}
+                {
+                    "to": [{"podSelector": {"matchLabels": {"app": "kaos-redis"}}}],
+                    "ports": [{"protocol": "TCP", "port": 6379}],
+                }
             )
         telemetry = node.telemetry
         if telemetry and telemetry.enabled:
             # The collector may live anywhere; allow the OTLP ports only.
-            egress.append({"ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}]})
+            egress.append(
+                {"ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}]}
+            )
         for var in node.env:
             if var.name == "MEMORY_REDIS_URL":
                 # A user-supplied Redis may be outside the graph: allow its port.

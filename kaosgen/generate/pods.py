@@ -74,7 +74,9 @@ def object_labels(node: Workload, extra: dict[str, str]) -> dict[str, str]:
     return labels
 
 
-def http_probe(path: str, *, initial: int = 5, period: int = 10, failures: int = 3) -> dict[str, Any]:
+def http_probe(
+    path: str, *, initial: int = 5, period: int = 10, failures: int = 3
+) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": "http"},
         "initialDelaySeconds": initial,
@@ -199,7 +201,11 @@ def strategic_merge(base: Any, patch: Any, field: str = "") -> Any:
                 result.append(item)
                 continue
             index = next(
-                (i for i, b in enumerate(result) if isinstance(b, dict) and b.get(merge_key) == item[merge_key]),
+                (
+                    i
+                    for i, b in enumerate(result)
+                    if isinstance(b, dict) and b.get(merge_key) == item[merge_key]
+                ),
                 None,
             )
             if item.get("$patch") == "delete":
@@ -253,7 +259,9 @@ def restricted_violations(pod_spec: dict[str, Any]) -> list[str]:
             problems.append(f"container {name!r} adds capabilities {sorted(added)}")
         if not (sc.get("runAsNonRoot") or pod_sc.get("runAsNonRoot")):
             problems.append(f"container {name!r} must run as non-root")
-        if sc.get("runAsUser") == 0 or (sc.get("runAsUser") is None and pod_sc.get("runAsUser") == 0):
+        if sc.get("runAsUser") == 0 or (
+            sc.get("runAsUser") is None and pod_sc.get("runAsUser") == 0
+        ):
             problems.append(f"container {name!r} runs as uid 0")
         seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
         if seccomp not in ("RuntimeDefault", "Localhost"):

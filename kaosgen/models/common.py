@@ -94,5 +94,3 @@ class GatewayRoute(KaosModel):
 class Telemetry(KaosModel):
     enabled: bool = False
     endpoint: str | None = None
-
-

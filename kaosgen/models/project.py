@@ -13,7 +13,9 @@ from pydantic import Field
 from kaosgen.models.common import DNS1123_LABEL, KaosModel, ResourceRequirements
 from kaosgen.models.gitops import GitOps
 
-ImageRef = Annotated[str, Field(pattern=r"^[^\s]+$", description="Image reference; pin a tag or digest.")]
+ImageRef = Annotated[
+    str, Field(pattern=r"^[^\s]+$", description="Image reference; pin a tag or digest.")
+]
 
 
 class McpRuntimeImage(KaosModel):
@@ -152,9 +154,9 @@ class Project(KaosModel):
     gateway: Gateway = Gateway()
     security: Security = Security()
     components: Components = Components()
-    environments: dict[
-        Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)], Environment
-    ] = Field(default_factory=lambda: {"default": Environment()})
+    environments: dict[Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)], Environment] = (
+        Field(default_factory=lambda: {"default": Environment()})
+    )
     labels: dict[str, str] = Field(default_factory=dict, description="Labels on every object.")
     gitops: GitOps | None = Field(
         None,
