@@ -59,7 +59,7 @@ def base_files(
     if passthrough:
         files["base/resources.yaml"] = passthrough
         resources.append("resources.yaml")
-    callers = network._callers(graph)
+    callers = network.callers(graph)
     for item in rendered:
         path = workload_path(item.node, multi)
         objects = list(item.objects)

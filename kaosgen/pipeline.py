@@ -180,9 +180,7 @@ def build_layout(
         files.update(
             layout.overlay_files(env_name, env, rendered, graph, project, extra_images, shared)
         )
-    if project.gitops is not None or any(
-        e.gitops is not None for e in project.environments.values()
-    ):
+    if project.uses_gitops:
         from kaosgen import gitops
 
         files.update(gitops.cluster_files(graph, project))
@@ -234,14 +232,12 @@ def compile_project(
     # resolve
     from kaosgen import resolve, rules
 
-    graph = resolve.resolve(typed, loaded.project, diags)
+    graph = resolve.resolve(typed, diags)
     graph.passthrough = passthrough
     result.graph = graph
     # check
     rules.check(graph, loaded.project, diags, loaded.document)
-    if loaded.project.gitops is not None or any(
-        e.gitops is not None for e in loaded.project.environments.values()
-    ):
+    if loaded.project.uses_gitops:
         from kaosgen import gitops
 
         gitops.check(loaded, diags)

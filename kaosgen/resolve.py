@@ -15,7 +15,6 @@ from kaosgen.models.agent import Agent
 from kaosgen.models.common import Container, EnvVar, ObjectMeta
 from kaosgen.models.mcpserver import MCPServer
 from kaosgen.models.modelapi import ModelAPI
-from kaosgen.models.project import Project
 from kaosgen.source import Document
 
 Typed = Agent | ModelAPI | MCPServer
@@ -58,6 +57,20 @@ def _pod_spec(
     return value if check_document(doc, PodSpecPatch, diags, at=("spec", "podSpec")) else None
 
 
+def _take_legacy_env(
+    node: Workload,
+    legacy: list[EnvVar] | None,
+    diags: Diagnostics,
+    doc: Document,
+    path: tuple,
+    old: str,
+) -> None:
+    """An old-era env list: warn at it and merge it into the node's container env."""
+    if legacy:
+        _deprecated(diags, doc, path, old, "spec.container.env")
+        node.env = _merge_env(node.env, legacy)
+
+
 def _merge_env(primary: list[EnvVar], legacy: list[EnvVar] | None) -> list[EnvVar]:
     """Old-era env first, current `container.env` after it (a duplicate name: current wins)."""
     if not legacy:
@@ -90,22 +103,14 @@ def _modelapi(res: ModelAPI, doc: Document, diags: Diagnostics) -> ModelAPINode:
         node.api_base = proxy.api_base
         node.api_key = proxy.api_key
         node.config_yaml = proxy.config_yaml
-        if proxy.env:
-            _deprecated(
-                diags, doc, ("spec", "proxyConfig", "env"), "proxyConfig.env", "spec.container.env"
-            )
-            node.env = _merge_env(node.env, proxy.env)
+        _take_legacy_env(
+            node, proxy.env, diags, doc, ("spec", "proxyConfig", "env"), "proxyConfig.env"
+        )
     if hosted:
         node.hosted_model = hosted.model
-        if hosted.env:
-            _deprecated(
-                diags,
-                doc,
-                ("spec", "hostedConfig", "env"),
-                "hostedConfig.env",
-                "spec.container.env",
-            )
-            node.env = _merge_env(node.env, hosted.env)
+        _take_legacy_env(
+            node, hosted.env, diags, doc, ("spec", "hostedConfig", "env"), "hostedConfig.env"
+        )
     if spec.mode == "Proxy" and not proxy:
         diags.error(
             "modelapi-config",
@@ -250,11 +255,7 @@ def _agent(res: Agent, doc: Document, diags: Diagnostics) -> AgentNode:
             node.context_limit = memory.context_limit
             node.max_sessions = memory.max_sessions
             node.max_session_events = memory.max_session_events
-        if config.env:
-            _deprecated(
-                diags, doc, ("spec", "config", "env"), "spec.config.env", "spec.container.env"
-            )
-            node.env = _merge_env(node.env, config.env)
+        _take_legacy_env(node, config.env, diags, doc, ("spec", "config", "env"), "spec.config.env")
     node.model = spec.model or ""
     return node
 
@@ -380,7 +381,7 @@ def _fill_model(agent: AgentNode, diags: Diagnostics) -> None:
         )
 
 
-def resolve(typed: list[tuple[Typed, Document]], project: Project, diags: Diagnostics) -> Graph:
+def resolve(typed: list[tuple[Typed, Document]], diags: Diagnostics) -> Graph:
     graph = build_nodes(typed, diags)
     link(graph, diags)
     return graph

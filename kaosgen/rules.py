@@ -138,7 +138,7 @@ def _report_cycles(graph: Graph, diags: Diagnostics) -> None:
                 on_stack.add(id(peer))
 
 
-def check_timeouts(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
+def check_timeouts(project: Project, diags: Diagnostics, project_doc=None) -> None:
     for kind, value in project.gateway.timeouts.items():
         if not _DURATION.match(value):
             loc = project_doc.location(("gateway", "timeouts", kind)) if project_doc else None
@@ -398,7 +398,7 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) 
     check_names(graph, diags)
     check_models(graph, diags)
     check_delegation(graph, diags)
-    check_timeouts(graph, project, diags, project_doc)
+    check_timeouts(project, diags, project_doc)
     check_api_keys(graph, project, diags)
     check_mcp_runtimes(graph, project, diags)
     check_env(graph, project, diags)

@@ -62,7 +62,7 @@ def default_deny(namespace: str | None, project: Project) -> dict[str, Any]:
     )
 
 
-def _callers(graph: Graph) -> dict[int, list[AgentNode]]:
+def callers(graph: Graph) -> dict[int, list[AgentNode]]:
     """For each workload (by id), the agents that call it."""
     callers: dict[int, list[AgentNode]] = {}
     for agent in graph.agents:

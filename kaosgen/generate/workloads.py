@@ -390,17 +390,20 @@ exit "$status"
 
 def _build_ollama(api: ModelAPINode, project: Project, source: str) -> RenderedWorkload:
     image = api.image or project.images.ollama
-    ollama_env = [
-        {"name": "HOME", "value": OLLAMA_HOME},
-        {"name": "OLLAMA_HOST", "value": f"0.0.0.0:{contract.HOSTED_MODELAPI_PORT}"},
-        {"name": "OLLAMA_MODELS", "value": f"{OLLAMA_DATA}/models"},
-    ]
+
+    def ollama_env(host: str) -> list[dict[str, Any]]:
+        return [
+            {"name": "HOME", "value": OLLAMA_HOME},
+            {"name": "OLLAMA_HOST", "value": f"{host}:{contract.HOSTED_MODELAPI_PORT}"},
+            {"name": "OLLAMA_MODELS", "value": f"{OLLAMA_DATA}/models"},
+        ]
+
     data_mount = {"name": "ollama-data", "mountPath": OLLAMA_DATA}
     home_mount = {"name": "ollama-home", "mountPath": OLLAMA_HOME}
     main = pods.container(
         api,
         image=project.images.ollama,
-        env=[*ollama_env, *_user_env(api)],
+        env=[*ollama_env("0.0.0.0"), *_user_env(api)],
         port=contract.HOSTED_MODELAPI_PORT,
         resources=project.resources.ollama,
         liveness=pods.http_probe("/", initial=10, period=15),
@@ -412,21 +415,12 @@ def _build_ollama(api: ModelAPINode, project: Project, source: str) -> RenderedW
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["/bin/sh", "-c", _PULL_SCRIPT],
-        "env": [
-            *ollama_env,
-            {"name": "OLLAMA_HOST", "value": "127.0.0.1:11434"},
-            {"name": "MODEL", "value": literal(api.pull_model)},
-        ],
+        # The pull step's server listens on loopback only.
+        "env": [*ollama_env("127.0.0.1"), {"name": "MODEL", "value": literal(api.pull_model)}],
         "resources": pods.resources_data(api.resources or project.resources.ollama),
         "securityContext": dict(pods.CONTAINER_SECURITY_CONTEXT),
         "volumeMounts": [pods.TMP_MOUNT, home_mount, data_mount],
     }
-    # OLLAMA_HOST appears twice in the init container: keep the later (loopback) one only.
-    pull["env"] = [
-        e
-        for e in pull["env"]
-        if not (e["name"] == "OLLAMA_HOST" and e["value"].startswith("0.0.0.0"))
-    ]
     volumes = [
         {"name": "ollama-home", "emptyDir": {}},
         {"name": "ollama-data", "emptyDir": {}},

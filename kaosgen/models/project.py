@@ -162,3 +162,10 @@ class Project(KaosModel):
         None,
         description="Flux and Argo CD objects per environment, rendered to `clusters/<env>/`.",
     )
+
+    @property
+    def uses_gitops(self) -> bool:
+        """Whether any environment asks for Flux or Argo CD objects."""
+        return self.gitops is not None or any(
+            e.gitops is not None for e in self.environments.values()
+        )
