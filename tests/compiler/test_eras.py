@@ -16,7 +16,16 @@ from typing import Any
 
 import jsonschema
 import pytest
-from support.compiler import REPO, dump_all, load_file, render_ok, shared_dir, tree, validate_json
+from support.compiler import (
+    REPO,
+    dump_all,
+    load_file,
+    render_ok,
+    shared_dir,
+    strict_schema,
+    tree,
+    validate_json,
+)
 
 ERAS_DIR = REPO / "tests" / "compiler" / "data" / "eras"
 OLD, CURRENT = "2026-01-30", "v0.1.4-dev"
@@ -104,27 +113,11 @@ def test_the_documents_use_every_field_of_the_crds(era: str) -> None:
     assert sorted(expected - used) == [], f"{era}: fields no document uses"
 
 
-def _strict(schema: Any) -> Any:
-    """Unknown fields fail (a structural schema would prune them silently)."""
-    if isinstance(schema, list):
-        return [_strict(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _strict(v) for k, v in schema.items()}
-    if (
-        "properties" in out
-        and "additionalProperties" not in out
-        and not out.get("x-kubernetes-preserve-unknown-fields")
-    ):
-        out["additionalProperties"] = False
-    return out
-
-
 @pytest.mark.parametrize("era", ERAS)
 def test_the_documents_are_valid_for_the_kaos_crds(era: str) -> None:
     failures = []
     for doc in era_documents(era):
-        schema = _strict(copy.deepcopy(crd_schema(era, doc["kind"])))
+        schema = strict_schema(copy.deepcopy(crd_schema(era, doc["kind"])))
         for error in jsonschema.Draft202012Validator(schema).iter_errors(doc):
             where = "/".join(str(p) for p in error.absolute_path)
             failures.append(f"{doc['kind']}/{doc['metadata']['name']} at {where}: {error.message}")

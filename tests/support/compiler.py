@@ -290,3 +290,20 @@ def env_value(deployment: dict[str, Any], container: str, name: str) -> Any:
         if entry["name"] == name:
             return entry.get("value", entry.get("valueFrom"))
     raise AssertionError(f"{deployment['metadata']['name']}/{container} has no env {name}")
+
+
+def strict_schema(schema: Any) -> Any:
+    """A CRD schema in which unknown fields fail (the API server's structural pruning would
+    drop them silently): additionalProperties false wherever properties are listed."""
+    if isinstance(schema, list):
+        return [strict_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict_schema(v) for k, v in schema.items()}
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out

@@ -14,13 +14,11 @@ from typing import Any
 import jsonschema
 from ruamel.yaml import YAML
 
+from .compiler import shared_dir, strict_schema
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 KAOSGEN = str(BIN / "kaosgen") if (BIN / "kaosgen").exists() else "kaosgen"
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("KAOSGEN_SHARED_DIR") or REPO.parent / "shared")
 
 
 def kubectl() -> str:
@@ -111,29 +109,13 @@ CRD_FILES = {
 }
 
 
-def _strict(schema: Any) -> Any:
-    """Unknown fields fail, as the API server's structural pruning would drop them silently."""
-    if isinstance(schema, dict):
-        out = {k: _strict(v) for k, v in schema.items()}
-        if (
-            "properties" in out
-            and "additionalProperties" not in out
-            and not out.get("x-kubernetes-preserve-unknown-fields")
-        ):
-            out["additionalProperties"] = False
-        return out
-    if isinstance(schema, list):
-        return [_strict(v) for v in schema]
-    return schema
-
-
 @functools.cache
 def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
     path = shared_dir() / "crds" / CRD_FILES[(api_version, kind)]
     crd = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     version = api_version.split("/")[1]
     served = next(v for v in crd["spec"]["versions"] if v["name"] == version and v.get("served"))
-    schema = _strict(copy.deepcopy(served["schema"]["openAPIV3Schema"]))
+    schema = strict_schema(copy.deepcopy(served["schema"]["openAPIV3Schema"]))
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     return cls(schema)
 
