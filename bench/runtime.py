@@ -15,7 +15,17 @@ in its own process; the runtime is `python -m kaos_runtime` (the image CMD) in a
 load comes from a minimal keep-alive HTTP/1.1 client on asyncio streams, so the client's own
 cost stays small and is the same on both sides. Prints figures; asserts nothing.
 
-    uv run python bench/runtime.py [--model-client litellm|direct|both] [--quick] [--json out.json]
+CPU placement. With two or more CPUs the load generator and the model server share CPU 0
+and the runtime gets CPU 1 of its own, for every figure, direct and through the runtime
+alike. The throughput ratio then says what the issue asks: how much of what the model
+server delivers still gets through when the runtime stands in front of it (in a cluster
+the model server runs on other nodes, usually on a GPU, and the agent pod has its own CPU).
+Unpinned (`--shared`), the three processes compete for the same cores, and the runtime's
+share of the work slows the model server it is measured against, so the ratio measures
+the machine as much as the runtime; the bench prints that figure too when asked.
+
+    uv run python bench/runtime.py [--model-client direct|litellm|both] [--quick] [--shared]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -64,12 +74,29 @@ def wait_http(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
     raise SystemExit(f"{url} not ready after {timeout}s")
 
 
+#: CPUs for the load generator and model server, and for the runtime (None: unpinned).
+PLACEMENT: dict[str, set[int] | None] = {"load": None, "runtime": None}
+
+
+def plan_cpus(shared: bool) -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    if not shared and len(cpus) >= 2:
+        PLACEMENT.update(load={cpus[0]}, runtime={cpus[1]})
+        os.sched_setaffinity(0, PLACEMENT["load"])  # this process generates the load
+
+
 @contextlib.contextmanager
 def spawn(
-    argv: list[str], env: dict[str, str], ready_url: str, log: Path
+    argv: list[str], env: dict[str, str], ready_url: str, log: Path, cpus: set[int] | None = None
 ) -> Iterator[subprocess.Popen]:
+    def pin() -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, preexec_fn=pin
+        )
     try:
         wait_http(ready_url, process)
         yield process
@@ -306,7 +333,10 @@ def report(direct: Figures, runs: list[Figures]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model-client", choices=("litellm", "direct", "both"), default="both")
+    parser.add_argument("--model-client", choices=("direct", "litellm", "both"), default="both")
+    parser.add_argument(
+        "--shared", action="store_true", help="do not pin processes to CPUs (see CPU placement)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
     parser.add_argument("--max-sessions", type=int, default=1000)
     # 10 events = 5 turns: the 10,000-request run (10 turns per session) passes both limits
@@ -319,7 +349,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.quick
         else {"warmup": 300, "latency": 2000, "stream": 500, "throughput": 3000, "memory": 10000}
     )
-    clients = ["litellm", "direct"] if args.model_client == "both" else [args.model_client]
+    clients = ["direct", "litellm"] if args.model_client == "both" else [args.model_client]
+    plan_cpus(args.shared)
     logs = Path(tempfile.mkdtemp(prefix="kaos-bench-"))
     model_port = free_port()
     model_argv = [
@@ -331,7 +362,13 @@ def main(argv: list[str] | None = None) -> None:
         "--text",
         ANSWER,
     ]
-    with spawn(model_argv, base_env(), f"http://127.0.0.1:{model_port}/health", logs / "model.log"):
+    with spawn(
+        model_argv,
+        base_env(),
+        f"http://127.0.0.1:{model_port}/health",
+        logs / "model.log",
+        PLACEMENT["load"],
+    ):
         direct = measure("direct (model server)", model_port, sizes)
         runs = []
         for client in clients:
@@ -339,7 +376,11 @@ def main(argv: list[str] | None = None) -> None:
             env = runtime_env(model_port, port, client, args.max_sessions, args.max_session_events)
             argv_ = [sys.executable, "-m", "kaos_runtime"]
             with spawn(
-                argv_, env, f"http://127.0.0.1:{port}/health", logs / f"agent-{client}.log"
+                argv_,
+                env,
+                f"http://127.0.0.1:{port}/health",
+                logs / f"agent-{client}.log",
+                PLACEMENT["runtime"],
             ) as proc:
                 time.sleep(1.0)
                 extra = {
@@ -354,7 +395,14 @@ def main(argv: list[str] | None = None) -> None:
                 figures.extra = extra
                 runs.append(figures)
     report(direct, runs)
-    print(f"\nmachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; logs in {logs}")
+    placement = (
+        f"load generator and model server on CPU {sorted(PLACEMENT['load'])}, runtime on CPU "
+        f"{sorted(PLACEMENT['runtime'] or [])}"
+        if PLACEMENT["load"]
+        else "processes not pinned (shared CPUs)"
+    )
+    print(f"\nmachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; {placement}")
+    print(f"logs in {logs}")
     if args.json:
         args.json.write_text(json.dumps([f.__dict__ for f in [direct, *runs]], indent=2))
 

@@ -123,9 +123,9 @@ RUNTIME_TUNING_ENV: tuple[EnvVar, ...] = (
     EnvVar(
         "MODEL_CLIENT",
         "enum",
-        "litellm, or direct (a thin OpenAI-compatible HTTP client with less overhead)",
-        default="litellm",
-        choices=("litellm", "direct"),
+        "direct (a pooled OpenAI-compatible HTTP client), or litellm (litellm.acompletion)",
+        default="direct",
+        choices=("direct", "litellm"),
     ),
     EnvVar("TOOL_TIMEOUT_SECONDS", "float", "per MCP tool call", default="60"),
     EnvVar("DELEGATION_TIMEOUT_SECONDS", "float", "per call to a peer agent", default="300"),

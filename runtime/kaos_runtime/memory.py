@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
+
+from .ids import unique_hex
 
 EVENT_TYPES = (
     "user_message",
@@ -87,7 +88,7 @@ def _make_event(
     _check_event_type(event_type)
     epoch, iso = _now()
     event = {
-        "id": uuid.uuid4().hex,
+        "id": unique_hex(),
         "session_id": session_id,
         "type": event_type,
         "content": content,

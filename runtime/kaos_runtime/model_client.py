@@ -2,12 +2,14 @@
 
 Both ModelAPI kinds (a LiteLLM proxy, Ollama) speak the OpenAI protocol, so the runtime
 treats the ModelAPI as a generic OpenAI-compatible server and names the model the way that
-server knows it (`Settings.upstream_model`). Two interchangeable backends do the HTTP:
+server knows it (`Settings.upstream_model`). Two interchangeable backends do the HTTP
+(`MODEL_CLIENT`):
 
-* `litellm` (default): `litellm.acompletion` with the `openai/` provider prefix, so the
-  model name reaches the server verbatim (litellm strips exactly one `openai/`).
-* `direct`: a thin aiohttp client, for deployments that want the lowest added latency
-  (litellm costs a few milliseconds of Python per call and seconds of start-up).
+* `direct` (default): the OpenAI request body POSTed on a pool of keep-alive connections
+  (`http_pool`), the answer parsed here. Tens of microseconds of CPU per call.
+* `litellm`: `litellm.acompletion` with the `openai/` provider prefix, so the model name
+  reaches the server verbatim (litellm strips exactly one `openai/`). Milliseconds of CPU
+  per call and seconds of start-up, for those who want litellm's own machinery.
 
 Both return the same `ModelTurn` / stream the same deltas, and both turn failures into
 `ModelError` with the HTTP status the agent should answer (502, or 504 on a timeout).
@@ -24,7 +26,6 @@ import logging
 import random
 import socket
 import time
-import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from typing import Any, Protocol
 import httpx
 from opentelemetry import trace
 
+from .http_pool import ConnectionFailed, HTTPPool, ProtocolFailed
+from .ids import unique_hex
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -126,7 +129,7 @@ class ModelError(Exception):
 
 
 def new_call_id() -> str:
-    return f"call_{uuid.uuid4().hex[:24]}"
+    return f"call_{unique_hex(24)}"
 
 
 class ToolCallAccumulator:
@@ -294,45 +297,47 @@ def make_backend(settings: Settings) -> Backend:
     return LiteLLMBackend(settings)
 
 
-# --- direct backend (aiohttp) ---------------------------------------------------------
+# --- direct backend (http_pool) ------------------------------------------------------
 
 
 class DirectBackend:
-    """POSTs to `<base>/chat/completions` on a pooled aiohttp session.
+    """POSTs to `<base>/chat/completions` on a pool of keep-alive connections.
 
-    aiohttp rather than httpx: httpcore's pool checks every pooled connection on every
-    request (a `poll` per connection), which dominated the runtime's CPU at concurrency 32.
-    No proxy variables are honoured: the ModelAPI is a Service in the cluster.
+    `http_pool.HTTPPool` rather than aiohttp or httpx: the model call is the hot path, and
+    their per-request machinery cost more CPU than the rest of the runtime's work on a
+    request (bench/runtime.py). No proxy variables are honoured: the ModelAPI is a Service
+    in the cluster.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.base = settings.model_api_base
-        self.headers = {"Authorization": f"Bearer {settings.model_api_key or PLACEHOLDER_KEY}"}
+        self.headers = {
+            "Authorization": f"Bearer {settings.model_api_key or PLACEHOLDER_KEY}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        }
         timeout = settings.model_timeout_seconds
-        self.timeout = (timeout, min(10.0, timeout))
-        self._session: Any = None
+        self.read_timeout = timeout
+        self.connect_timeout = min(10.0, timeout)
+        self._pool: HTTPPool | None = None
 
-    def _client(self) -> Any:
-        import aiohttp
-
-        if self._session is None or self._session.closed:
-            total, connect = self.timeout
-            self._session = aiohttp.ClientSession(
-                headers=self.headers,
-                timeout=aiohttp.ClientTimeout(total=None, connect=connect, sock_read=total),
-                connector=aiohttp.TCPConnector(limit=512, keepalive_timeout=60),
-                raise_for_status=False,
+    def _client(self) -> HTTPPool:
+        if self._pool is None:
+            self._pool = HTTPPool(
+                self.base,
+                self.headers,
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
             )
-        return self._session
+        return self._pool
 
     async def complete(self, request: dict[str, Any]) -> ModelTurn:
-        url = self.base + "/chat/completions"
         try:
-            async with self._client().post(url, data=_body(request), headers=_JSON) as response:
+            async with await self._client().post("/chat/completions", _body(request)) as response:
                 raw = await response.read()
                 status = response.status
         except Exception as exc:
-            raise _aiohttp_error(exc) from exc
+            raise _transport_error(exc) from exc
         if status != 200:
             raise _status_error(status, raw.decode("utf-8", "replace"))
         try:
@@ -361,13 +366,12 @@ class DirectBackend:
         content: list[str] = []
         usage: Usage | None = None
         finish: str | None = None
-        url = self.base + "/chat/completions"
         try:
-            async with self._client().post(url, data=_body(request), headers=_JSON) as response:
+            async with await self._client().post("/chat/completions", _body(request)) as response:
                 if response.status != 200:
                     raw = await response.read()
                     raise _status_error(response.status, raw.decode("utf-8", "replace"))
-                async for raw_line in response.content:
+                async for raw_line in response.lines():
                     line = raw_line.strip()
                     if not line.startswith(b"data:"):
                         continue
@@ -400,32 +404,29 @@ class DirectBackend:
         except ModelError:
             raise
         except Exception as exc:
-            raise _aiohttp_error(exc) from exc
+            raise _transport_error(exc) from exc
         yield ModelTurn("".join(content), calls.result(), usage, finish)
 
     async def warm_up(self) -> None:
         return None
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
-_JSON = {"Content-Type": "application/json"}
+        if self._pool is not None:
+            await self._pool.close()
 
 
 def _body(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _aiohttp_error(exc: BaseException) -> ModelError:
-    import aiohttp
-
-    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
-        return ModelError(f"model API timed out ({type(exc).__name__})", status=504)
-    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ServerDisconnectedError):
-        return ModelError(f"model API unreachable: {exc or type(exc).__name__}", transient=True)
-    if isinstance(exc, aiohttp.ClientError | OSError):
+def _transport_error(exc: BaseException) -> ModelError:
+    if isinstance(exc, TimeoutError):
+        return ModelError(f"model API timed out ({exc or type(exc).__name__})", status=504)
+    if isinstance(exc, ProtocolFailed):
+        return ModelError(f"model API sent an invalid response: {exc}", transient=True)
+    if isinstance(exc, ConnectionFailed):
+        return ModelError(f"model API unreachable: {exc}", transient=True)
+    if isinstance(exc, OSError):
         return ModelError(
             f"model API connection failed: {exc or type(exc).__name__}", transient=True
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from typing import Any, Literal
 
 from pydantic import (
@@ -21,6 +20,8 @@ from pydantic import (
     ValidationError,
 )
 from starlette.responses import Response
+
+from .ids import unique_hex
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
@@ -217,7 +218,7 @@ def text_of(content: Any) -> str:
 
 
 def completion_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex}"
+    return f"chatcmpl-{unique_hex()}"
 
 
 def completion(

@@ -64,7 +64,7 @@ class Settings(BaseModel):
     model_api_key: str | None = None
     model_timeout_seconds: float = 120.0
     model_max_retries: int = 2
-    model_client: Literal["litellm", "direct"] = "litellm"
+    model_client: Literal["direct", "litellm"] = "direct"
     tool_timeout_seconds: float = 60.0
     delegation_timeout_seconds: float = 300.0
     mcp_refresh_seconds: float = 30.0

@@ -351,6 +351,30 @@ def test_unknown_routes_and_methods_get_json_errors(model, start_runtime):
     assert wrong.status_code == 405 and _error(wrong)
 
 
+def test_a_bug_in_the_chat_path_is_an_openai_500_counted_and_recorded(model, start_runtime):
+    rt = start_runtime(model.url)
+
+    async def broken(request):
+        raise RuntimeError("a bug")
+
+    rt.runtime.model.backend.complete = broken
+    response = httpx.post(
+        rt.url + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "q"}]},
+        headers={"X-Session-ID": "bug"},
+    )
+    assert response.status_code == 500
+    assert _error(response)["message"] == "internal error: RuntimeError"
+    metrics = httpx.get(rt.url + "/metrics").text
+    assert (
+        'kaos_agent_requests_total{method="POST",route="/v1/chat/completions",status="500"} 1.0'
+        in metrics
+    )
+    events = httpx.get(rt.url + "/memory/events", params={"session_id": "bug"}).json()["events"]
+    assert [e["type"] for e in events] == ["user_message", "error"]
+    assert httpx.get(rt.url + "/health").status_code == 200  # and the server keeps serving
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_client_that_goes_away_mid_stream_stops_the_loop(model, start_runtime, backend):
     tokens = tuple(f"t{i} " for i in range(20))

@@ -2,7 +2,8 @@
 
 (a) the model server itself answers the openai SDK (a sanity check of the fixture);
 (b) the agent runtime, started as the image starts it, in front of that model and a real
-MCP tool server, answers the openai SDK streaming and not, with real token usage.
+MCP tool server, answers the openai SDK streaming and not, with real token usage, with
+each model client (the default pooled HTTP client and litellm).
 
 A 135M model says little of value; these tests check the plumbing, not the answers.
 """
@@ -55,8 +56,11 @@ def test_model_server_answers_directly(real_llm_url: str) -> None:
     print(f"\nllama.cpp direct, {response.usage.completion_tokens} tokens: {elapsed:.2f}s")
 
 
-@pytest.fixture(scope="module")
-def agent(real_llm_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["direct", "litellm"])
+def agent(
+    request: pytest.FixtureRequest, real_llm_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The runtime in front of the real model, once per model client (MODEL_CLIENT)."""
     if not agent_runtime_available():
         pytest.skip("the agent runtime (kaos_runtime/__main__.py) is not in the tree yet")
     logs: Path = tmp_path_factory.mktemp("real-agent")
@@ -73,6 +77,7 @@ def agent(real_llm_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "MCP_SERVER_geo-tools_URL": tools.url,
             "TOOL_CALL_MODE": "auto",
             "LOG_LEVEL": "INFO",
+            "MODEL_CLIENT": request.param,
         }
         with agent_runtime(logs, env) as server:
             yield server

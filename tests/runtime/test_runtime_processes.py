@@ -61,7 +61,8 @@ def trio(tmp_path_factory, mcp_server) -> Iterator[dict]:
             "AGENT_DESCRIPTION": "Leads the team.",
             "AGENT_INSTRUCTIONS": "You lead.",
             "MODEL_API_URL": models["lead"].url,
-            "MODEL_NAME": "openai/gpt-4o-mini",  # litellm client (the default)
+            "MODEL_NAME": "openai/gpt-4o-mini",
+            "MODEL_CLIENT": "litellm",  # one agent of the three on each client
             "MCP_SERVERS": "calc-tools",
             "MCP_SERVER_calc-tools_URL": mcp_server.url,
             "PEER_AGENTS": "researcher",
@@ -78,7 +79,6 @@ def trio(tmp_path_factory, mcp_server) -> Iterator[dict]:
             "AGENT_DESCRIPTION": "Researches facts with the archivist.",
             "MODEL_API_URL": models["researcher"].url,
             "MODEL_NAME": "scripted",
-            "MODEL_CLIENT": "direct",
             "AGENT_SUB_AGENTS": f"archivist:{url['archivist']}",
             "AGENT_PORT": str(ports["researcher"]),
         },
