@@ -193,7 +193,12 @@ class PooledResponse:
         return None
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """Body pieces as they arrive."""
+        """Body pieces as they arrive; the response is released at the end or on an error.
+
+        A reader that stops early (`break`) releases it itself (`async with`, `drain`): an
+        abandoned generator is finalised whenever the event loop gets to it, too late to
+        decide the connection's fate.
+        """
         conn = self._conn
         try:
             while True:
@@ -205,8 +210,10 @@ class PooledResponse:
                 if conn.error is not None:
                     raise conn.error
                 await conn.wait(self._pool.read_timeout)
-        finally:
+        except Exception:
             self.release()
+            raise
+        self.release()
 
     async def lines(self) -> AsyncIterator[bytes]:
         """Body lines (without the line end) as they arrive: SSE events."""
@@ -230,6 +237,24 @@ class PooledResponse:
                 await conn.wait(self._pool.read_timeout)
             return conn.take_body()
         finally:
+            self.release()
+
+    async def drain(self, timeout: float) -> None:
+        """Discard the rest of the body, waiting at most `timeout` seconds, then release.
+
+        For a reader that has what it needs (an SSE `[DONE]`) before the body's last bytes
+        arrived: the connection can then go back to the pool instead of being closed.
+        """
+        conn = self._conn
+        try:
+            async with asyncio.timeout(timeout):
+                while not conn.complete and conn.error is None:
+                    conn.take_body()
+                    await conn.wait(None)
+        except TimeoutError:
+            conn.close()
+        finally:
+            conn.take_body()
             self.release()
 
     def release(self) -> None:

@@ -366,6 +366,7 @@ class DirectBackend:
         content: list[str] = []
         usage: Usage | None = None
         finish: str | None = None
+        done = False
         try:
             async with await self._client().post("/chat/completions", _body(request)) as response:
                 if response.status != 200:
@@ -377,6 +378,7 @@ class DirectBackend:
                         continue
                     data = line[5:].strip()
                     if data == b"[DONE]":
+                        done = True
                         break
                     try:
                         chunk = json.loads(data)
@@ -401,6 +403,8 @@ class DirectBackend:
                                 tc.get("index"), tc.get("id"), fn.get("name"), fn.get("arguments")
                             )
                         finish = choice.get("finish_reason") or finish
+                if done:  # the end of the body is usually a packet behind: keep the connection
+                    await response.drain(_DRAIN_SECONDS)
         except ModelError:
             raise
         except Exception as exc:
@@ -413,6 +417,10 @@ class DirectBackend:
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
+
+
+#: How long to wait for the rest of a streamed body after `data: [DONE]` before closing.
+_DRAIN_SECONDS = 1.0
 
 
 def _body(value: Any) -> bytes:

@@ -188,6 +188,35 @@ async def test_chunked_body_is_streamed_as_it_arrives_and_split_into_lines():
     assert server.connections == 1
 
 
+@pytest.mark.parametrize("end_after, reused", [(0.05, True), (None, False)])
+async def test_drain_keeps_the_connection_when_the_body_ends_soon_and_closes_it_otherwise(
+    end_after, reused
+):
+    async def handler(reader, writer, n):
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        writer.write(b"e\r\ndata: [DONE]\n\n\r\n")
+        await writer.drain()
+        if end_after is None:
+            await asyncio.sleep(1)  # the body never ends in time
+            return False
+        await asyncio.sleep(end_after)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    server = RawServer(handler)
+    async with server.running() as port:
+        pool = HTTPPool(f"http://127.0.0.1:{port}", read_timeout=5)
+        for _ in range(2):
+            async with await pool.post("/stream", b"{}") as response:
+                async for line in response.lines():
+                    if line == b"data: [DONE]":
+                        break
+                await response.drain(0.3)
+        await pool.close()
+    assert server.connections == (1 if reused else 2)
+
+
 async def test_body_delimited_by_close_and_connection_close_are_honoured():
     async def handler(reader, writer, n):
         if n == 1:
