@@ -86,7 +86,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        if self.headers_done and not self.complete and self.close_delimited:
+        clean = exc is None and self.error is None
+        if self.headers_done and not self.complete and self.close_delimited and clean:
             self.complete = True  # a body without length or chunks ends with the connection
         if not self.complete and self.error is None:
             detail = f": {exc}" if exc else ""
@@ -141,7 +142,8 @@ class _Connection(asyncio.Protocol):
             self.close()
             raise TimeoutError(f"no data from the server for {timeout}s") from None
         finally:
-            self._waiter = None
+            if self._waiter is waiter:
+                self._waiter = None
 
     def take_body(self) -> bytes:
         data = b"".join(self.body)
@@ -230,12 +232,15 @@ class PooledResponse:
 
     async def read(self) -> bytes:
         conn = self._conn
+        parts: list[bytes] = []
         try:
             while not conn.complete:
                 if conn.error is not None:
                     raise conn.error
+                parts.append(conn.take_body())  # keeps reading from being paused for good
                 await conn.wait(self._pool.read_timeout)
-            return conn.take_body()
+            parts.append(conn.take_body())
+            return b"".join(parts)
         finally:
             self.release()
 

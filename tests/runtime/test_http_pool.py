@@ -327,6 +327,7 @@ async def test_a_large_streamed_body_arrives_whole_with_reading_paused_in_betwee
         async for piece in response.chunks():
             total += len(piece)
         assert total == size
+        assert len(await (await pool.post("/big", b"")).read()) == size  # read() too
         await pool.close()
 
 
