@@ -84,7 +84,7 @@ def kaosgen_cmd() -> list[str]:
     exe = shutil.which(
         "kaosgen", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     )
-    return [exe] if exe else [sys.executable, "-m", "kaosgen.cli"]
+    return [exe] if exe else [sys.executable, "-m", "kaosgen"]
 
 
 def measure(agents: int, runs: int, kustomize: bool = True) -> dict[str, float]:

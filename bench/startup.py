@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def kaosgen() -> list[str]:
     exe = Path(sys.executable).parent / "kaosgen"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kaosgen.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "kaosgen"]
 
 
 def median_seconds(cmd: list[str], runs: int) -> float:

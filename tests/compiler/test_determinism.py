@@ -91,7 +91,7 @@ def test_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "kaosgen.cli",
+                "kaosgen",
                 "render",
                 str(PROJECTS["features"]),
                 "-o",

@@ -1,7 +1,7 @@
 """Both KAOS schema eras are accepted and normalised into one model.
 
 `data/eras/<era>/` holds documents that use every field of KAOS's own CRDs of that era
-(`../shared/crds/kaos/<era>/`); the tests prove the coverage and the documents' validity
+(`tests/data/crds/kaos/<era>/`); the tests prove the coverage and the documents' validity
 against those CRDs, then that kaosgen accepts them (deprecated forms warn, never fail) and
 that the previous era renders byte-for-byte like its current-era translation.
 """
@@ -18,10 +18,10 @@ import jsonschema
 import pytest
 from support.compiler import (
     REPO,
+    crd_file,
     dump_all,
     load_file,
     render_ok,
-    shared_dir,
     strict_schema,
     tree,
     validate_json,
@@ -35,10 +35,7 @@ PLURALS = {"Agent": "agents", "MCPServer": "mcpservers", "ModelAPI": "modelapis"
 
 @functools.cache
 def crd_schema(era: str, kind: str) -> dict[str, Any]:
-    path = shared_dir() / "crds" / "kaos" / era / f"kaos.tools_{PLURALS[kind]}.yaml"
-    if not path.is_file():
-        pytest.fail(f"{path} not found: set KAOSGEN_SHARED_DIR to the shared reference directory")
-    (crd,) = load_file(path)
+    (crd,) = load_file(crd_file("kaos", era, f"kaos.tools_{PLURALS[kind]}.yaml"))
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
     return version["schema"]["openAPIV3Schema"]
 

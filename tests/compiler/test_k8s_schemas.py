@@ -2,7 +2,7 @@
 
 - Core objects against the Kubernetes OpenAPI schemas (`kubernetes-validate`, newest
   version it ships, strict: unknown fields fail).
-- HTTPRoutes against the Gateway API v1 CRD schema from `../shared/crds/` (made strict the
+- HTTPRoutes against the Gateway API v1 CRD schema from `tests/data/crds/gateway-api/` (made strict the
   same way), plus the CEL rules a JSON Schema validator cannot check, in code.
 - Pod templates against the "restricted" Pod Security Standard, written here from the
   standard (not kaosgen's own check), plus requests/limits and no service-account token.
@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
-from support.compiler import PROJECTS, Renders, load_file, shared_file, strict_schema
+from support.compiler import PROJECTS, Renders, crd_file, load_file, strict_schema
 
 # --- Kubernetes OpenAPI -------------------------------------------------------------------
 
@@ -148,7 +148,7 @@ def test_names_labels_and_annotations_are_valid(project: str, renders: Renders) 
 
 @functools.lru_cache(maxsize=1)
 def httproute_validator() -> jsonschema.Validator:
-    (crd,) = load_file(shared_file("crds", "gateway.networking.k8s.io_httproutes.yaml"))
+    (crd,) = load_file(crd_file("gateway-api", "gateway.networking.k8s.io_httproutes.yaml"))
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1" and v["served"]]
     schema = strict_schema(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
     # metadata is `type: object` in a CRD; the API server checks it as ObjectMeta.

@@ -45,16 +45,15 @@ PROJECTS = {p.name: p for p in [*example_dirs(), *extra_project_dirs()]}
 EXAMPLES = [p.name for p in example_dirs()]
 
 
-def shared_dir() -> Path:
-    """`../shared` next to the repository, or $KAOSGEN_SHARED_DIR."""
-    override = os.environ.get("KAOSGEN_SHARED_DIR")
-    return Path(override) if override else REPO.parent / "shared"
+#: Upstream CRDs vendored for the tests (provenance in each directory's README).
+CRDS_DIR = REPO / "tests" / "data" / "crds"
 
 
-def shared_file(*parts: str) -> Path:
-    path = shared_dir().joinpath(*parts)
+def crd_file(*parts: str) -> Path:
+    """A vendored upstream CRD, e.g. `crd_file("gateway-api", "gateway.networking.k8s.io_httproutes.yaml")`."""
+    path = CRDS_DIR.joinpath(*parts)
     if not path.is_file():
-        pytest.fail(f"{path} not found: set KAOSGEN_SHARED_DIR to the shared reference directory")
+        pytest.fail(f"{path} is missing from the repository (see tests/data/crds/README.md)")
     return path
 
 

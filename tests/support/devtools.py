@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 from ruamel.yaml import YAML
 
-from .compiler import shared_dir, strict_schema
+from .compiler import crd_file, strict_schema
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -92,26 +92,26 @@ def kustomize(path: Path) -> list[dict[str, Any]]:
 # --- upstream CRD schemas --------------------------------------------------------------
 
 CRD_FILES = {
-    (
-        "source.toolkit.fluxcd.io/v1",
-        "GitRepository",
-    ): "source.toolkit.fluxcd.io_gitrepositories.yaml",
-    (
-        "source.toolkit.fluxcd.io/v1",
-        "OCIRepository",
-    ): "source.toolkit.fluxcd.io_ocirepositories.yaml",
-    (
-        "kustomize.toolkit.fluxcd.io/v1",
-        "Kustomization",
-    ): "kustomize.toolkit.fluxcd.io_kustomizations.yaml",
-    ("argoproj.io/v1alpha1", "Application"): "argoproj.io_applications.yaml",
-    ("argoproj.io/v1alpha1", "ApplicationSet"): "argoproj.io_applicationsets.yaml",
+    ("source.toolkit.fluxcd.io/v1", "GitRepository"): (
+        "flux",
+        "source.toolkit.fluxcd.io_gitrepositories.yaml",
+    ),
+    ("source.toolkit.fluxcd.io/v1", "OCIRepository"): (
+        "flux",
+        "source.toolkit.fluxcd.io_ocirepositories.yaml",
+    ),
+    ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"): (
+        "flux",
+        "kustomize.toolkit.fluxcd.io_kustomizations.yaml",
+    ),
+    ("argoproj.io/v1alpha1", "Application"): ("argo-cd", "argoproj.io_applications.yaml"),
+    ("argoproj.io/v1alpha1", "ApplicationSet"): ("argo-cd", "argoproj.io_applicationsets.yaml"),
 }
 
 
 @functools.cache
 def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    path = shared_dir() / "crds" / CRD_FILES[(api_version, kind)]
+    path = crd_file(*CRD_FILES[(api_version, kind)])
     crd = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     version = api_version.split("/")[1]
     served = next(v for v in crd["spec"]["versions"] if v["name"] == version and v.get("served"))

@@ -1,0 +1,118 @@
+"""`kaosgen hook ...`: the entry points of the pre-commit hooks."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kaosgen.commands.common import EXIT_ERRORS, EXIT_OK, FORMATS, report
+
+
+@click.group()
+def hook() -> None:
+    """Entry points of the pre-commit hooks (see .pre-commit-hooks.yaml)."""
+
+
+@hook.command("validate")
+@click.argument("files", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def hook_validate(files: tuple[str, ...], fmt: str) -> None:
+    """Validate the projects that hold the changed KAOS files."""
+    from kaosgen import hooks
+    from kaosgen.pipeline import compile_project
+
+    found = hooks.targets(files, top=Path.cwd(), kaos_only=True)
+    failed = False
+    for project in found.projects:
+        compilation = compile_project(
+            [hooks.rel(project)], project_file=hooks.rel(project / "kaosgen.yaml"), render=False
+        )
+        report(compilation, fmt)
+        failed = failed or not compilation.ok
+    if found.loose_dirs:
+        compilation = compile_project([hooks.rel(d) for d in found.loose_dirs], render=False)
+        report(compilation, fmt)
+        failed = failed or not compilation.ok
+    sys.exit(EXIT_ERRORS if failed else EXIT_OK)
+
+
+def _hook_plans(files: tuple[str, ...]) -> Iterator[tuple[str, Any, Any]]:
+    """For each project the hook covers: (shown path, compilation, planned changes).
+
+    Projects that do not render, or whose output dir holds a user's file where kaosgen
+    writes, are reported here and yield no plan (the hook then fails).
+    """
+    from kaosgen import hooks, writer
+    from kaosgen.pipeline import compile_project
+
+    top = Path.cwd()
+    projects = (
+        hooks.targets(files, top=top, kaos_only=False).projects
+        if files
+        else hooks.discover_projects(top)
+    )
+    for project in projects:
+        shown = hooks.rel(project)
+        compilation = compile_project([shown], project_file=hooks.rel(project / "kaosgen.yaml"))
+        report(compilation, "text", quiet=True)
+        if not compilation.ok or compilation.output_dir is None:
+            click.echo(f"{shown}: does not render; fix the errors above", err=True)
+            yield shown, compilation, None
+            continue
+        try:
+            result, _ = writer.plan_changes(compilation.output_dir, compilation.files)
+        except FileExistsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            yield shown, compilation, None
+            continue
+        yield shown, compilation, result
+
+
+@hook.command("render-check")
+@click.argument("files", nargs=-1, type=click.Path())
+def hook_render_check(files: tuple[str, ...]) -> None:
+    """Fail when a changed project's rendered output is stale (or hand-edited).
+
+    With no FILES, every project (kaosgen.yaml) below the current directory is checked.
+    """
+    failed = False
+    for shown, compilation, result in _hook_plans(files):
+        if result is None or result.stale:
+            failed = True
+        if result is None or not result.stale:
+            continue
+        out_dir = compilation.output_dir
+        for mark, names in (("+", result.added), ("~", result.changed), ("-", result.removed)):
+            for name in names:
+                click.echo(f"  {mark} {out_dir.as_posix()}/{name}", err=True)
+        click.echo(
+            f"{out_dir.as_posix()}: rendered output is stale ({len(result.added)} to add, {len(result.changed)} to change, "
+            f"{len(result.removed)} to remove); run `kaosgen render {shown}` and commit the result",
+            err=True,
+        )
+    sys.exit(EXIT_ERRORS if failed else EXIT_OK)
+
+
+@hook.command("render")
+@click.argument("files", nargs=-1, type=click.Path())
+def hook_render(files: tuple[str, ...]) -> None:
+    """Re-render the changed projects; exit 1 when a file changed (so it gets staged)."""
+    from kaosgen import writer
+
+    failed = False
+    for _shown, compilation, result in _hook_plans(files):
+        if result is None:
+            failed = True
+        elif result.stale:
+            writer.apply_changes(compilation.output_dir, compilation.files, result)
+            click.echo(
+                f"{compilation.output_dir.as_posix()}: re-rendered ({len(result.added)} added, {len(result.changed)} changed, "
+                f"{len(result.removed)} removed); review and stage the changes",
+                err=True,
+            )
+            failed = True
+    sys.exit(EXIT_ERRORS if failed else EXIT_OK)
