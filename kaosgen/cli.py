@@ -36,12 +36,29 @@ class LazyGroup(click.Group):
         return command
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # Looked up only when asked: reading package metadata costs start-up time.
+    if not value or ctx.resilient_parsing:
+        return
+    from kaos_contract.version import kaosgen_version
+
+    click.echo(f"kaosgen, version {kaosgen_version()}")
+    ctx.exit()
+
+
 @click.group(
     cls=LazyGroup,
     lazy=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(package_name="kaosgen")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version (the package metadata's) and exit.",
+)
 def main() -> None:
     """Compile KAOS Agent, ModelAPI and MCPServer resources into plain Kubernetes manifests.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from kaos_contract.version import kaosgen_version
 from pydantic import Field
 
 from kaosgen.models.common import DNS1123_LABEL, KaosModel, ResourceRequirements
@@ -47,11 +48,18 @@ def _default_mcp_runtimes() -> dict[str, McpRuntimeImage]:
     }
 
 
+#: Where kaosgen's release workflow pushes its two runtime images.
+RUNTIME_IMAGES = "ghcr.io/kaosgen"
+#: kaosgen's own images carry its version: a given kaosgen renders the images of its release.
+AGENT_IMAGE = f"{RUNTIME_IMAGES}/agent-runtime:{kaosgen_version()}"
+MCP_SERVER_IMAGE = f"{RUNTIME_IMAGES}/mcp-runtime:{kaosgen_version()}"
+
+
 class Images(KaosModel):
     """The images of the four workloads. Pinned tags; never `latest` by default."""
 
-    agent: ImageRef = "ghcr.io/kaosgen/agent-runtime:0.1.0"
-    mcp_server: ImageRef = "ghcr.io/kaosgen/mcp-runtime:0.1.0"
+    agent: ImageRef = AGENT_IMAGE
+    mcp_server: ImageRef = MCP_SERVER_IMAGE
     litellm: ImageRef = "ghcr.io/berriai/litellm-non_root:main-v1.77.5-stable"
     ollama: ImageRef = "docker.io/ollama/ollama:0.12.6"
     mcp_node: ImageRef = Field(

@@ -14,6 +14,11 @@ import sys
 
 from kaos_contract.env import OFFLINE_ENV
 
+from .extra import require_runtime_extra
+
+PROG = "kaos-agent"
+#: What the agent imports at start-up, from the `runtime` extra.
+NEEDS = ("starlette", "uvicorn", "fastmcp", "prometheus_client", "opentelemetry")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: Libraries that log every HTTP request at INFO.
 _CHATTY = ("httpx", "httpx2", "httpcore", "mcp", "fastmcp", "LiteLLM", "litellm", "uvicorn.access")
@@ -49,13 +54,14 @@ def tune_gc() -> None:
 
 
 def main() -> None:
+    require_runtime_extra(PROG, NEEDS)
     os.environ.update(OFFLINE_ENV)
     from .settings import SettingsError, load_settings
 
     try:
         settings = load_settings(os.environ)
     except SettingsError as exc:
-        print(f"kaos-agent: configuration error: {exc}", file=sys.stderr)
+        print(f"{PROG}: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
     configure_logging(settings.log_level)

@@ -9,10 +9,9 @@ either version read it. Skills are the tools the agent can use right now and its
 
 from __future__ import annotations
 
-import functools
-from importlib import metadata
 from typing import Any
 
+from kaos_contract.version import kaosgen_version
 from starlette.requests import Request
 
 from .settings import Settings
@@ -21,14 +20,6 @@ from .tools import Tool
 PROTOCOL_VERSION = "0.3.0"
 #: The agent speaks OpenAI chat completions over HTTP+JSON at `<url>/v1/chat/completions`.
 TRANSPORT = "HTTP+JSON"
-
-
-@functools.cache
-def runtime_version() -> str:
-    try:
-        return metadata.version("kaosgen")
-    except metadata.PackageNotFoundError:
-        return "0.0.0"
 
 
 def base_url(settings: Settings, request: Request) -> str:
@@ -72,7 +63,7 @@ def build_card(settings: Settings, url: str, tools: list[Tool]) -> dict[str, Any
         "name": settings.agent_name,
         "description": description,
         "url": url,
-        "version": runtime_version(),
+        "version": kaosgen_version(),
         "protocolVersion": PROTOCOL_VERSION,
         "preferredTransport": TRANSPORT,
         "supportedInterfaces": [

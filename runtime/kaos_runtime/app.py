@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from kaos_contract import env as contract
+from kaos_contract.version import kaosgen_version
 from opentelemetry import propagate, trace
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -469,7 +470,7 @@ async def models(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    return JSONBody({"status": "ok", "agent": rt.settings.agent_name})
+    return JSONBody({"status": "ok", "agent": rt.settings.agent_name, "version": kaosgen_version()})
 
 
 async def ready(request: Request) -> Response:

@@ -15,113 +15,19 @@ but loopback: proof that nothing is downloaded.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
-import zipfile
-from importlib import metadata
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.tags import sys_tags
-
+from support import wheels
 from support.devtools import REPO, git, tool_env
-
-_SKIP_META = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json"}
-
-
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def repack(dist: metadata.Distribution, dest: Path) -> Path:
-    """A wheel made from an installed distribution (its RECORD lists the files)."""
-    info_dir = Path(str(dist._path)).name  # type: ignore[attr-defined]
-    wheel_meta = dist.read_text("WHEEL") or ""
-    tags = [
-        line.split(":", 1)[1].strip() for line in wheel_meta.splitlines() if line.startswith("Tag:")
-    ]
-    supported = {str(t) for t in sys_tags()}
-    tag = next((t for t in tags if t in supported), tags[0] if tags else "py3-none-any")
-    name = re.sub(r"[-_.]+", "_", dist.metadata["Name"])
-    target = dest / f"{name}-{dist.version}-{tag}.whl"
-    records = []
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as whl:
-        for entry in dist.files or []:
-            rel = entry.as_posix()
-            parts = rel.split("/")
-            if rel.startswith("..") or "__pycache__" in parts or rel.endswith(".pyc"):
-                continue
-            if parts[0] == info_dir and parts[-1] in _SKIP_META:
-                continue
-            source = Path(str(dist.locate_file(entry)))
-            if not source.is_file():
-                continue
-            data = source.read_bytes()
-            whl.writestr(rel, data)
-            records.append(f"{rel},{_record_hash(data)},{len(data)}")
-        records.append(f"{info_dir}/RECORD,,")
-        whl.writestr(f"{info_dir}/RECORD", "\n".join(records) + "\n")
-    return target
-
-
-def _closure(roots: list[str]) -> list[metadata.Distribution]:
-    seen: dict[str, metadata.Distribution] = {}
-    todo = [(r, "") for r in roots]
-    while todo:
-        raw, extra = todo.pop()
-        req = Requirement(raw)
-        if req.marker is not None and not req.marker.evaluate({"extra": extra}):
-            continue
-        key = re.sub(r"[-_.]+", "-", req.name).lower()
-        if key in seen:
-            continue
-        try:
-            dist = metadata.distribution(req.name)
-        except metadata.PackageNotFoundError:
-            continue
-        seen[key] = dist
-        for dep in dist.requires or []:
-            todo.append((dep, ""))
-            for wanted in req.extras:
-                todo.append((dep, wanted))
-    return list(seen.values())
 
 
 def build_wheelhouse(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    kaosgen_requires = [
-        r for r in metadata.distribution("kaosgen").requires or [] if "extra ==" not in r
-    ]
-    for dist in _closure(kaosgen_requires):
-        repack(dist, dest)
-    uv = shutil.which("uv")
-    if uv is None:
-        raise RuntimeError("uv is needed to take hatchling from its cache (pip install uv)")
-    target = dest.parent / "build-backend"
-    subprocess.run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--offline",
-            "--quiet",
-            "--python",
-            sys.executable,
-            "--target",
-            str(target),
-            "hatchling>=1.25",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    for dist in metadata.distributions(path=[str(target)]):
-        repack(dist, dest)
-    return dest
+    """kaosgen's dependencies and its build backend: what `pip install .` needs offline."""
+    return wheels.build_wheelhouse(dest, build_backend=True)
 
 
 def snapshot_repo(dest: Path) -> Path:

@@ -9,9 +9,12 @@ import sys
 
 from kaos_contract.env import OFFLINE_ENV
 
+from ..extra import require_runtime_extra
 from .errors import StartupError
 
 PROG = "kaos-mcp-server"
+#: What the tool server imports at start-up, from the `runtime` extra.
+NEEDS = ("fastmcp", "starlette", "uvicorn", "anyio")
 
 #: Set before fastmcp is imported: no update checks, no banner, plain logs through ours.
 _FASTMCP_ENV = {
@@ -31,6 +34,7 @@ def configure_logging(level: str) -> None:
 
 
 def main() -> None:
+    require_runtime_extra(PROG, NEEDS)
     for key, value in _FASTMCP_ENV.items():
         os.environ.setdefault(key, value)
     try:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastmcp import FastMCP
 from kaos_contract.env import MCP_HEALTH_PATH
+from kaos_contract.version import kaosgen_version
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -44,7 +45,7 @@ def add_health_route(server: FastMCP) -> None:
         return
 
     async def health(_: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "name": server.name})
+        return JSONResponse({"status": "ok", "name": server.name, "version": kaosgen_version()})
 
     server.custom_route(MCP_HEALTH_PATH, methods=["GET"], include_in_schema=False)(health)
 
