@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastmcp import Client
+from kaos_contract.version import kaosgen_version
 from support.mcp_server import mcp_tool_server
 from support.process import Server
 
@@ -103,7 +104,7 @@ async def test_tool_error_is_an_error_result_and_server_stays_up(tool_server: Se
 async def test_health_names_the_server(tool_server: Server) -> None:
     status, body = get_json(f"{tool_server.url}/health")
     assert status == 200
-    assert body == {"status": "ok", "name": "calc-tools"}
+    assert body == {"status": "ok", "name": "calc-tools", "version": kaosgen_version()}
     async with client(tool_server) as c:
         result = await c.call_tool("add", {"a": 1})
     assert result.meta["io.modelcontextprotocol/serverInfo"]["name"] == "calc-tools"

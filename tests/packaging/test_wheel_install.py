@@ -26,9 +26,7 @@ from support.process import free_port, http_ok, running
 from support.scripted_model import Reply, ScriptedModel
 
 REPO = Path(__file__).resolve().parents[2]
-VERSION = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"][
-    "version"
-]
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 ECHO_TOOL = 'def echo(text: str) -> str:\n    """Return the text unchanged."""\n    return text\n'
 
 

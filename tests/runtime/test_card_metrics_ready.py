@@ -9,6 +9,7 @@ import httpx
 import pytest
 from a2a.client.card_resolver import parse_agent_card
 from a2a.compat.v0_3.types import AgentCard as AgentCardV03
+from kaos_contract.version import kaosgen_version
 from support.fastmcp_thread import ThreadedMcpServer
 from support.process import free_port
 from support.runtime_harness import openai_client
@@ -77,7 +78,11 @@ def test_card_url_is_the_external_url_when_configured(model, start_runtime):
 
 def test_health_and_ready_without_waiting_for_dependencies(start_runtime):
     rt = start_runtime(f"http://127.0.0.1:{free_port()}")  # the model API is down
-    assert httpx.get(rt.url + "/health").json() == {"status": "ok", "agent": "test-agent"}
+    assert httpx.get(rt.url + "/health").json() == {
+        "status": "ok",
+        "agent": "test-agent",
+        "version": kaosgen_version(),
+    }
     ready = httpx.get(rt.url + "/ready")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
 

@@ -9,74 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from kaos_contract.env import AGENT_PORT_DEFAULT, MCP_PORT_DEFAULT, OFFLINE_ENV
 from support import mcp_server
+from support.dockerfile import Stage, env_of, inherited, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "runtime" / "Dockerfile"
 AGENT_MODULE = "kaos_runtime"  # `python -m kaos_runtime`, as the agent tests start it
-
-
-@dataclass
-class Stage:
-    name: str
-    base: str
-    instructions: list[tuple[str, str]] = field(default_factory=list)
-
-    def all(self, keyword: str) -> list[str]:
-        return [args for kw, args in self.instructions if kw == keyword]
-
-
-def parse(path: Path) -> tuple[dict[str, str], list[Stage]]:
-    """Global ARGs and the stages of a Dockerfile (continuations joined, comments dropped)."""
-    logical: list[str] = []
-    pending = ""
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        logical.append(pending + line)
-        pending = ""
-    args: dict[str, str] = {}
-    stages: list[Stage] = []
-    for line in logical:
-        keyword, _, rest = line.partition(" ")
-        keyword = keyword.upper()
-        if keyword == "FROM":
-            parts = rest.split()
-            name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else str(len(stages))
-            stages.append(Stage(name, parts[0]))
-        elif stages:
-            stages[-1].instructions.append((keyword, rest.strip()))
-        elif keyword == "ARG":
-            key, _, value = rest.partition("=")
-            args[key.strip()] = value.strip()
-    return args, stages
-
-
-def env_of(stages: dict[str, Stage], name: str) -> dict[str, str]:
-    """ENV in effect in stage `name`, following `FROM <stage>` chains."""
-    stage = stages[name]
-    env = env_of(stages, stage.base) if stage.base in stages else {}
-    for args in stage.all("ENV"):
-        for token in shlex.split(args):
-            key, _, value = token.partition("=")
-            env[key] = value
-    return env
-
-
-def inherited(stages: dict[str, Stage], name: str, keyword: str) -> list[str]:
-    stage = stages[name]
-    values = inherited(stages, stage.base, keyword) if stage.base in stages else []
-    return values + stage.all(keyword)
+SCRIPTS = {"agent": "kaos-agent", "mcp-server": "kaos-mcp-server"}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +44,7 @@ def test_base_image_is_slim_python_311_pinned(dockerfile) -> None:
 def test_target_cmd_user_env(dockerfile, target: str, module: str, port: int) -> None:
     _, stages, _ = dockerfile
     (cmd,) = inherited(stages, target, "CMD")[-1:]
-    assert json.loads(cmd) == ["python", "-m", module]
+    assert json.loads(cmd) == [SCRIPTS[target]]  # the console script of `module`
 
     user = inherited(stages, target, "USER")[-1]
     uid, _, gid = user.partition(":")
@@ -129,7 +72,6 @@ def test_installs_the_runtime_extra_from_the_lock(dockerfile) -> None:
     assert "--frozen" in run
     assert "--extra runtime" in run
     assert "--compile-bytecode" in run  # nothing to write at run time
-    assert "compileall" in run
 
 
 def test_copied_paths_are_tracked(dockerfile) -> None:
@@ -146,10 +88,13 @@ def test_copied_paths_are_tracked(dockerfile) -> None:
             assert tracked.strip(), f"COPY {source}: no tracked file in the repository"
 
 
-def test_image_does_not_need_the_compiler(dockerfile) -> None:
+def test_installs_kaosgen_as_its_wheel(dockerfile) -> None:
+    """The wheel, not a path hack: package metadata (the version /health reports) and the
+    console scripts the CMDs name exist in the image."""
     _, stages, _ = dockerfile
-    copied = " ".join(stages["build"].all("COPY"))
-    assert "kaosgen" not in copied
+    run = " ".join(stages["build"].all("RUN"))
+    assert "uv build --wheel" in run
+    assert "--no-deps /tmp/dist/kaosgen-*.whl" in run
 
 
 def test_console_scripts_match_the_cmds() -> None:
