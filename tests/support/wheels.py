@@ -119,7 +119,7 @@ def kaosgen_requirements(extras: tuple[str, ...] = ()) -> list[str]:
         req = Requirement(raw)
         if req.marker is None:
             wanted.append(raw)
-        elif any(req.marker.evaluate({"extra": extra}) for extra in extras):
+        elif any(req.marker.evaluate({"extra": extra}) for extra in ("", *extras)):
             wanted.append(str(Requirement(raw.split(";")[0])))
     return wanted
 
