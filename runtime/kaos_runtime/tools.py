@@ -101,19 +101,30 @@ Available tools:
 {tools}"""
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def shown_name(name: str) -> str:
+    """A tool name as the prompt shows it: as it is, or as a JSON string when it holds
+    anything but letters, digits, `_`, `-` and `.` (MCP allows any string)."""
+    return name if _PLAIN_NAME.fullmatch(name) else json.dumps(name, ensure_ascii=False)
+
+
 def string_mode_prompt(tools: list[Tool]) -> str:
     lines = []
     for tool in tools:
         schema = json.dumps(tool.parameters.get("properties", {}), ensure_ascii=False)
         required = tool.parameters.get("required") or []
         req = f" (required: {', '.join(required)})" if required else ""
-        lines.append(f"- {tool.name}: {tool.description.strip()} Arguments: {schema}{req}")
+        description = " ".join(tool.description.split())
+        lines.append(f"- {shown_name(tool.name)}: {description} Arguments: {schema}{req}")
     return STRING_MODE_INSTRUCTIONS.format(tools="\n".join(lines))
 
 
 def string_mode_result(name: str, outcome: ToolOutcome) -> str:
     verb = "returned" if outcome.ok else "failed with an error"
-    return f"Tool `{name}` {verb}:\n{outcome.text}"
+    shown = f"`{name}`" if _PLAIN_NAME.fullmatch(name) else shown_name(name)
+    return f"Tool {shown} {verb}:\n{outcome.text}"
 
 
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
@@ -150,14 +161,82 @@ def calls_from_json(text: str) -> list[ToolCallRequest]:
     return calls
 
 
+class _BlockEnd:
+    """Finds the fence that closes a block, reading the block as it streams in.
+
+    A block that starts with `{` or `[` may be a JSON tool call, whose strings can hold
+    anything a tool name or argument may hold, backticks and whole fences included: a
+    "```" inside a JSON string does not close the block. Once the block cannot be JSON
+    (a raw newline or control character inside a string, a backtick outside one) or its
+    JSON value is complete, the next "```" closes it, as in Markdown. Reading is
+    incremental: each character is looked at once however the text is split.
+    """
+
+    def __init__(self, start: int) -> None:
+        self.pos = start
+        self.mode = "start"  # start | json | plain
+        self.depth = 0
+        self.in_string = False
+        self.escaped = False
+
+    def find(self, buf: str) -> int | None:
+        """Index of the closing fence in `buf`, or None while it has not arrived."""
+        pos, end = self.pos, len(buf)
+        while pos < end:
+            ch = buf[pos]
+            if self.mode == "start":
+                if ch in " \t\r\n":
+                    pos += 1
+                    continue
+                self.mode = "json" if ch in "{[" else "plain"
+            if self.mode == "json":
+                if self.in_string:
+                    if self.escaped:
+                        self.escaped = False
+                    elif ch == "\\":
+                        self.escaped = True
+                    elif ch == '"':
+                        self.in_string = False
+                    elif ch < " ":
+                        self.mode = "plain"  # JSON strings hold no raw control characters
+                    pos += 1
+                    continue
+                if ch == '"':
+                    self.in_string = True
+                elif ch in "{[":
+                    self.depth += 1
+                elif ch in "}]":
+                    self.depth -= 1
+                    if self.depth <= 0:
+                        self.mode = "plain"  # the JSON value is complete
+                elif ch == "`":
+                    self.mode = "plain"  # no backtick outside a string: not JSON
+            if ch == "`":
+                if buf.startswith("```", pos):
+                    self.pos = pos
+                    return pos
+                if buf.endswith("`" * (end - pos)):  # maybe a fence, not all here yet
+                    self.pos = pos
+                    return None
+            pos += 1
+        self.pos = pos
+        return None
+
+
+#: The opening fence and its language tag, up to the end of the line or the JSON.
+_FENCE_HEADER = re.compile(r"```[^\S\n]*([A-Za-z_]*)[^\S\n]*")
+
+
 class StringModeParser:
     """Separates string-mode tool calls from the text a model streams.
 
     `feed()` returns the text that is safe to show now; fenced blocks that may be tool
-    calls (```json, or a bare fence) are held back until they close, then either dropped
-    (a tool call, recorded in `calls`) or released (any other JSON). Other fenced blocks
-    (```python ...) stream through. A reply that starts with `{` or `[` is held to the end
-    (a bare JSON tool call, common with small models). `finish()` releases the rest.
+    calls (```json, a bare fence, or JSON on the fence's own line) are held back until
+    they close, then either dropped (a tool call, recorded in `calls`) or released (any
+    other text). Other fenced blocks (```python ...) stream through. A reply that starts
+    with `{` or `[` is held to the end (a bare JSON tool call, common with small models).
+    `finish()` releases the rest. Tool names and arguments may contain anything JSON
+    strings can, fences included (`_BlockEnd`).
     """
 
     def __init__(self) -> None:
@@ -165,6 +244,7 @@ class StringModeParser:
         self._buf = ""
         self._state = "start"  # start | text | header | body | other | bare
         self._body_start = 0
+        self._block_end = _BlockEnd(0)
 
     def feed(self, text: str) -> str:
         self._buf += text
@@ -174,6 +254,12 @@ class StringModeParser:
             out.append(emitted)
             if not progressed:
                 return "".join(out)
+
+    def _open_body(self, start: int) -> tuple[str, bool]:
+        self._state = "body"
+        self._body_start = start
+        self._block_end = _BlockEnd(start)
+        return "", True
 
     def _step(self) -> tuple[str, bool]:
         buf = self._buf
@@ -199,29 +285,33 @@ class StringModeParser:
             self._state = "header"
             return buf[:i], True
         if self._state == "header":
-            nl = buf.find("\n")
-            close = buf.find("```", 3)
-            if close >= 0 and (nl < 0 or close < nl):  # a one-line fence: ```json {...}```
+            header = _FENCE_HEADER.match(buf)
+            assert header is not None
+            end = header.end()
+            if end == len(buf):
+                return "", False  # the language tag may go on
+            if buf[end] in "{[":  # JSON on the fence's line: ```json {"tool": ...}```
+                return self._open_body(end)
+            if buf[end] == "\n":
+                if header.group(1).lower() in _TOOL_FENCE_LANGS:
+                    return self._open_body(end + 1)
+                self._buf = buf[end + 1 :]
+                self._state = "other"
+                return buf[: end + 1], True
+            nl = buf.find("\n", end)
+            close = buf.find("```", end)
+            if close >= 0 and (nl < 0 or close < nl):  # one line, not JSON: ```foo```
                 self._buf = buf[close + 3 :]
                 self._state = "text"
-                calls = calls_from_json(_strip_lang(buf[3:close]))
-                if calls:
-                    self.calls.extend(calls)
-                    return "", True
                 return buf[: close + 3], True
             if nl < 0:
                 return "", False
-            lang = buf[3:nl].strip().lower()
-            if lang in _TOOL_FENCE_LANGS:
-                self._state = "body"
-                self._body_start = nl + 1
-                return "", True
-            self._buf = ""
+            self._buf = buf[nl + 1 :]
             self._state = "other"
-            return buf, True
+            return buf[: nl + 1], True
         if self._state == "body":
-            j = buf.find("```", self._body_start)
-            if j < 0:
+            j = self._block_end.find(buf)
+            if j is None:
                 return "", False
             block, inner = buf[: j + 3], buf[self._body_start : j]
             self._buf = buf[j + 3 :]

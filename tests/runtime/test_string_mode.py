@@ -83,19 +83,64 @@ def test_streaming_in_any_chunks_equals_parsing_the_whole_text(text, cuts):
     assert _calls(calls) == _calls(whole_calls)
 
 
-@settings(max_examples=100, deadline=None)
+#: Any tool name MCP allows (a string), fences and JSON syntax included.
+_names = st.text(min_size=1, max_size=16) | st.sampled_from(["```", "a```b", "`", "``", '"}```'])
+_values = st.integers() | st.text(max_size=12) | st.sampled_from(["```", "\n```\n", "}```"])
+_any_args = st.dictionaries(st.text(min_size=1, max_size=6), _values, max_size=3)
+
+
+def _fenced_call(name: str, args: dict, ascii_only: bool, indent: int | None) -> str:
+    call = json.dumps({"tool": name, "arguments": args}, ensure_ascii=ascii_only, indent=indent)
+    return "```json\n" + call + "\n```"
+
+
+@settings(max_examples=300, deadline=None)
 @given(
     before=_plain.filter(lambda s: s.strip()),
     after=_plain,
-    name=st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
-    args=_args,
+    name=_names,
+    args=_any_args,
+    ascii_only=st.booleans(),
+    indent=st.none() | st.just(2),
     cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=12),
 )
-def test_a_fenced_call_anywhere_is_found_and_hidden(before, after, name, args, cuts):
-    block = "```json\n" + json.dumps({"tool": name, "arguments": args}) + "\n```"
+def test_a_fenced_call_anywhere_is_found_and_hidden(
+    before, after, name, args, ascii_only, indent, cuts
+):
+    block = _fenced_call(name, args, ascii_only, indent)
     visible, calls = _stream(before + block + after, cuts)
     assert _calls(calls) == [(name, args)]
     assert visible == before + after
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names=st.lists(_names, min_size=1, max_size=3),
+    between=_plain,
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+)
+def test_several_calls_with_any_names_are_all_found(names, between, cuts):
+    blocks = [_fenced_call(name, {"i": i}, False, None) for i, name in enumerate(names)]
+    visible, calls = _stream("Calling.\n" + between.join(blocks) + "\nDone.", cuts)
+    assert _calls(calls) == [(name, {"i": i}) for i, name in enumerate(names)]
+    assert visible == "Calling.\n" + between * (len(names) - 1) + "\nDone."
+
+
+@pytest.mark.parametrize("name", ["```", "a```b", "x`", "```json", "}```", "tool\nname", "名前```"])
+def test_fence_characters_in_a_name_on_one_line_or_bare(name):
+    call = json.dumps({"tool": name, "arguments": {"q": "```"}})
+    for text in (f"```json {call}```", f"```{call}```", call, f"```json\n{call}\n```"):
+        visible, calls = parse_string_mode(text)
+        assert _calls(calls) == [(name, {"q": "```"})], text
+        assert visible == "", text
+
+
+def test_a_block_that_is_not_json_closes_at_the_next_fence():
+    # An unterminated string cannot be a call: the next fence closes the block as usual.
+    text = '```json\n{"a": "unterminated\n```\nok ```json\n{"tool": "t", "arguments": {}}\n```'
+    visible, calls = parse_string_mode(text)
+    assert _calls(calls) == [("t", {})]
+    assert visible == '```json\n{"a": "unterminated\n```\nok '
 
 
 @settings(max_examples=100, deadline=None)
@@ -104,3 +149,19 @@ def test_text_without_fences_streams_through_unchanged(text, cuts):
     if text.strip().startswith(("{", "[")):
         return
     assert _stream(text, cuts) == (text, [])
+
+
+def test_the_prompt_lists_unusual_names_as_json_strings():
+    from kaos_runtime.tools import Tool, string_mode_prompt
+
+    async def call(arguments, ctx):  # pragma: no cover - never called
+        raise AssertionError
+
+    schema = {"type": "object", "properties": {}}
+    tools = [
+        Tool("add", "Adds.", schema, "mcp", "calc", call),
+        Tool("a```b\nc", "Odd\nname.", schema, "mcp", "calc", call),
+    ]
+    lines = string_mode_prompt(tools).splitlines()
+    assert "- add: Adds. Arguments: {}" in lines
+    assert '- "a```b\\nc": Odd name. Arguments: {}' in lines
