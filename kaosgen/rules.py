@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kaos_contract import env as contract
+
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.graph import AgentNode, Graph, MCPServerNode, ModelAPINode, Workload
 from kaosgen.models.project import Project
@@ -94,7 +96,8 @@ def check_delegation(graph: Graph, diags: Diagnostics) -> None:
 
 
 def _report_cycles(graph: Graph, diags: Diagnostics) -> None:
-    """Delegation cycles are allowed (the runtime's depth limit stops loops) but suspicious.
+    """Delegation cycles are allowed (the runtime's depth limit and model-call budget stop
+    loops) but suspicious.
 
     Iterative depth-first search: delegation chains can be thousands of agents deep.
     """
@@ -127,7 +130,7 @@ def _report_cycles(graph: Graph, diags: Diagnostics) -> None:
                     agent = path[-1]
                     diags.warning(
                         "delegation-cycle",
-                        f"delegation cycle ({len(cycle)} agents): {shown}; the runtime's delegation depth limit stops runaway loops",
+                        f"delegation cycle ({len(cycle)} agents): {shown}; the runtime's delegation depth limit and model-call budget (MODEL_CALL_BUDGET) stop runaway loops",
                         agent.doc.location(
                             ("spec", "agentNetwork", "access", agent.access.index(peer.name))
                         ),
@@ -270,6 +273,29 @@ def check_env(graph: Graph, project: Project, diags: Diagnostics) -> None:
             )
 
 
+#: Agent variables a user may set in container.env that must be integers in a range
+#: (the runtime refuses to start otherwise: say so at compile time, with the line).
+_INT_ENV = {"MODEL_CALL_BUDGET": (1, 10000)}
+
+
+def check_env_values(graph: Graph, diags: Diagnostics) -> None:
+    for agent in graph.agents:
+        for var in agent.env:
+            bounds = _INT_ENV.get(var.name)
+            if bounds is None or var.value is None:
+                continue
+            low, high = bounds
+            value = var.value.strip()
+            if not (value.lstrip("-").isdigit() and low <= int(value) <= high):
+                diags.error(
+                    "env-value",
+                    f"{var.name} must be an integer from {low} to {high}, got {var.value!r}",
+                    _env_location(agent, var.name),
+                    hint=f"the agent would not start; {var.name} defaults to "
+                    f"{contract.AGENT_ENV_BY_NAME[var.name].default}",
+                )
+
+
 def check_telemetry(graph: Graph, diags: Diagnostics) -> None:
     for api in graph.modelapis:
         if api.mode == "Hosted" and api.telemetry and api.telemetry.enabled:
@@ -402,6 +428,7 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) 
     check_api_keys(graph, project, diags)
     check_mcp_runtimes(graph, project, diags)
     check_env(graph, project, diags)
+    check_env_values(graph, diags)
     check_memory(graph, project, diags)
     check_telemetry(graph, diags)
     check_overrides(graph, project, diags, project_doc)

@@ -82,6 +82,7 @@ def test_runtime_settings_read_the_rendered_env(example: Path, deployment: dict[
     for peer in peers:
         assert settings.peer_agents[peer] == env[contract.peer_card_url_var(peer)]
     assert settings.wait_for_dependencies is (env["WAIT_FOR_DEPENDENCIES"] == "true")
+    assert settings.model_call_budget == int(env["MODEL_CALL_BUDGET"])
     if "MEMORY_TYPE" in env:
         assert settings.memory_type == env["MEMORY_TYPE"]
         assert settings.memory_context_limit == int(env["MEMORY_CONTEXT_LIMIT"])

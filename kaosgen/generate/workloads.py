@@ -207,6 +207,9 @@ def _derived_env(agent: AgentNode, project: Project, user_names: set[str]) -> tu
     if agent.tool_call_mode:
         add("TOOL_CALL_MODE", agent.tool_call_mode)
     add("WAIT_FOR_DEPENDENCIES", "true" if agent.wait_for_dependencies else "false")
+    # Rendered so the bound is visible; a user's container.env value wins (like LOG_LEVEL).
+    if "MODEL_CALL_BUDGET" not in user_names:
+        add("MODEL_CALL_BUDGET", str(contract.MODEL_CALL_BUDGET_DEFAULT))
     for name, value in contract.OFFLINE_ENV.items():
         if name not in user_names:
             add(name, value)

@@ -28,6 +28,15 @@ SESSION_HEADER = "X-Session-ID"
 #: Incremented on each agent-to-agent hop; a request over the limit is refused.
 DELEGATION_DEPTH_HEADER = "X-KAOS-Delegation-Depth"
 DELEGATION_DEPTH_LIMIT_DEFAULT = 5
+#: In a request: the model calls the receiver, and every agent it delegates to, may make
+#: for it. Set by a delegating agent to its peer's share of its own budget.
+MODEL_CALL_BUDGET_HEADER = "X-KAOS-Model-Call-Budget"
+#: In a response: the model calls the request cost, its delegations included.
+MODEL_CALLS_HEADER = "X-KAOS-Model-Calls"
+#: Per user request, whole delegation tree: enough for a coordinator to run its steps and
+#: delegate to a few peers that run theirs; two agents delegating to each other in a loop
+#: stop after this many calls.
+MODEL_CALL_BUDGET_DEFAULT = 30
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,12 @@ WIRING = (
         "int",
         "agent-to-agent hops allowed",
         default=str(DELEGATION_DEPTH_LIMIT_DEFAULT),
+    ),
+    EnvVar(
+        "MODEL_CALL_BUDGET",
+        "int",
+        "model calls per user request, shared by every agent the request is delegated to",
+        default=str(MODEL_CALL_BUDGET_DEFAULT),
     ),
 )
 TELEMETRY = (

@@ -29,6 +29,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import agent_card, ids
+from .budget import ModelCallBudget, parse_budget_header
 from .delegation import Delegation
 from .loop import AgentLoop, Delta, Done, LoopEvent, LoopRequest, Progress, ToolModeSelector
 from .mcp_clients import McpManager
@@ -140,6 +141,7 @@ class Runtime:
                     span.set_attribute("gen_ai.usage.output_tokens", event.usage.completion_tokens)
                     span.set_attribute("kaos.steps", event.steps)
                     span.set_attribute("kaos.limit_reached", event.limit_reached)
+                    span.set_attribute("kaos.budget_reached", event.budget_reached)
                 yield event
 
     def tools(self, depth: int) -> list[Tool]:
@@ -217,6 +219,16 @@ def delegation_depth(request: Request, max_depth: int) -> int:
     return depth
 
 
+def model_call_budget(request: Request, own_limit: int) -> ModelCallBudget:
+    """This request's budget: MODEL_CALL_BUDGET, or less when a delegating peer says so."""
+    try:
+        return parse_budget_header(
+            request.headers.get(contract.MODEL_CALL_BUDGET_HEADER), own_limit
+        )
+    except ValueError as exc:
+        raise APIError(400, str(exc), code="invalid_header") from None
+
+
 def trace_parent(request: Request) -> Any:
     """The caller's trace context, or None (the current one) when no header carries one.
 
@@ -275,6 +287,7 @@ async def chat_completions(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     settings = rt.settings
     depth = delegation_depth(request, settings.delegation_max_depth)
+    budget = model_call_budget(request, settings.model_call_budget)
     req = parse_chat_request(await read_body(request, settings.agent_max_body_bytes))
 
     session_id = request.headers.get(contract.SESSION_HEADER) or req.session_id or ids.session_id()
@@ -311,6 +324,7 @@ async def chat_completions(request: Request) -> Response:
         params=req.model_params(),
         context=CallContext(session_id, depth, conversation_of(messages)),
         record=record,
+        budget=budget,
     )
     model_name = req.model or settings.agent_name
     parent = trace_parent(request)
@@ -345,6 +359,7 @@ async def chat_completions(request: Request) -> Response:
     body = completion(
         completion_id(), model_name, done.content, done.usage.as_dict(), done.finish_reason
     )
+    headers[contract.MODEL_CALLS_HEADER] = str(budget.used)  # what a delegating peer charges
     return JSONBody(body, headers=headers)
 
 
@@ -352,6 +367,8 @@ def _response_metadata(done: Done) -> dict[str, Any]:
     metadata: dict[str, Any] = {"steps": done.steps, "usage": done.usage.as_dict()}
     if done.limit_reached:
         metadata["limit_reached"] = True
+    if done.budget_reached:
+        metadata["budget_reached"] = True
     return metadata
 
 

@@ -3,9 +3,11 @@
 The tool exists from start-up (a peer may start after us); its description comes from the
 peer's A2A card once the card could be fetched (refreshed in the background until then).
 A call POSTs the peer's `/v1/chat/completions` with the last `contextLimit` messages of
-the conversation plus the task, the session id, and the delegation depth + 1, so a loop
-between agents stops at `DELEGATION_MAX_DEPTH`. Any failure of the peer comes back to the
-model as a tool error, never as a failure of this agent's request.
+the conversation plus the task, the session id, the delegation depth + 1 (a loop between
+agents stops at `DELEGATION_MAX_DEPTH`) and the peer's share of the request's model-call
+budget (`budget.py`); the calls the peer reports are charged to the request. Any failure
+of the peer comes back to the model as a tool error, never as a failure of this agent's
+request.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import httpx
 from kaos_contract import env as contract
 from opentelemetry import propagate
 
+from .budget import calls_reported
 from .tools import CallContext, Tool, ToolOutcome
 
 log = logging.getLogger(__name__)
@@ -156,6 +159,13 @@ class Delegation:
             if len(strings) != 1:
                 return ToolOutcome(False, "missing argument 'task' (a string describing the task)")
             task = strings[0]
+        granted = ctx.model_calls
+        if granted < 1:
+            return ToolOutcome(
+                False,
+                f"not delegated to agent '{peer.name}': this request has used up its budget "
+                "of model calls (MODEL_CALL_BUDGET); answer with what you have",
+            )
         context = ctx.conversation[-self.context_limit :] if self.context_limit else []
         body = {
             "model": peer.name,
@@ -164,18 +174,25 @@ class Delegation:
         }
         headers = {
             contract.DELEGATION_DEPTH_HEADER: str(ctx.depth + 1),
+            contract.MODEL_CALL_BUDGET_HEADER: str(granted),
             contract.SESSION_HEADER: ctx.session_id,
         }
         propagate.inject(headers)  # W3C traceparent: the peer's spans join this trace
         url = peer.base_url + "/v1/chat/completions"
         try:
             response = await self.client.post(url, json=body, headers=headers)
-        except httpx.TimeoutException:
-            return ToolOutcome(False, f"agent '{peer.name}' did not answer in time")
-        except httpx.HTTPError as exc:
+        except httpx.TimeoutException:  # the peer may still be spending its share
             return ToolOutcome(
-                False, f"agent '{peer.name}' is unreachable: {exc or type(exc).__name__}"
+                False, f"agent '{peer.name}' did not answer in time", model_calls=granted
             )
+        except httpx.HTTPError as exc:
+            spent = 0 if isinstance(exc, httpx.ConnectError) else granted
+            return ToolOutcome(
+                False,
+                f"agent '{peer.name}' is unreachable: {exc or type(exc).__name__}",
+                model_calls=spent,
+            )
+        spent = calls_reported(response.headers.get(contract.MODEL_CALLS_HEADER), granted)
         try:
             data = response.json()
         except ValueError:
@@ -185,10 +202,14 @@ class Delegation:
             if isinstance(data, dict) and isinstance(data.get("error"), dict):
                 detail = str(data["error"].get("message") or detail)
             return ToolOutcome(
-                False, f"agent '{peer.name}' failed ({response.status_code}): {detail}"
+                False,
+                f"agent '{peer.name}' failed ({response.status_code}): {detail}",
+                model_calls=spent,
             )
         try:
             content = data["choices"][0]["message"].get("content") or ""
         except (TypeError, KeyError, IndexError, AttributeError):
-            return ToolOutcome(False, f"agent '{peer.name}' sent an unexpected answer")
-        return ToolOutcome(True, content)
+            return ToolOutcome(
+                False, f"agent '{peer.name}' sent an unexpected answer", model_calls=spent
+            )
+        return ToolOutcome(True, content, model_calls=spent)

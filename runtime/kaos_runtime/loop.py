@@ -7,22 +7,26 @@ while the model is still writing it:
 * `Progress(kind, data)`: a tool call, a tool result, a delegation (SSE comments);
 * `Done(content, usage, ...)`: the final answer and the usage summed over every model call.
 
-A step is one model call (AGENTIC_LOOP_MAX_STEPS bounds them). The tool calls of one step
-run concurrently; a failing tool becomes a tool result the model reads, not a failure of
-the request. Model failures raise `ModelError` (the HTTP layer answers 502/504).
+A step is one model call (AGENTIC_LOOP_MAX_STEPS bounds them, and so does the request's
+`ModelCallBudget`, shared with the peers it delegates to). The tool calls of one step run
+concurrently; a failing tool becomes a tool result the model reads, not a failure of the
+request. Model failures raise `ModelError` (the HTTP layer answers 502/504).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import trace
 
+from .budget import ModelCallBudget, budget_message
 from .model_client import (
     ModelClient,
     ModelError,
@@ -47,6 +51,8 @@ from .tools import (
 log = logging.getLogger(__name__)
 
 PREVIEW_CHARS = 500
+#: Of each tool result, in the answer given when the model-call budget is spent.
+PROGRESS_CHARS = 2000
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Done:
     steps: int
     finish_reason: str = "stop"
     limit_reached: bool = False
+    budget_reached: bool = False
 
 
 LoopEvent = Delta | Progress | Done
@@ -119,6 +126,8 @@ class LoopRequest:
     params: dict[str, Any] = field(default_factory=dict)
     context: CallContext = field(default_factory=lambda: CallContext("", 0))
     record: Recorder | None = None
+    #: Model calls this request may make, its delegations included (None: no bound).
+    budget: ModelCallBudget | None = None
 
 
 class AgentLoop:
@@ -141,8 +150,16 @@ class AgentLoop:
         mode = self.selector.mode() if tools else "none"
         messages = self._prepare(req.messages, req.tools, mode)
         usage = Usage()
+        budget = req.budget or ModelCallBudget(sys.maxsize)
+        progress: list[str] = []  # what the last step produced: the answer if the budget ends
         streamed = False  # whether answer text was already streamed (steps are separated)
         for step in range(1, self.max_steps + 1):
+            if not budget.take():
+                text = budget_message(budget.limit, progress)
+                if req.stream:
+                    yield Delta(("\n\n" if streamed else "") + text)
+                yield Done(text, usage, step - 1, "stop", budget_reached=True)
+                return
             if step > 1:
                 yield Progress("step", {"step": step})
             turn: ModelTurn | None = None
@@ -166,6 +183,7 @@ class AgentLoop:
                     if not fallback or attempt > 0 or streamed:
                         raise
                     self.selector.fall_back(exc.message)
+                    budget.charge(1)  # the rejected call reached the model API too
                     mode = "string"
                     done = [_plain(m) for m in messages[len(req.messages) :]]
                     messages = self._prepare(req.messages, req.tools, mode) + done
@@ -178,7 +196,10 @@ class AgentLoop:
             if step == self.max_steps:
                 break
             messages.append(self._assistant_message(turn, mode))
-            async for event in self._run_tools(turn.tool_calls, tools, req, messages, mode):
+            progress = [turn.content.strip()] if turn.content.strip() else []
+            async for event in self._run_tools(
+                turn.tool_calls, tools, req, messages, mode, budget, progress
+            ):
                 yield event
         text = limit_message(self.max_steps)
         if req.stream:
@@ -264,6 +285,8 @@ class AgentLoop:
         req: LoopRequest,
         messages: list[dict[str, Any]],
         mode: str,
+        budget: ModelCallBudget,
+        progress: list[str],
     ) -> AsyncIterator[LoopEvent]:
         for call in calls:
             tool = tools.get(call.name)
@@ -290,9 +313,10 @@ class AgentLoop:
                     {"tool_call_id": call.id},
                 )
 
+        contexts = _call_contexts(calls, tools, req.context, budget)
         tasks = {
             asyncio.ensure_future(
-                self._execute(call, tools.get(call.name), tools, req.context)
+                self._execute(call, tools.get(call.name), tools, contexts[call.id])
             ): call
             for call in calls
         }
@@ -301,6 +325,7 @@ class AgentLoop:
             for future in asyncio.as_completed(list(tasks)):
                 call, outcome = await future
                 results[call.id] = outcome
+                budget.charge(outcome.model_calls)
                 tool = tools.get(call.name)
                 preview = outcome.text[:PREVIEW_CHARS]
                 if tool is not None and tool.kind == "delegation":
@@ -331,6 +356,8 @@ class AgentLoop:
 
         for call in calls:
             outcome = results[call.id]
+            if outcome.ok:
+                progress.append(f"{call.name}: {outcome.text[:PROGRESS_CHARS]}")
             if mode == "string":
                 messages.append({"role": "user", "content": string_mode_result(call.name, outcome)})
             else:
@@ -386,6 +413,23 @@ async def _record(
 ) -> None:
     if req.record is not None:
         await req.record(event_type, content, metadata)
+
+
+def _call_contexts(
+    calls: list[ToolCallRequest],
+    tools: dict[str, Tool],
+    context: CallContext,
+    budget: ModelCallBudget,
+) -> dict[str, CallContext]:
+    """Each call's context: the delegations of a step share what is left of the budget."""
+    delegations = [c for c in calls if (t := tools.get(c.name)) and t.kind == "delegation"]
+    shares = dict(zip((c.id for c in delegations), budget.shares(len(delegations)), strict=True))
+    return {
+        call.id: dataclasses.replace(context, model_calls=shares[call.id])
+        if call.id in shares
+        else context
+        for call in calls
+    }
 
 
 def _unique_ids(calls: list[ToolCallRequest]) -> None:

@@ -52,6 +52,7 @@ class Settings(BaseModel):
     wait_for_dependencies: bool = False
     agent_external_url: str | None = None
     delegation_max_depth: int = contract.DELEGATION_DEPTH_LIMIT_DEFAULT
+    model_call_budget: int = contract.MODEL_CALL_BUDGET_DEFAULT
     otel_sdk_disabled: bool = True
     otel_service_name: str | None = None
     otel_exporter_otlp_endpoint: str | None = None
@@ -234,6 +235,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("MEMORY_MAX_SESSIONS", 1, None),
         ("MEMORY_MAX_SESSION_EVENTS", 1, None),
         ("DELEGATION_MAX_DEPTH", 0, 100),
+        ("MODEL_CALL_BUDGET", 1, 10000),
         ("AGENT_PORT", 1, 65535),
         ("AGENT_MAX_BODY_BYTES", 1024, None),
         ("MODEL_TIMEOUT_SECONDS", 0.001, None),

@@ -31,6 +31,8 @@ class ToolOutcome:
 
     ok: bool
     text: str
+    #: Model calls the tool made on the request's behalf (a delegation: the peer's tree).
+    model_calls: int = 0
 
 
 @dataclass
@@ -41,6 +43,8 @@ class CallContext:
     depth: int
     #: The conversation so far as plain user/assistant messages, oldest first.
     conversation: list[dict[str, Any]] = field(default_factory=list)
+    #: Model calls a delegation made by this tool call may spend (its share of the budget).
+    model_calls: int = 0
 
 
 ToolFn = Callable[[dict[str, Any], CallContext], Awaitable[ToolOutcome]]

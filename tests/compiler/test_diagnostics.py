@@ -718,7 +718,7 @@ CASES = [
                 "1",
                 W,
                 "delegation-cycle",
-                "delegation cycle (3 agents): x -> y -> z -> x; the runtime's delegation depth limit stops runaway loops",
+                "delegation cycle (3 agents): x -> y -> z -> x; the runtime's delegation depth limit and model-call budget (MODEL_CALL_BUDGET) stop runaway loops",
             )
         ],
     ),
@@ -1124,6 +1124,27 @@ CASES = [
                 W,
                 "env-override",
                 "MODEL_API_URL is set by kaosgen from the resource graph; the value in container.env is ignored",
+            )
+        ],
+    ),
+    Case(
+        "env-value",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                container:
+                  env:
+                  - name: ⟦1⟧MODEL_CALL_BUDGET
+                    value: "0"
+                """)
+        },
+        [
+            (
+                "1",
+                E,
+                "env-value",
+                "MODEL_CALL_BUDGET must be an integer from 1 to 10000, got '0'",
             )
         ],
     ),

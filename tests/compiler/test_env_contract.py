@@ -8,11 +8,20 @@ extra variables come last (strategic merge appends them).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kaos_contract import env as contract
-from support.compiler import PROJECTS, Renders, container_env, load_file
+from support.compiler import (
+    PROJECTS,
+    Renders,
+    container_env,
+    kaos,
+    load_file,
+    render_ok,
+    write_docs,
+)
 
 _MODEL = {"MODEL_API_URL", "MODEL_NAME", "MODEL_API_MODE"}
 _LOOP = {"AGENTIC_LOOP_MAX_STEPS"} | {
@@ -155,3 +164,38 @@ def test_wiring_points_at_services_that_exist(project: str, renders: Renders) ->
 
 def test_model_api_mode_is_part_of_the_contract() -> None:
     assert "MODEL_API_MODE" in {v.name for v in contract.WIRING}
+
+
+@pytest.mark.parametrize("project", sorted(PROJECTS))
+def test_every_agent_has_a_model_call_budget(project: str, renders: Renders) -> None:
+    for env, deployment, _ in _agents(renders, project):
+        names = [e["name"] for e in container_env(deployment, "agent")]
+        assert names.count("MODEL_CALL_BUDGET") == 1, (env, deployment["metadata"]["name"])
+
+
+def test_a_model_call_budget_in_container_env_replaces_the_default(tmp_path: Path) -> None:
+    docs = [
+        kaos("ModelAPI", "ollama", {"mode": "Hosted", "hostedConfig": {"model": "smollm2:135m"}}),
+        kaos(
+            "Agent",
+            "lead",
+            {
+                "modelAPI": "ollama",
+                "model": "smollm2:135m",
+                "container": {"env": [{"name": "MODEL_CALL_BUDGET", "value": "60"}]},
+            },
+        ),
+        kaos("Agent", "helper", {"modelAPI": "ollama", "model": "smollm2:135m"}),
+    ]
+    write_docs(tmp_path / "in" / "resources.yaml", docs)
+    out = render_ok(tmp_path / "in", tmp_path / "out")
+    env = {}
+    for name in ("lead", "helper"):
+        [deployment] = [
+            d
+            for d in load_file(out / "base" / "agents" / f"{name}.yaml")
+            if d["kind"] == "Deployment"
+        ]
+        entries = container_env(deployment, "agent")
+        env[name] = [e["value"] for e in entries if e["name"] == "MODEL_CALL_BUDGET"]
+    assert env == {"lead": ["60"], "helper": [str(contract.MODEL_CALL_BUDGET_DEFAULT)]}

@@ -137,6 +137,8 @@ def test_empty_values_count_as_unset():
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"AGENT_PORT": "70000"}, "AGENT_PORT"),
         ({"DELEGATION_MAX_DEPTH": "-1"}, "DELEGATION_MAX_DEPTH"),
+        ({"MODEL_CALL_BUDGET": "0"}, "MODEL_CALL_BUDGET"),
+        ({"MODEL_CALL_BUDGET": "lots"}, "MODEL_CALL_BUDGET"),
         ({"MODEL_TIMEOUT_SECONDS": "nan"}, "MODEL_TIMEOUT_SECONDS"),
         ({"AGENT_EXTERNAL_URL": "gateway/path"}, "AGENT_EXTERNAL_URL"),
     ],
