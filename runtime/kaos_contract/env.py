@@ -162,6 +162,19 @@ MCP_SERVER_NAME = "MCP_SERVER_NAME"
 MCP_HOST = "MCP_HOST"  # bind address, default 0.0.0.0
 MCP_LOG_LEVEL = "MCP_LOG_LEVEL"  # falls back to LOG_LEVEL, then INFO
 MCP_ACCESS_LOG = "MCP_ACCESS_LOG"  # "true" logs every HTTP request, default false
+#: fastmcp's own switch, read by the runtime: "false" keeps per-client MCP sessions
+#: (sampling, elicitation); the runtime's default is "true" (any replica answers any request).
+MCP_STATELESS_HTTP = "FASTMCP_STATELESS_HTTP"
+# DNS-rebinding protection: a request's Host must name this server, and a browser's Origin
+# must be this server or an allowed origin (kaosgen renders the first two).
+#: The Kubernetes Service in front of the server; its in-cluster DNS names are allowed Hosts.
+MCP_SERVICE_NAME = "MCP_SERVICE_NAME"
+#: The pod's namespace (downward API), for the Service's namespace-qualified names.
+POD_NAMESPACE = "POD_NAMESPACE"
+#: More allowed Host names, comma-separated (`*.example.com` patterns; `*` allows any).
+MCP_ALLOWED_HOSTS = "MCP_ALLOWED_HOSTS"
+#: Browser origins allowed besides the server's own, comma-separated (`https://ui.example.com`).
+MCP_ALLOWED_ORIGINS = "MCP_ALLOWED_ORIGINS"
 #: HTTP liveness/readiness path of the MCP tool-server runtime (200 JSON once it serves).
 MCP_HEALTH_PATH = "/health"
 

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 from kaos_runtime.mcp_server.app import server_from_functions
-from kaos_runtime.mcp_server.config import load_config
+from kaos_runtime.mcp_server.config import cluster_dns, load_config
 from kaos_runtime.mcp_server.errors import StartupError
 from kaos_runtime.mcp_server.tool_source import load_tool_functions
 from support.mcp_server import run_to_exit
@@ -88,6 +88,18 @@ BAD_SETTINGS = {
     "port-range": ({"MCP_TOOLS_STRING": "", "MCP_PORT": "70000"}, ("MCP_PORT",)),
     "log-level": ({"MCP_TOOLS_STRING": "", "MCP_LOG_LEVEL": "loud"}, ("MCP_LOG_LEVEL",)),
     "access-log": ({"MCP_TOOLS_STRING": "", "MCP_ACCESS_LOG": "maybe"}, ("MCP_ACCESS_LOG",)),
+    "allowed-host-url": (
+        {"MCP_TOOLS_STRING": "", "MCP_ALLOWED_HOSTS": "a.example.com,https://b.example.com"},
+        ("MCP_ALLOWED_HOSTS", "host names", "'https://b.example.com'"),
+    ),
+    "allowed-host-space": (
+        {"MCP_TOOLS_STRING": "", "MCP_ALLOWED_HOSTS": "a example.com"},
+        ("MCP_ALLOWED_HOSTS",),
+    ),
+    "allowed-origin-no-scheme": (
+        {"MCP_TOOLS_STRING": "", "MCP_ALLOWED_ORIGINS": "ui.example.com"},
+        ("MCP_ALLOWED_ORIGINS", "https://host", "'ui.example.com'"),
+    ),
 }
 
 
@@ -127,6 +139,44 @@ def test_settings_defaults_and_overrides() -> None:
     )
     assert (config.log_level, config.access_log, config.stateless) == ("DEBUG", True, False)
     assert load_config({"MCP_PACKAGE": "p", "MCP_SERVER_NAME": "named"}).name == "named"
+
+
+KUBERNETES_RESOLV_CONF = """\
+search team.svc.corp.internal svc.corp.internal corp.internal
+nameserver 10.96.0.10
+options ndots:5
+"""
+
+
+def test_the_cluster_namespace_and_domain_come_from_the_pod_dns_search_list() -> None:
+    assert cluster_dns(KUBERNETES_RESOLV_CONF) == ("team", "corp.internal")
+    assert cluster_dns("nameserver 1.1.1.1\nsearch example.com\n") == (None, None)
+    assert cluster_dns("") == (None, None)
+
+
+def test_allowed_hosts_are_the_service_names_then_the_allow_list() -> None:
+    tools = {"MCP_TOOLS_STRING": "def f(): pass"}
+    config = load_config(
+        {**tools, "MCP_SERVICE_NAME": "mcpserver-x", "MCP_ALLOWED_HOSTS": "gw.example.com"},
+        resolv_conf=KUBERNETES_RESOLV_CONF,
+    )
+    assert config.allowed_hosts == (
+        "mcpserver-x",
+        "mcpserver-x.team",
+        "mcpserver-x.team.svc",
+        "mcpserver-x.team.svc.corp.internal",
+        "gw.example.com",
+    )
+    # POD_NAMESPACE (the downward API) wins over the search list; cluster.local by default.
+    config = load_config(
+        {**tools, "MCP_SERVICE_NAME": "mcpserver-x", "POD_NAMESPACE": "prod"}, resolv_conf=""
+    )
+    assert config.allowed_hosts[-1] == "mcpserver-x.prod.svc.cluster.local"
+    # Outside a cluster, without a Service: loopback and the pod address only.
+    assert load_config(tools, resolv_conf="").allowed_hosts == ()
+    assert load_config(
+        {**tools, "MCP_ALLOWED_ORIGINS": "https://ui.example.com:8443"}
+    ).allowed_origins == ("https://ui.example.com:8443",)
 
 
 def assert_exits_with_one_line(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

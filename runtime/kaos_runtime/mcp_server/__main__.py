@@ -24,6 +24,11 @@ _FASTMCP_ENV = {
 }
 
 
+#: Log a line per request ("Terminating session: None" after each stateless request) at
+#: INFO: heard at DEBUG only.
+_PER_REQUEST_LOGGERS = ("mcp.server.streamable_http",)
+
+
 def configure_logging(level: str) -> None:
     """One plain line per record on stdout (the container log)."""
     handler = logging.StreamHandler(sys.stdout)
@@ -31,6 +36,8 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in _PER_REQUEST_LOGGERS:
+        logging.getLogger(name).setLevel(level if level == "DEBUG" else "WARNING")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .config import ServerConfig
+from .http import http_middleware
 from .package import load_package_server
 from .tool_source import load_tool_functions, source_error
 
@@ -74,13 +75,19 @@ async def serve(server: FastMCP, config: ServerConfig) -> None:
     """Serve until SIGTERM/SIGINT; uvicorn logs through the root logger (stdout)."""
     tools = await server.list_tools()
     log.info(
-        "serving %d tool(s) [%s] on http://%s:%d%s (stateless=%s)",
+        "serving %d tool(s) [%s] on http://%s:%d%s (%s)",
         len(tools),
         ", ".join(t.name for t in tools),
         config.host,
         config.port,
         config.path,
-        config.stateless,
+        "stateless" if config.stateless else "stateful: MCP sessions",
+    )
+    log.info(
+        "DNS-rebinding protection: Host must be loopback, the pod's address%s; a browser "
+        "Origin must be this server%s",
+        "".join(f", {h}" for h in config.allowed_hosts),
+        "".join(f", {o}" for o in config.allowed_origins),
     )
     uvicorn_config: dict[str, Any] = {"log_config": None, "access_log": config.access_log}
     await server.run_http_async(
@@ -90,6 +97,13 @@ async def serve(server: FastMCP, config: ServerConfig) -> None:
         path=config.path,
         show_banner=False,
         stateless_http=config.stateless,
+        # The guard is in `http_middleware`, with a log of what it refuses.
         host_origin_protection=False,
+        middleware=http_middleware(
+            path=config.path,
+            stateless=config.stateless,
+            allowed_hosts=config.allowed_hosts,
+            allowed_origins=config.allowed_origins,
+        ),
         uvicorn_config=uvicorn_config,
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from kaos_contract import env as contract
 
@@ -13,6 +15,10 @@ from .errors import StartupError
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+RESOLV_CONF = Path("/etc/resolv.conf")
+#: A Host pattern: a DNS name, an IPv4 or IPv6 address, with `*` wildcards.
+_HOST_PATTERN = re.compile(r"^(\*|[A-Za-z0-9*_]([A-Za-z0-9*_.\-]*)|\[?[0-9A-Fa-f:.]+\]?)$")
+_ORIGIN_PATTERN = re.compile(r"^(\*|[a-z][a-z0-9+.\-]*://[^/\s]+)$")
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,10 @@ class ServerConfig:
     access_log: bool = False
     #: Stateless streamable HTTP: any replica can answer any request (no session affinity).
     stateless: bool = True
+    #: Host header values answered, besides loopback and the address a request came in on.
+    allowed_hosts: tuple[str, ...] = ()
+    #: Browser origins answered besides the server's own (Origin matching Host).
+    allowed_origins: tuple[str, ...] = ()
 
 
 def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -61,9 +71,61 @@ def _log_level(environ: Mapping[str, str]) -> str:
     return level
 
 
-def load_config(environ: Mapping[str, str] | None = None) -> ServerConfig:
-    """Read and check the environment; raise `StartupError` naming the bad variable."""
+def _csv(environ: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str) -> list[str]:
+    items = contract.split_csv(environ.get(name))
+    for item in items:
+        if not pattern.match(item):
+            raise StartupError(f"{name}: expected {what}, got {item!r}")
+    return items
+
+
+def cluster_dns(resolv_conf: str) -> tuple[str | None, str | None]:
+    """(namespace, cluster domain) from a pod's DNS search list, which Kubernetes writes as
+    `<namespace>.svc.<domain> svc.<domain> <domain>`; (None, None) outside a cluster."""
+    for line in resolv_conf.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "search":
+            for domain in fields[1:]:
+                namespace, sep, rest = domain.partition(".svc.")
+                if sep and namespace and rest:
+                    return namespace, rest
+    return None, None
+
+
+def service_hosts(service: str, namespace: str | None, domain: str | None) -> list[str]:
+    """The names a Service is reached by from inside the cluster."""
+    if not namespace:
+        return [service]
+    names = [service, f"{service}.{namespace}", f"{service}.{namespace}.svc"]
+    return [*names, f"{service}.{namespace}.svc.{domain or 'cluster.local'}"]
+
+
+def _allowed_hosts(environ: Mapping[str, str], resolv_conf: str) -> tuple[str, ...]:
+    extra = _csv(environ, contract.MCP_ALLOWED_HOSTS, _HOST_PATTERN, "host names")
+    service = (environ.get(contract.MCP_SERVICE_NAME) or "").strip()
+    if not service:
+        return tuple(extra)
+    namespace, domain = cluster_dns(resolv_conf)
+    namespace = (environ.get(contract.POD_NAMESPACE) or "").strip() or namespace
+    return tuple(dict.fromkeys([*service_hosts(service, namespace, domain), *extra]))
+
+
+def _read_resolv_conf() -> str:
+    try:
+        return RESOLV_CONF.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None, resolv_conf: str | None = None
+) -> ServerConfig:
+    """Read and check the environment; raise `StartupError` naming the bad variable.
+
+    `resolv_conf` (the pod's /etc/resolv.conf by default) gives the cluster's DNS domain.
+    """
     environ = os.environ if environ is None else environ
+    resolv_conf = _read_resolv_conf() if resolv_conf is None else resolv_conf
     source = environ.get(contract.MCP_TOOLS_STRING)
     package = (environ.get(contract.MCP_PACKAGE) or "").strip() or None
     if source is not None and package:
@@ -84,5 +146,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServerConfig:
         port=_port(environ),
         log_level=_log_level(environ),
         access_log=_bool(environ, contract.MCP_ACCESS_LOG, False),
-        stateless=_bool(environ, "FASTMCP_STATELESS_HTTP", True),
+        stateless=_bool(environ, contract.MCP_STATELESS_HTTP, True),
+        allowed_hosts=_allowed_hosts(environ, resolv_conf),
+        allowed_origins=tuple(
+            _csv(
+                environ, contract.MCP_ALLOWED_ORIGINS, _ORIGIN_PATTERN, "origins like https://host"
+            )
+        ),
     )
