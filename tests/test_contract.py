@@ -19,10 +19,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kaos_contract import env as contract
 
 from tests.support.compiler import example_dirs, load_file
+from tests.support.mcp_server import mcp_tool_server
 from tests.support.process import free_port
 
 
@@ -168,3 +170,59 @@ def test_runtime_process_starts_with_exactly_the_rendered_env(tmp_path: Path) ->
             except subprocess.TimeoutExpired:
                 proc.kill()
             log.close()
+
+
+def _mcp_deployments() -> list[Any]:
+    """Every rendered MCP server that runs kaosgen's MCP runtime with literal tool source."""
+    params = []
+    for example in example_dirs():
+        for path in sorted((example / "deploy" / "base" / "mcpservers").glob("*.yaml")):
+            for doc in load_file(path):
+                if not doc or doc.get("kind") != "Deployment":
+                    continue
+                (container,) = doc["spec"]["template"]["spec"]["containers"]
+                env = {e["name"]: e for e in container.get("env", [])}
+                if "MCP_TOOLS_STRING" in env and "value" in env["MCP_TOOLS_STRING"]:
+                    params.append(pytest.param(doc, id=f"{example.name}/{path.stem}"))
+    return params
+
+
+@pytest.mark.parametrize("deployment", _mcp_deployments())
+def test_mcp_runtime_answers_the_names_the_rendered_env_gives_it(
+    deployment: dict[str, Any], tmp_path: Path
+) -> None:
+    """The MCP runtime started with the rendered env (the downward API resolved as the
+    kubelet would) serves its Service's names, KAOS's FQDN form and the gateway's hostnames,
+    and refuses any other Host (DNS-rebinding protection)."""
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env: dict[str, str] = {}
+    for entry in container["env"]:
+        if "value" in entry:
+            env[entry["name"]] = _kubelet_expand(entry["value"])
+        elif entry["valueFrom"].get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            env[entry["name"]] = "agents-prod"
+    service = env[contract.MCP_SERVICE_NAME]
+    assert service == deployment["metadata"]["name"]
+    tools = env.pop("MCP_TOOLS_STRING")
+    allowed = [f"{service}:8000", f"{service}.agents-prod.svc.cluster.local:8000"]
+    allowed += contract.split_csv(env.get(contract.MCP_ALLOWED_HOSTS))
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "contract", "version": "1"},
+        },
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    with mcp_tool_server(tmp_path, tools=tools, env={**env, "MCP_HOST": "127.0.0.1"}) as server:
+        for host in [*allowed, "evil.example.com", f"{service}.evil.example.com"]:
+            response = httpx.post(
+                server.url + contract.MCP_PATH,
+                json=initialize,
+                headers={**headers, "Host": host},
+                timeout=10,
+            )
+            assert response.status_code == (200 if host in allowed else 421), host

@@ -199,3 +199,44 @@ def test_a_model_call_budget_in_container_env_replaces_the_default(tmp_path: Pat
         entries = container_env(deployment, "agent")
         env[name] = [e["value"] for e in entries if e["name"] == "MODEL_CALL_BUDGET"]
     assert env == {"lead": ["60"], "helper": [str(contract.MODEL_CALL_BUDGET_DEFAULT)]}
+
+
+def test_mcp_servers_get_their_service_namespace_and_gateway_hostnames(tmp_path: Path) -> None:
+    tools = "def echo(text: str) -> str:\n    return text\n"
+    docs = [
+        kaos("MCPServer", "plain", {"runtime": "python-string", "params": tools}),
+        kaos(
+            "MCPServer",
+            "custom-hosts",
+            {
+                "runtime": "python-string",
+                "params": tools,
+                "container": {"env": [{"name": "MCP_ALLOWED_HOSTS", "value": "mine.example"}]},
+            },
+        ),
+    ]
+    write_docs(tmp_path / "in" / "resources.yaml", docs)
+    (tmp_path / "in" / "kaosgen.yaml").write_text(
+        "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+        "gateway: {enabled: true, hostnames: [agents.example.com]}\n"
+        "environments:\n  dev: {gateway: {hostnames: [dev.example.com]}}\n  prod: {}\n"
+        "  off: {gateway: {enabled: false, hostnames: [never.example.com]}}\n"
+    )
+    out = render_ok(tmp_path / "in", tmp_path / "out")
+    rendered = {}
+    for name in ("plain", "custom-hosts"):
+        [deployment] = [
+            d
+            for d in load_file(out / "base" / "mcpservers" / f"{name}.yaml")
+            if d["kind"] == "Deployment"
+        ]
+        rendered[name] = {e["name"]: e for e in container_env(deployment, "mcp-server")}
+        names = [e["name"] for e in container_env(deployment, "mcp-server")]
+        assert len(names) == len(set(names)), names
+    plain = rendered["plain"]
+    assert plain[contract.MCP_SERVICE_NAME]["value"] == "mcpserver-plain"
+    assert plain[contract.POD_NAMESPACE]["valueFrom"] == {
+        "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}
+    }
+    assert plain[contract.MCP_ALLOWED_HOSTS]["value"] == "agents.example.com,dev.example.com"
+    assert rendered["custom-hosts"][contract.MCP_ALLOWED_HOSTS]["value"] == "mine.example"
