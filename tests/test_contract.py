@@ -24,7 +24,7 @@ import pytest
 from kaos_contract import env as contract
 
 from tests.support.compiler import example_dirs, load_file
-from tests.support.mcp_server import mcp_tool_server
+from tests.support.mcp_server import INITIALIZE, MCP_HEADERS, mcp_tool_server
 from tests.support.process import free_port
 
 
@@ -206,23 +206,12 @@ def test_mcp_runtime_answers_the_names_the_rendered_env_gives_it(
     tools = env.pop("MCP_TOOLS_STRING")
     allowed = [f"{service}:8000", f"{service}.agents-prod.svc.cluster.local:8000"]
     allowed += contract.split_csv(env.get(contract.MCP_ALLOWED_HOSTS))
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "contract", "version": "1"},
-        },
-    }
-    headers = {"Accept": "application/json, text/event-stream"}
     with mcp_tool_server(tmp_path, tools=tools, env={**env, "MCP_HOST": "127.0.0.1"}) as server:
         for host in [*allowed, "evil.example.com", f"{service}.evil.example.com"]:
             response = httpx.post(
                 server.url + contract.MCP_PATH,
-                json=initialize,
-                headers={**headers, "Host": host},
+                json=INITIALIZE,
+                headers={**MCP_HEADERS, "Host": host},
                 timeout=10,
             )
             assert response.status_code == (200 if host in allowed else 421), host

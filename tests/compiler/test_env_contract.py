@@ -191,14 +191,20 @@ def test_a_model_call_budget_in_container_env_replaces_the_default(tmp_path: Pat
     out = render_ok(tmp_path / "in", tmp_path / "out")
     env = {}
     for name in ("lead", "helper"):
-        [deployment] = [
-            d
-            for d in load_file(out / "base" / "agents" / f"{name}.yaml")
-            if d["kind"] == "Deployment"
-        ]
-        entries = container_env(deployment, "agent")
+        entries = _base_env(out, "agents", name, "agent")
         env[name] = [e["value"] for e in entries if e["name"] == "MODEL_CALL_BUDGET"]
     assert env == {"lead": ["60"], "helper": [str(contract.MODEL_CALL_BUDGET_DEFAULT)]}
+
+
+def _base_env(out: Path, kind_dir: str, name: str, container: str) -> list[dict[str, Any]]:
+    """A rendered base Deployment's container env; no variable may appear twice."""
+    [deployment] = [
+        d for d in load_file(out / "base" / kind_dir / f"{name}.yaml") if d["kind"] == "Deployment"
+    ]
+    entries = container_env(deployment, container)
+    names = [e["name"] for e in entries]
+    assert len(names) == len(set(names)), names
+    return entries
 
 
 def test_mcp_servers_get_their_service_namespace_and_gateway_hostnames(tmp_path: Path) -> None:
@@ -223,16 +229,10 @@ def test_mcp_servers_get_their_service_namespace_and_gateway_hostnames(tmp_path:
         "  off: {gateway: {enabled: false, hostnames: [never.example.com]}}\n"
     )
     out = render_ok(tmp_path / "in", tmp_path / "out")
-    rendered = {}
-    for name in ("plain", "custom-hosts"):
-        [deployment] = [
-            d
-            for d in load_file(out / "base" / "mcpservers" / f"{name}.yaml")
-            if d["kind"] == "Deployment"
-        ]
-        rendered[name] = {e["name"]: e for e in container_env(deployment, "mcp-server")}
-        names = [e["name"] for e in container_env(deployment, "mcp-server")]
-        assert len(names) == len(set(names)), names
+    rendered = {
+        name: {e["name"]: e for e in _base_env(out, "mcpservers", name, "mcp-server")}
+        for name in ("plain", "custom-hosts")
+    }
     plain = rendered["plain"]
     assert plain[contract.MCP_SERVICE_NAME]["value"] == "mcpserver-plain"
     assert plain[contract.POD_NAMESPACE]["valueFrom"] == {

@@ -11,21 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 from fastmcp import Client
-from support.mcp_server import mcp_tool_server
+from support.mcp_server import INITIALIZE, MCP_HEADERS, mcp_tool_server
 from support.process import Server
 
 CONFORMANCE_TOOLS = (Path(__file__).parent / "conformance" / "conformance_tools.py").read_text()
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "1"},
-    },
-}
 
 
 @pytest.fixture(scope="module")

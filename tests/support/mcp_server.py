@@ -14,6 +14,18 @@ from pathlib import Path
 from .process import Server, child_env, free_port, http_ok, python_module, running
 
 MODULE = "kaos_runtime.mcp_server"
+#: What an MCP client on the 2025-11-25 handshake sends first, and the headers it needs.
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "kaosgen-tests", "version": "1"},
+    },
+}
 
 
 def mcp_env(
