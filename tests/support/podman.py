@@ -116,6 +116,11 @@ _KNOWN_CONTAINER = {
 }
 
 
+#: What the kubelet's downward API gives a pod (the fields the renders use), for a pod in
+#: the `default` namespace.
+DOWNWARD_API = {"metadata.namespace": "default"}
+
+
 def pod_flags(deployment: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
     """`podman run` flags for the first container of a rendered Deployment, and its env."""
     pod = deployment["spec"]["template"]["spec"]
@@ -142,6 +147,10 @@ def pod_flags(deployment: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
         flags += ["--tmpfs", f"{mount['mountPath']}:rw,nosuid,nodev,size={size},mode=1777"]
     env = {}
     for item in container.get("env", []):
-        assert "value" in item, f"{item['name']}: only literal values are rendered here"
-        env[item["name"]] = item["value"]
+        if "value" in item:
+            env[item["name"]] = item["value"]
+            continue
+        field = item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+        assert field in DOWNWARD_API, f"{item['name']}: cannot resolve {item.get('valueFrom')}"
+        env[item["name"]] = DOWNWARD_API[field]
     return flags, env
