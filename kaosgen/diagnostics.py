@@ -122,9 +122,9 @@ def format_text(
         if text is not None and loc.line:
             lines = line_cache.setdefault(loc.path, text.splitlines())
             if 0 < loc.line <= len(lines):
-                src = lines[loc.line - 1].expandtabs(1)
+                src, column = _clip(lines[loc.line - 1].expandtabs(1), loc.column)
                 out.append(f"  {loc.line:>4} | {src}")
-                out.append("       | " + " " * max(loc.column - 1, 0) + "^")
+                out.append("       | " + " " * max(column - 1, 0) + "^")
         if d.hint:
             out.append(f"       = help: {d.hint}")
     if diags:
@@ -132,6 +132,22 @@ def format_text(
         n_warn = len(diags) - n_err
         out.append(f"{n_err} error(s), {n_warn} warning(s)")
     return "\n".join(out)
+
+
+#: Longest source line shown under a diagnostic; longer ones (minified or hostile files)
+#: are cut to a window around the column, so output stays proportional to the problems.
+_SHOWN_WIDTH = 120
+
+
+def _clip(line: str, column: int) -> tuple[str, int]:
+    """The part of `line` around `column` that fits _SHOWN_WIDTH, and the new column."""
+    if len(line) <= _SHOWN_WIDTH:
+        return line, column
+    start = max(0, min(column - 1 - _SHOWN_WIDTH // 2, len(line) - _SHOWN_WIDTH))
+    text = line[start : start + _SHOWN_WIDTH]
+    head = "..." if start > 0 else ""
+    tail = "..." if start + _SHOWN_WIDTH < len(line) else ""
+    return head + text + tail, column - start + len(head)
 
 
 def format_json(diags: list[Diagnostic]) -> str:

@@ -4,8 +4,9 @@ pre-commit passes the changed files. A KAOS file only makes sense within its pro
 Agent's ModelAPI may live in another file), so the hooks map each changed file to the
 project that holds it, the nearest `kaosgen.yaml` above it, and check whole projects:
 
-- `validate`: every project with a changed KAOS file or kaosgen.yaml; KAOS files outside
-  any project are validated with the other KAOS files of their directory.
+- `validate`: every project with a changed YAML file (its inputs and kaosgen.yaml; not
+  its rendered output); KAOS files outside any project are validated with the other KAOS
+  files of their directory.
 - `render-check`: every project with any changed file (inputs, kaosgen.yaml, or its
   rendered output); fails when the committed output differs from a fresh render.
 """
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kaosgen.source import PROJECT_FILE, YAML_SUFFIXES
+from kaosgen.source import PROJECT_FILE, YAML_SUFFIXES, InputError, read_input_bytes
 from kaosgen.writer import is_generated
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox"}
@@ -30,16 +31,19 @@ class Targets:
 
 
 def _is_kaos_file(path: Path) -> bool:
-    if not path.name.endswith(YAML_SUFFIXES) or not path.is_file():
+    """A KAOS file, or one the project must judge: kaosgen.yaml, and a .yaml name that is
+    not a readable regular file (a FIFO, a device, a link loop), which validating its
+    project reports. Reads are bounded: never all of a huge file, never a FIFO."""
+    if not path.name.endswith(YAML_SUFFIXES):
         return False
     if path.name == PROJECT_FILE:
         return True
     if is_generated(path):
         return False
     try:
-        return "kaos.tools/" in path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
+        return b"kaos.tools/" in read_input_bytes(path)
+    except InputError:
+        return True
 
 
 def project_of(path: Path, top: Path) -> Path | None:
@@ -47,7 +51,7 @@ def project_of(path: Path, top: Path) -> Path | None:
     current = (path if path.is_dir() else path.parent).resolve()
     top = top.resolve()
     while True:
-        if (current / PROJECT_FILE).is_file():
+        if os.path.lexists(current / PROJECT_FILE):  # also a broken one: it is reported
             return current
         if current == top or top not in current.parents:
             return None
@@ -57,9 +61,11 @@ def project_of(path: Path, top: Path) -> Path | None:
 def discover_projects(top: Path) -> list[Path]:
     found = []
     for root, dirs, files in os.walk(top):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
-        if PROJECT_FILE in files:
+        if PROJECT_FILE in files or PROJECT_FILE in dirs:
             found.append(Path(root).resolve())
+        dirs[:] = sorted(
+            d for d in dirs if d not in _SKIP_DIRS and d != PROJECT_FILE and not d.startswith(".")
+        )
     return found
 
 
@@ -68,15 +74,18 @@ def targets(files: Iterable[str], *, top: Path, kaos_only: bool) -> Targets:
     loose: dict[Path, None] = {}
     for raw in files:
         path = Path(raw)
-        if not path.exists():
+        if not os.path.lexists(path):
             continue  # deleted in this commit: its project is still found through others
-        if kaos_only and not _is_kaos_file(path):
-            continue
         project = project_of(path, top)
-        if project is not None:
-            projects[project] = None
+        if kaos_only and project is not None:
+            # Any YAML file of a project is its input (or refused by it), except output.
+            if path.name.endswith(YAML_SUFFIXES) and not is_generated(path):
+                projects[project] = None
         elif kaos_only:
-            loose[path.parent.resolve()] = None
+            if _is_kaos_file(path):
+                loose[path.parent.resolve()] = None
+        elif project is not None:
+            projects[project] = None
     return Targets(sorted(projects), sorted(loose))
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kaosgen import yamlout
+from kaosgen.ownership import MANIFEST
 from kaosgen.writer import HEADER, is_generated
 
 _SKIP_DIRS = {".git", ".hg", ".svn"}
@@ -165,7 +166,7 @@ def read_generated(out_dir: Path) -> dict[str, str]:
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
         for name in names:
             path = Path(root) / name
-            if is_generated(path):
+            if name != MANIFEST and is_generated(path):
                 files[path.relative_to(out_dir).as_posix()] = path.read_text(
                     encoding="utf-8", errors="replace"
                 )

@@ -22,9 +22,10 @@ from typing import Any
 
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.graph import Graph
+from kaosgen.inputs import reject_foreign_files
 from kaosgen.models import API_VERSION, KINDS
 from kaosgen.project import LoadedProject, load_project
-from kaosgen.source import Document, load_paths
+from kaosgen.source import STDIN, Document, load_paths
 
 KAOS_GROUP_PREFIX = "kaos.tools/"
 
@@ -109,6 +110,8 @@ def validate_documents(
 
 def _source_ref(doc: Document, root: Path) -> str:
     """`<file relative to root>#<document index>`, the same from any working directory."""
+    if doc.path == STDIN:
+        return f"{STDIN}#{doc.index}"
     path = Path(doc.path).resolve()
     try:
         rel = path.relative_to(root.resolve()).as_posix()
@@ -221,12 +224,14 @@ def compile_project(
         result.output_dir = Path(output) if output else configured
         # Never read rendered output back as input: neither -o DIR nor the configured one.
         exclude = [result.output_dir, configured]
+        _check_output_dir(loaded, configured, inputs, diags)
     # load
-    load = load_paths(inputs, exclude=exclude)
+    load = load_paths(inputs, exclude=exclude, ignored=loaded.ignored if loaded else None)
     diags.extend(load.diagnostics)
     result.sources.update(load.sources)
+    documents = reject_foreign_files(load.documents, diags, loaded)
     # validate
-    typed, passthrough = validate_documents(load.documents, diags)
+    typed, passthrough = validate_documents(documents, diags)
     if loaded is None:
         return result
     # resolve
@@ -253,6 +258,23 @@ def compile_project(
     files, vendored = build_layout(rendered, graph, loaded)
     result.files = serialize(files, vendored)
     return result
+
+
+def _check_output_dir(
+    loaded: LoadedProject, configured: Path, inputs: list[str], diags: Diagnostics
+) -> None:
+    """`output:` in kaosgen.yaml may not be, or contain, an input directory."""
+    from kaosgen.inputs import output_overlap
+
+    overlap = output_overlap(configured, [*inputs, str(loaded.root)])
+    if overlap is not None and loaded.document is not None:
+        diags.error(
+            "output-dir",
+            f"the output directory {configured.as_posix()!r} is or contains the input directory {overlap!r}: "
+            "a render would read its own output back",
+            loaded.document.location(("output",)),
+            hint="render into a directory of its own, such as `output: deploy`",
+        )
 
 
 def _relative(path: Path) -> Path:

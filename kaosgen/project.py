@@ -9,7 +9,15 @@ from pathlib import Path
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.models.project import Project
 from kaosgen.schema_check import check_document
-from kaosgen.source import PROJECT_FILE, Document, display_path, parse_text, read_text
+from kaosgen.source import (
+    PROJECT_FILE,
+    Document,
+    Ignore,
+    display_path,
+    parse_text,
+    read_text,
+    real_path,
+)
 
 
 @dataclass
@@ -24,26 +32,35 @@ class LoadedProject:
     #: depend on where kaosgen runs).
     source_root: Path | None = None
 
+    @property
+    def ignored(self) -> Ignore | None:
+        """`exclude:` as a test on paths met while walking the inputs (None: no excludes)."""
+        if not self.project.exclude:
+            return None
+        from kaosgen.inputs import exclude_matcher
+
+        return exclude_matcher(self.root, self.project.exclude)
+
 
 def find_project_file(inputs: list[str], explicit: str | None) -> Path | None:
     """--project wins; else kaosgen.yaml in the first input directory (or a file's directory),
     walking up to the working directory."""
     if explicit:
         return Path(explicit)
-    cwd = Path.cwd().resolve()
+    cwd = real_path(Path.cwd())
     for raw in inputs:
         start = Path(raw)
         start = start if start.is_dir() else start.parent
-        current = start.resolve()
+        current = real_path(start)
         while True:
             candidate = current / PROJECT_FILE
-            if candidate.is_file():
+            if os.path.lexists(candidate):  # a directory or FIFO by that name is an error
                 return candidate
             if current == cwd or current.parent == current or cwd not in current.parents:
                 break
             current = current.parent
     candidate = cwd / PROJECT_FILE
-    return candidate if candidate.is_file() else None
+    return candidate if os.path.lexists(candidate) else None
 
 
 def group_inputs(inputs: list[str], explicit: str | None) -> list[list[str]]:
@@ -58,12 +75,12 @@ def group_inputs(inputs: list[str], explicit: str | None) -> list[list[str]]:
     groups: dict[Path | None, list[str]] = {}
     for raw in inputs:
         found = find_project_file([raw], None)
-        groups.setdefault(found.resolve() if found else None, []).append(raw)
+        groups.setdefault(real_path(found) if found else None, []).append(raw)
     return list(groups.values())
 
 
 def _inputs_root(inputs: list[str]) -> Path:
-    dirs = [p if p.is_dir() else p.parent for p in (Path(raw).resolve() for raw in inputs)]
+    dirs = [p if p.is_dir() else p.parent for p in (real_path(raw) for raw in inputs)]
     return Path(os.path.commonpath(dirs)) if dirs else Path.cwd()
 
 
@@ -79,7 +96,7 @@ def load_project(
     if path is None:
         return LoadedProject(Project(), Path.cwd(), None, None, None, _inputs_root(inputs))
     display = display_path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         diags.error("io", "project file not found", _loc(display))
         return None
     text = read_text(path, display, diags)

@@ -8,17 +8,33 @@ can point at the exact place in the user's file.
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import re
-from collections.abc import Iterable, Iterator
+import stat
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kaosgen.diagnostics import Diagnostics, Location
+from kaosgen.limits import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_ALIAS_EXPANSION,
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_FILE_DIAGNOSTICS,
+    describe_bytes,
+)
 
 YAML_SUFFIXES = (".yaml", ".yml")
 PROJECT_FILE = "kaosgen.yaml"
+#: The input name `-` (read documents from standard input) and how diagnostics show it.
+STDIN_ARG = "-"
+STDIN = "<stdin>"
 
 #: A path inside a document: keys and list indexes from the root.
 DocPath = tuple[str | int, ...]
@@ -106,6 +122,10 @@ class LoadResult:
     diagnostics: Diagnostics
 
 
+class _OutOfRange(int):
+    """An integer too long for Python to parse (over 4,300 digits): out of range anyway."""
+
+
 def _scalar_value(node: Any) -> Any:
     """YAML 1.2 core schema; timestamps, binary and unknown tags stay strings."""
     tag, text = node.tag, node.value
@@ -121,6 +141,8 @@ def _scalar_value(node: Any) -> Any:
             try:
                 return int(clean, 10)
             except ValueError:
+                if clean.lstrip("+-").isdigit():  # Python's digit limit: surely out of range
+                    return _OutOfRange(-1 if clean.startswith("-") else 1)
                 return text
     if tag.endswith(":float"):
         low = text.lower().replace("_", "")
@@ -137,6 +159,23 @@ def _scalar_value(node: Any) -> Any:
     return text
 
 
+def _number_problem(value: Any, text: str) -> str | None:
+    """Why a number cannot be carried into a Kubernetes object (JSON), if it cannot."""
+    kind = type(value)
+    if kind is int:
+        if INT64_MIN <= value <= INT64_MAX:
+            return None
+        return f"integer {value} is out of range for Kubernetes (64-bit integers: {INT64_MIN} to {INT64_MAX})"
+    if kind is _OutOfRange:
+        return "integer is out of range for Kubernetes (64-bit integers: at most 19 digits)"
+    if kind is float and not math.isfinite(value):
+        return f"{text} is not a finite number; Kubernetes (JSON) cannot carry it"
+    return None
+
+
+_SCALAR_TYPE_NAMES = {bool: "a boolean", type(None): "null", int: "an integer", float: "a number"}
+
+
 #: Characters `kubectl kustomize` (Go YAML, as Flux and Argo CD use it) cannot carry: it
 #: fails on C1 controls and U+FFFE/U+FFFF, and turns NEL (U+0085) into a space.
 _KUSTOMIZE_UNSAFE = re.compile("[\x7f-\x9f\ufffe\uffff]")
@@ -145,67 +184,125 @@ _ESCAPE = re.compile(r"\\[xuUN]")
 
 
 class _Builder:
-    """Turns one composed node tree into data + positions, reporting duplicate keys."""
+    """Turns one composed node tree into data + positions, reporting duplicate keys,
+    non-string keys and numbers Kubernetes cannot hold.
 
-    def __init__(self, path: str, diags: Diagnostics, check_chars: bool = False) -> None:
+    Recursion is safe: `check_structure` bounded the depth, aliases included, before the
+    tree was composed.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        diags: Diagnostics,
+        check_chars: bool = False,
+        budget: list[int] | None = None,
+    ) -> None:
         self.path = path
         self.diags = diags
         self.check_chars = check_chars
         self.values: dict[DocPath, tuple[int, int]] = {}
         self.keys: dict[DocPath, tuple[int, int]] = {}
+        #: Errors this file may still report (shared by its documents): a file of a
+        #: million bad keys yields a hundred diagnostics and a count, not a million.
+        self.budget = budget if budget is not None else [MAX_FILE_DIAGNOSTICS]
+
+    def _at(self, node: Any) -> Location:
+        return Location(self.path, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def error(self, rule: str, message: str, location: Location, hint: str = "") -> None:
+        self.budget[0] -= 1
+        if self.budget[0] >= 0:
+            self.diags.error(rule, message, location, hint=hint)
+        elif self.budget[0] == -1:
+            self.diags.error(
+                "too-many-errors",
+                f"more than {MAX_FILE_DIAGNOSTICS} YAML problems in this file; the rest are not shown",
+                location,
+                hint="fix these and run kaosgen again",
+            )
 
     def _scalar(self, node: Any) -> Any:
         value = _scalar_value(node)
-        if self.check_chars and isinstance(value, str) and (bad := _KUSTOMIZE_UNSAFE.search(value)):
-            mark = node.start_mark
+        if type(value) is not str:
+            problem = _number_problem(value, node.value)
+            if problem is not None:
+                self.error(
+                    "number-range",
+                    problem,
+                    self._at(node),
+                    hint="use a number Kubernetes accepts, or quote the value if it is text",
+                )
+        elif self.check_chars and (bad := _KUSTOMIZE_UNSAFE.search(value)):
             char = bad.group(0)
-            self.diags.error(
+            self.error(
                 "unsupported-character",
                 f"text contains U+{ord(char):04X} "
                 f"({'a noncharacter' if char in chr(0xFFFE) + chr(0xFFFF) else 'a control character'}), "
                 "which kubectl kustomize cannot carry",
-                Location(self.path, mark.line + 1, mark.column + 1),
+                self._at(node),
                 hint="remove the character; kustomize (also in Flux and Argo CD) fails on it or changes it",
             )
         return value
 
+    def _key(self, key_node: Any, at: DocPath) -> str | None:
+        """A mapping key as a string; None (reported) for keys Kubernetes cannot have."""
+        if key_node.id != "scalar":
+            self.error("yaml-syntax", "complex mapping keys are not supported", self._at(key_node))
+            return None
+        key = _scalar_value(key_node)
+        if isinstance(key, str):
+            return key
+        what = _SCALAR_TYPE_NAMES.get(type(key), "not a string")
+        shown = key_node.value or "~"
+        self.error(
+            "yaml-key-type",
+            f"mapping key {shown!r} is read as {what}, not a string",
+            self._at(key_node),
+            hint=f'Kubernetes keys are strings: quote it ("{key_node.value}":)',
+        )
+        return None
+
+    def _merge(self, result: dict[Any, Any], value_node: Any, at: DocPath) -> None:
+        """`<<: *a` or `<<: [*a, *b]`: keys not already set, earlier mappings first."""
+        sources = value_node.value if value_node.id == "sequence" else [value_node]
+        for source in sources:
+            if source.id != "mapping":
+                self.error(
+                    "yaml-syntax",
+                    "a merge key (<<) takes a mapping or a list of mappings",
+                    self._at(source),
+                )
+                continue
+            for mk, mv in self.build(source, at).items():
+                result.setdefault(mk, mv)
+
     def build(self, node: Any, at: DocPath = ()) -> Any:
         mark = node.start_mark
         self.values[at] = (mark.line + 1, mark.column + 1)
-        node_id = getattr(node, "id", "")
+        node_id = node.id
         if node_id == "mapping":
             result: dict[Any, Any] = {}
+            merges = []
             for key_node, value_node in node.value:
-                key = (
-                    self.build(key_node, (*at, "<key>"))
-                    if key_node.id != "scalar"
-                    else self._scalar(key_node)
-                )
-                if isinstance(key, (dict, list)):
-                    self.diags.error(
-                        "yaml-syntax",
-                        "complex mapping keys are not supported",
-                        Location(
-                            self.path, key_node.start_mark.line + 1, key_node.start_mark.column + 1
-                        ),
-                    )
+                if key_node.tag.endswith(":merge"):
+                    merges.append(value_node)
                     continue
-                if key_node.tag.endswith(":merge") and value_node.id == "mapping":
-                    merged = self.build(value_node, at)
-                    for mk, mv in merged.items():
-                        result.setdefault(mk, mv)
+                key = self._key(key_node, at)
+                if key is None:
                     continue
-                key_str = key if isinstance(key, str) else str(key)
                 kmark = key_node.start_mark
-                if key_str in result:
-                    self.diags.error(
+                if key in result:
+                    self.error(
                         "yaml-duplicate-key",
-                        f"duplicate key {key_str!r}: YAML keeps only one of them",
+                        f"duplicate key {key!r}: YAML keeps only one of them",
                         Location(self.path, kmark.line + 1, kmark.column + 1),
                         hint="remove or rename one of the two entries",
                     )
-                self.keys[(*at, key_str)] = (kmark.line + 1, kmark.column + 1)
-                result[key_str] = self.build(value_node, (*at, key_str))
+                self.keys[(*at, key)] = (kmark.line + 1, kmark.column + 1)
+                result[key] = self.build(value_node, (*at, key))
+            for value_node in merges:  # explicit keys win over merged ones
+                self._merge(result, value_node, at)
             return result
         if node_id == "sequence":
             return [self.build(item, (*at, i)) for i, item in enumerate(node.value)]
@@ -220,6 +317,110 @@ def _yaml_parser():
     return yaml
 
 
+def check_structure(yaml: Any, path: str, text: str, diags: Diagnostics) -> bool:
+    """Walk the parser's events (libyaml keeps its own stack: no recursion) and refuse
+    what would make composing or building the documents blow up: nesting deeper than
+    MAX_DEPTH, an alias inside the node it names, aliases that expand past
+    MAX_ALIAS_EXPANSION. Syntax errors propagate as ruamel's exceptions.
+
+    Per open collection the walk keeps its anchor, expanded size and height, so what an
+    alias adds (size, depth) is known when the alias appears, without building anything.
+    """
+    from ruamel.yaml.events import (
+        AliasEvent,
+        DocumentStartEvent,
+        MappingEndEvent,
+        MappingStartEvent,
+        ScalarEvent,
+        SequenceEndEvent,
+        SequenceStartEvent,
+    )
+
+    starts = (MappingStartEvent, SequenceStartEvent)
+    ends = (MappingEndEvent, SequenceEndEvent)
+    # frame: [anchor, definition serial, size, height of the children]
+    stack: list[list[Any]] = []
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (size, height)
+    serial: dict[str, int] = {}  # anchor -> serial of its latest definition
+    open_anchors: dict[str, int] = {}
+    added = 0
+
+    def refuse(rule: str, message: str, event: Any, hint: str) -> bool:
+        mark = event.start_mark
+        diags.error(rule, message, Location(path, mark.line + 1, mark.column + 1), hint=hint)
+        return False
+
+    for event in yaml.parse(text):
+        kind = type(event)
+        if kind is ScalarEvent:
+            size, height = 1 + len(event.value), 0
+            if event.anchor is not None:
+                open_anchors.pop(event.anchor, None)
+                serial[event.anchor] = serial.get(event.anchor, 0) + 1
+                sizes[event.anchor] = (size, height)
+        elif kind in starts:
+            if len(stack) >= MAX_DEPTH:
+                return refuse(
+                    "yaml-depth",
+                    f"nesting deeper than {MAX_DEPTH} levels",
+                    event,
+                    "flatten the structure; no Kubernetes object nests this deep",
+                )
+            anchor = event.anchor
+            number = 0
+            if anchor is not None:
+                number = serial[anchor] = serial.get(anchor, 0) + 1
+                open_anchors[anchor] = number
+            stack.append([anchor, number, 1, 0])
+            continue
+        elif kind in ends:
+            anchor, number, size, inner = stack.pop()
+            height = inner + 1
+            if anchor is not None and serial.get(anchor) == number:
+                sizes[anchor] = (size, height)
+                open_anchors.pop(anchor, None)
+        elif kind is AliasEvent:
+            anchor = event.anchor
+            if anchor in open_anchors:
+                return refuse(
+                    "yaml-alias",
+                    f"alias *{anchor} refers to the node that contains it (an endless structure)",
+                    event,
+                    f"an alias may only repeat a node that is complete; remove *{anchor} here",
+                )
+            if anchor not in sizes:
+                continue  # undefined: composing reports it with the parser's words
+            size, height = sizes[anchor]
+            added += size
+            if added > MAX_ALIAS_EXPANSION:
+                return refuse(
+                    "yaml-alias",
+                    f"aliases in this file expand to more than {MAX_ALIAS_EXPANSION:,} nodes and "
+                    "characters (an alias bomb?)",
+                    event,
+                    "write the repeated content out, or repeat it fewer times",
+                )
+            if len(stack) + height > MAX_DEPTH:
+                return refuse(
+                    "yaml-depth",
+                    f"alias *{anchor} expands to nesting deeper than {MAX_DEPTH} levels",
+                    event,
+                    "flatten the structure; no Kubernetes object nests this deep",
+                )
+        elif kind is DocumentStartEvent:
+            sizes.clear()  # anchors belong to their document
+            serial.clear()
+            continue
+        else:
+            continue
+        if stack:
+            frame = stack[-1]
+            frame[2] += size
+            if height > frame[3]:
+                frame[3] = height
+    return True
+
+
 def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
     """Parse a multi-document YAML text. On a syntax error, report it and return []."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -229,6 +430,8 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
     yaml = _yaml_parser()
     documents: list[Document] = []
     try:
+        if not check_structure(yaml, path, text, diags):
+            return []
         nodes = list(yaml.compose_all(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -251,10 +454,11 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
         return []
     # Only files that contain such a character, or an escape that could make one, are checked.
     check_chars = bool(_KUSTOMIZE_UNSAFE.search(text) or _ESCAPE.search(text))
+    budget = [MAX_FILE_DIAGNOSTICS]
     for index, node in enumerate(nodes):
         if node is None:
             continue
-        builder = _Builder(path, diags, check_chars)
+        builder = _Builder(path, diags, check_chars, budget)
         data = builder.build(node)
         if data is None:
             continue
@@ -272,12 +476,99 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
     return documents
 
 
-def read_text(path: Path, display: str, diags: Diagnostics) -> str | None:
+class InputError(Exception):
+    """A file kaosgen refuses to read: `rule`, a message and what to do."""
+
+    def __init__(self, rule: str, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.hint = hint
+
+
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _require_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        what = next((name for test, name in _NOT_REGULAR if test(mode)), "a special file")
+        raise InputError(
+            "not-a-file",
+            f"is {what}, not a regular file",
+            "kaosgen reads only regular files; replace it, or exclude it "
+            "(`exclude:` in kaosgen.yaml)",
+        )
+
+
+def _too_large(size: int | None) -> InputError:
+    shown = f"{size:,} bytes" if size is not None else "larger than that"
+    return InputError(
+        "file-size",
+        f"file is {shown}, over the {describe_bytes(MAX_FILE_BYTES)} limit for one input",
+        "split it into smaller files; if it is not a Kubernetes resource, exclude it "
+        "(`exclude:` in kaosgen.yaml)",
+    )
+
+
+def read_input_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, else InputError.
+
+    Opened without blocking (a FIFO with no writer would wait forever) and checked with
+    fstat on the open descriptor, so a FIFO, a device such as /dev/zero or a directory
+    behind a .yaml name is refused before a byte is read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        raw = path.read_bytes()
+        _require_regular(os.stat(path).st_mode)  # a socket cannot even be opened
+        fd = os.open(path, flags)
     except OSError as exc:
-        diags.error("io", f"cannot read file: {exc.strerror or exc}", Location(display))
-        return None
+        if exc.errno == errno.ELOOP:
+            raise InputError("io", "cannot read file: symbolic link loop") from None
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            raise InputError("io", "cannot read file: broken symbolic link") from None
+        raise InputError("io", f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        _require_regular(info.st_mode)  # what was opened, if it changed since the stat
+        if info.st_size > limit:
+            raise _too_large(info.st_size)
+        chunks = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+    except OSError as exc:
+        raise InputError("io", f"cannot read file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew while being read
+        raise _too_large(None)
+    return data
+
+
+def read_stdin(limit: int = MAX_FILE_BYTES) -> bytes:
+    """Standard input, bounded like a file."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        return b""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise _too_large(None)
+    return data
+
+
+def decode(raw: bytes, display: str, diags: Diagnostics) -> str | None:
+    """UTF-8 text, or an `encoding` error at the first bad byte."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -293,6 +584,16 @@ def read_text(path: Path, display: str, diags: Diagnostics) -> str | None:
         return None
 
 
+def read_text(path: Path, display: str, diags: Diagnostics) -> str | None:
+    """A file's text (bounded, regular files only); None when an error was reported."""
+    try:
+        raw = read_stdin() if display == STDIN else read_input_bytes(path)
+    except InputError as exc:
+        diags.error(exc.rule, exc.message, Location(display), hint=exc.hint)
+        return None
+    return decode(raw, display, diags)
+
+
 def display_path(path: Path) -> str:
     """Paths in diagnostics are relative to the working directory when possible."""
     try:
@@ -301,51 +602,70 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def iter_input_files(paths: Iterable[str | Path], exclude: Iterable[Path] = ()) -> Iterator[Path]:
-    """Files named directly, and *.yaml/*.yml below directories, in a stable order.
+def real_path(path: str | Path) -> Path:
+    """The absolute path with symlinks resolved as far as they go: never raises, also on a
+    symlink loop (where Path.resolve raises RuntimeError before Python 3.13)."""
+    return Path(os.path.realpath(path))
 
-    The project file and excluded directories (the render output) are skipped when
-    walking directories, so `kaosgen render .` never reads its own output.
+
+#: `ignored(path, is_dir)`: whether kaosgen.yaml's `exclude:` leaves a path out.
+Ignore = Callable[[Path, bool], bool]
+
+
+def iter_input_files(
+    paths: Iterable[str | Path], exclude: Iterable[Path] = (), ignored: Ignore | None = None
+) -> list[Path]:
+    """Files named directly, and *.yaml/*.yml below directories, each once, sorted.
+
+    kaosgen.yaml is never an input. Walking a directory skips hidden entries, the
+    `exclude` directories (the render output: `kaosgen render .` never reads its own
+    output) and what `ignored` says; other files named directly are always read. The result is sorted by real path, so
+    the order of the arguments never changes the output. `-` (stdin) comes first.
     """
-    excluded = {p.resolve() for p in exclude}
-    seen: set[Path] = set()
+    excluded = {real_path(p) for p in exclude}
+    found: dict[Path, Path] = {}  # real path -> the path as the user sees it
+    stdin = False
     for raw in paths:
+        if str(raw) == STDIN_ARG:
+            stdin = True
+            continue
         path = Path(raw)
-        if path.is_dir():
-            found: list[Path] = []
-            for root, dirs, files in os.walk(path):
-                root_path = Path(root)
-                dirs[:] = sorted(
-                    d
-                    for d in dirs
-                    if not d.startswith(".") and (root_path / d).resolve() not in excluded
-                )
-                for name in files:
-                    if (
-                        name.endswith(YAML_SUFFIXES)
-                        and name != PROJECT_FILE
-                        and not name.startswith(".")
-                    ):
-                        found.append(root_path / name)
-            candidates = sorted(found)
-        else:
-            candidates = [path]
-        for candidate in candidates:
-            key = candidate.resolve()
-            if key not in seen:
-                seen.add(key)
-                yield candidate
+        if not path.is_dir():
+            if path.name != PROJECT_FILE:  # the project file, never a resource
+                found.setdefault(real_path(path), path)
+            continue
+        for root, dirs, files in os.walk(path):
+            root_path = Path(root)
+            dirs[:] = [
+                d
+                for d in dirs
+                if not d.startswith(".")
+                and d != PROJECT_FILE
+                and real_path(root_path / d) not in excluded
+                and not (ignored and ignored(root_path / d, True))
+            ]
+            for name in files:
+                if (
+                    name.endswith(YAML_SUFFIXES)
+                    and name != PROJECT_FILE
+                    and not name.startswith(".")
+                    and not (ignored and ignored(root_path / name, False))
+                ):
+                    found.setdefault(real_path(root_path / name), root_path / name)
+    ordered = [found[key] for key in sorted(found)]
+    return [Path(STDIN_ARG), *ordered] if stdin else ordered
 
 
-def load_paths(paths: Iterable[str | Path], exclude: Iterable[Path] = ()) -> LoadResult:
+def load_paths(
+    paths: Iterable[str | Path], exclude: Iterable[Path] = (), ignored: Ignore | None = None
+) -> LoadResult:
     diags = Diagnostics()
     documents: list[Document] = []
     sources: dict[str, str] = {}
-    any_input = False
-    for file in iter_input_files(paths, exclude):
-        any_input = True
-        display = display_path(file)
-        if not file.exists():
+    files = iter_input_files(paths, exclude, ignored)
+    for file in files:
+        display = STDIN if str(file) == STDIN_ARG else display_path(file)
+        if display != STDIN and not os.path.lexists(file):
             diags.error("io", "no such file or directory", Location(display))
             continue
         text = read_text(file, display, diags)
@@ -353,7 +673,7 @@ def load_paths(paths: Iterable[str | Path], exclude: Iterable[Path] = ()) -> Loa
             continue
         sources[display] = text
         documents.extend(parse_text(display, text, diags))
-    if not any_input:
+    if not files:
         diags.error(
             "io", "no input files found", Location("."), hint="pass YAML files or directories"
         )

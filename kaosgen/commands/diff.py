@@ -52,7 +52,7 @@ def diff(
     compilation = compile_inputs(paths, project_file, render=True)
     report(compilation, "text", quiet=True)
     if not compilation.ok or compilation.output_dir is None:
-        sys.exit(EXIT_USAGE)
+        sys.exit(EXIT_ERRORS)
     new = compilation.files
     if against is None:
         old = objdiff.read_generated(compilation.output_dir)

@@ -40,13 +40,15 @@ def hook_validate(files: tuple[str, ...], fmt: str) -> None:
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)
 
 
-def _hook_plans(files: tuple[str, ...]) -> Iterator[tuple[str, Any, Any]]:
-    """For each project the hook covers: (shown path, compilation, planned changes).
+def _hook_plans(files: tuple[str, ...], *, write: bool) -> Iterator[tuple[str, Any, Any]]:
+    """For each project the hook covers: (shown path, compilation, changes), the changes
+    applied when `write`.
 
-    Projects that do not render, or whose output dir holds a user's file where kaosgen
-    writes, are reported here and yield no plan (the hook then fails).
+    Projects that do not render, or whose output dir kaosgen may not write (a user's file,
+    another project's directory, a link), are reported here and yield no changes (the
+    hook then fails).
     """
-    from kaosgen import hooks, writer
+    from kaosgen import hooks, ownership, writer
     from kaosgen.pipeline import compile_project
 
     top = Path.cwd()
@@ -63,9 +65,15 @@ def _hook_plans(files: tuple[str, ...]) -> Iterator[tuple[str, Any, Any]]:
             click.echo(f"{shown}: does not render; fix the errors above", err=True)
             yield shown, compilation, None
             continue
+        out_dir = compilation.output_dir
         try:
-            result, _ = writer.plan_changes(compilation.output_dir, compilation.files)
-        except FileExistsError as exc:
+            with writer.locked(out_dir, exclusive=write):
+                result, _, planned = writer.plan_changes(
+                    out_dir, compilation.files, ownership.identity(compilation.project, out_dir)
+                )
+                if write and result.stale:
+                    writer.apply_changes(out_dir, planned, result)
+        except (writer.OutputError, OSError) as exc:
             click.echo(f"error: {exc}", err=True)
             yield shown, compilation, None
             continue
@@ -80,7 +88,7 @@ def hook_render_check(files: tuple[str, ...]) -> None:
     With no FILES, every project (kaosgen.yaml) below the current directory is checked.
     """
     failed = False
-    for shown, compilation, result in _hook_plans(files):
+    for shown, compilation, result in _hook_plans(files, write=False):
         if result is None or result.stale:
             failed = True
         if result is None or not result.stale:
@@ -101,14 +109,11 @@ def hook_render_check(files: tuple[str, ...]) -> None:
 @click.argument("files", nargs=-1, type=click.Path())
 def hook_render(files: tuple[str, ...]) -> None:
     """Re-render the changed projects; exit 1 when a file changed (so it gets staged)."""
-    from kaosgen import writer
-
     failed = False
-    for _shown, compilation, result in _hook_plans(files):
+    for _shown, compilation, result in _hook_plans(files, write=True):
         if result is None:
             failed = True
         elif result.stale:
-            writer.apply_changes(compilation.output_dir, compilation.files, result)
             click.echo(
                 f"{compilation.output_dir.as_posix()}: re-rendered ({len(result.added)} added, {len(result.changed)} changed, "
                 f"{len(result.removed)} removed); review and stage the changes",

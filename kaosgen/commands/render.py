@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +13,7 @@ from kaosgen.commands.common import (
     EXIT_OK,
     EXIT_USAGE,
     FORMATS,
+    fail,
     merged,
     one_shot,
     os_error,
@@ -36,6 +38,11 @@ from kaosgen.commands.common import (
     "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Diagnostics format."
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only errors; no warnings or summary.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Take over an output directory that another project (or an unknown render) wrote.",
+)
 def render(
     paths: tuple[str, ...],
     output: str | None,
@@ -43,16 +50,32 @@ def render(
     check: bool,
     fmt: str,
     quiet: bool,
+    force: bool,
 ) -> None:
     """Render kustomize bases and overlays for every environment.
 
     Invalid input writes nothing. Re-rendering the same input gives byte-identical files;
-    files kaosgen generated earlier but no longer generates are removed.
+    files this project's earlier renders wrote but this one does not are removed. The
+    output directory belongs to one project (.kaosgen-manifest.yaml): files kaosgen did
+    not write there for it are never changed. `-` reads documents from stdin.
     """
+    from kaosgen.inputs import output_overlap
     from kaosgen.pipeline import compile_project
     from kaosgen.project import group_inputs
 
     one_shot()
+    if output == "-":
+        fail(
+            "render writes a directory tree, not a stream; to print one environment's "
+            "manifests on stdout use `kaosgen build --env ENV PATHS`",
+            EXIT_USAGE,
+        )
+    if output and (overlap := output_overlap(Path(output), paths)) is not None:
+        fail(
+            f"-o {output}: the output directory is or contains the input directory {overlap!r}, "
+            "so the render would read its own output back; choose a directory of its own",
+            EXIT_USAGE,
+        )
     groups = group_inputs(list(paths), project_file)
     if output and len(groups) > 1:
         click.echo(
@@ -65,26 +88,45 @@ def render(
     report(merged(compilations), fmt, quiet=quiet)
     if not all(c.ok and c.output_dir is not None for c in compilations):
         sys.exit(EXIT_ERRORS)
-    results = [write_output(c, check=check, quiet=quiet) for c in compilations]
+    results = [write_output(c, check=check, quiet=quiet, force=force) for c in compilations]
     sys.exit(EXIT_OK if all(results) else EXIT_ERRORS)
 
 
-def write_output(compilation: Any, *, check: bool, quiet: bool) -> bool:
+def write_output(compilation: Any, *, check: bool, quiet: bool, force: bool = False) -> bool:
     """Write (or with --check, compare) one project's output; False when it failed or is stale."""
-    from kaosgen import writer
+    from kaosgen import ownership, writer
 
     out_dir = compilation.output_dir
+    owner = ownership.identity(compilation.project, out_dir)
     try:
-        result, old = writer.plan_changes(out_dir, compilation.files)
-    except FileExistsError as exc:
+        with writer.locked(
+            out_dir,
+            exclusive=not check,
+            on_wait=lambda: click.echo(f"{out_dir}: waiting for another kaosgen render", err=True),
+        ):
+            result, old, planned = writer.plan_changes(
+                out_dir, compilation.files, owner, force=force
+            )
+            if not check:
+                writer.apply_changes(out_dir, planned, result)
+    except writer.OutputError as exc:
         click.echo(f"error: {exc}", err=True)
         return False
     except OSError as exc:
-        click.echo(f"error: cannot read {out_dir}: {os_error(exc)}", err=True)
+        click.echo(
+            f"error: cannot {'read' if check else 'write'} {out_dir}: {os_error(exc)}", err=True
+        )
         return False
+    if result.unowned and not quiet:
+        click.echo(
+            f"note: {out_dir}: kept {len(result.unowned)} generated file(s) that no render of this "
+            f"project wrote ({', '.join(result.unowned[:3])}{', ...' if len(result.unowned) > 3 else ''}); "
+            "delete them, or render with --force to remove them",
+            err=True,
+        )
     if check:
         if result.stale:
-            click.echo(writer.unified_diff(out_dir, compilation.files, result, old), nl=False)
+            click.echo(writer.unified_diff(out_dir, planned, result, old), nl=False)
             click.echo(
                 f"{out_dir}: rendered output is stale ({len(result.added)} to add, {len(result.changed)} to change, "
                 f"{len(result.removed)} to remove); run `kaosgen render` and commit the result",
@@ -94,11 +136,6 @@ def write_output(compilation: Any, *, check: bool, quiet: bool) -> bool:
         if not quiet:
             click.echo(f"{out_dir}: up to date ({result.unchanged} files)", err=True)
         return True
-    try:
-        writer.apply_changes(out_dir, compilation.files, result)
-    except OSError as exc:
-        click.echo(f"error: cannot write {out_dir}: {os_error(exc)}", err=True)
-        return False
     if not quiet:
         click.echo(
             f"{out_dir}: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed, "

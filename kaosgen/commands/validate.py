@@ -27,15 +27,16 @@ from kaosgen.commands.common import (
 def validate(paths: tuple[str, ...], project_file: str | None, fmt: str, quiet: bool) -> None:
     """Check KAOS resources: YAML, schema, references, models, delegation.
 
-    Exit code 1 when any error is found, 0 otherwise.
+    A FILE inside a project (a kaosgen.yaml above it) is checked within that project: its
+    references resolve against the project's other files, and only its problems are
+    shown. `-` reads documents from stdin. Exit code 1 when any error is found, 0 otherwise.
     """
-    from kaosgen.pipeline import compile_project
+    from kaosgen.inputs import compile_in_project
     from kaosgen.project import group_inputs
 
     one_shot()
     compilations = [
-        compile_project(group, project_file=project_file, render=False)
-        for group in group_inputs(list(paths), project_file)
+        compile_in_project(group, project_file) for group in group_inputs(list(paths), project_file)
     ]
     report(merged(compilations), fmt, quiet=quiet)
     sys.exit(EXIT_OK if all(c.ok for c in compilations) else EXIT_ERRORS)

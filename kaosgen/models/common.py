@@ -10,6 +10,10 @@ from pydantic.alias_generators import to_camel
 #: Gateway API Duration, as KAOS validates `gatewayRoute.timeout`.
 DURATION_PATTERN = r"^([0-9]+(h|m|s|ms)){1,4}$"
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#: A Deployment's replica count (int32 in Kubernetes).
+Replicas = Annotated[int, Field(ge=0, le=2**31 - 1)]
+#: A TCP/UDP port number.
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class KaosModel(BaseModel):

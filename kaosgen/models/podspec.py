@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from kaosgen.models.common import Port
+
 
 class _Open(BaseModel):
     model_config = ConfigDict(
@@ -71,10 +73,10 @@ class EnvVar(_Open):
 
 
 class ContainerPort(_Open):
-    container_port: int
+    container_port: Port
     name: str | None = None
     protocol: str | None = None
-    host_port: int | None = None
+    host_port: Port | None = None
 
 
 class VolumeMount(_Open):

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from kaos_contract.version import kaosgen_version
 from pydantic import Field
 
-from kaosgen.models.common import DNS1123_LABEL, KaosModel, ResourceRequirements
+from kaosgen.models.common import DNS1123_LABEL, KaosModel, Replicas, ResourceRequirements
 from kaosgen.models.gitops import GitOps
 
 ImageRef = Annotated[
@@ -111,13 +111,13 @@ class GatewayOverride(KaosModel):
 
 
 class WorkloadOverride(KaosModel):
-    replicas: Annotated[int, Field(ge=0)] | None = None
+    replicas: Replicas | None = None
     resources: ResourceRequirements | None = None
 
 
 class Environment(KaosModel):
     namespace: Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)] | None = None
-    replicas: Annotated[int, Field(ge=0)] = 1
+    replicas: Replicas = 1
     images: dict[Literal["agent", "mcpServer", "litellm", "ollama"], ImageRef] = Field(
         default_factory=dict, description="Per-environment image overrides."
     )
@@ -157,6 +157,11 @@ class Project(KaosModel):
     api_version: Literal["kaosgen.dev/v1alpha1"] = "kaosgen.dev/v1alpha1"
     kind: Literal["Project"] = "Project"
     output: str = Field("deploy", description="Output directory, relative to kaosgen.yaml.")
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Paths that are not input, as .gitignore patterns relative to kaosgen.yaml "
+        "(`ci/`, `*.notes.yaml`, `docs/**`). Files named on the command line are always read.",
+    )
     images: Images = Images()
     resources: WorkloadResources = WorkloadResources()
     gateway: Gateway = Gateway()

@@ -7,6 +7,7 @@ import pytest
 from support.compiler import (
     EXAMPLES,
     EXAMPLES_DIR,
+    MANIFEST,
     PROJECTS,
     REPO,
     Renders,
@@ -30,10 +31,14 @@ def test_committed_output_is_up_to_date(example: str) -> None:
 
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_committed_output_matches_a_fresh_render(example: str, renders: Renders) -> None:
-    """The same check by bytes, against a render into an empty directory."""
-    committed = tree(EXAMPLES_DIR / example / "deploy")
-    fresh = tree(renders.output(example))
+    """The same check by bytes, against a render into an empty directory (whose manifest
+    names the project by another path), and the committed manifest lists every file."""
+    committed = tree(EXAMPLES_DIR / example / "deploy", manifest=False)
+    fresh = tree(renders.output(example), manifest=False)
     assert sorted(committed) == sorted(fresh)
+    (manifest,) = load_file(EXAMPLES_DIR / example / "deploy" / MANIFEST)
+    assert manifest["project"] == "../kaosgen.yaml"
+    assert manifest["files"] == sorted(committed)
     for path, data in fresh.items():
         assert committed[path] == data, (
             f"examples/{example}/deploy/{path} differs from a fresh render"

@@ -245,13 +245,20 @@ class Renders:
         return self._built[name]
 
 
-def tree(directory: Path) -> dict[str, bytes]:
-    """Every file below `directory` by relative path, with its bytes."""
-    return {
-        p.relative_to(directory).as_posix(): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
+#: The ownership manifest a render leaves in its output directory.
+MANIFEST = ".kaosgen-manifest.yaml"
+
+
+def tree(directory: Path, *, manifest: bool = True) -> dict[str, bytes]:
+    """Every file below `directory` by relative path, with its bytes. `manifest=False`
+    leaves out the ownership manifest, whose project path depends on where the output is
+    (for comparing renders of one project into different places, or of two projects)."""
+    files = {}
+    for path in sorted(directory.rglob("*")):
+        rel = path.relative_to(directory).as_posix()
+        if path.is_file() and (manifest or rel != MANIFEST):
+            files[rel] = path.read_bytes()
+    return files
 
 
 def kaos(kind: str, name: str, spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:

@@ -1,0 +1,40 @@
+"""What one input may make kaosgen spend, in one place.
+
+Hostile or broken files (alias bombs, runaway nesting, a FIFO or /dev/zero behind a .yaml
+name, a huge file) are refused with a diagnostic before they cost time or memory. The
+figures are far above anything a real project holds: the largest upstream CRD bundles
+are a few MiB, Kubernetes objects are capped at about 1.5 MiB by etcd, and schemas nest
+a few dozen levels.
+"""
+
+from __future__ import annotations
+
+#: Bytes in one input file (or on stdin). Larger files are refused unread.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+#: Nesting of mappings and sequences in one document, counting what aliases expand to.
+MAX_DEPTH = 100
+
+#: What aliases may add to one file, in nodes plus scalar characters (so about 1 MB of
+#: content): enough for anchors shared between a few workloads, not for a "billion laughs".
+MAX_ALIAS_EXPANSION = 1_000_000
+
+#: Kubernetes (JSON) integers are 64-bit; replicas, ports and most counts are 32-bit.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT32_MAX = 2**31 - 1
+
+#: How long a render waits for another one writing into the same output directory.
+LOCK_WAIT_SECONDS = 60.0
+
+
+def describe_bytes(size: int) -> str:
+    """`8 MiB`, `512 KiB` or `300 bytes`, for messages."""
+    for unit, factor in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+#: YAML problems (bad keys, numbers, duplicates) reported per file before the rest are
+#: only counted: output stays small whatever a file holds.
+MAX_FILE_DIAGNOSTICS = 100
