@@ -270,7 +270,7 @@ def _check_output_dir(
     if overlap is not None and loaded.document is not None:
         diags.error(
             "output-dir",
-            f"the output directory {configured.as_posix()!r} is or contains the input directory {overlap!r}: "
+            f"the output directory {loaded.project.output!r} is or contains the input directory {overlap!r}: "
             "a render would read its own output back",
             loaded.document.location(("output",)),
             hint="render into a directory of its own, such as `output: deploy`",

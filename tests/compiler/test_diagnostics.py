@@ -188,7 +188,10 @@ CASES = [
     # --- documents --------------------------------------------------------------------
     Case(
         "not-an-object",
-        {"case.yaml": "⟦1⟧- just\n- a list\n---\n⟦2⟧metadata: {name: x}\n"},
+        {
+            "case.yaml": "⟦1⟧- just\n- a list\n---\n⟦2⟧metadata: {name: x}\n---\n"
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+        },
         [
             (
                 "1",
@@ -198,6 +201,154 @@ CASES = [
             ),
             ("2", E, "not-an-object", "document has no apiVersion"),
         ],
+    ),
+    Case(
+        "not-kubernetes",
+        {"notes.yaml": "⟦1⟧todo:\n- write the agents\n---\n- and the tools\n"},
+        [
+            (
+                "1",
+                E,
+                "not-kubernetes",
+                "file holds no Kubernetes object (no document has apiVersion and kind)",
+            )
+        ],
+        hints={
+            "1": "if the file is not meant for kaosgen, move it out of the inputs, or create "
+            "kaosgen.yaml with `exclude: [notes.yaml]`"
+        },
+    ),
+    Case(
+        "not-kubernetes-in-a-project",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n",
+            "ci/pipeline.yaml": "⟦1⟧stages: [test]\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "not-kubernetes",
+                "file holds no Kubernetes object (no document has apiVersion and kind)",
+            )
+        ],
+        hints={
+            "1": "if the file is not meant for kaosgen, exclude it: add `exclude: [ci/pipeline.yaml]` "
+            "to kaosgen.yaml"
+        },
+    ),
+    Case(
+        "excluded-files-are-not-read",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+            "exclude: [ci/, '*.notes.yaml', '!keep.notes.yaml']\n",
+            "ci/pipeline.yaml": "stages: [test]\n",
+            "ci/deep/x.yaml": "{",
+            "a.notes.yaml": "todo: 1\n",
+            "sub/b.notes.yaml": "todo: 2\n",
+            "keep.notes.yaml": "⟦1⟧todo: 3\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "not-kubernetes",
+                "file holds no Kubernetes object (no document has apiVersion and kind)",
+            )
+        ],
+    ),
+    Case(
+        "yaml-key-type",
+        {
+            "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+            'data: {⟦1⟧true: a, ⟦2⟧null: b, ⟦3⟧0x10: c, "0x11": d}\n'
+        },
+        [
+            ("1", E, "yaml-key-type", "mapping key 'true' is read as a boolean, not a string"),
+            ("2", E, "yaml-key-type", "mapping key 'null' is read as null, not a string"),
+            ("3", E, "yaml-key-type", "mapping key '0x10' is read as an integer, not a string"),
+        ],
+        hints={"1": 'Kubernetes keys are strings: quote it ("true":)'},
+    ),
+    Case(
+        "too-many-errors",
+        {
+            "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+            + "".join(f"  ⟦k{i}⟧{i}: x\n" for i in range(101))
+        },
+        [
+            (f"k{i}", E, "yaml-key-type", f"mapping key '{i}' is read as an integer, not a string")
+            for i in range(100)
+        ]
+        + [
+            (
+                "k100",
+                E,
+                "too-many-errors",
+                "more than 100 YAML problems in this file; the rest are not shown",
+            )
+        ],
+    ),
+    Case(
+        "number-range",
+        {
+            "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+            "data: {a: ⟦1⟧9223372036854775808, b: ⟦2⟧-.inf, c: 9223372036854775807}\n"
+        },
+        [
+            (
+                "1",
+                E,
+                "number-range",
+                "integer 9223372036854775808 is out of range for Kubernetes "
+                "(64-bit integers: -9223372036854775808 to 9223372036854775807)",
+            ),
+            (
+                "2",
+                E,
+                "number-range",
+                "-.inf is not a finite number; Kubernetes (JSON) cannot carry it",
+            ),
+        ],
+    ),
+    Case(
+        "yaml-depth",
+        {"case.yaml": "x: " + "[" * 99 + "⟦1⟧[" + "]" * 100 + "\n"},
+        [("1", E, "yaml-depth", "nesting deeper than 100 levels")],
+    ),
+    Case(
+        "yaml-alias",
+        {"case.yaml": "a: &a {b: [⟦1⟧*a]}\n"},
+        [
+            (
+                "1",
+                E,
+                "yaml-alias",
+                "alias *a refers to the node that contains it (an endless structure)",
+            )
+        ],
+    ),
+    Case(
+        "output-dir",
+        {"kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\noutput: ⟦1⟧..\n"},
+        [
+            (
+                "1",
+                E,
+                "output-dir",
+                "the output directory '..' is or contains the input directory '.': "
+                "a render would read its own output back",
+            )
+        ],
+    ),
+    Case(
+        "merge-keys",
+        {
+            "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+            "x: &x {a: '1', b: '2'}\ny: &y {c: '3'}\n"
+            "data: {<<: [*x, *y], b: '9'}\nz: {<<: ⟦1⟧five}\n"
+        },
+        [("1", E, "yaml-syntax", "a merge key (<<) takes a mapping or a list of mappings")],
     ),
     Case(
         "api-version",
@@ -1389,9 +1540,11 @@ COMPILER_MODULES = (
     "schema_check.py",
     "resolve.py",
     "rules.py",
+    "inputs.py",
 )
-#: Rules that need a broken file system rather than broken input.
-UNTESTABLE_HERE = {"io"}
+#: Rules that need a broken file system rather than broken input (tested with hostile
+#: files in test_hostile_input.py), or `validate FILE` (tests/cli/test_inputs.py).
+UNTESTABLE_HERE = {"io", "other-files"}
 
 
 def compiler_rule_ids() -> set[str]:
@@ -1441,8 +1594,15 @@ def test_text_format_shows_the_source_line_with_a_caret(case: Case, tmp_path: Pa
         if line > len(source_lines):
             continue
         i = lines.index(header)
-        assert lines[i + 1] == f"  {line:>4} | {source_lines[line - 1].expandtabs(1)}"
-        assert lines[i + 2] == "       | " + " " * (col - 1) + "^"
+        source = source_lines[line - 1].expandtabs(1)
+        if len(source) <= 120:
+            assert lines[i + 1] == f"  {line:>4} | {source}"
+            assert lines[i + 2] == "       | " + " " * (col - 1) + "^"
+        else:  # a long line is cut to a window around the column, the caret kept on it
+            shown = lines[i + 1].removeprefix(f"  {line:>4} | ")
+            caret = lines[i + 2].index("^") - len("       | ")
+            assert len(shown) <= 126 and shown.strip(".") in source
+            assert shown[caret] == source[col - 1]
     if case.expected:
         errors = sum(1 for e in case.expected if e[1] == E)
         assert lines[-1] == f"{errors} error(s), {len(case.expected) - errors} warning(s)"
