@@ -23,7 +23,8 @@ MAX_ALIAS_EXPANSION = 1_000_000
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INT32_MAX = 2**31 - 1
 
-#: How long a render waits for another one writing into the same output directory.
+#: How long a render waits for another one writing into the same output directory
+#: (env KAOSGEN_LOCK_TIMEOUT, in seconds, overrides it).
 LOCK_WAIT_SECONDS = 60.0
 
 
@@ -38,3 +39,13 @@ def describe_bytes(size: int) -> str:
 #: YAML problems (bad keys, numbers, duplicates) reported per file before the rest are
 #: only counted: output stays small whatever a file holds.
 MAX_FILE_DIAGNOSTICS = 100
+
+
+def lock_wait_seconds() -> float:
+    """LOCK_WAIT_SECONDS, or KAOSGEN_LOCK_TIMEOUT when it is a number of seconds."""
+    import os
+
+    try:
+        return max(0.0, float(os.environ["KAOSGEN_LOCK_TIMEOUT"]))
+    except (KeyError, ValueError):
+        return LOCK_WAIT_SECONDS

@@ -507,10 +507,10 @@ def _require_regular(mode: int) -> None:
 
 
 def _too_large(size: int | None) -> InputError:
-    shown = f"{size:,} bytes" if size is not None else "larger than that"
+    shown = f" {size:,} bytes," if size is not None else ""
     return InputError(
         "file-size",
-        f"file is {shown}, over the {describe_bytes(MAX_FILE_BYTES)} limit for one input",
+        f"file is{shown} over the {describe_bytes(MAX_FILE_BYTES)} limit for one input",
         "split it into smaller files; if it is not a Kubernetes resource, exclude it "
         "(`exclude:` in kaosgen.yaml)",
     )

@@ -1,0 +1,130 @@
+"""Which files are the input (issue 9): `validate FILE` within its project, `exclude:` in
+kaosgen.yaml, `-` for stdin, kaosgen.yaml never read as a resource."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from support.compiler import EXAMPLES_DIR, assert_no_traceback, run_kaosgen, tree
+
+MODELAPI = (
+    "apiVersion: kaos.tools/v1alpha1\nkind: ModelAPI\nmetadata: {name: llm}\n"
+    'spec: {mode: Hosted, hostedConfig: {model: "smollm2:135m"}}\n'
+)
+AGENT = (
+    "apiVersion: kaos.tools/v1alpha1\nkind: Agent\nmetadata: {name: a}\n"
+    'spec: {modelAPI: llm, model: "smollm2:135m"}\n'
+)
+PROJECT = "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+
+
+def _project(root: Path, **files: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "kaosgen.yaml").write_text(PROJECT, encoding="utf-8")
+    (root / "modelapi.yaml").write_text(MODELAPI, encoding="utf-8")
+    (root / "agent.yaml").write_text(AGENT, encoding="utf-8")
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_validate_file_resolves_references_in_the_rest_of_its_project(tmp_path: Path) -> None:
+    _project(tmp_path / "p")
+    result = run_kaosgen("validate", "p/agent.yaml", cwd=tmp_path)
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert "not found" not in result.output
+    # The same file outside any project is judged alone, as before.
+    (tmp_path / "loose").mkdir()
+    (tmp_path / "loose" / "agent.yaml").write_text(AGENT, encoding="utf-8")
+    (tmp_path / "loose" / "modelapi.yaml").write_text(MODELAPI, encoding="utf-8")
+    alone = run_kaosgen("validate", "loose/agent.yaml", cwd=tmp_path)
+    assert alone.exit_code == 1
+    assert "ModelAPI 'llm' not found" in alone.stderr
+
+
+def test_validate_file_shows_only_its_own_problems(tmp_path: Path) -> None:
+    broken = AGENT.replace("name: a}", "name: b}").replace("llm", "nope")
+    _project(tmp_path / "p", **{"other.yaml": broken})
+    result = run_kaosgen("validate", "p/agent.yaml", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "nope" not in result.stderr
+    assert (
+        "p: warning: 1 error(s) in other files of this project are not shown [other-files]"
+        in result.stderr
+    )
+    assert "run `kaosgen validate p` to see them" in result.stderr
+    named = run_kaosgen("validate", "p/other.yaml", cwd=tmp_path)
+    assert named.exit_code == 1
+    assert "p/other.yaml:4:18: error: ModelAPI 'nope' not found" in named.stderr
+    # kaosgen.yaml named on its own is the project, never a resource.
+    project_only = run_kaosgen("validate", "--format", "json", "p/kaosgen.yaml", cwd=tmp_path)
+    assert project_only.exit_code == 0, project_only.output
+    assert [d["rule"] for d in project_only.json()["diagnostics"]] == ["other-files"]
+
+
+def test_excluded_paths_are_not_input(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path / "p",
+        **{
+            "ci/pipeline.yaml": "stages: [test]\n",
+            "docs/notes.yaml": "todo: [agents]\n",
+            "drafts/agent.yaml": AGENT.replace("name: a}", "name: draft}"),
+        },
+    )
+    not_excluded = run_kaosgen("render", "p", cwd=tmp_path)
+    assert not_excluded.exit_code == 1
+    assert "add `exclude: [ci/pipeline.yaml]` to kaosgen.yaml" in not_excluded.stderr
+    (project / "kaosgen.yaml").write_text(
+        PROJECT + "exclude: [ci/, docs/*.yaml, drafts/]\n", encoding="utf-8"
+    )
+    result = run_kaosgen("render", "p", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    rendered = tree(project / "deploy")
+    assert "base/agents/a.yaml" in rendered and "base/agents/draft.yaml" not in rendered
+    # A file named on the command line is read even when a pattern matches it.
+    named = run_kaosgen("validate", "p/ci/pipeline.yaml", cwd=tmp_path)
+    assert named.exit_code == 1 and "[not-kubernetes]" in named.stderr
+
+
+def _stdin_run(args: list[str], text: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kaosgen", *args],
+        input=text,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_dash_reads_documents_from_stdin(tmp_path: Path) -> None:
+    text = (EXAMPLES_DIR / "echo" / "resources.yaml").read_text(encoding="utf-8")
+    validated = _stdin_run(["validate", "-"], text, tmp_path)
+    assert validated.returncode == 0, validated.stderr
+    built = _stdin_run(["build", "-"], text, tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert "name: agent-echo-agent" in built.stdout
+    rendered = _stdin_run(["render", "-", "-o", "out"], text, tmp_path)
+    assert rendered.returncode == 0, rendered.stderr
+    assert 'kaosgen.dev/source: "<stdin>#' in (
+        tmp_path / "out/base/agents/echo-agent.yaml"
+    ).read_text(encoding="utf-8")
+    broken = _stdin_run(["validate", "-"], "kind: Agent\nspec: [\n", tmp_path)
+    assert broken.returncode == 1
+    assert "<stdin>:3:1: error: YAML syntax error" in broken.stderr
+
+
+def test_stdin_is_bounded_like_a_file(tmp_path: Path) -> None:
+    from kaosgen.limits import MAX_FILE_BYTES
+
+    huge = "# " + "x" * MAX_FILE_BYTES + "\n"
+    result = _stdin_run(["validate", "-"], huge, tmp_path)
+    assert result.returncode == 1
+    assert "<stdin>: error: file is over the 8 MiB limit for one input [file-size]" in (
+        result.stderr
+    )

@@ -1,0 +1,364 @@
+"""The output directory belongs to one project (issue 9).
+
+A render records its project and the files it wrote in `.kaosgen-manifest.yaml`, and
+never deletes or overwrites a file it did not write for that project; another project
+rendering into the directory is an error naming both unless `--force`. The output may not
+be or contain an input directory, renders into one directory are serialised by a lock,
+writes never go through a symbolic link, files get the umask's mode, and the order of the
+inputs on the command line changes no byte.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support.compiler import (
+    EXAMPLES_DIR,
+    MANIFEST,
+    REPO,
+    assert_no_traceback,
+    load_file,
+    run_kaosgen,
+    tree,
+)
+
+PROJECT = (
+    "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\nenvironments:\n  dev: {namespace: dev}\n"
+)
+
+
+def _agent(name: str, model_api: str = "llm") -> str:
+    return (
+        f"apiVersion: kaos.tools/v1alpha1\nkind: Agent\nmetadata: {{name: {name}}}\n"
+        f'spec: {{modelAPI: {model_api}, model: "smollm2:135m"}}\n'
+    )
+
+
+MODELAPI = (
+    "apiVersion: kaos.tools/v1alpha1\nkind: ModelAPI\nmetadata: {name: llm}\n"
+    'spec: {mode: Hosted, hostedConfig: {model: "smollm2:135m"}}\n'
+)
+
+
+def _project(root: Path, *agents: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "kaosgen.yaml").write_text(PROJECT, encoding="utf-8")
+    (root / "modelapi.yaml").write_text(MODELAPI, encoding="utf-8")
+    for name in agents:
+        (root / f"{name}.yaml").write_text(_agent(name), encoding="utf-8")
+    return root
+
+
+def _render(*args: str | Path, cwd: Path, code: int = 0):
+    result = run_kaosgen("render", *args, cwd=cwd)
+    assert_no_traceback(result)
+    assert result.exit_code == code, result.output
+    return result
+
+
+# --- the manifest --------------------------------------------------------------------------
+
+
+def test_a_render_records_its_project_and_files(tmp_path: Path) -> None:
+    _project(tmp_path / "a", "alpha")
+    _render("a", cwd=tmp_path)
+    out = tmp_path / "a" / "deploy"
+    (manifest,) = load_file(out / MANIFEST)
+    assert manifest["kind"] == "OutputManifest"
+    assert manifest["project"] == "../kaosgen.yaml"
+    assert manifest["files"] == sorted(tree(out, manifest=False))
+    # Without kaosgen.yaml the project is its input directory.
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "agent.yaml").write_text(MODELAPI + "---\n" + _agent("x"), encoding="utf-8")
+    _render("loose", "-o", "loose/out", cwd=tmp_path)
+    assert load_file(loose / "out" / MANIFEST)[0]["project"] == "../"
+
+
+def test_the_committed_examples_carry_their_manifest() -> None:
+    for example in sorted(p for p in EXAMPLES_DIR.iterdir() if (p / "kaosgen.yaml").is_file()):
+        (manifest,) = load_file(example / "deploy" / MANIFEST)
+        assert manifest["project"] == "../kaosgen.yaml"
+
+
+def test_another_project_cannot_render_into_an_owned_directory(tmp_path: Path) -> None:
+    _project(tmp_path / "a", "alpha")
+    _project(tmp_path / "b", "beta")
+    _render("a", "-o", "out", cwd=tmp_path)
+    before = tree(tmp_path / "out")
+    result = _render("b", "-o", "out", cwd=tmp_path, code=1)
+    assert (
+        "error: out belongs to the project '../a/kaosgen.yaml' (see out/.kaosgen-manifest.yaml), "
+        "not to this one ('../b/kaosgen.yaml'); render into another directory, or pass --force "
+        "to take it over" in result.stderr
+    )
+    assert tree(tmp_path / "out") == before
+    # The pre-commit hook that re-renders refuses the same way.
+    (tmp_path / "b" / "kaosgen.yaml").write_text(PROJECT + "output: ../out\n", encoding="utf-8")
+    hook = run_kaosgen("hook", "render", "b/beta.yaml", cwd=tmp_path)
+    assert hook.exit_code == 1 and "belongs to the project '../a/kaosgen.yaml'" in hook.stderr
+    assert tree(tmp_path / "out") == before
+    # --force takes it over: a's files go, b's manifest replaces a's.
+    _render("b", "-o", "out", "--force", cwd=tmp_path)
+    after = tree(tmp_path / "out")
+    assert "base/agents/alpha.yaml" not in after and "base/agents/beta.yaml" in after
+    assert load_file(tmp_path / "out" / MANIFEST)[0]["project"] == "../b/kaosgen.yaml"
+
+
+def test_only_files_the_manifest_lists_are_removed_or_overwritten(tmp_path: Path) -> None:
+    project = _project(tmp_path / "a", "alpha", "beta")
+    _render("a", cwd=tmp_path)
+    out = project / "deploy"
+    # A generated file the project never wrote (copied from elsewhere), where it now writes:
+    (project / "gamma.yaml").write_text(_agent("gamma"), encoding="utf-8")
+    (out / "base/agents/gamma.yaml").write_text(
+        (out / "base/agents/alpha.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    result = _render("a", cwd=tmp_path, code=1)
+    assert "base/agents/gamma.yaml: was generated by kaosgen but not for this project" in (
+        result.stderr
+    )
+    (out / "base/agents/gamma.yaml").unlink()
+    (project / "gamma.yaml").unlink()
+    # A generated file no manifest lists is kept (and reported), an owned stale one goes.
+    stray = out / "base/agents/stray.yaml"
+    shutil.copy(out / "base/agents/alpha.yaml", stray)
+    (project / "beta.yaml").unlink()
+    result = _render("a", cwd=tmp_path)
+    assert not (out / "base/agents/beta.yaml").exists()
+    assert stray.is_file()
+    assert (
+        "kept 1 generated file(s) that no render of this project wrote (base/agents/stray.yaml)"
+        in (result.stderr)
+    )
+    # An owned file the user took over (header removed) is neither removed nor rewritten.
+    mine = out / "base/agents/alpha.yaml"
+    mine.write_text("# mine now\n", encoding="utf-8")
+    (project / "alpha.yaml").unlink()
+    (project / "delta.yaml").write_text(_agent("delta"), encoding="utf-8")
+    _render("a", cwd=tmp_path)
+    assert mine.read_text(encoding="utf-8") == "# mine now\n"
+
+
+def test_a_directory_rendered_before_manifests_migrates(tmp_path: Path) -> None:
+    project = _project(tmp_path / "a", "alpha", "beta")
+    _render("a", cwd=tmp_path)
+    out = project / "deploy"
+    (out / MANIFEST).unlink()  # as an older kaosgen left it
+    (project / "beta.yaml").unlink()
+    result = _render("a", cwd=tmp_path)
+    assert (out / MANIFEST).is_file()
+    assert (out / "base/agents/beta.yaml").is_file()  # not known to be this project's: kept
+    assert "kept 1 generated file(s)" in result.stderr and "--force" in result.stderr
+    _render("a", "--force", cwd=tmp_path)
+    assert not (out / "base/agents/beta.yaml").exists()
+    assert _render("a", "--check", cwd=tmp_path).exit_code == 0
+
+
+def test_a_broken_manifest_is_an_error(tmp_path: Path) -> None:
+    project = _project(tmp_path / "a", "alpha")
+    _render("a", cwd=tmp_path)
+    (project / "deploy" / MANIFEST).write_text("files: [../../etc/passwd]\n", encoding="utf-8")
+    result = _render("a", cwd=tmp_path, code=1)
+    assert "not a kaosgen output manifest; remove it, or pass --force" in result.stderr
+    _render("a", "--force", cwd=tmp_path)
+
+
+# --- output and inputs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output", [".", "..", "a"])
+def test_an_output_that_is_or_contains_an_input_directory_is_refused(
+    output: str, tmp_path: Path
+) -> None:
+    _project(tmp_path / "a", "alpha")
+    cwd = tmp_path / "a" if output != "a" else tmp_path
+    inputs = "." if output != "a" else "a"
+    result = _render(inputs, "-o", output, cwd=cwd, code=2)
+    assert f"error: -o {output}: the output directory is or contains the input directory" in (
+        result.stderr
+    )
+    assert not (tmp_path / "a" / "base").exists() and not (tmp_path / "base").exists()
+
+
+def test_output_dash_points_at_build(tmp_path: Path) -> None:
+    _project(tmp_path / "a", "alpha")
+    result = _render("a", "-o", "-", cwd=tmp_path, code=2)
+    assert "use `kaosgen build --env ENV PATHS`" in result.stderr
+    assert not (tmp_path / "-").exists()
+
+
+# --- the lock ---------------------------------------------------------------------------------
+
+
+def _kaosgen(*args: str, cwd: Path, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kaosgen", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _hold_lock(directory: Path) -> int:
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+@pytest.mark.timeout(120)
+def test_a_render_waits_for_another_render_of_the_same_directory(tmp_path: Path) -> None:
+    _project(tmp_path / "a", "alpha")
+    fd = _hold_lock(tmp_path / "a" / "deploy")
+    proc = _kaosgen("render", "a", cwd=tmp_path)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the render has reached the lock and says so
+    assert first == "a/deploy: waiting for another kaosgen render\n", first
+    time.sleep(0.5)
+    assert proc.poll() is None
+    assert not (tmp_path / "a" / "deploy" / "base").exists()
+    os.close(fd)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert (tmp_path / "a" / "deploy" / "base").is_dir()
+
+
+def test_a_render_that_cannot_get_the_lock_fails_clearly(tmp_path: Path) -> None:
+    _project(tmp_path / "a", "alpha")
+    fd = _hold_lock(tmp_path / "a" / "deploy")
+    try:
+        proc = _kaosgen("render", "a", cwd=tmp_path, KAOSGEN_LOCK_TIMEOUT="0.5")
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        os.close(fd)
+    assert proc.returncode == 1
+    assert "error: a/deploy: another kaosgen render is still writing here" in stderr
+    assert list((tmp_path / "a" / "deploy").iterdir()) == []
+
+
+def test_concurrent_renders_do_not_interleave(tmp_path: Path) -> None:
+    project = _project(tmp_path / "a", *(f"agent-{i}" for i in range(30)))
+    procs = [_kaosgen("render", "a", "-q", cwd=tmp_path) for _ in range(4)]
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+    fresh = tmp_path / "fresh"
+    _render("a", "-o", fresh, cwd=tmp_path)
+    assert tree(project / "deploy", manifest=False) == tree(fresh, manifest=False)
+    assert not [p for p in (project / "deploy").rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_temporaries_of_an_interrupted_render_are_removed(tmp_path: Path) -> None:
+    project = _project(tmp_path / "a", "alpha")
+    _render("a", cwd=tmp_path)
+    leftover = project / "deploy" / "base" / ".kaosgen-0123456789abcdef.tmp"
+    leftover.write_text("half a file", encoding="utf-8")
+    (project / "beta.yaml").write_text(_agent("beta"), encoding="utf-8")
+    _render("a", cwd=tmp_path)
+    assert not leftover.exists()
+
+
+# --- links and modes --------------------------------------------------------------------------
+
+
+def test_writes_never_follow_a_link_out_of_the_output_directory(tmp_path: Path) -> None:
+    project = _project(tmp_path / "a", "alpha")
+    _render("a", cwd=tmp_path)
+    out = project / "deploy"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # A directory link: nothing may be written (or removed) through it.
+    shutil.rmtree(out / "base" / "agents")
+    os.symlink(elsewhere, out / "base" / "agents")
+    result = _render("a", cwd=tmp_path, code=1)
+    assert "a/deploy/base/agents: is a symbolic link; kaosgen never writes through links" in (
+        result.stderr
+    )
+    assert list(elsewhere.iterdir()) == []
+    (out / "base" / "agents").unlink()
+    # A file link: not followed (the victim keeps its bytes).
+    victim = tmp_path / "victim.yaml"
+    victim.write_text("precious\n", encoding="utf-8")
+    _render("a", cwd=tmp_path)
+    target = out / "base" / "agents" / "alpha.yaml"
+    target.unlink()
+    os.symlink(victim, target)
+    result = _render("a", cwd=tmp_path, code=1)
+    assert "is a symbolic link" in result.stderr
+    assert victim.read_text(encoding="utf-8") == "precious\n"
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_files_get_the_umask_mode(umask: int, mode: int, tmp_path: Path) -> None:
+    _project(tmp_path / "a", "alpha")
+    previous = os.umask(umask)
+    try:
+        _render("a", cwd=tmp_path)
+    finally:
+        os.umask(previous)
+    files = [p for p in (tmp_path / "a" / "deploy").rglob("*") if p.is_file()]
+    assert files and {oct(p.stat().st_mode & 0o777) for p in files} == {oct(mode)}
+
+
+# --- input order -------------------------------------------------------------------------------
+
+
+def test_the_order_of_the_inputs_changes_no_byte(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "z-api.yaml").write_text(MODELAPI, encoding="utf-8")
+    for name in ("b", "a", "c"):
+        (project / f"{name}.yaml").write_text(_agent(name), encoding="utf-8")
+    (project / "other.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", encoding="utf-8"
+    )
+    (project / "sub").mkdir()
+    (project / "sub" / "d.yaml").write_text(_agent("d"), encoding="utf-8")
+    orders = [
+        ["p/a.yaml", "p/b.yaml", "p/c.yaml", "p/other.yaml", "p/sub", "p/z-api.yaml"],
+        ["p/z-api.yaml", "p/sub", "p/c.yaml", "p/other.yaml", "p/b.yaml", "p/a.yaml"],
+        ["p/sub/d.yaml", "p/other.yaml", "p/c.yaml", "p/z-api.yaml", "p/a.yaml", "p/b.yaml"],
+    ]
+    trees = []
+    for i, order in enumerate(orders):
+        _render(*order, "-o", f"out{i}", cwd=tmp_path)
+        trees.append(tree(tmp_path / f"out{i}", manifest=False))
+    assert trees[0] == trees[1] == trees[2]
+
+
+def test_render_check_reports_a_missing_manifest_as_stale(tmp_path: Path) -> None:
+    project = _project(tmp_path / "a", "alpha")
+    _render("a", cwd=tmp_path)
+    (project / "deploy" / MANIFEST).unlink()
+    result = _render("a", "--check", cwd=tmp_path, code=1)
+    assert f"+++ b/a/deploy/{MANIFEST}" in result.stdout
+
+
+def test_repo_examples_identity_is_the_same_from_any_working_directory() -> None:
+    result = run_kaosgen("render", "examples/echo", "--check", cwd=REPO)
+    assert result.exit_code == 0, result.output
+    result = run_kaosgen("render", ".", "--check", cwd=EXAMPLES_DIR / "echo")
+    assert result.exit_code == 0, result.output
+
+
+def test_check_shares_the_lock_with_other_readers(tmp_path: Path) -> None:
+    """--check takes a shared lock: it would wait for a render, not for another check."""
+    project = _project(tmp_path / "a", "alpha")
+    _render("a", cwd=tmp_path)
+    fd = os.open(project / "deploy", os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    try:
+        result = run_kaosgen("render", "a", "--check", cwd=tmp_path)
+    finally:
+        os.close(fd)
+    assert result.exit_code == 0, result.output
