@@ -70,7 +70,7 @@ def render(
             "manifests on stdout use `kaosgen build --env ENV PATHS`",
             EXIT_USAGE,
         )
-    if output and (overlap := output_overlap(Path(output), paths)) is not None:
+    if output and (overlap := output_overlap(Path(output), paths or (".",))) is not None:
         fail(
             f"-o {output}: the output directory is or contains the input directory {overlap!r}, "
             "so the render would read its own output back; choose a directory of its own",
