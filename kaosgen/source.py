@@ -259,7 +259,7 @@ class _Builder:
             "yaml-key-type",
             f"mapping key {shown!r} is read as {what}, not a string",
             self._at(key_node),
-            hint=f'Kubernetes keys are strings: quote it ("{key_node.value}":)',
+            hint=f'Kubernetes keys are strings: quote it ("{shown}":)',
         )
         return None
 

@@ -280,6 +280,7 @@ def _commands(hostile: str) -> dict[str, list[str]]:
         "diff": ["diff", "p"],
         "hook validate": ["hook", "validate", f"p/{hostile}"],
         "hook render-check": ["hook", "render-check", f"p/{hostile}"],
+        "hook render": ["hook", "render", f"p/{hostile}"],
     }
 
 
