@@ -1,13 +1,15 @@
 """The compiler pipeline, in one place.
 
     project  → find and validate kaosgen.yaml
-    load     → YAML files into documents that remember line and column
+    load     → YAML files (sorted, bounded, minus `exclude:`) into documents that remember
+               line and column; files with no Kubernetes object are refused
     validate → each KAOS document against its schema (every era); others pass through
     resolve  → normalise eras into one graph and link references
     check    → rules over the whole graph (models, delegation, names, secrets, ...)
     generate → Kubernetes objects per workload, plus NetworkPolicies
     overlays → base/ and overlays/<env>/ as kustomizations
-    write    → canonical YAML on disk, or a diff against it (--check)
+    write    → canonical YAML on disk, or a diff against it (--check), in an output
+               directory owned by the project (writer.py, ownership.py)
 
 Each pass takes data and returns data; diagnostics accumulate across passes so one run
 reports every problem. Invalid input stops before `generate`, so it never writes.
