@@ -142,6 +142,35 @@ def focus(diags: Diagnostics, shown: set[str], scope: str) -> Diagnostics:
     return kept
 
 
+# --- `render FILE` renders FILE's project -------------------------------------------------
+
+
+def render_scope(inputs: list[str], project_file: str | None) -> tuple[list[str], str | None]:
+    """What a render of `inputs` (one project's) compiles, and the directory it widened to.
+
+    The output directory holds one project's whole render, so rendering one file or a
+    subdirectory of a kaosgen.yaml project alone would remove every other file's objects
+    from it. Inputs that lie inside a project are widened to the project's directory
+    (the second value names it, for a note); stdin and inputs outside a project stay as
+    they are.
+    """
+    from kaosgen.diagnostics import Diagnostics
+    from kaosgen.project import load_project
+    from kaosgen.source import display_path
+
+    if not inputs or STDIN_ARG in inputs:
+        return inputs, None
+    project = load_project(inputs, project_file, Diagnostics())
+    if project is None or project.path is None:
+        return inputs, None
+    root = real_path(project.root)
+    reals = [real_path(raw) for raw in inputs]
+    if not all(real == root or root in real.parents for real in reals) or root in reals:
+        return inputs, None
+    scope = display_path(root)
+    return [scope], scope
+
+
 # --- the output directory ------------------------------------------------------------------
 
 

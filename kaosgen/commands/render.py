@@ -59,7 +59,7 @@ def render(
     output directory belongs to one project (.kaosgen-manifest.yaml): files kaosgen did
     not write there for it are never changed. `-` reads documents from stdin.
     """
-    from kaosgen.inputs import output_overlap
+    from kaosgen.inputs import output_overlap, render_scope
     from kaosgen.pipeline import compile_project
     from kaosgen.project import group_inputs
 
@@ -84,7 +84,16 @@ def render(
             err=True,
         )
         sys.exit(EXIT_USAGE)
-    compilations = [compile_project(g, project_file=project_file, output=output) for g in groups]
+    compilations = []
+    for group in groups:
+        inputs, widened = render_scope(group, project_file)
+        if widened is not None and not quiet:
+            click.echo(
+                f"note: {', '.join(group)} belongs to the project in {widened}; rendering the "
+                "whole project (its output directory holds all of it)",
+                err=True,
+            )
+        compilations.append(compile_project(inputs, project_file=project_file, output=output))
     report(merged(compilations), fmt, quiet=quiet)
     if not all(c.ok and c.output_dir is not None for c in compilations):
         sys.exit(EXIT_ERRORS)

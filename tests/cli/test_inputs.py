@@ -46,6 +46,25 @@ def test_validate_file_resolves_references_in_the_rest_of_its_project(tmp_path: 
     assert "ModelAPI 'llm' not found" in alone.stderr
 
 
+def test_render_of_one_file_renders_its_whole_project(tmp_path: Path) -> None:
+    """A render's output directory holds the whole project: rendering one file (or a
+    subdirectory) must not remove the other files' objects from it."""
+    _project(tmp_path / "p", **{"more/second.yaml": AGENT.replace("name: a}", "name: b}")})
+    whole = run_kaosgen("render", "p", cwd=tmp_path)
+    assert whole.exit_code == 0, whole.output
+    rendered = tree(tmp_path / "p" / "deploy")
+    for only in ("p/agent.yaml", "p/more", "p/more/second.yaml"):
+        result = run_kaosgen("render", only, cwd=tmp_path)
+        assert_no_traceback(result)
+        assert result.exit_code == 0, result.output
+        assert f"note: {only} belongs to the project in p; rendering the whole project" in (
+            result.stderr
+        )
+        assert "0 added, 0 changed, 0 removed" in result.stderr
+        assert tree(tmp_path / "p" / "deploy") == rendered
+    assert {"base/agents/a.yaml", "base/agents/b.yaml"} <= set(rendered)
+
+
 def test_validate_file_shows_only_its_own_problems(tmp_path: Path) -> None:
     broken = AGENT.replace("name: a}", "name: b}").replace("llm", "nope")
     _project(tmp_path / "p", **{"other.yaml": broken})

