@@ -174,6 +174,40 @@ def test_allowed_hosts_are_the_service_names_then_the_allow_list() -> None:
     assert config.allowed_hosts[-1] == "mcpserver-x.prod.svc.cluster.local"
     # Outside a cluster, without a Service: loopback and the pod address only.
     assert load_config(tools, resolv_conf="").allowed_hosts == ()
+    assert (
+        load_config({**tools, "HOSTNAME": "web-5d8f7c9b6-x2x4z"}, resolv_conf="").allowed_hosts
+        == ()
+    )
+
+
+def test_under_the_kaos_operator_the_service_is_the_deployment_that_named_the_pod() -> None:
+    """KAOS sets no MCP_SERVICE_NAME; its Service has the Deployment's name, which the pod
+    name (HOSTNAME) carries before the ReplicaSet hash and the random suffix."""
+    tools = {"MCP_TOOLS_STRING": "def f(): pass"}
+    config = load_config(
+        {**tools, "HOSTNAME": "mcpserver-echo-tools-7c9d8b6f5d-k2x9q"},
+        resolv_conf=KUBERNETES_RESOLV_CONF,
+    )
+    assert config.allowed_hosts == (
+        "mcpserver-echo-tools",
+        "mcpserver-echo-tools.team",
+        "mcpserver-echo-tools.team.svc",
+        "mcpserver-echo-tools.team.svc.corp.internal",
+    )
+    # Not a Deployment's pod name (a vowel in the suffix; no hashes): nothing is guessed.
+    for hostname in ("mcpserver-echo-tools-7c9d8b6f5d-kaxeq", "mcpserver-echo", ""):
+        assert (
+            load_config(
+                {**tools, "HOSTNAME": hostname}, resolv_conf=KUBERNETES_RESOLV_CONF
+            ).allowed_hosts
+            == ()
+        )
+    # kaosgen's MCP_SERVICE_NAME wins over the pod name.
+    named = load_config(
+        {**tools, "MCP_SERVICE_NAME": "s", "HOSTNAME": "other-7c9d8b6f5d-k2x9q"},
+        resolv_conf=KUBERNETES_RESOLV_CONF,
+    )
+    assert named.allowed_hosts[0] == "s"
     assert load_config(
         {**tools, "MCP_ALLOWED_ORIGINS": "https://ui.example.com:8443"}
     ).allowed_origins == ("https://ui.example.com:8443",)

@@ -100,12 +100,30 @@ def service_hosts(service: str, namespace: str | None, domain: str | None) -> li
     return [*names, f"{service}.{namespace}.svc.{domain or 'cluster.local'}"]
 
 
+#: A Deployment's pod name: `<deployment>-<pod-template-hash>-<5 random characters>`, both
+#: suffixes from the API server's "safe" alphabet (no vowels, no 0/1/3).
+_DEPLOYMENT_POD = re.compile(
+    r"^(?P<deployment>[a-z0-9][-a-z0-9]*)-[bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}$"
+)
+
+
+def deployment_of_pod(pod_name: str) -> str | None:
+    """The Deployment that named this pod, or None. Under the KAOS operator (which sets no
+    MCP_SERVICE_NAME) the Service has the Deployment's name (`mcpserver-<name>`), so this
+    keeps requests by Service name working there. A name the API server had to shorten
+    (Deployment names over ~47 characters) does not match: set MCP_SERVICE_NAME then."""
+    match = _DEPLOYMENT_POD.match(pod_name.strip())
+    return match["deployment"] if match else None
+
+
 def _allowed_hosts(environ: Mapping[str, str], resolv_conf: str) -> tuple[str, ...]:
     extra = _csv(environ, contract.MCP_ALLOWED_HOSTS, _HOST_PATTERN, "host names")
+    namespace, domain = cluster_dns(resolv_conf)
     service = (environ.get(contract.MCP_SERVICE_NAME) or "").strip()
+    if not service and namespace:  # in a cluster, without kaosgen's env: the pod's name
+        service = deployment_of_pod(environ.get("HOSTNAME") or "") or ""
     if not service:
         return tuple(extra)
-    namespace, domain = cluster_dns(resolv_conf)
     namespace = (environ.get(contract.POD_NAMESPACE) or "").strip() or namespace
     return tuple(dict.fromkeys([*service_hosts(service, namespace, domain), *extra]))
 
