@@ -132,13 +132,36 @@ AGENT_ENV_BY_NAME = {v.name: v for v in AGENT_ENV}
 RUNTIME_TUNING_ENV: tuple[EnvVar, ...] = (
     EnvVar("AGENT_HOST", "str", "address the runtime binds", default="0.0.0.0"),
     EnvVar("AGENT_MAX_BODY_BYTES", "int", "request body limit (413 above)", default="1048576"),
+    EnvVar(
+        "AGENT_REQUEST_READ_TIMEOUT_SECONDS",
+        "float",
+        "a request's headers, then its body, must each arrive within this (408 after)",
+        default="30",
+    ),
     EnvVar("MODEL_API_KEY", "str", "bearer key for the ModelAPI (a LiteLLM master key)"),
-    EnvVar("MODEL_TIMEOUT_SECONDS", "float", "per model call (504 above)", default="120"),
+    EnvVar(
+        "MODEL_TIMEOUT_SECONDS",
+        "float",
+        "deadline for a whole model call, retries and streamed answer included (504 after)",
+        default="120",
+    ),
+    EnvVar(
+        "MODEL_CONNECT_TIMEOUT_SECONDS",
+        "float",
+        "to open a connection to the ModelAPI; also the longest a dead connection holds a call",
+        default="10",
+    ),
+    EnvVar(
+        "MODEL_KEEPALIVE_SECONDS",
+        "float",
+        "how long an idle connection to the ModelAPI is kept for reuse",
+        default="4",
+    ),
     EnvVar("MODEL_MAX_RETRIES", "int", "retries on transient model API errors", default="2"),
     EnvVar(
         "MODEL_CLIENT",
         "enum",
-        "direct (a pooled OpenAI-compatible HTTP client), or litellm (litellm.acompletion)",
+        "direct (an aiohttp client of the OpenAI-compatible API), or litellm (litellm.acompletion)",
         default="direct",
         choices=("direct", "litellm"),
     ),

@@ -69,20 +69,11 @@ def main() -> None:
     import uvicorn
 
     from .app import create_app
+    from .server import uvicorn_config
 
     app = create_app(settings)
     tune_gc()
-    uvicorn.run(
-        app,
-        host=settings.agent_host,
-        port=settings.agent_port,
-        log_level=settings.log_level.lower(),
-        access_log=settings.log_level == "DEBUG",
-        log_config=None,
-        server_header=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.Server(uvicorn_config(app, settings)).run()
 
 
 if __name__ == "__main__":

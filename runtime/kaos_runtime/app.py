@@ -33,7 +33,7 @@ from .budget import ModelCallBudget, parse_budget_header
 from .delegation import Delegation
 from .loop import AgentLoop, Delta, Done, LoopEvent, LoopRequest, Progress, ToolModeSelector
 from .mcp_clients import McpManager
-from .memory import Memory, create_memory
+from .memory import Memory, MemoryPaused, create_memory
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .model_client import Backend, ModelClient, ModelError, Usage
 from .openai_api import (
@@ -98,6 +98,8 @@ class Runtime:
             tracer=self.tracer,
         )
         self.memory_on = settings.memory_enabled and settings.memory_type != "null"
+        #: Work that outlives its request (recording an answer the client walked away from).
+        self._background: set[asyncio.Task[Any]] = set()
 
     def _memory_ping(self) -> Any:
         """Redis is a dependency to wait for; in-process memory is not."""
@@ -106,6 +108,8 @@ class Runtime:
         return None
 
     async def start(self) -> None:
+        for warning in self.settings.startup_warnings:
+            log.warning("%s", warning)
         wait = self.settings.mcp_connect_timeout_seconds
         await self.model.warm_up()
         await asyncio.gather(self.mcp.start(wait), self.delegation.start(wait))
@@ -121,7 +125,15 @@ class Runtime:
             sorted(self.settings.peer_agents) or "none",
         )
 
+    def in_background(self, coro: Any) -> None:
+        """Run `coro` to its end even though the request that started it is gone."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def stop(self) -> None:
+        if self._background:
+            await asyncio.wait(self._background, timeout=5)
         await self.readiness.stop()
         await asyncio.gather(self.mcp.stop(), self.delegation.stop(), return_exceptions=True)
         await self.model.close()
@@ -157,8 +169,12 @@ class Runtime:
             await self.memory.add_event(session_id, event_type, content, metadata)
         except Exception as exc:
             self.metrics.errors.labels("memory").inc()
-            log.warning(
-                "memory: could not record %s for session %s: %s", event_type, session_id, exc
+            log.log(
+                logging.DEBUG if isinstance(exc, MemoryPaused) else logging.WARNING,
+                "memory: could not record %s for session %s: %s",
+                event_type,
+                session_id,
+                exc,
             )
 
     def _on_model_call(self, outcome: str, seconds: float, usage: Usage | None) -> None:
@@ -179,19 +195,45 @@ class Runtime:
 # --- chat completions --------------------------------------------------------------------
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) as soon as it exceeds `limit` bytes."""
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The request body: 413 as soon as it exceeds `limit` bytes, 408 unless it arrived
+    within `timeout` seconds (a client trickling bytes must not hold a request forever)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise APIError(413, f"request body exceeds {limit} bytes", code="request_too_large")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise APIError(413, f"request body exceeds {limit} bytes", code="request_too_large")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise APIError(
+                        413, f"request body exceeds {limit} bytes", code="request_too_large"
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        raise APIError(
+            408,
+            f"request body did not arrive within {timeout:g}s (AGENT_REQUEST_READ_TIMEOUT_SECONDS)",
+            code="request_timeout",
+            headers={"Connection": "close"},
+        ) from None
     return b"".join(chunks)
+
+
+def valid_session_id(session_id: str) -> str:
+    """A session id goes back in a response header and on to peers: one line, bounded."""
+    if len(session_id) > 256:
+        raise APIError(400, "session id longer than 256 characters", param="session_id")
+    if not (session_id.isascii() and session_id.isprintable()):
+        raise APIError(
+            400,
+            "session id must be printable ASCII, no control characters (it is sent back in "
+            "the X-Session-ID header and on to peer agents)",
+            param="session_id",
+        )
+    return session_id
 
 
 def delegation_depth(request: Request, max_depth: int) -> int:
@@ -288,11 +330,14 @@ async def chat_completions(request: Request) -> Response:
     settings = rt.settings
     depth = delegation_depth(request, settings.delegation_max_depth)
     budget = model_call_budget(request, settings.model_call_budget)
-    req = parse_chat_request(await read_body(request, settings.agent_max_body_bytes))
+    body = await read_body(
+        request, settings.agent_max_body_bytes, settings.agent_request_read_timeout_seconds
+    )
+    req = parse_chat_request(body)
 
-    session_id = request.headers.get(contract.SESSION_HEADER) or req.session_id or ids.session_id()
-    if len(session_id) > 256:
-        raise APIError(400, "session id longer than 256 characters", param="session_id")
+    session_id = valid_session_id(
+        request.headers.get(contract.SESSION_HEADER) or req.session_id or ids.session_id()
+    )
     headers = {contract.SESSION_HEADER: session_id}
     if req.tools:
         headers[CLIENT_TOOLS_HEADER] = "ignored"
@@ -306,7 +351,12 @@ async def chat_completions(request: Request) -> Response:
             history = await rt.memory.get_messages(session_id, settings.memory_context_limit)
         except Exception as exc:
             rt.metrics.errors.labels("memory").inc()
-            log.warning("memory: could not load session %s: %s", session_id, exc)
+            log.log(
+                logging.DEBUG if isinstance(exc, MemoryPaused) else logging.WARNING,
+                "memory: could not load session %s: %s",
+                session_id,
+                exc,
+            )
     messages = build_messages(settings.agent_instructions, client_messages, history)
 
     last = client_messages[-1]
@@ -374,7 +424,7 @@ def _response_metadata(done: Done) -> dict[str, Any]:
 
 async def _model_failure(rt: Runtime, session_id: str, exc: ModelError) -> APIError:
     rt.metrics.errors.labels("model_timeout" if exc.status == 504 else "model_api").inc()
-    log.warning("model API failure: %s", exc.message)
+    log.warning("model API failure (session %s): %s", session_id, " ".join(exc.message.split()))
     await rt.record(session_id, "error", exc.message, {"status": exc.status, "code": exc.code})
     return APIError(
         exc.status, exc.message, code=exc.code, headers={contract.SESSION_HEADER: session_id}
@@ -405,15 +455,19 @@ async def _stream(
     """
     writer = ChunkWriter(completion_id(), model_name, req.include_usage)
     queue: asyncio.Queue[Any] = asyncio.Queue()
+    streamed: list[str] = []  # the answer so far, recorded if the client goes away
 
     async def produce() -> None:
+        answered = False
         try:
             async for event in rt.run(loop_request, parent, span_attributes):
                 if isinstance(event, Delta):
+                    streamed.append(event.text)
                     queue.put_nowait(writer.content(event.text))
                 elif isinstance(event, Progress):
                     queue.put_nowait(writer.comment(event.kind, event.data))
                 elif isinstance(event, Done):
+                    answered = True
                     rt.metrics.loop_steps.observe(event.steps)
                     await rt.record(
                         session_id, "agent_response", event.content, _response_metadata(event)
@@ -424,6 +478,14 @@ async def _stream(
                     queue.put_nowait(ChunkWriter.DONE)
         except ModelError as exc:
             queue.put_nowait(_Failure(await _model_failure(rt, session_id, exc)))
+        except asyncio.CancelledError:
+            if not answered:  # the client went away: the session keeps what it was told
+                partial = "".join(streamed)
+                log.info("client left session %s mid-answer; partial answer recorded", session_id)
+                rt.in_background(
+                    rt.record(session_id, "agent_response", partial, {"cancelled": True})
+                )
+            raise
         except Exception as exc:
             log.exception("chat completion failed")
             rt.metrics.errors.labels("internal").inc()

@@ -391,6 +391,8 @@ class AgentLoop:
                     arguments = parse_arguments(call.arguments)
                 except ValueError as exc:
                     outcome = ToolOutcome(False, str(exc))
+                except RecursionError:
+                    outcome = ToolOutcome(False, "arguments are nested too deeply")
                 else:
                     try:
                         outcome = await tool.call(arguments, ctx)
@@ -448,7 +450,7 @@ def _finish(reason: str | None) -> str:
 def _loads_or_raw(text: str) -> Any:
     try:
         return json.loads(text) if text else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
 
 

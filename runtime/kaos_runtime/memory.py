@@ -12,11 +12,17 @@ Three backends share one small async interface so the server never cares which o
 Events are plain dicts (`id`, `session_id`, `type`, `content`, `metadata`, `timestamp`)
 so the HTTP inspection endpoints can return them as they are. Timestamps are ISO 8601 in
 UTC. `list_sessions` returns the most recently updated session first.
+
+Whatever an event carries is made JSON-safe when it is recorded (`NaN` and infinities become
+null, other objects their text), and an entry in Redis that cannot be read comes back as a
+placeholder event: one bad event never breaks reading a session.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -26,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .ids import unique_hex
 
+log = logging.getLogger(__name__)
 EVENT_TYPES = (
     "user_message",
     "agent_response",
@@ -48,6 +55,10 @@ class MemoryBackendError(RuntimeError):
 
     Raised instead of the client library's own exceptions so callers catch one type.
     """
+
+
+class MemoryPaused(MemoryBackendError):
+    """The store failed repeatedly and is not called until its cool-down ends."""
 
 
 class Memory(Protocol):
@@ -82,6 +93,23 @@ def _check_event_type(event_type: str) -> None:
         raise ValueError(f"unknown memory event type {event_type!r}; expected one of {EVENT_TYPES}")
 
 
+def _null(name: str) -> None:
+    return None
+
+
+def json_safe(value: Any) -> Any:
+    """`value` as JSON can hold it: non-finite floats become null, other objects their text."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    try:
+        return json.loads(json.dumps(value, ensure_ascii=False, default=str), parse_constant=_null)
+    except (ValueError, RecursionError):
+        return f"(unrecordable {kind.__name__})"
+
+
 def _make_event(
     session_id: str, event_type: str, content: Any, metadata: dict | None
 ) -> tuple[float, dict]:
@@ -91,11 +119,29 @@ def _make_event(
         "id": unique_hex(),
         "session_id": session_id,
         "type": event_type,
-        "content": content,
-        "metadata": dict(metadata) if metadata else {},
+        "content": json_safe(content),
+        "metadata": json_safe(dict(metadata)) if metadata else {},
         "timestamp": iso,
     }
     return epoch, event
+
+
+def _read_event(raw: str, session_id: str) -> dict:
+    """One stored event; an entry that is not one becomes a placeholder `error` event."""
+    try:
+        event = json.loads(raw, parse_constant=_null)
+    except (ValueError, RecursionError):
+        event = None
+    if isinstance(event, dict) and isinstance(event.get("type"), str):
+        return event
+    return {
+        "id": "",
+        "session_id": session_id,
+        "type": "error",
+        "content": "an unreadable entry in memory was skipped",
+        "metadata": {"unreadable": True, "raw": raw[:200]},
+        "timestamp": "",
+    }
 
 
 def _as_text(content: Any) -> str:
@@ -112,9 +158,9 @@ def _to_messages(events: list[dict], limit: int) -> list[dict]:
     if limit <= 0:
         return []
     messages = [
-        {"role": _CHAT_ROLES[e["type"]], "content": _as_text(e["content"])}
+        {"role": _CHAT_ROLES[e["type"]], "content": _as_text(e.get("content"))}
         for e in events
-        if e["type"] in _CHAT_ROLES
+        if e.get("type") in _CHAT_ROLES
     ]
     return messages[-limit:]
 
@@ -244,6 +290,55 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
+class CircuitBreaker:
+    """Stops calling a failing dependency for a while, so that it does not slow every request.
+
+    After `failures` failures in a row the breaker opens: `check()` raises `MemoryPaused`
+    at once for `cooldown` seconds. Then one call is let through as a trial (the others
+    still fail fast); its success closes the breaker, its failure opens it again.
+    """
+
+    def __init__(self, what: str, failures: int = 3, cooldown: float = 30.0) -> None:
+        self.what = what
+        self.threshold = failures
+        self.cooldown = cooldown
+        self.failures = 0
+        self._retry_at = 0.0
+
+    @property
+    def open(self) -> bool:
+        return self.failures >= self.threshold
+
+    def check(self) -> None:
+        if not self.open:
+            return
+        now = time.monotonic()
+        if now < self._retry_at:
+            raise MemoryPaused(
+                f"{self.what} failed {self.failures} times in a row; not called for "
+                f"{self._retry_at - now:.0f}s more"
+            )
+        self._retry_at = now + self.cooldown  # this call is the trial; others wait for it
+
+    def success(self) -> None:
+        if self.open:
+            log.warning("%s answers again; memory calls resumed", self.what)
+        self.failures = 0
+
+    def failure(self, exc: Exception) -> None:
+        self.failures += 1
+        if self.failures == self.threshold:
+            log.warning(
+                "%s failed %d times in a row (%s); not calling it for %gs",
+                self.what,
+                self.failures,
+                exc,
+                self.cooldown,
+            )
+        if self.open:
+            self._retry_at = time.monotonic() + self.cooldown
+
+
 class RedisMemory:
     """Memory in Redis, bounded the same way as `LocalMemory`.
 
@@ -251,6 +346,10 @@ class RedisMemory:
     `sessions` is a sorted set of session ids scored by last update (eviction order),
     `created` a hash of session id -> creation time, and `events:<session id>` a list of
     JSON-encoded events trimmed to the newest `max_session_events` on every write.
+
+    Every call is bounded (`connect_timeout`, `timeout`) and goes through a
+    `CircuitBreaker`: a Redis that hangs costs the first `breaker_failures` calls their
+    timeout, then none for `breaker_cooldown` seconds (the events are lost and counted).
     """
 
     def __init__(
@@ -261,7 +360,9 @@ class RedisMemory:
         max_session_events: int = DEFAULT_MAX_SESSION_EVENTS,
         prefix: str = "kaos:memory:",
         connect_timeout: float = 2.0,
-        timeout: float = 5.0,
+        timeout: float = 2.0,
+        breaker_failures: int = 3,
+        breaker_cooldown: float = 30.0,
     ) -> None:
         import redis.asyncio as aioredis  # deferred: only this backend needs redis-py
 
@@ -279,6 +380,9 @@ class RedisMemory:
             socket_connect_timeout=connect_timeout,
             socket_timeout=timeout,
         )
+        self.breaker = CircuitBreaker(
+            f"redis memory at {redact_url(url)}", breaker_failures, breaker_cooldown
+        )
 
     def _events_key(self, session_id: str) -> str:
         return f"{self.prefix}events:{session_id}"
@@ -287,21 +391,27 @@ class RedisMemory:
         return MemoryBackendError(f"redis memory at {redact_url(self.url)} failed: {exc}")
 
     async def _run(self, coro: Any) -> Any:
-        """Await a redis-py call, turning its exceptions into `MemoryBackendError`."""
+        """Await a redis-py call through the breaker, its exceptions as `MemoryBackendError`."""
         from redis.exceptions import RedisError
 
         try:
-            return await coro
-        except RedisError as exc:
+            self.breaker.check()
+        except MemoryPaused:
+            coro.close()  # never awaited: no "coroutine was never awaited" warning
+            raise
+        try:
+            result = await coro
+        except (RedisError, OSError, TimeoutError) as exc:  # OSError: DNS, refused, raw
+            self.breaker.failure(exc)
             raise self._error(exc) from exc
-        except OSError as exc:  # DNS failures and refused connections can surface raw
-            raise self._error(exc) from exc
+        self.breaker.success()
+        return result
 
     async def add_event(
         self, session_id: str, event_type: str, content: Any, metadata: dict | None = None
     ) -> None:
         epoch, event = _make_event(session_id, event_type, content, metadata)
-        payload = json.dumps(event, ensure_ascii=False, default=str)
+        payload = json.dumps(event, default=str)  # ASCII: a lone surrogate survives too
         key = self._events_key(session_id)
         pipe = self._client.pipeline(transaction=True)
         pipe.rpush(key, payload)
@@ -327,7 +437,7 @@ class RedisMemory:
     async def _load(self, session_id: str, limit: int | None = None) -> list[dict]:
         start = -limit if limit else 0
         raw = await self._run(self._client.lrange(self._events_key(session_id), start, -1))
-        return [json.loads(item) for item in raw]
+        return [_read_event(item, session_id) for item in raw]
 
     async def get_messages(self, session_id: str, limit: int) -> list[dict]:
         if limit <= 0:

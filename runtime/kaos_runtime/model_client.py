@@ -2,19 +2,18 @@
 
 Both ModelAPI kinds (a LiteLLM proxy, Ollama) speak the OpenAI protocol, so the runtime
 treats the ModelAPI as a generic OpenAI-compatible server and names the model the way that
-server knows it (`Settings.upstream_model`). Two interchangeable backends do the HTTP
-(`MODEL_CLIENT`):
+server knows it (`Settings.upstream_model`). A backend does the HTTP; `make_backend` picks
+it from `MODEL_CLIENT` (the one place to add another):
 
-* `direct` (default): the OpenAI request body POSTed on a pool of keep-alive connections
-  (`http_pool`), the answer parsed here. Tens of microseconds of CPU per call.
-* `litellm`: `litellm.acompletion` with the `openai/` provider prefix, so the model name
-  reaches the server verbatim (litellm strips exactly one `openai/`). Milliseconds of CPU
-  per call and seconds of start-up, for those who want litellm's own machinery.
+* `direct` (default, `model_direct.py`): the OpenAI request body POSTed with aiohttp, the
+  answer read and checked by `model_answers.py`;
+* `litellm` (`model_litellm.py`): `litellm.acompletion` with the `openai/` provider prefix.
 
-Both return the same `ModelTurn` / stream the same deltas, and both turn failures into
-`ModelError` with the HTTP status the agent should answer (502, or 504 on a timeout).
-Transient failures (connection errors, 429, 5xx) are retried a bounded number of times,
-a stream only before its first token (a half-streamed answer cannot be taken back).
+`ModelClient` wraps the backend the same way for both: one deadline for the whole call
+(`MODEL_TIMEOUT_SECONDS`, retries and a streamed answer included), bounded retries of
+transient failures (connection errors, 429, 5xx; a stream only before its first token, as
+a half-streamed answer cannot be taken back), metrics and a span. Every failure is a
+`ModelError` carrying the HTTP status the agent answers (502, or 504 on a timeout).
 """
 
 from __future__ import annotations
@@ -24,18 +23,14 @@ import importlib.util
 import json
 import logging
 import random
-import socket
 import time
-import warnings
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
 from opentelemetry import trace
 
-from .http_pool import ConnectionFailed, HTTPPool, ProtocolFailed
 from .ids import unique_hex
 from .settings import Settings
 
@@ -44,7 +39,7 @@ log = logging.getLogger(__name__)
 #: Sent when no MODEL_API_KEY is configured: OpenAI clients insist on a key, a keyless
 #: LiteLLM proxy or Ollama ignores it.
 PLACEHOLDER_KEY = "sk-kaos-no-key"
-_TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+TRANSIENT_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
 # --- result types ---------------------------------------------------------------------
@@ -69,17 +64,6 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
         }
-
-    @classmethod
-    def from_obj(cls, raw: Any) -> Usage | None:
-        """From a dict or an object with the OpenAI usage attributes."""
-        if raw is None:
-            return None
-        get = raw.get if isinstance(raw, dict) else (lambda k: getattr(raw, k, None))
-        prompt = int(get("prompt_tokens") or 0)
-        completion = int(get("completion_tokens") or 0)
-        total = int(get("total_tokens") or (prompt + completion))
-        return cls(prompt, completion, total)
 
 
 @dataclass
@@ -166,14 +150,33 @@ StreamItem = str | ModelTurn
 
 
 class Backend(Protocol):
-    async def complete(self, request: dict[str, Any]) -> ModelTurn: ...
-    def stream(self, request: dict[str, Any]) -> AsyncIterator[StreamItem]: ...
+    """Does one model call over HTTP; `timeout` is the seconds left of the call's deadline."""
+
+    async def complete(self, request: dict[str, Any], timeout: float) -> ModelTurn: ...
+    def stream(self, request: dict[str, Any], timeout: float) -> AsyncIterator[StreamItem]: ...
     async def warm_up(self) -> None: ...
     async def close(self) -> None: ...
 
 
+def make_backend(settings: Settings) -> Backend:
+    """The backend `MODEL_CLIENT` names (imported here only, so unused ones cost nothing)."""
+    if settings.model_client == "litellm":
+        from .model_litellm import LiteLLMBackend
+
+        return LiteLLMBackend(settings)
+    from .model_direct import DirectBackend
+
+    return DirectBackend(settings)
+
+
+def timeout_error(seconds: float) -> ModelError:
+    return ModelError(
+        f"model API did not answer within {seconds:g}s (MODEL_TIMEOUT_SECONDS)", status=504
+    )
+
+
 class ModelClient:
-    """The agent's model: bounded retries around a backend, plus metrics hooks."""
+    """The agent's model: a deadline and bounded retries around a backend, plus metrics."""
 
     def __init__(
         self,
@@ -185,6 +188,7 @@ class ModelClient:
         self.settings = settings
         self.model = settings.upstream_model
         self.max_retries = settings.model_max_retries
+        self.timeout = settings.model_timeout_seconds
         self.backend = backend or make_backend(settings)
         self._on_call = on_call or (lambda outcome, seconds, usage: None)
         self.tracer = tracer or trace.get_tracer(__name__)
@@ -216,6 +220,19 @@ class ModelClient:
             request["tools"] = tools
         return request
 
+    async def _retry_or_raise(
+        self, exc: ModelError, attempt: int, deadline: float, span: trace.Span
+    ) -> None:
+        """Wait before attempt `attempt`, or raise `exc` when it may not be retried."""
+        if not exc.transient or attempt > self.max_retries:
+            raise exc
+        delay = min(4.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random())
+        if time.monotonic() + delay >= deadline:
+            raise exc  # no time left for another attempt: the caller gets the real cause
+        span.add_event("retry", {"attempt": attempt, "error": exc.message})
+        log.warning("model call failed (%s); retry %d in %.2fs", exc.message, attempt, delay)
+        await asyncio.sleep(delay)
+
     async def complete(
         self,
         messages: list[dict[str, Any]],
@@ -223,6 +240,7 @@ class ModelClient:
         params: dict[str, Any] | None = None,
     ) -> ModelTurn:
         request = self._request(messages, tools, params or {})
+        deadline = time.monotonic() + self.timeout
         attempt = 0
         with self.tracer.start_as_current_span(
             self._span_name, kind=trace.SpanKind.CLIENT, attributes=self._span_attributes
@@ -230,14 +248,14 @@ class ModelClient:
             while True:
                 started = time.perf_counter()
                 try:
-                    turn = await self.backend.complete(request)
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise timeout_error(self.timeout)
+                    turn = await self.backend.complete(request, remaining)
                 except ModelError as exc:
                     self._on_call("error", time.perf_counter() - started, None)
-                    if not exc.transient or attempt >= self.max_retries:
-                        raise
                     attempt += 1
-                    span.add_event("retry", {"attempt": attempt, "error": exc.message})
-                    await _backoff(attempt, exc)
+                    await self._retry_or_raise(exc, attempt, deadline, span)
                     continue
                 self._on_call("ok", time.perf_counter() - started, turn.usage)
                 self._end_span(span, turn)
@@ -252,6 +270,7 @@ class ModelClient:
         request = self._request(messages, tools, params or {})
         request["stream"] = True
         request["stream_options"] = {"include_usage": True}
+        deadline = time.monotonic() + self.timeout
         attempt = 0
         with self.tracer.start_as_current_span(
             self._span_name, kind=trace.SpanKind.CLIENT, attributes=self._span_attributes
@@ -261,7 +280,10 @@ class ModelClient:
                 started = time.perf_counter()
                 produced = False
                 try:
-                    async for item in self.backend.stream(request):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise timeout_error(self.timeout)
+                    async for item in self.backend.stream(request, remaining):
                         if isinstance(item, ModelTurn):
                             self._on_call("ok", time.perf_counter() - started, item.usage)
                             self._end_span(span, item)
@@ -272,324 +294,16 @@ class ModelClient:
                     raise ModelError("model stream ended without a final chunk")
                 except ModelError as exc:
                     self._on_call("error", time.perf_counter() - started, None)
-                    if produced or not exc.transient or attempt >= self.max_retries:
+                    if produced:
                         raise
                     attempt += 1
-                    span.add_event("retry", {"attempt": attempt, "error": exc.message})
-                    await _backoff(attempt, exc)
+                    await self._retry_or_raise(exc, attempt, deadline, span)
 
     async def warm_up(self) -> None:
         await self.backend.warm_up()
 
     async def close(self) -> None:
         await self.backend.close()
-
-
-async def _backoff(attempt: int, exc: ModelError) -> None:
-    delay = min(4.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random())
-    log.warning("model call failed (%s); retry %d in %.2fs", exc.message, attempt, delay)
-    await asyncio.sleep(delay)
-
-
-def make_backend(settings: Settings) -> Backend:
-    if settings.model_client == "direct":
-        return DirectBackend(settings)
-    return LiteLLMBackend(settings)
-
-
-# --- direct backend (http_pool) ------------------------------------------------------
-
-
-class DirectBackend:
-    """POSTs to `<base>/chat/completions` on a pool of keep-alive connections.
-
-    `http_pool.HTTPPool` rather than aiohttp or httpx: the model call is the hot path, and
-    their per-request machinery cost more CPU than the rest of the runtime's work on a
-    request (bench/runtime.py). No proxy variables are honoured: the ModelAPI is a Service
-    in the cluster.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.base = settings.model_api_base
-        self.headers = {
-            "Authorization": f"Bearer {settings.model_api_key or PLACEHOLDER_KEY}",
-            "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream",
-        }
-        timeout = settings.model_timeout_seconds
-        self.read_timeout = timeout
-        self.connect_timeout = min(10.0, timeout)
-        self._pool: HTTPPool | None = None
-
-    def _client(self) -> HTTPPool:
-        if self._pool is None:
-            self._pool = HTTPPool(
-                self.base,
-                self.headers,
-                connect_timeout=self.connect_timeout,
-                read_timeout=self.read_timeout,
-            )
-        return self._pool
-
-    async def complete(self, request: dict[str, Any]) -> ModelTurn:
-        try:
-            async with await self._client().post("/chat/completions", _body(request)) as response:
-                raw = await response.read()
-                status = response.status
-        except Exception as exc:
-            raise _transport_error(exc) from exc
-        if status != 200:
-            raise _status_error(status, raw.decode("utf-8", "replace"))
-        try:
-            body = json.loads(raw)
-            choice = body["choices"][0]
-            message = choice.get("message") or {}
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise ModelError(f"model API returned an unexpected body: {exc}") from exc
-        calls = [
-            ToolCallRequest(
-                c.get("id") or new_call_id(),
-                (c.get("function") or {}).get("name", ""),
-                (c.get("function") or {}).get("arguments") or "",
-            )
-            for c in message.get("tool_calls") or []
-        ]
-        return ModelTurn(
-            content=message.get("content") or "",
-            tool_calls=[c for c in calls if c.name],
-            usage=Usage.from_obj(body.get("usage")),
-            finish_reason=choice.get("finish_reason"),
-        )
-
-    async def stream(self, request: dict[str, Any]) -> AsyncIterator[StreamItem]:
-        calls = ToolCallAccumulator()
-        content: list[str] = []
-        usage: Usage | None = None
-        finish: str | None = None
-        done = False
-        try:
-            async with await self._client().post("/chat/completions", _body(request)) as response:
-                if response.status != 200:
-                    raw = await response.read()
-                    raise _status_error(response.status, raw.decode("utf-8", "replace"))
-                async for raw_line in response.lines():
-                    line = raw_line.strip()
-                    if not line.startswith(b"data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == b"[DONE]":
-                        done = True
-                        break
-                    try:
-                        chunk = json.loads(data)
-                    except ValueError as exc:
-                        raise ModelError(
-                            f"model API sent a malformed chunk: {data[:200]!r}"
-                        ) from exc
-                    if not isinstance(chunk, dict):
-                        continue
-                    if chunk.get("error"):
-                        raise ModelError(f"model API stream error: {_error_text(chunk)}")
-                    usage = Usage.from_obj(chunk.get("usage")) or usage
-                    for choice in chunk.get("choices") or []:
-                        delta = choice.get("delta") or {}
-                        text = delta.get("content")
-                        if text:
-                            content.append(text)
-                            yield text
-                        for tc in delta.get("tool_calls") or []:
-                            fn = tc.get("function") or {}
-                            calls.add(
-                                tc.get("index"), tc.get("id"), fn.get("name"), fn.get("arguments")
-                            )
-                        finish = choice.get("finish_reason") or finish
-                if done:  # the end of the body is usually a packet behind: keep the connection
-                    await response.drain(_DRAIN_SECONDS)
-        except ModelError:
-            raise
-        except Exception as exc:
-            raise _transport_error(exc) from exc
-        yield ModelTurn("".join(content), calls.result(), usage, finish)
-
-    async def warm_up(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-
-
-#: How long to wait for the rest of a streamed body after `data: [DONE]` before closing.
-_DRAIN_SECONDS = 1.0
-
-
-def _body(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _transport_error(exc: BaseException) -> ModelError:
-    if isinstance(exc, TimeoutError):
-        return ModelError(f"model API timed out ({exc or type(exc).__name__})", status=504)
-    if isinstance(exc, ProtocolFailed):
-        return ModelError(f"model API sent an invalid response: {exc}", transient=True)
-    if isinstance(exc, ConnectionFailed):
-        return ModelError(f"model API unreachable: {exc}", transient=True)
-    if isinstance(exc, OSError):
-        return ModelError(
-            f"model API connection failed: {exc or type(exc).__name__}", transient=True
-        )
-    return ModelError(f"model call failed: {exc or type(exc).__name__}")
-
-
-def _error_text(body: Any) -> str:
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict):
-            return str(err.get("message") or err)
-        return str(err)
-    return str(body)
-
-
-def _status_error(status: int, text: str) -> ModelError:
-    try:
-        detail = _error_text(json.loads(text))
-    except ValueError:
-        detail = text.strip()[:500] or "(empty body)"
-    return ModelError(
-        f"model API answered {status}: {detail}",
-        status=504 if status == 504 else 502,
-        upstream_status=status,
-        transient=status in _TRANSIENT_STATUS,
-    )
-
-
-# --- litellm backend -----------------------------------------------------------------
-
-
-class LiteLLMBackend:
-    """`litellm.acompletion` against the ModelAPI as an OpenAI-compatible endpoint."""
-
-    def __init__(self, settings: Settings) -> None:
-        import litellm  # deferred: ~5 s of imports, only when this backend is used
-
-        # litellm's stream wrapper trips pydantic deprecation warnings on every chunk.
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"litellm(\.|$)")
-
-        litellm.suppress_debug_info = True
-        litellm.telemetry = False
-        litellm.disable_streaming_logging = True
-        litellm.turn_off_message_logging = True
-        self._litellm = litellm
-        self.common = {
-            "api_base": settings.model_api_base,
-            "api_key": settings.model_api_key or PLACEHOLDER_KEY,
-            "timeout": settings.model_timeout_seconds,
-            "max_retries": 0,  # ModelClient retries, with its own bounds
-        }
-
-    def _kwargs(self, request: dict[str, Any]) -> dict[str, Any]:
-        # `openai/` selects litellm's OpenAI-compatible provider and is stripped exactly once,
-        # so `openai/gpt-4o` reaches a LiteLLM proxy as `openai/gpt-4o`.
-        return {**request, **self.common, "model": "openai/" + request["model"]}
-
-    async def complete(self, request: dict[str, Any]) -> ModelTurn:
-        try:
-            response = await self._litellm.acompletion(**self._kwargs(request))
-        except Exception as exc:
-            raise _litellm_error(exc) from exc
-        choice = response.choices[0]
-        message = choice.message
-        calls = [
-            ToolCallRequest(
-                tc.id or new_call_id(), tc.function.name or "", tc.function.arguments or ""
-            )
-            for tc in (getattr(message, "tool_calls", None) or [])
-        ]
-        return ModelTurn(
-            content=getattr(message, "content", None) or "",
-            tool_calls=[c for c in calls if c.name],
-            usage=Usage.from_obj(getattr(response, "usage", None)),
-            finish_reason=choice.finish_reason,
-        )
-
-    async def stream(self, request: dict[str, Any]) -> AsyncIterator[StreamItem]:
-        calls = ToolCallAccumulator()
-        content: list[str] = []
-        usage: Usage | None = None
-        finish: str | None = None
-        try:
-            response = await self._litellm.acompletion(**self._kwargs(request))
-            async for chunk in response:
-                usage = Usage.from_obj(getattr(chunk, "usage", None)) or usage
-                for choice in chunk.choices or []:
-                    delta = choice.delta
-                    text = getattr(delta, "content", None)
-                    if text:
-                        content.append(text)
-                        yield text
-                    for tc in getattr(delta, "tool_calls", None) or []:
-                        fn = tc.function
-                        calls.add(
-                            getattr(tc, "index", None),
-                            getattr(tc, "id", None),
-                            getattr(fn, "name", None),
-                            getattr(fn, "arguments", None),
-                        )
-                    finish = choice.finish_reason or finish
-        except ModelError:
-            raise
-        except Exception as exc:
-            raise _litellm_error(exc) from exc
-        yield ModelTurn("".join(content), calls.result(), usage, finish)
-
-    async def warm_up(self) -> None:
-        """Run litellm's first-call path (seconds of lazy imports) before serving.
-
-        Otherwise the first request would block the event loop, health probes included.
-        The calls go to a closed loopback port: refused at once, nothing leaves the pod.
-        """
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        request = {"model": "warm-up", "messages": [{"role": "user", "content": "-"}]}
-        for stream in (False, True):
-            kwargs = {**self._kwargs(request), "api_base": f"http://127.0.0.1:{port}/v1"}
-            kwargs["timeout"] = 2.0
-            try:
-                response = await self._litellm.acompletion(**kwargs, stream=stream)
-                if stream:
-                    async for _ in response:
-                        break
-            except Exception:
-                pass
-
-    async def close(self) -> None:
-        return None
-
-
-def _litellm_error(exc: Exception) -> ModelError:
-    import openai  # litellm's exceptions subclass openai's
-
-    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
-        return ModelError(f"model API timed out ({type(exc).__name__})", status=504)
-    if isinstance(exc, openai.APIConnectionError | httpx.TransportError | ConnectionError):
-        return ModelError(f"model API unreachable: {_short(exc)}", transient=True)
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        return ModelError(
-            f"model API answered {status}: {_short(exc)}",
-            status=504 if status == 504 else 502,
-            upstream_status=status,
-            transient=status in _TRANSIENT_STATUS,
-        )
-    return ModelError(f"model call failed: {_short(exc)}")
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    for prefix in ("litellm.", "OpenAIException - "):
-        text = text.replace(prefix, "")
-    return text[:500]
 
 
 # --- model capabilities ----------------------------------------------------------------

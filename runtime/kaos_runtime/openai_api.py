@@ -27,7 +27,8 @@ _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 
 
 def dumps(value: Any) -> bytes:
-    return _encoder.encode(value).encode("utf-8")
+    """UTF-8 JSON; a lone surrogate (a model may write one as `\\ud800`) becomes `?`."""
+    return _encoder.encode(value).encode("utf-8", "replace")
 
 
 class JSONBody(Response):
@@ -156,12 +157,46 @@ class ChatRequest(BaseModel):
         return bool(self.stream_options and self.stream_options.include_usage)
 
 
+#: How deep a request body may nest arrays and objects (a chat request needs about 6).
+MAX_JSON_DEPTH = 64
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether `value` nests containers deeper than `limit` (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 def parse_chat_request(raw: bytes) -> ChatRequest:
     """Validate a request body; raises `APIError(400)` naming the offending field."""
+    too_deep = False
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError) as exc:
         raise APIError(400, f"request body is not valid JSON: {exc}", code="invalid_json") from None
+    except RecursionError:  # nested beyond what the parser can take
+        too_deep = True
+    if too_deep or json_depth_exceeds(data, MAX_JSON_DEPTH):
+        raise APIError(
+            400,
+            f"request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels",
+            code="invalid_json",
+        )
     if not isinstance(data, dict):
         raise APIError(400, "request body must be a JSON object", code="invalid_json")
     if "messages" not in data:

@@ -62,14 +62,19 @@ class Settings(BaseModel):
     # Tuning knobs (contract.RUNTIME_TUNING_ENV).
     agent_host: str = "0.0.0.0"
     agent_max_body_bytes: int = 1024 * 1024
+    agent_request_read_timeout_seconds: float = 30.0
     model_api_key: str | None = None
     model_timeout_seconds: float = 120.0
+    model_connect_timeout_seconds: float = 10.0
+    model_keepalive_seconds: float = 4.0
     model_max_retries: int = 2
     model_client: Literal["direct", "litellm"] = "direct"
     tool_timeout_seconds: float = 60.0
     delegation_timeout_seconds: float = 300.0
     mcp_refresh_seconds: float = 30.0
     mcp_connect_timeout_seconds: float = 5.0
+    #: What start-up should log once logging is configured (e.g. a key that was trimmed).
+    startup_warnings: tuple[str, ...] = ()
 
     @property
     def model_api_base(self) -> str:
@@ -211,6 +216,34 @@ def _peer_base(url: str) -> str:
     return _CARD_SUFFIX.sub("", url).rstrip("/")
 
 
+def _api_key(raw: str, warnings: list[str]) -> str:
+    """The key as it goes into `Authorization: Bearer <key>`: one line of visible characters.
+
+    A Secret made from a file (`kubectl create secret --from-file`) usually ends with a
+    newline: surrounding whitespace is stripped, with a warning. What remains must not hold
+    a control character (CR/LF would split the header; the others no server accepts). The
+    key itself never appears in a message.
+    """
+    key = raw.strip()
+    if key != raw:
+        warnings.append(
+            "MODEL_API_KEY: surrounding whitespace removed (a Secret made from a file "
+            "often ends with a newline)"
+        )
+    for position, char in enumerate(key, start=1):
+        if ord(char) < 0x20 or ord(char) == 0x7F:
+            raise SettingsError(
+                f"MODEL_API_KEY: contains a control character ({char!r} at position "
+                f"{position} of {len(key)}); a key is one line of printable characters"
+            )
+        if ord(char) > 0x7E:
+            raise SettingsError(
+                f"MODEL_API_KEY: contains a non-ASCII character at position {position} of "
+                f"{len(key)}; a key is one line of printable ASCII characters"
+            )
+    return key
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build `Settings` from an environment mapping; raises `SettingsError` (one line)."""
     values: dict[str, object] = {}
@@ -238,7 +271,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("MODEL_CALL_BUDGET", 1, 10000),
         ("AGENT_PORT", 1, 65535),
         ("AGENT_MAX_BODY_BYTES", 1024, None),
+        ("AGENT_REQUEST_READ_TIMEOUT_SECONDS", 0.001, None),
         ("MODEL_TIMEOUT_SECONDS", 0.001, None),
+        ("MODEL_CONNECT_TIMEOUT_SECONDS", 0.001, None),
+        ("MODEL_KEEPALIVE_SECONDS", 0, None),
         ("MODEL_MAX_RETRIES", 0, 10),
         ("TOOL_TIMEOUT_SECONDS", 0.001, None),
         ("DELEGATION_TIMEOUT_SECONDS", 0.001, None),
@@ -249,6 +285,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         value = values.get(name.lower())
         if isinstance(value, int | float):
             _ranged(name, value, low, high)
+
+    warnings: list[str] = []
+    if isinstance(values.get("model_api_key"), str):
+        values["model_api_key"] = _api_key(str(values["model_api_key"]), warnings)
+    values["startup_warnings"] = tuple(warnings)
 
     if (
         values.get("memory_type") == "redis"

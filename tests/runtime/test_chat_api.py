@@ -354,7 +354,7 @@ def test_unknown_routes_and_methods_get_json_errors(model, start_runtime):
 def test_a_bug_in_the_chat_path_is_an_openai_500_counted_and_recorded(model, start_runtime):
     rt = start_runtime(model.url)
 
-    async def broken(request):
+    async def broken(request, timeout):
         raise RuntimeError("a bug")
 
     rt.runtime.model.backend.complete = broken
@@ -376,7 +376,9 @@ def test_a_bug_in_the_chat_path_is_an_openai_500_counted_and_recorded(model, sta
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_client_that_goes_away_mid_stream_stops_the_loop(model, start_runtime, backend):
+def test_a_client_that_goes_away_mid_stream_stops_the_loop_and_keeps_the_partial_answer(
+    model, start_runtime, backend
+):
     tokens = tuple(f"t{i} " for i in range(20))
     model.push(Reply.text("".join(tokens), tokens=tokens, token_delay=0.1))
     rt = start_runtime(model.url, MODEL_CLIENT=backend)
@@ -397,7 +399,11 @@ def test_a_client_that_goes_away_mid_stream_stops_the_loop(model, start_runtime,
     time.sleep(0.3)
     assert len(model.token_times[0]) < len(tokens)  # the model's stream was closed too
     events = httpx.get(rt.url + "/memory/events", params={"session_id": "gone"}).json()["events"]
-    assert [e["type"] for e in events] == ["user_message"]
+    # No dangling user turn: what was streamed is recorded, marked as cut short.
+    assert [e["type"] for e in events] == ["user_message", "agent_response"]
+    assert events[1]["metadata"] == {"cancelled": True}
+    assert events[1]["content"].startswith("t0 ")
+    assert len(events[1]["content"]) < len("".join(tokens))
 
 
 def test_a_slow_first_token_does_not_hold_back_the_response_headers(

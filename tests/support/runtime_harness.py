@@ -68,18 +68,21 @@ def agent_process(
 class InProcessRuntime:
     """`create_app(load_settings(env))` served on a loopback port by a uvicorn thread."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], **app_options: Any) -> None:
+        """`app_options` go to `create_app` (e.g. `memory=` a backend built by the test)."""
         os.environ.update(OFFLINE_ENV)
         from kaos_runtime.app import create_app
+        from kaos_runtime.server import uvicorn_config
         from kaos_runtime.settings import load_settings
 
         full = dict(env)
         self.port = int(full.get("AGENT_PORT") or free_port())
         full["AGENT_PORT"] = str(self.port)
         self.settings = load_settings(full)
-        self.app = create_app(self.settings)
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        self.app = create_app(self.settings, **app_options)
+        # The image's server settings (bounded request reading included), on loopback.
+        config = uvicorn_config(
+            self.app, self.settings, host="127.0.0.1", log_level="warning", lifespan="on"
         )
         self.server = uvicorn.Server(config)
         self.thread: threading.Thread | None = None
