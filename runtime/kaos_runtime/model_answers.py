@@ -177,6 +177,20 @@ def turn_from_completion(body: Any) -> ModelTurn:
     )
 
 
+def turn_from_body(raw: bytes, content_type: str) -> ModelTurn:
+    """The answer to a request that was not streamed (a server may stream it anyway)."""
+    if "text/event-stream" in content_type:
+        reader = StreamReader(content_type)
+        reader.feed(raw)
+        return reader.result()
+    try:
+        body = loads(raw)
+    except ValueError:
+        got = snippet(raw) or "(an empty body)"
+        raise ModelError(f"model API answered with a body that is not JSON: {got}") from None
+    return turn_from_completion(body)
+
+
 class StreamReader:
     """An answer to a `stream: true` request, fed the body as it arrives.
 

@@ -96,6 +96,7 @@ class ModelError(Exception):
         upstream_status: int | None = None,
         transient: bool = False,
     ) -> None:
+        message = " ".join(message.split())  # one line, in the log and in the answer
         super().__init__(message)
         self.message = message
         self.status = status

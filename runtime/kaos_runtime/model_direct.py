@@ -37,8 +37,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
 
-from .model_answers import MAX_ANSWER_BYTES, StreamReader, loads, snippet, status_error
-from .model_answers import turn_from_completion as _turn
+from .model_answers import MAX_ANSWER_BYTES, StreamReader, status_error, turn_from_body
 from .model_client import PLACEHOLDER_KEY, ModelError, ModelTurn, StreamItem, timeout_error
 from .settings import Settings
 
@@ -92,6 +91,27 @@ def _socket_factory(connect_timeout: float) -> Callable[[Any], socket.socket]:
     return make
 
 
+def new_session(settings: Settings, headers: dict[str, str] | None = None) -> aiohttp.ClientSession:
+    """The session model calls go through (call in the running event loop)."""
+    keepalive = settings.model_keepalive_seconds
+    connector = aiohttp.TCPConnector(
+        limit=MAX_CONNECTIONS,
+        keepalive_timeout=keepalive if keepalive > 0 else None,
+        force_close=keepalive <= 0,
+        socket_factory=_socket_factory(settings.model_connect_timeout_seconds),
+    )
+    if not hasattr(connector, "_factory"):  # pragma: no cover - guards an aiohttp change
+        raise RuntimeError("aiohttp's TCPConnector changed: review _GuardedHandler")
+    connector._factory = functools.partial(_GuardedHandler, loop=asyncio.get_running_loop())
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers=headers,
+        skip_auto_headers=("Accept-Encoding",),  # a compressing proxy buffers SSE
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,  # proxies: resolved once (env_proxy)
+    )
+
+
 def env_proxy(url: str) -> str | None:
     """The proxy `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` choose for `url` (None: go direct)."""
     parts = urlsplit(url)
@@ -108,10 +128,10 @@ class DirectBackend:
     """POSTs to `<MODEL_API_URL>/v1/chat/completions` over one aiohttp session."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.url = settings.model_api_base + "/chat/completions"
         self.timeout = settings.model_timeout_seconds
         self.connect_timeout = settings.model_connect_timeout_seconds
-        self.keepalive = settings.model_keepalive_seconds
         self.headers = {
             "Authorization": f"Bearer {settings.model_api_key or PLACEHOLDER_KEY}",
             "Content-Type": "application/json",
@@ -123,22 +143,7 @@ class DirectBackend:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=MAX_CONNECTIONS,
-                keepalive_timeout=self.keepalive if self.keepalive > 0 else None,
-                force_close=self.keepalive <= 0,
-                socket_factory=_socket_factory(self.connect_timeout),
-            )
-            if not hasattr(connector, "_factory"):  # pragma: no cover - guards an aiohttp change
-                raise RuntimeError("aiohttp's TCPConnector changed: review _GuardedHandler")
-            connector._factory = functools.partial(_GuardedHandler, loop=asyncio.get_running_loop())
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                headers=self.headers,
-                skip_auto_headers=("Accept-Encoding",),  # a compressing proxy buffers SSE
-                cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=False,  # proxies: resolved once, in __init__
-            )
+            self._session = new_session(self.settings, self.headers)
         return self._session
 
     async def _post(self, body: bytes, timeout: float) -> aiohttp.ClientResponse:
@@ -175,17 +180,8 @@ class DirectBackend:
             finally:
                 response.release()
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise _transport_error(exc, self.timeout) from exc
-        if "text/event-stream" in content_type:  # streamed although not asked to
-            reader = StreamReader(content_type)
-            reader.feed(raw)
-            return reader.result()
-        try:
-            body = loads(raw)
-        except ValueError:
-            got = snippet(raw) or "(an empty body)"
-            raise ModelError(f"model API answered with a body that is not JSON: {got}") from None
-        return _turn(body)
+            raise transport_error(exc, self.timeout) from exc
+        return turn_from_body(raw, content_type)
 
     async def stream(self, request: dict[str, Any], timeout: float) -> AsyncIterator[StreamItem]:
         try:
@@ -207,7 +203,7 @@ class DirectBackend:
             finally:
                 response.release()  # closes the connection unless the body was read to its end
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise _transport_error(exc, self.timeout) from exc
+            raise transport_error(exc, self.timeout) from exc
         if reader.whole_body and turn.content:
             yield turn.content
         yield turn
@@ -248,7 +244,7 @@ async def _drain(content: aiohttp.StreamReader) -> None:
                 pass
 
 
-def _transport_error(exc: BaseException, timeout: float) -> ModelError:
+def transport_error(exc: BaseException, timeout: float) -> ModelError:
     if isinstance(exc, ModelError):
         return exc
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -269,8 +265,12 @@ def _transport_error(exc: BaseException, timeout: float) -> ModelError:
 
 
 def _cause(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """The most specific message: aiohttp wraps a parser error's own in a generic one."""
     cause = exc.__cause__
+    message = getattr(cause, "message", None)
+    if isinstance(message, str) and message:
+        return message
+    text = str(exc) or type(exc).__name__
     if cause is not None and str(cause) and str(cause) not in text:
         text = f"{text} ({cause})"
     return text
