@@ -167,7 +167,7 @@ def test_upstream_fault(fault, stream, runtime, upstream, caplog):
     else:
         assert kind == "error", outcome
         status, body = outcome
-        error = body["error"] if "error" in body else body  # the SDK unwraps stream errors
+        error = body.get("error", body)  # the SDK unwraps stream errors
         assert status == (200 if stream and expected.streamed_after_content else expected.status)
         assert error["code"] == expected.code
         assert error["type"] == "upstream_error"
