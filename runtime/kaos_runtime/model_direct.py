@@ -180,7 +180,7 @@ class DirectBackend:
             finally:
                 response.release()
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise transport_error(exc, self.timeout) from exc
+            raise transport_error(exc, self.timeout, self.connect_timeout) from exc
         return turn_from_body(raw, content_type)
 
     async def stream(self, request: dict[str, Any], timeout: float) -> AsyncIterator[StreamItem]:
@@ -203,7 +203,7 @@ class DirectBackend:
             finally:
                 response.release()  # closes the connection unless the body was read to its end
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise transport_error(exc, self.timeout) from exc
+            raise transport_error(exc, self.timeout, self.connect_timeout) from exc
         if reader.whole_body and turn.content:
             yield turn.content
         yield turn
@@ -244,11 +244,20 @@ async def _drain(content: aiohttp.StreamReader) -> None:
                 pass
 
 
-def transport_error(exc: BaseException, timeout: float) -> ModelError:
+def connect_timeout_error(seconds: float) -> ModelError:
+    return ModelError(
+        f"model API connection not established within {seconds:g}s (MODEL_CONNECT_TIMEOUT_SECONDS)",
+        status=504,
+        transient=True,
+    )
+
+
+def transport_error(exc: BaseException, timeout: float, connect_timeout: float) -> ModelError:
+    """An aiohttp failure as the error the caller gets (`timeout`s for the message)."""
     if isinstance(exc, ModelError):
         return exc
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return ModelError(f"model API connection timed out ({exc})", status=504, transient=True)
+        return connect_timeout_error(connect_timeout)
     if isinstance(exc, TimeoutError):
         return timeout_error(timeout)
     if isinstance(exc, aiohttp.ClientConnectorError):

@@ -51,7 +51,7 @@ from .model_client import (
     new_call_id,
     timeout_error,
 )
-from .model_direct import USER_AGENT, new_session, transport_error
+from .model_direct import USER_AGENT, connect_timeout_error, new_session, transport_error
 from .settings import Settings
 
 #: Sent with each call so that the transport knows which call an answer belongs to.
@@ -95,7 +95,9 @@ class LiteLLMBackend:
             # the direct client's (guarded pool, dead-peer detection, keep-alive expiry).
             inner = LiteLLMAiohttpTransport(client=lambda: new_session(settings))
             http = httpx.AsyncClient(
-                transport=GuardedTransport(inner, self._calls),
+                transport=GuardedTransport(
+                    inner, self._calls, settings.model_connect_timeout_seconds
+                ),
                 follow_redirects=False,
                 trust_env=False,
                 headers={"User-Agent": f"{USER_AGENT} (litellm)"},
@@ -197,28 +199,38 @@ class LiteLLMBackend:
         """Run litellm's first-call path (seconds of lazy imports) before serving.
 
         Otherwise the first request would block the event loop, health probes included.
-        The calls go to a closed loopback port: refused at once, nothing leaves the pod.
+        The calls go to a closed loopback port, never through a proxy: refused at once,
+        nothing leaves the pod.
         """
+        import openai
+
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        request = {"model": "warm-up", "messages": [{"role": "user", "content": "-"}]}
-        for stream in (False, True):
-            kwargs = {
-                **request,
-                "model": "openai/warm-up",
-                "api_base": f"http://127.0.0.1:{port}/v1",
-                "api_key": PLACEHOLDER_KEY,
-                "timeout": 2.0,
-                "max_retries": 0,
-            }
-            try:
-                response = await self._litellm.acompletion(**kwargs, stream=stream)
-                if stream:
-                    async for _ in response:
-                        break
-            except Exception:
-                pass
+        async with httpx.AsyncClient(trust_env=False) as http:
+            client = openai.AsyncOpenAI(
+                base_url=f"http://127.0.0.1:{port}/v1",
+                api_key=PLACEHOLDER_KEY,
+                http_client=http,
+                max_retries=0,
+            )
+            for stream in (False, True):
+                try:
+                    response = await self._litellm.acompletion(
+                        model="openai/warm-up",
+                        messages=[{"role": "user", "content": "-"}],
+                        api_base=f"http://127.0.0.1:{port}/v1",
+                        api_key=PLACEHOLDER_KEY,
+                        client=client,
+                        timeout=2.0,
+                        max_retries=0,
+                        stream=stream,
+                    )
+                    if stream:
+                        async for _ in response:
+                            break
+                except Exception:
+                    pass
 
     async def close(self) -> None:
         if self._client is not None:
@@ -238,14 +250,17 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     stream as chunks, each content delta as soon as it arrived.
     """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, calls: dict[str, _Call]) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, calls: dict[str, _Call], connect_timeout: float
+    ) -> None:
         self.inner = inner
         self.calls = calls
+        self.connect_timeout = connect_timeout
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         call = self.calls.get(request.headers.pop(CALL_HEADER, ""), _Call())
         streaming = _streaming(request)
-        with _noting(call):
+        with _noting(call, self.connect_timeout):
             response = await self.inner.handle_async_request(request)
         try:
             if response.status_code != 200:
@@ -253,7 +268,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 raise status_error(response.status_code, raw, response.headers.get("location"))
             content_type = response.headers.get("content-type", "")
             if not streaming:
-                with _noting(call):
+                with _noting(call, self.connect_timeout):
                     raw = await _read(response, MAX_ANSWER_BYTES)
                 turn = turn_from_body(raw, content_type)
                 return httpx.Response(
@@ -289,7 +304,7 @@ class _GuardedStream(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         reader = StreamReader(self.content_type)
         try:
-            with _noting(self.call):
+            with _noting(self.call, 0):
                 async for piece in self.response.aiter_bytes():
                     for text in reader.feed(piece):
                         yield _chunk({"content": text})
@@ -313,17 +328,20 @@ class _GuardedStream(httpx.AsyncByteStream):
 
 
 @contextlib.contextmanager
-def _noting(call: _Call) -> Iterator[None]:
-    """Note a connection failure the way the direct client words it (timeouts aside)."""
+def _noting(call: _Call, connect_timeout: float) -> Iterator[None]:
+    """Note a connection failure the way the direct client words it (deadlines aside)."""
     try:
         yield
+    except httpx.ConnectTimeout:
+        call.error = connect_timeout_error(connect_timeout)
+        raise
     except (httpx.TimeoutException, TimeoutError, ModelError):
         raise
     except Exception as exc:
         found = (exc, exc.__cause__, exc.__context__)
         root = next((e for e in found if isinstance(e, aiohttp.ClientError | OSError)), None)
         if root is not None:
-            call.error = transport_error(root, 0)
+            call.error = transport_error(root, 0, connect_timeout)
         else:
             call.error = ModelError(f"model API connection failed: {exc}", transient=True)
         raise

@@ -23,7 +23,6 @@ import json
 import socket
 import struct
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,7 +209,6 @@ class RawUpstream:
         #: Set by plays that send something after their answer (a stray response).
         self.after_answer = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._open: set[asyncio.StreamWriter] = set()
 
@@ -256,16 +254,7 @@ class RawUpstream:
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
-
-            async def main() -> None:
-                self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-                self.port = self._server.sockets[0].getsockname()[1]
-                ready.set()
-                async with self._server:
-                    await self._server.serve_forever()
-
-            with contextlib.suppress(asyncio.CancelledError):
-                loop.run_until_complete(main())
+            loop.run_until_complete(self._main(ready))
             loop.close()
 
         self._thread = threading.Thread(target=run, name="raw-upstream", daemon=True)
@@ -274,18 +263,23 @@ class RawUpstream:
             raise RuntimeError("raw upstream did not start")
         return self
 
-    def close_connections(self) -> None:
-        """Close every open connection (between tests: nothing carries over)."""
-        if self._loop is not None:
-            for writer in list(self._open):
-                self._loop.call_soon_threadsafe(writer.close)
-            time.sleep(0.05)
+    async def _main(self, ready: threading.Event) -> None:
+        self._stopping = asyncio.Event()
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        ready.set()
+        await self._stopping.wait()
+        server.close()
+        for writer in list(self._open):
+            writer.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def stop(self) -> None:
-        if self._loop is not None and self._server is not None:
-            self._loop.call_soon_threadsafe(self._server.close)
-            for task in asyncio.all_tasks(self._loop):
-                self._loop.call_soon_threadsafe(task.cancel)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
             self._thread.join(timeout=10)
 
@@ -514,6 +508,16 @@ async def close_reused(conn: Connection, req: Request) -> bool:
     return True
 
 
+async def slow_end(conn: Connection, req: Request) -> bool:
+    """A chunked stream whose last chunk comes a little after `data: [DONE]`."""
+    body = sse([req.words]) if req.stream else json.dumps(completion(req.words)).encode()
+    await conn.send(chunked_head("text/event-stream" if req.stream else "application/json"))
+    await conn.send(chunk(body))
+    await asyncio.sleep(0.05)
+    await conn.send(LAST_CHUNK)
+    return True
+
+
 async def cut_off(conn: Connection, req: Request) -> bool:
     """Part of an answer, then the body ends cleanly as if it were complete."""
     if req.stream:
@@ -551,4 +555,5 @@ FAULTS: dict[str, Play] = {
     "close": close,
     "cut-off": cut_off,
     "close-reused": close_reused,
+    "slow-end": slow_end,
 }
