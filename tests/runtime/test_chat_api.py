@@ -428,3 +428,42 @@ def test_a_slow_first_token_does_not_hold_back_the_response_headers(
     assert '"role":"assistant"' in events[0] and events[1] == ": keepalive"
     assert events[-1] == "data: [DONE]"
     assert any('"content":"late"' in e for e in events)
+
+
+def test_a_body_nested_ten_thousand_deep_is_a_400_not_a_500(model, start_runtime):
+    rt = start_runtime(model.url)
+    deep = b"[" * 10_000 + b"]" * 10_000
+    bodies = [
+        deep,
+        b'{"messages": [{"role": "user", "content": "x"}], "response_format": ' + deep + b"}",
+        b'{"messages": [{"role": "user", "content": ' + b"[{}," * 5000 + b"]" * 5000 + b"}]}",
+    ]
+    for body in bodies:
+        response = _post(rt.url, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 400, response.text
+        assert _error(response)["code"] == "invalid_json"
+    assert model.requests == []
+    assert httpx.get(rt.url + "/health").status_code == 200
+
+
+def test_nan_is_not_json_and_gets_a_400(model, start_runtime):
+    rt = start_runtime(model.url)
+    body = b'{"messages": [{"role": "user", "content": "x"}], "temperature": NaN}'
+    response = _post(rt.url, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert "NaN is not a JSON value" in _error(response)["message"]
+
+
+@pytest.mark.parametrize(
+    "session_id", ["a\r\nX-Injected: yes", "tab\there", "nul\x00", "caf\u00e9", "\u2028"]
+)
+def test_a_session_id_that_cannot_be_a_header_value_is_refused(model, start_runtime, session_id):
+    """The session id goes back in X-Session-ID and on to peers: no header injection."""
+    rt = start_runtime(model.url)
+    response = _post(
+        rt.url, json={"messages": [{"role": "user", "content": "q"}], "session_id": session_id}
+    )
+    assert response.status_code == 400
+    assert _error(response)["param"] == "session_id"
+    assert "x-injected" not in response.headers
+    assert model.requests == []

@@ -141,6 +141,13 @@ def test_empty_values_count_as_unset():
         ({"MODEL_CALL_BUDGET": "lots"}, "MODEL_CALL_BUDGET"),
         ({"MODEL_TIMEOUT_SECONDS": "nan"}, "MODEL_TIMEOUT_SECONDS"),
         ({"AGENT_EXTERNAL_URL": "gateway/path"}, "AGENT_EXTERNAL_URL"),
+        ({"MODEL_CONNECT_TIMEOUT_SECONDS": "0"}, "MODEL_CONNECT_TIMEOUT_SECONDS"),
+        ({"MODEL_KEEPALIVE_SECONDS": "-1"}, "MODEL_KEEPALIVE_SECONDS"),
+        ({"AGENT_REQUEST_READ_TIMEOUT_SECONDS": "soon"}, "AGENT_REQUEST_READ_TIMEOUT_SECONDS"),
+        ({"MODEL_API_KEY": "sk-one\nsk-two"}, "MODEL_API_KEY"),
+        ({"MODEL_API_KEY": "sk-a\r\nX-Injected: 1"}, "MODEL_API_KEY"),
+        ({"MODEL_API_KEY": "sk-\x00"}, "MODEL_API_KEY"),
+        ({"MODEL_API_KEY": "sk-clé"}, "MODEL_API_KEY"),
     ],
 )
 def test_bad_variables_raise_one_line_naming_the_variable(change, variable):
@@ -220,3 +227,22 @@ def test_name_lists_in_every_spelling(listing):
     s = load_settings(env)
     assert list(s.mcp_servers) == ["a", "b-c"]
     assert list(s.peer_agents) == ["a", "b-c"]
+
+
+@pytest.mark.parametrize("raw", ["sk-123\n", "  sk-123\r\n", "\tsk-123 "])
+def test_a_key_with_surrounding_whitespace_is_trimmed_with_a_warning(raw):
+    settings = load_settings({**BASE, "MODEL_API_KEY": raw})
+    assert settings.model_api_key == "sk-123"
+    assert len(settings.startup_warnings) == 1
+    assert "MODEL_API_KEY: surrounding whitespace removed" in settings.startup_warnings[0]
+    assert load_settings({**BASE, "MODEL_API_KEY": "sk-123"}).startup_warnings == ()
+
+
+def test_a_key_with_a_line_break_stops_start_up_without_showing_the_key():
+    result = _run_main({**BASE, "MODEL_API_KEY": "sk-secret-part\nX-Injected: yes"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "kaos-agent: configuration error: MODEL_API_KEY: contains a control character "
+        "('\\n' at position 15 of 30); a key is one line of printable characters"
+    )
+    assert "secret" not in result.stderr
