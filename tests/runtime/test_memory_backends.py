@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 from kaos_runtime.memory import (
     LocalMemory,
     MemoryBackendError,
+    MemoryPaused,
     NullMemory,
     RedisMemory,
     create_memory,
     redact_url,
 )
+from support.redis_server import start_redis
 
 
 def test_factory_picks_backend() -> None:
@@ -120,3 +130,127 @@ async def test_redis_unreachable_raises_backend_error() -> None:
             await memory.list_sessions()
     finally:
         await memory.close()
+
+
+# --- a Redis that hangs --------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def hanging_redis(tmp_path: Path) -> Iterator[tuple[str, Callable[[bool], None]]]:
+    """A redis-server of its own and `hang(True/False)`: SIGSTOP makes it a Redis that
+    accepts connections and never answers, SIGCONT brings it back."""
+    with contextlib.contextmanager(start_redis)(tmp_path) as server:
+
+        def hang(on: bool) -> None:
+            server.process.send_signal(signal.SIGSTOP if on else signal.SIGCONT)
+
+        try:
+            yield f"redis://127.0.0.1:{server.port}/0", hang
+        finally:
+            hang(False)
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_a_hanging_redis_is_not_called_during_a_cool_down(tmp_path) -> None:
+    with hanging_redis(tmp_path) as (url, hang):
+        memory = RedisMemory(url, timeout=0.3, breaker_failures=3, breaker_cooldown=1.0)
+        try:
+            await memory.add_event("s", "user_message", "before")
+            hang(True)
+            for _ in range(3):  # each waits for its timeout
+                started = time.monotonic()
+                with pytest.raises(MemoryBackendError):
+                    await memory.add_event("s", "user_message", "lost")
+                assert 0.2 < time.monotonic() - started < 2
+            for _ in range(20):  # then the breaker is open: no call, no wait
+                started = time.monotonic()
+                with pytest.raises(MemoryPaused, match="failed 3 times in a row"):
+                    await memory.get_events("s")
+                assert time.monotonic() - started < 0.05
+            hang(False)
+            await asyncio.sleep(1.1)  # the cool-down ends: one trial call, which succeeds
+            await memory.add_event("s", "agent_response", "after")
+            contents = [e["content"] for e in await memory.get_events("s")]
+            # A write that timed out may still land once Redis resumes (it was sent).
+            assert contents[0] == "before" and contents[-1] == "after"
+            assert set(contents[1:-1]) <= {"lost"}
+            assert not memory.breaker.open
+        finally:
+            await memory.close()
+
+
+@pytest.mark.redis
+def test_the_agent_answers_at_full_speed_while_redis_hangs(tmp_path, model, caplog) -> None:
+    from support.runtime_harness import InProcessRuntime, agent_env
+    from support.scripted_model import Reply
+
+    model.default = Reply.text("answered")
+    with hanging_redis(tmp_path) as (url, hang):
+        memory = RedisMemory(url, timeout=0.3, breaker_failures=3, breaker_cooldown=1.0)
+        env = agent_env(model.url, MEMORY_TYPE="redis", MEMORY_REDIS_URL=url)
+        with InProcessRuntime(env, memory=memory) as rt:
+            hang(True)
+            times = []
+            for n in range(6):
+                started = time.monotonic()
+                response = httpx.post(
+                    rt.url + "/v1/chat/completions",
+                    json={"messages": [{"role": "user", "content": f"q{n}"}]},
+                    headers={"X-Session-ID": "while-hanging"},
+                    timeout=30,
+                )
+                times.append(time.monotonic() - started)
+                assert response.status_code == 200
+            assert max(times[2:]) < 0.3  # once paused, Redis adds nothing to a request
+            metrics = httpx.get(rt.url + "/metrics").text
+            lost = next(
+                float(line.split()[-1])
+                for line in metrics.splitlines()
+                if line.startswith('kaos_agent_errors_total{kind="memory"}')
+            )
+            assert lost >= 12  # every event of the six requests (and the history loads)
+            hang(False)
+            time.sleep(1.1)
+            response = httpx.post(
+                rt.url + "/v1/chat/completions",
+                json={"messages": [{"role": "user", "content": "back"}]},
+                headers={"X-Session-ID": "after"},
+                timeout=30,
+            )
+            assert response.status_code == 200
+            events = httpx.get(rt.url + "/memory/events", params={"session_id": "after"})
+            assert [e["type"] for e in events.json()["events"]] == [
+                "user_message",
+                "agent_response",
+            ]
+    messages = [r.getMessage() for r in caplog.records if r.name == "kaos_runtime.memory"]
+    assert any("not calling it for 1s" in m for m in messages)
+    assert any("answers again" in m for m in messages)
+
+
+@pytest.mark.asyncio
+async def test_events_are_stored_json_safe_and_bad_entries_never_break_reading(
+    redis_url: str,
+) -> None:
+    local = LocalMemory()
+    weird = {"score": float("nan"), "big": float("inf"), "when": object(), "ok": [1, "two"]}
+    for memory in (local, RedisMemory(redis_url)):
+        await memory.add_event("s", "tool_call", weird, {"usage": {"x": float("-inf")}})
+        event = (await memory.get_events("s"))[-1]
+        assert event["content"]["score"] is None and event["content"]["big"] is None
+        assert event["content"]["ok"] == [1, "two"]
+        assert event["content"]["when"].startswith("<object object")
+        assert event["metadata"] == {"usage": {"x": None}}
+        json.dumps(event, allow_nan=False)  # what /memory/events encodes
+        await memory.close()
+    redis = RedisMemory(redis_url)
+    try:
+        await redis.add_event("t", "user_message", "fine")
+        await redis._client.rpush(redis._events_key("t"), "{not json", '{"x": NaN}', "[1]")
+        events = await redis.get_events("t")
+        assert [e["type"] for e in events] == ["user_message", "error", "error", "error"]
+        assert events[1]["metadata"]["unreadable"] is True
+        assert await redis.get_messages("t", 10) == [{"role": "user", "content": "fine"}]
+    finally:
+        await redis.close()
