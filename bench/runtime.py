@@ -1,30 +1,35 @@
-"""Runtime benchmark: the agent runtime in front of a fast OpenAI-compatible server, measured
-side by side with calling that server directly.
+"""Runtime benchmark: what a user feels of the agent runtime standing in front of a model.
 
-Figures (issue 3, targets in brackets):
+Each figure is measured side by side, in one run: the same requests sent to the model
+server directly, and through the runtime (`python -m kaos_runtime`, the image CMD) in front
+of it, in alternating rounds so that a busy moment of the machine hits both sides alike.
 
-- added latency p50/p99 at concurrency 1, non-streaming  [p50 <= 3 ms]
-- throughput at concurrency 32, runtime vs direct          [>= 50% of direct]
-  (rounds alternate between the model server alone and the runtime, while both run, and
-  the medians are compared, so a busy moment on the machine hits both sides alike)
-- time to first streamed content, overhead over direct     [<= 5 ms]
-- RSS at idle and after 10,000 requests over 1,000 sessions with local memory, sampled
-  every 2,500 requests; MEMORY_MAX_SESSIONS=1000 and MEMORY_MAX_SESSION_EVENTS=10 by
-  default, so both limits are reached half way     [flat once the limits are reached]
+Two fake model servers, both raw asyncio HTTP/1.1 with pre-encoded answers (so that their
+own cost stays small and the same on both sides), in one process of their own:
 
-The model server is the tests' scripted model (`tests/support/scripted_model.py`, Starlette)
-in its own process; the runtime is `python -m kaos_runtime` (the image CMD) in another; the
-load comes from a minimal keep-alive HTTP/1.1 client on asyncio streams, so the client's own
-cost stays small and is the same on both sides. Prints figures; asserts nothing.
+* realistic: a streamed answer starts 100 ms after the request (prefill), then 50 tokens
+  arrive 20 ms apart, as a served model writes them;
+* instant: the whole answer at once (what the runtime's own cost per call shows against).
 
-CPU placement. With two or more CPUs the load generator and the model server share CPU 0
-and the runtime gets CPU 1 of its own, for every figure, direct and through the runtime
-alike. The throughput ratio then says what the issue asks: how much of what the model
-server delivers still gets through when the runtime stands in front of it (in a cluster
-the model server runs on other nodes, usually on a GPU, and the agent pod has its own CPU).
-Unpinned (`--shared`), the three processes compete for the same cores, and the runtime's
-share of the work slows the model server it is measured against, so the ratio measures
-the machine as much as the runtime; the bench prints that figure too when asked.
+Figures (issue 8; targets in brackets):
+
+* realistic upstream, 32 concurrent streams: total time per request over direct [<= 2%],
+  time to the first content over direct [<= 10 ms], the runtime's CPU per 50-token stream
+  [<= 10 ms];
+* realistic upstream, one stream at a time: added latency [<= 3 ms];
+* instant upstream: added latency at concurrency 1 (p50, p99), and the runtime's CPU per
+  request (plain and streamed) at concurrency 32;
+* RSS at idle and after 10,000 requests over 1,000 sessions with local memory (sampled
+  every 2,500; MEMORY_MAX_SESSION_EVENTS=10 so the memory limits are reached half way)
+  [bounded: flat once the limits are reached].
+
+for the default model client (`MODEL_CLIENT=direct`, aiohttp) and for litellm.
+
+CPU placement: with two or more CPUs the load generator and the model servers share CPU 0
+and the runtime gets CPU 1 (in a cluster the model runs elsewhere and the agent pod has CPU
+of its own); `--shared` leaves every process unpinned. CPU time is read from
+/proc/<pid>/task/*/schedstat (nanoseconds, every thread of the runtime). Prints figures;
+asserts nothing. On a busy machine the figures are noisy: run it on a quiet one.
 
     uv run python bench/runtime.py [--model-client direct|litellm|both] [--quick] [--shared]
         [--json out.json]
@@ -52,8 +57,117 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "bench-model"
-ANSWER = "The quick brown fox jumps over the lazy dog."
+TOKENS = 50
+FIRST_TOKEN_S = 0.100
+TOKEN_GAP_S = 0.020
 _CONTENT = re.compile(rb'"content":\s*"[^"]')
+
+
+# --- the fake model servers --------------------------------------------------------------
+
+
+def _sse(data: dict) -> bytes:
+    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _chunk(payload: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(payload), payload)
+
+
+def _answers() -> dict[str, bytes | list[bytes]]:
+    """Every byte the model servers send, encoded once."""
+    words = [f" word{i}" for i in range(TOKENS)]
+    envelope = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0}
+    envelope["model"] = MODEL
+
+    def chunk(delta: dict, finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return _chunk(_sse({**envelope, "choices": [choice]}))
+
+    usage = {"prompt_tokens": 12, "completion_tokens": TOKENS, "total_tokens": 12 + TOKENS}
+    completion = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 0,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "".join(words)},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": usage,
+    }
+    body = json.dumps(completion, separators=(",", ":")).encode()
+    tail = (
+        chunk({}, "stop")
+        + _chunk(_sse({**envelope, "choices": [], "usage": usage}))
+        + _chunk(b"data: [DONE]\n\n")
+        + b"0\r\n\r\n"
+    )
+    return {
+        "plain": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        % len(body)
+        + body,
+        "stream_head": b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + chunk({"role": "assistant", "content": ""}),
+        "tokens": [chunk({"content": w}) for w in words],
+        "stream_tail": tail,
+    }
+
+
+async def _serve_model(realistic_port: int, instant_port: int) -> None:
+    answers = _answers()
+    tokens: list[bytes] = answers["tokens"]  # type: ignore[assignment]
+
+    def handler(realistic: bool):
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = 0
+                    for line in head.split(b"\r\n"):
+                        if line[:15].lower() == b"content-length:":
+                            length = int(line[15:])
+                    body = await reader.readexactly(length)
+                    stream = b'"stream":true' in body or b'"stream": true' in body
+                    if not stream:
+                        if realistic:
+                            await asyncio.sleep(FIRST_TOKEN_S + TOKEN_GAP_S * (TOKENS - 1))
+                        writer.write(answers["plain"])  # type: ignore[arg-type]
+                    elif not realistic:
+                        writer.write(answers["stream_head"] + b"".join(tokens))  # type: ignore[operator]
+                        writer.write(answers["stream_tail"])  # type: ignore[arg-type]
+                    else:
+                        writer.write(answers["stream_head"])  # type: ignore[arg-type]
+                        await asyncio.sleep(FIRST_TOKEN_S)
+                        for i, token in enumerate(tokens):
+                            if i:
+                                await asyncio.sleep(TOKEN_GAP_S)
+                            writer.write(token)
+                        writer.write(answers["stream_tail"])  # type: ignore[arg-type]
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        return serve
+
+    realistic = await asyncio.start_server(handler(True), "127.0.0.1", realistic_port, backlog=512)
+    instant = await asyncio.start_server(handler(False), "127.0.0.1", instant_port, backlog=512)
+    async with realistic, instant:
+        await asyncio.gather(realistic.serve_forever(), instant.serve_forever())
+
+
+def serve_model(realistic_port: int, instant_port: int) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(_serve_model(realistic_port, instant_port))
+    except ImportError:
+        asyncio.run(_serve_model(realistic_port, instant_port))
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -65,19 +179,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_http(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+def wait_ready(check, process: subprocess.Popen, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"{process.args} exited with {process.returncode}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
-            if response.status == 200:
+        with contextlib.suppress(OSError):
+            if check():
                 return
         time.sleep(0.05)
-    raise SystemExit(f"{url} not ready after {timeout}s")
+    raise SystemExit(f"{process.args} not ready after {timeout}s")
 
 
-#: CPUs for the load generator and model server, and for the runtime (None: unpinned).
+def http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=1) as response:
+        return response.status == 200
+
+
+def port_open(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+
+
+#: CPUs for the load generator and the model servers, and for the runtime (None: unpinned).
 PLACEMENT: dict[str, set[int] | None] = {"load": None, "runtime": None}
 
 
@@ -90,7 +214,7 @@ def plan_cpus(shared: bool) -> None:
 
 @contextlib.contextmanager
 def spawn(
-    argv: list[str], env: dict[str, str], ready_url: str, log: Path, cpus: set[int] | None = None
+    argv: list[str], env: dict[str, str], ready, log: Path, cpus: set[int] | None
 ) -> Iterator[subprocess.Popen]:
     def pin() -> None:
         if cpus:
@@ -101,12 +225,12 @@ def spawn(
             argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, preexec_fn=pin
         )
     try:
-        wait_http(ready_url, process)
+        wait_ready(ready, process)
         yield process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(10)
+            process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -119,24 +243,32 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of `pid` so far (schedstat: nanoseconds on CPU)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
 def base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MCP_", "PEER_", "AGENT_"))}
     env.update(
-        LITELLM_LOCAL_MODEL_COST_MAP="True",
-        FASTMCP_CHECK_FOR_UPDATES="off",
-        PYTHONUNBUFFERED="1",
+        LITELLM_LOCAL_MODEL_COST_MAP="True", FASTMCP_CHECK_FOR_UPDATES="off", PYTHONUNBUFFERED="1"
     )
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        env.pop(name, None)
     return env
 
 
-# --- a minimal HTTP/1.1 client -----------------------------------------------------------
+# --- a minimal HTTP/1.1 load generator ---------------------------------------------------
 
 
 @dataclass
 class Result:
     status: int
     seconds: float
-    first_byte: float = float("nan")
     first_content: float = float("nan")
     body: bytes = b""
 
@@ -144,31 +276,27 @@ class Result:
 class Connection:
     """One keep-alive connection; enough HTTP/1.1 for JSON and chunked SSE responses."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, port: int) -> None:
+        self.port = port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(
-        self, path: str, payload: dict, headers: dict[str, str] | None = None
-    ) -> Result:
+    async def request(self, payload: bytes, headers: dict[str, str] | None = None) -> Result:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        body = json.dumps(payload).encode()
-        lines = [
-            f"POST {path} HTTP/1.1",
-            f"Host: {self.host}:{self.port}",
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        head = [
+            "POST /v1/chat/completions HTTP/1.1",
+            f"Host: 127.0.0.1:{self.port}",
             "Content-Type: application/json",
-            f"Content-Length: {len(body)}",
+            f"Content-Length: {len(payload)}",
             *(f"{k}: {v}" for k, v in (headers or {}).items()),
         ]
         started = time.perf_counter()
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         reader = self.reader
         assert reader is not None
-        status_line = await reader.readline()
-        status = int(status_line.split()[1])
-        length, chunked = None, False
+        status = int((await reader.readline()).split()[1])
+        length, chunked = 0, False
         while (line := await reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
             name = name.strip().lower()
@@ -185,14 +313,11 @@ class Connection:
                     await reader.readline()
                     break
                 piece = await reader.readexactly(size + 2)
-                now = time.perf_counter()
-                if not data:
-                    result.first_byte = now - started
-                data += piece[:-2]
                 if result.first_content != result.first_content and _CONTENT.search(piece):
-                    result.first_content = now - started
+                    result.first_content = time.perf_counter() - started
+                data += piece[:-2]
         else:
-            data += await reader.readexactly(length or 0)
+            data += await reader.readexactly(length)
         result.seconds = time.perf_counter() - started
         result.body = bytes(data)
         return result
@@ -202,118 +327,115 @@ class Connection:
             self.writer.close()
 
 
-def chat(stream: bool) -> dict:
-    payload: dict = {"model": MODEL, "messages": [{"role": "user", "content": "Say the sentence."}]}
+def payload(stream: bool) -> bytes:
+    body: dict = {"model": MODEL, "messages": [{"role": "user", "content": "Say fifty words."}]}
     if stream:
-        payload["stream"] = True
-    return payload
+        body["stream"] = True
+    return json.dumps(body).encode()
 
 
-async def run_load(
-    port: int,
-    requests: int,
-    concurrency: int,
-    stream: bool = False,
-    sessions: int | None = None,
-    first: int = 0,
-) -> tuple[list[Result], float]:
-    """`requests` chat completions over `concurrency` connections; (results, wall seconds).
-
-    With `sessions`, request number `i` (counting from `first`) uses session `i % sessions`.
-    """
+async def _load(
+    port: int, requests: int, concurrency: int, stream: bool, sessions: int | None, first: int
+) -> list[Result]:
     counter = iter(range(first, first + requests))
     results: list[Result] = []
+    body = payload(stream)
 
     async def worker() -> None:
-        conn = Connection("127.0.0.1", port)
+        conn = Connection(port)
         try:
             for i in counter:
                 headers = {"X-Session-ID": f"s{i % sessions}"} if sessions else None
-                result = await conn.request("/v1/chat/completions", chat(stream), headers)
+                result = await conn.request(body, headers)
                 if result.status != 200:
                     raise SystemExit(f"HTTP {result.status}: {result.body[:300]!r}")
                 results.append(result)
         finally:
             conn.close()
 
-    started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return results, time.perf_counter() - started
+    return results
 
 
-def pct(values: list[float], q: float) -> float:
+def load(
+    port: int,
+    requests: int,
+    concurrency: int,
+    stream: bool = False,
+    sessions: int | None = None,
+    first: int = 0,
+) -> list[Result]:
+    return asyncio.run(_load(port, requests, concurrency, stream, sessions, first))
+
+
+def ms(values: list[float], q: float = 0.5) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-# --- the measurements --------------------------------------------------------------------
+# --- the measurements ----------------------------------------------------------------------
 
 
 @dataclass
-class Figures:
-    name: str
-    p50_ms: float = 0.0
-    p99_ms: float = 0.0
-    rps_c32: float = 0.0
-    ttfb_ms: float = 0.0
-    ttfc_ms: float = 0.0
-    extra: dict = field(default_factory=dict)
+class Side:
+    """One kind of request, sent directly and through the runtime in alternating rounds."""
+
+    direct: list[Result] = field(default_factory=list)
+    runtime: list[Result] = field(default_factory=list)
+    cpu_s: float = 0.0  # runtime CPU over the runtime's rounds
+
+    def total_ms(self, which: str, q: float = 0.5) -> float:
+        return ms([r.seconds for r in getattr(self, which)], q)
+
+    def first_ms(self, which: str) -> float:
+        return ms([r.first_content for r in getattr(self, which)])
+
+    def mean_ms(self, which: str) -> float:
+        return statistics.fmean(r.seconds for r in getattr(self, which)) * 1000
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_s / max(1, len(self.runtime)) * 1e6
 
 
-def throughput(port: int, requests: int) -> float:
-    _, wall = asyncio.run(run_load(port, requests, 32))
-    return requests / wall
-
-
-def paired_throughput(
-    model_port: int, port: int, requests: int, rounds: int = 5
-) -> tuple[float, float]:
-    """(model server alone, through the runtime): medians of alternating rounds."""
-    direct, runtime = [], []
+def side_by_side(
+    model_port: int,
+    runtime_port: int,
+    pid: int,
+    requests: int,
+    concurrency: int,
+    stream: bool,
+    rounds: int,
+) -> Side:
+    side = Side()
     for _ in range(rounds):
-        direct.append(throughput(model_port, requests))
-        runtime.append(throughput(port, requests))
-    return statistics.median(direct), statistics.median(runtime)
-
-
-def measure(name: str, port: int, sizes: dict[str, int]) -> Figures:
-    asyncio.run(run_load(port, sizes["warmup"], 8))
-    asyncio.run(run_load(port, sizes["warmup"], 1, stream=True))
-    latencies, _ = asyncio.run(run_load(port, sizes["latency"], 1))
-    streams, _ = asyncio.run(run_load(port, sizes["stream"], 1, stream=True))
-    _, wall = asyncio.run(run_load(port, sizes["throughput"], 32))
-    return Figures(
-        name,
-        p50_ms=pct([r.seconds for r in latencies], 0.50),
-        p99_ms=pct([r.seconds for r in latencies], 0.99),
-        rps_c32=sizes["throughput"] / wall,
-        ttfb_ms=pct([r.first_byte for r in streams], 0.50),
-        ttfc_ms=pct([r.first_content for r in streams], 0.50),
-    )
+        side.direct += load(model_port, requests, concurrency, stream)
+        before = cpu_seconds(pid)
+        side.runtime += load(runtime_port, requests, concurrency, stream)
+        side.cpu_s += cpu_seconds(pid) - before
+    return side
 
 
 def memory_run(port: int, pid: int, total: int, sessions: int) -> dict:
-    """RSS after `total` requests spread over `sessions` sessions, sampled at each quarter."""
     samples = [round(rss_mib(pid), 1)]
     for quarter in range(4):
-        asyncio.run(run_load(port, total // 4, 32, sessions=sessions, first=quarter * total // 4))
+        load(port, total // 4, 32, sessions=sessions, first=quarter * total // 4)
         samples.append(round(rss_mib(pid), 1))
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/memory/sessions", timeout=10) as r:
-        listed = json.loads(r.read())
-    return {"rss_mib_by_quarter": samples, "sessions_kept": len(listed["sessions"])}
+        kept = len(json.loads(r.read())["sessions"])
+    return {"rss_mib_by_quarter": samples, "sessions_kept": kept}
 
 
-def runtime_env(
-    model_port: int, port: int, client: str, max_sessions: int, max_events: int
-) -> dict:
+def runtime_env(model_port: int, port: int, client: str, max_events: int) -> dict[str, str]:
     env = base_env()
     env.update(
         AGENT_NAME="bench",
         MODEL_API_URL=f"http://127.0.0.1:{model_port}",
         MODEL_NAME=MODEL,
         AGENT_PORT=str(port),
+        AGENT_HOST="127.0.0.1",
         MEMORY_TYPE="local",
-        MEMORY_MAX_SESSIONS=str(max_sessions),
+        MEMORY_MAX_SESSIONS="1000",
         MEMORY_MAX_SESSION_EVENTS=str(max_events),
         MODEL_CLIENT=client,
         LOG_LEVEL="WARNING",
@@ -321,114 +443,154 @@ def runtime_env(
     return env
 
 
-def report(direct: Figures, runs: list[Figures]) -> None:
-    print(f"\n{'':24}{'p50 ms':>9}{'p99 ms':>9}{'c32 req/s':>11}{'TTFB ms':>9}{'TTFC ms':>9}")
-    for f in [direct, *runs]:
-        print(
-            f"{f.name:24}{f.p50_ms:9.2f}{f.p99_ms:9.2f}{f.rps_c32:11.0f}{f.ttfb_ms:9.2f}{f.ttfc_ms:9.2f}"
-        )
+def measure_client(
+    client: str, realistic_port: int, instant_port: int, sizes: dict, logs: Path, max_events: int
+) -> dict:
+    figures: dict = {"client": client}
+    argv = [sys.executable, "-m", "kaos_runtime"]
+    for upstream, model_port in (("instant", instant_port), ("realistic", realistic_port)):
+        port = free_port()
+        env = runtime_env(model_port, port, client, max_events)
+        ready = lambda p=port: http_ok(f"http://127.0.0.1:{p}/health")  # noqa: E731
+        log = logs / f"agent-{client}-{upstream}.log"
+        with spawn(argv, env, ready, log, PLACEMENT["runtime"]) as proc:
+            time.sleep(1.0)
+            if upstream == "instant":
+                figures["rss_idle_mib"] = round(rss_mib(proc.pid), 1)
+                load(port, sizes["warmup"], 8)
+                load(port, sizes["warmup"], 8, stream=True)
+                plain1 = side_by_side(instant_port, port, proc.pid, sizes["c1"], 1, False, 2)
+                plain32 = side_by_side(instant_port, port, proc.pid, sizes["c32"], 32, False, 2)
+                stream32 = side_by_side(instant_port, port, proc.pid, sizes["c32"], 32, True, 2)
+                figures["instant"] = {
+                    "c1_added_p50_ms": plain1.total_ms("runtime") - plain1.total_ms("direct"),
+                    "c1_added_p99_ms": plain1.total_ms("runtime", 0.99)
+                    - plain1.total_ms("direct", 0.99),
+                    "cpu_us_per_request": plain32.cpu_us_per_request,
+                    "cpu_us_per_stream": stream32.cpu_us_per_request,
+                }
+                figures.update(
+                    memory_run(port, proc.pid, sizes["memory"], 1000),
+                    memory_requests=sizes["memory"],
+                )
+            else:
+                load(port, 32, 32, stream=True)  # warm: 32 connections to the model
+                c32 = side_by_side(
+                    realistic_port, port, proc.pid, 32 * sizes["waves"], 32, True, sizes["rounds"]
+                )
+                c1 = side_by_side(realistic_port, port, proc.pid, sizes["c1_realistic"], 1, True, 2)
+                figures["realistic"] = {
+                    "c32_total_direct_ms": c32.mean_ms("direct"),
+                    "c32_total_runtime_ms": c32.mean_ms("runtime"),
+                    "c32_total_over_direct_pct": (
+                        c32.mean_ms("runtime") / c32.mean_ms("direct") - 1
+                    )
+                    * 100,
+                    "c32_first_content_direct_ms": c32.first_ms("direct"),
+                    "c32_first_content_over_direct_ms": c32.first_ms("runtime")
+                    - c32.first_ms("direct"),
+                    "c32_cpu_ms_per_stream": c32.cpu_us_per_request / 1000,
+                    "c1_added_ms": c1.total_ms("runtime") - c1.total_ms("direct"),
+                    "c1_first_content_over_direct_ms": c1.first_ms("runtime")
+                    - c1.first_ms("direct"),
+                }
+    return figures
+
+
+def verdict(value: float, limit: float) -> str:
+    return "ok" if value <= limit else "MISSED"
+
+
+def report(runs: list[dict], max_events: int) -> None:
     for f in runs:
-        added = f.p50_ms - direct.p50_ms
-        ratio = f.rps_c32 / f.extra["direct_rps_c32"]
-        ttfc = f.ttfc_ms - direct.ttfc_ms
-        print(f"\n{f.name}:")
+        r, i = f["realistic"], f["instant"]
+        print(f"\nruntime with MODEL_CLIENT={f['client']}")
+        print("  realistic upstream (100 ms to the first token, 50 tokens 20 ms apart), streamed:")
         print(
-            f"  added latency p50 {added:.2f} ms, p99 {f.p99_ms - direct.p99_ms:.2f} ms  [target p50 <= 3 ms: {'ok' if added <= 3 else 'MISSED'}]"
+            f"    c=32 total time {r['c32_total_runtime_ms']:.1f} ms vs {r['c32_total_direct_ms']:.1f}"
+            f" ms direct: {r['c32_total_over_direct_pct']:+.2f}%"
+            f"  [<= 2%: {verdict(r['c32_total_over_direct_pct'], 2)}]"
         )
         print(
-            f"  throughput c=32 {f.rps_c32:.0f} req/s, {ratio:.0%} of the model server's "
-            f"{f.extra['direct_rps_c32']:.0f} in alternating rounds  "
-            f"[target >= 50%: {'ok' if ratio >= 0.5 else 'MISSED'}]"
+            f"    c=32 first content {r['c32_first_content_over_direct_ms']:+.2f} ms over direct"
+            f" ({r['c32_first_content_direct_ms']:.1f} ms)"
+            f"  [<= 10 ms: {verdict(r['c32_first_content_over_direct_ms'], 10)}]"
         )
         print(
-            f"  first streamed content +{ttfc:.2f} ms (first byte +{f.ttfb_ms - direct.ttfb_ms:.2f} ms)  [target <= 5 ms: {'ok' if ttfc <= 5 else 'MISSED'}]"
+            f"    c=32 runtime CPU {r['c32_cpu_ms_per_stream']:.2f} ms per 50-token stream"
+            f"  [<= 10 ms: {verdict(r['c32_cpu_ms_per_stream'], 10)}]"
         )
-        mem = f.extra
         print(
-            f"  RSS idle {mem['rss_idle_mib']:.1f} MiB; after {mem['requests']} requests over "
-            f"{mem['sessions']} sessions, by quarter: {mem['rss_mib_by_quarter']} MiB; "
-            f"sessions kept {mem['sessions_kept']} (limits {mem['max_sessions']} sessions, "
-            f"{mem['max_session_events']} events each)"
+            f"    c=1 added latency {r['c1_added_ms']:+.2f} ms (first content"
+            f" {r['c1_first_content_over_direct_ms']:+.2f} ms)  [<= 3 ms: {verdict(r['c1_added_ms'], 3)}]"
+        )
+        print("  instant upstream:")
+        print(
+            f"    c=1 added latency p50 {i['c1_added_p50_ms']:+.2f} ms, p99 {i['c1_added_p99_ms']:+.2f} ms"
+        )
+        print(
+            f"    runtime CPU per request {i['cpu_us_per_request']:.0f} us plain,"
+            f" {i['cpu_us_per_stream']:.0f} us streamed (50 tokens), at c=32"
+        )
+        print(
+            f"  RSS idle {f['rss_idle_mib']:.1f} MiB; after {f['memory_requests']} requests over 1000"
+            f" sessions, by quarter: {f['rss_mib_by_quarter']} MiB (sessions kept"
+            f" {f['sessions_kept']}; limits 1000 sessions, {max_events} events each)"
         )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-client", choices=("direct", "litellm", "both"), default="both")
-    parser.add_argument(
-        "--shared", action="store_true", help="do not pin processes to CPUs (see CPU placement)"
-    )
+    parser.add_argument("--shared", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
-    parser.add_argument("--max-sessions", type=int, default=1000)
-    # 10 events = 5 turns: the 10,000-request run (10 turns per session) passes both limits
-    # half way, so its second half shows whether RSS stays flat once memory is full.
     parser.add_argument("--max-session-events", type=int, default=10)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--serve-model", nargs=2, type=int, metavar=("REALISTIC", "INSTANT"))
     args = parser.parse_args(argv)
+    if args.serve_model:
+        serve_model(*args.serve_model)
+        return
     sizes = (
-        {"warmup": 50, "latency": 300, "stream": 100, "throughput": 500, "memory": 2000}
+        {"warmup": 50, "c1": 200, "c32": 320, "waves": 2, "rounds": 1, "c1_realistic": 4,
+         "memory": 2000}
         if args.quick
-        else {"warmup": 300, "latency": 2000, "stream": 500, "throughput": 3000, "memory": 10000}
-    )
+        else {"warmup": 300, "c1": 1000, "c32": 2000, "waves": 4, "rounds": 3,
+              "c1_realistic": 12, "memory": 10000}
+    )  # fmt: skip
     clients = ["direct", "litellm"] if args.model_client == "both" else [args.model_client]
     plan_cpus(args.shared)
     logs = Path(tempfile.mkdtemp(prefix="kaos-bench-"))
-    model_port = free_port()
-    model_argv = [
-        sys.executable,
-        "-m",
-        "tests.support.scripted_model",
-        "--port",
-        str(model_port),
-        "--text",
-        ANSWER,
-    ]
+    realistic_port, instant_port = free_port(), free_port()
+    model_argv = [sys.executable, __file__, "--serve-model", str(realistic_port), str(instant_port)]
+    runs = []
     with spawn(
         model_argv,
         base_env(),
-        f"http://127.0.0.1:{model_port}/health",
+        lambda: port_open(realistic_port) and port_open(instant_port),
         logs / "model.log",
         PLACEMENT["load"],
     ):
-        direct = measure("direct (model server)", model_port, sizes)
-        runs = []
         for client in clients:
-            port = free_port()
-            env = runtime_env(model_port, port, client, args.max_sessions, args.max_session_events)
-            argv_ = [sys.executable, "-m", "kaos_runtime"]
-            with spawn(
-                argv_,
-                env,
-                f"http://127.0.0.1:{port}/health",
-                logs / f"agent-{client}.log",
-                PLACEMENT["runtime"],
-            ) as proc:
-                time.sleep(1.0)
-                extra = {
-                    "rss_idle_mib": round(rss_mib(proc.pid), 1),
-                    "requests": sizes["memory"],
-                    "sessions": 1000,
-                    "max_sessions": args.max_sessions,
-                    "max_session_events": args.max_session_events,
-                    **memory_run(port, proc.pid, sizes["memory"], 1000),
-                }
-                figures = measure(f"runtime ({client})", port, sizes)
-                direct_rps, figures.rps_c32 = paired_throughput(
-                    model_port, port, sizes["throughput"]
+            runs.append(
+                measure_client(
+                    client, realistic_port, instant_port, sizes, logs, args.max_session_events
                 )
-                figures.extra = {**extra, "direct_rps_c32": round(direct_rps)}
-                runs.append(figures)
-    report(direct, runs)
+            )
+    report(runs, args.max_session_events)
     placement = (
-        f"load generator and model server on CPU {sorted(PLACEMENT['load'])}, runtime on CPU "
+        f"load generator and model servers on CPU {sorted(PLACEMENT['load'])}, runtime on CPU "
         f"{sorted(PLACEMENT['runtime'] or [])}"
         if PLACEMENT["load"]
         else "processes not pinned (shared CPUs)"
     )
-    print(f"\nmachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; {placement}")
-    print(f"logs in {logs}")
+    load_avg = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"\nmachine: {os.cpu_count()} CPUs (load average {load_avg}), Python "
+        f"{sys.version.split()[0]}; {placement}; logs in {logs}"
+    )
     if args.json:
-        args.json.write_text(json.dumps([f.__dict__ for f in [direct, *runs]], indent=2))
+        args.json.write_text(json.dumps(runs, indent=2))
 
 
 if __name__ == "__main__":

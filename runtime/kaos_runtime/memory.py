@@ -97,17 +97,33 @@ def _null(name: str) -> None:
     return None
 
 
+_decoder = json.JSONDecoder(parse_constant=_null)
+_SCALARS = (str, int, bool, type(None))
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is JSON as it is: scalars, finite floats, str-keyed dicts, lists."""
+    if isinstance(value, _SCALARS):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth > 32:
+        return False
+    if isinstance(value, dict):
+        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v, depth + 1) for v in value)
+    return False
+
+
 def json_safe(value: Any) -> Any:
     """`value` as JSON can hold it: non-finite floats become null, other objects their text."""
-    kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
+    if _plain(value):
         return value
-    if kind is float:
-        return value if math.isfinite(value) else None
     try:
-        return json.loads(json.dumps(value, ensure_ascii=False, default=str), parse_constant=_null)
+        return _decoder.decode(json.dumps(value, ensure_ascii=False, default=str))
     except (ValueError, RecursionError):
-        return f"(unrecordable {kind.__name__})"
+        return f"(unrecordable {type(value).__name__})"
 
 
 def _make_event(
@@ -129,7 +145,7 @@ def _make_event(
 def _read_event(raw: str, session_id: str) -> dict:
     """One stored event; an entry that is not one becomes a placeholder `error` event."""
     try:
-        event = json.loads(raw, parse_constant=_null)
+        event = _decoder.decode(raw)
     except (ValueError, RecursionError):
         event = None
     if isinstance(event, dict) and isinstance(event.get("type"), str):

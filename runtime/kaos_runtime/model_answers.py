@@ -44,10 +44,14 @@ def _no_constant(name: str) -> None:
     return None
 
 
+#: One decoder for every answer (`json.loads` with options builds a new one per call).
+_decoder = json.JSONDecoder(parse_constant=_no_constant)
+
+
 def loads(raw: bytes | str) -> Any:
-    """JSON as the model API should have written it (`ValueError` when it is not JSON)."""
+    """JSON as the model API should have written it, in UTF-8 (`ValueError` when not)."""
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        return _decoder.decode(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 

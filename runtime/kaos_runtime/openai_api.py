@@ -165,6 +165,9 @@ def _not_json(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
 
 
+_decoder = json.JSONDecoder(parse_constant=_not_json)
+
+
 def json_depth_exceeds(value: Any, limit: int) -> bool:
     """Whether `value` nests containers deeper than `limit` (iterative: no recursion)."""
     stack = [(value, 1)]
@@ -186,7 +189,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     """Validate a request body; raises `APIError(400)` naming the offending field."""
     too_deep = False
     try:
-        data = json.loads(raw, parse_constant=_not_json)
+        data = _decoder.decode(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise APIError(400, f"request body is not valid JSON: {exc}", code="invalid_json") from None
     except RecursionError:  # nested beyond what the parser can take
