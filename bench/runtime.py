@@ -119,6 +119,7 @@ def _answers() -> dict[str, bytes | list[bytes]]:
 
 async def _serve_model(realistic_port: int, instant_port: int) -> None:
     answers = _answers()
+    loop = asyncio.get_running_loop()
     tokens: list[bytes] = answers["tokens"]  # type: ignore[assignment]
 
     def handler(realistic: bool):
@@ -139,12 +140,12 @@ async def _serve_model(realistic_port: int, instant_port: int) -> None:
                     elif not realistic:
                         writer.write(answers["stream_head"] + b"".join(tokens))  # type: ignore[operator]
                         writer.write(answers["stream_tail"])  # type: ignore[arg-type]
-                    else:
+                    else:  # each token at its own time from the request: delays never add up
+                        start = loop.time()
                         writer.write(answers["stream_head"])  # type: ignore[arg-type]
-                        await asyncio.sleep(FIRST_TOKEN_S)
                         for i, token in enumerate(tokens):
-                            if i:
-                                await asyncio.sleep(TOKEN_GAP_S)
+                            due = start + FIRST_TOKEN_S + i * TOKEN_GAP_S
+                            await asyncio.sleep(max(0.0, due - loop.time()))
                             writer.write(token)
                         writer.write(answers["stream_tail"])  # type: ignore[arg-type]
                     await writer.drain()

@@ -499,7 +499,8 @@ async def _stream(
 
     task = asyncio.create_task(produce())
     try:  # a quick failure gets a real status; a slow first token must not hold the headers
-        first = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+        async with asyncio.timeout(KEEPALIVE_SECONDS):  # no task per wait, as wait_for makes
+            first = await queue.get()
     except TimeoutError:
         first = ChunkWriter.KEEPALIVE
     if isinstance(first, _Failure):
@@ -518,7 +519,8 @@ async def _stream(
                     yield item
                 if queue.empty():
                     try:
-                        item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                        async with asyncio.timeout(KEEPALIVE_SECONDS):
+                            item = await queue.get()
                     except TimeoutError:
                         item = ChunkWriter.KEEPALIVE
                 else:
