@@ -18,7 +18,7 @@ from .extra import require_runtime_extra
 
 PROG = "kaos-agent"
 #: What the agent imports at start-up, from the `runtime` extra.
-NEEDS = ("starlette", "uvicorn", "fastmcp", "prometheus_client", "opentelemetry")
+NEEDS = ("starlette", "uvicorn", "aiohttp", "fastmcp", "prometheus_client", "opentelemetry")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: Libraries that log every HTTP request at INFO.
 _CHATTY = ("httpx", "httpx2", "httpcore", "mcp", "fastmcp", "LiteLLM", "litellm", "uvicorn.access")
