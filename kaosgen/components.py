@@ -9,6 +9,7 @@ kustomization); platform pieces that live in their own namespace go under `platf
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from kaosgen.models.project import Project
 from kaosgen.resources import data_dir
@@ -47,3 +48,24 @@ def images(vendored: dict[str, dict[str, str]]) -> list[str]:
             for m in _IMAGE_RE.findall(text)
         }
     )
+
+
+def pin_images(
+    vendored: dict[str, dict[str, str]], digests: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """The pieces with `images.digests` applied to their `image:` lines."""
+    from kaosgen.images import pin_ref
+
+    if not digests:
+        return vendored
+
+    def pin(match: re.Match[str]) -> str:
+        start, end = match.span(1)
+        text = match.group(0)
+        offset = match.start(0)
+        return text[: start - offset] + pin_ref(match.group(1), digests) + text[end - offset :]
+
+    return {
+        directory: {rel: _IMAGE_RE.sub(pin, text) for rel, text in files.items()}
+        for directory, files in vendored.items()
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kaosgen import yamlout
+from kaosgen import imageref, images, yamlout
 from kaosgen.generate import gateway, network, pods
 from kaosgen.generate.templating import render
 from kaosgen.generate.workloads import RenderedWorkload
@@ -110,58 +110,36 @@ def gateway_platform_files(project: Project) -> Files:
     }
 
 
-def _split_image(ref: str) -> tuple[str, str | None, str | None]:
-    """`reg/path:tag@digest` -> (name, tag, digest)."""
-    name, _, digest = ref.partition("@")
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    tag = None
-    if colon > slash:
-        name, tag = name[:colon], name[colon + 1 :]
-    return name, tag, digest or None
-
-
-def _strip_registry(name: str) -> str:
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return rest
-    return name
-
-
-_IMAGE_KEYS = {
-    "agent": "agent",
-    "mcpServer": "mcp_server",
-    "litellm": "litellm",
-    "ollama": "ollama",
-}
+def _registry_name(ref: imageref.ImageReference, registry: str) -> str:
+    """The name under a mirror: the registry replaced, the repository path kept
+    (`docker.io/library/redis` -> `<registry>/library/redis`)."""
+    return registry.rstrip("/") + "/" + ref.repository
 
 
 def image_overrides(env: Environment, project: Project, used: list[str]) -> list[dict[str, Any]]:
-    """kustomize `images:` entries: per-environment image swaps and registry rewrites."""
-    targets: dict[str, str] = {}
-    for ref in used:
-        targets[ref] = ref
-    for key, override in env.images.items():
-        base_ref = getattr(project.images, _IMAGE_KEYS[key])
-        if base_ref in targets:
-            targets[base_ref] = override
+    """kustomize `images:` entries: per-environment image swaps and registry rewrites.
+
+    `used` are the base's images (pinned where `images.digests` says). kustomize keeps a
+    tag and digest through `newName`; `newTag` replaces the tag and drops the digest,
+    `digest` replaces the digest (and the tag, unless `newTag` comes with it)."""
+    targets = {ref: ref for ref in used}
+    targets.update(images.environment_targets(env, project, used))
     entries: dict[str, dict[str, Any]] = {}
     for base_ref, target in sorted(targets.items()):
-        base_name, _, _ = _split_image(base_ref)
-        new_name, new_tag, new_digest = _split_image(target)
-        if env.registry:
-            new_name = env.registry.rstrip("/") + "/" + _strip_registry(new_name)
         if target == base_ref and not env.registry:
             continue
-        entry: dict[str, Any] = {"name": base_name}
-        if new_name != base_name:
+        base, new = imageref.parse(base_ref), imageref.parse(target)
+        new_name = _registry_name(new, env.registry) if env.registry else new.name
+        entry: dict[str, Any] = {"name": base.name}
+        if new_name != base.name:
             entry["newName"] = new_name
-        if new_digest:
-            entry["digest"] = new_digest
-        elif new_tag and target != base_ref:
-            entry["newTag"] = new_tag
+        if (new.tag, new.digest) != (base.tag, base.digest):
+            if new.tag or not new.digest:
+                entry["newTag"] = new.tag or "latest"
+            if new.digest:
+                entry["digest"] = new.digest
         if len(entry) > 1:
-            entries[base_name] = entry
+            entries[base.name] = entry
     return [entries[k] for k in sorted(entries)]
 
 
@@ -349,7 +327,7 @@ def overlay_files(
                 {"path": path, "target": {"kind": "Deployment", "name": node.object_name}}
             )
     patches.extend(_telemetry_namespace_patches(env, rendered))
-    used = sorted({img for item in rendered for img in item.images} | set(extra_images))
+    used = sorted(images.workload_images(rendered) | set(extra_images))
     labels = [
         {
             "pairs": {ENV_LABEL: env_name, **pods.user_labels(env.labels)},

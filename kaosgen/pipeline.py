@@ -7,6 +7,7 @@
     resolve  → normalise eras into one graph and link references
     check    → rules over the whole graph (models, delegation, names, secrets, ...)
     generate → Kubernetes objects per workload, plus NetworkPolicies
+    pin      → image digests from kaosgen.yaml (`images.digests`) into every image
     overlays → base/ and overlays/<env>/ as kustomizations
     write    → canonical YAML on disk, or a diff against it (--check), in an output
                directory owned by the project (writer.py, ownership.py)
@@ -173,7 +174,7 @@ def build_layout(
     from kaosgen import components, layout
 
     project = loaded.project
-    vendored = components.selected(project)
+    vendored = components.pin_images(components.selected(project), project.images.digests)
     files = layout.base_files(
         rendered, graph, project, [d.data for d in graph.passthrough], vendored
     )
@@ -256,6 +257,10 @@ def compile_project(
     # generate
     rendered = generate(graph, loaded)
     check_pod_security(rendered, diags)
+    # pin
+    from kaosgen import images
+
+    rendered = images.pin_workloads(rendered, loaded.project.images.digests)
     # overlays
     files, vendored = build_layout(rendered, graph, loaded)
     result.files = serialize(files, vendored)

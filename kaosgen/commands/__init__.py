@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "init": "kaosgen.commands.init:init",
     "explain": "kaosgen.commands.explain:explain",
     "status": "kaosgen.commands.status:status",
+    "images": "kaosgen.commands.images:images",
     "crds": "kaosgen.commands.crds:crds",
     "schema": "kaosgen.commands.schema:schema",
     "hook": "kaosgen.commands.hook:hook",

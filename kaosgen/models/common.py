@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
+from kaosgen.imageref import ImageRef
+
 #: Gateway API Duration, as KAOS validates `gatewayRoute.timeout`.
 DURATION_PATTERN = r"^([0-9]+(h|m|s|ms)){1,4}$"
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -82,7 +84,7 @@ class ResourceRequirements(KaosModel):
 class Container(KaosModel):
     """Overrides for the workload's main container. KAOS ignored some; kaosgen honours all."""
 
-    image: str | None = None
+    image: ImageRef | None = None
     command: list[str] | None = None
     args: list[str] | None = None
     resources: ResourceRequirements | None = None

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from kaosgen.imageref import ImageRef
 from kaosgen.models.common import Port
 
 
@@ -92,7 +93,7 @@ class Resources(_Open):
 
 class Container(_Open):
     name: str
-    image: str | None = None
+    image: ImageRef | None = None
     command: list[str] | None = None
     args: list[str] | None = None
     env: list[EnvVar] | None = None

@@ -11,12 +11,9 @@ from typing import Annotated, Literal
 from kaos_contract.version import kaosgen_version
 from pydantic import Field
 
+from kaosgen.imageref import Digest, ImageRef, TaggedImageRef
 from kaosgen.models.common import DNS1123_LABEL, KaosModel, Replicas, ResourceRequirements
 from kaosgen.models.gitops import GitOps
-
-ImageRef = Annotated[
-    str, Field(pattern=r"^[^\s]+$", description="Image reference; pin a tag or digest.")
-]
 
 
 class McpRuntimeImage(KaosModel):
@@ -67,6 +64,11 @@ class Images(KaosModel):
         description="Image for OLD-era `type: node-runtime` MCP servers.",
     )
     mcp_runtimes: dict[str, McpRuntimeImage] = Field(default_factory=_default_mcp_runtimes)
+    digests: dict[TaggedImageRef, Digest] = Field(
+        default_factory=dict,
+        description="Manifest digest of each image reference, in every environment "
+        "(`kaosgen images pin` writes them): the rendered image becomes `ref@digest`.",
+    )
 
 
 class WorkloadResources(KaosModel):
