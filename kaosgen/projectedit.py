@@ -94,13 +94,19 @@ def with_digests(text: str, digests: Mapping[str, str]) -> str:
             if not images:
                 del root["images"]
     else:
+        from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+        # In flow style (`{a: b}`) YAML 1.1 readers (libyaml, PyYAML) take the `:` of
+        # `name:tag` for an indicator: quote there.
+        flow = images.fa.flow_style() or (isinstance(old, CommentedMap) and old.fa.flow_style())
         new = CommentedMap()
         for ref in sorted(digests):
-            new[ref] = digests[ref]
+            key = DoubleQuotedScalarString(ref) if flow else ref
+            new[key] = DoubleQuotedScalarString(digests[ref]) if flow else digests[ref]
             # A comment the user put on an entry stays with it.
             if isinstance(old, CommentedMap) and ref in old.ca.items:
-                new.ca.items[ref] = old.ca.items[ref]
-        if isinstance(old, CommentedMap) and old.fa.flow_style():
+                new.ca.items[key] = old.ca.items[ref]
+        if flow:
             new.fa.set_flow_style()
         images["digests"] = new
         if old is None and not images.fa.flow_style():
@@ -110,6 +116,13 @@ def with_digests(text: str, digests: Mapping[str, str]) -> str:
     out = io.StringIO()
     yaml.dump(root, out)
     result = out.getvalue()
+    if not digests:
+        # ruamel keeps a comment with the node before it: drop ours with the digests.
+        result = "".join(
+            line
+            for line in result.splitlines(keepends=True)
+            if line.strip() != f"# {DIGESTS_COMMENT}"
+        )
     return result.replace("\n", "\r\n") if crlf else result
 
 

@@ -179,6 +179,7 @@ class Resolver:
             total=self.retries,
             connect=1,
             read=0,
+            other=0,  # a TLS or protocol error does not go away by asking again
             status=self.retries,
             status_forcelist=(502, 503, 504),
             allowed_methods=frozenset({"HEAD", "GET"}),

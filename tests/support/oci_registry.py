@@ -199,9 +199,7 @@ class TokenServer:
                 query = parse_qs(urlparse(self.path).query)
                 scope = (query.get("scope") or [""])[0]
                 header = self.headers.get("Authorization", "")
-                server.requests.append(
-                    {"method": "GET", "query": query, "authorization": header}
-                )
+                server.requests.append({"method": "GET", "query": query, "authorization": header})
                 if not header:
                     return self._answer(None, scope)
                 if not header.startswith("Basic "):
@@ -266,7 +264,10 @@ class Registry:
 
     def _put_blob(self, client: Any, repository: str, data: bytes, media_type: str) -> dict:
         descriptor = {"mediaType": media_type, "digest": sha256(data), "size": len(data)}
-        tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"kaosgen-blob-{os.getpid()}-{os.urandom(4).hex()}"
+        tmp = (
+            Path(os.environ.get("TMPDIR", "/tmp"))
+            / f"kaosgen-blob-{os.getpid()}-{os.urandom(4).hex()}"
+        )
         tmp.write_bytes(data)
         try:
             response = client.upload_blob(str(tmp), f"{self.host}/{repository}", descriptor)
@@ -275,7 +276,9 @@ class Registry:
         assert response.status_code in (200, 201, 202), response.text
         return descriptor
 
-    def _put_manifest(self, client: Any, repository: str, tag: str, body: bytes, media_type: str) -> str:
+    def _put_manifest(
+        self, client: Any, repository: str, tag: str, body: bytes, media_type: str
+    ) -> str:
         response = client.do_request(
             f"{self.url}/v2/{repository}/manifests/{tag}",
             "PUT",
@@ -287,7 +290,9 @@ class Registry:
         assert response.headers.get("Docker-Content-Digest") == digest
         return digest
 
-    def push_image(self, repository: str, tag: str, *, content: str = "hello", arch: str = "amd64") -> str:
+    def push_image(
+        self, repository: str, tag: str, *, content: str = "hello", arch: str = "amd64"
+    ) -> str:
         """Push a one-layer image; return its manifest digest (sha256 of the bytes sent)."""
         client = self._client()
         layer_tar = io.BytesIO()
@@ -314,11 +319,15 @@ class Registry:
         ).encode()
         return self._put_manifest(client, repository, tag, manifest, OCI_MANIFEST)
 
-    def push_index(self, repository: str, tag: str, *, content: str = "multi") -> tuple[str, list[str]]:
+    def push_index(
+        self, repository: str, tag: str, *, content: str = "multi"
+    ) -> tuple[str, list[str]]:
         """Push a two-platform image (an OCI index); return the index and platform digests."""
         platforms = []
         for arch in ("amd64", "arm64"):
-            digest = self.push_image(repository, f"{tag}-{arch}", content=f"{content}-{arch}", arch=arch)
+            digest = self.push_image(
+                repository, f"{tag}-{arch}", content=f"{content}-{arch}", arch=arch
+            )
             platforms.append((arch, digest))
         client = self._client()
         manifests = []
@@ -339,7 +348,9 @@ class Registry:
         index = json.dumps(
             {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}, sort_keys=True
         ).encode()
-        return self._put_manifest(client, repository, tag, index, OCI_INDEX), [d for _, d in platforms]
+        return self._put_manifest(client, repository, tag, index, OCI_INDEX), [
+            d for _, d in platforms
+        ]
 
 
 def _htpasswd(users: dict[str, str]) -> str:
