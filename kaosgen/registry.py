@@ -25,12 +25,13 @@ import hashlib
 import ipaddress
 import json
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from kaosgen.dockerconfig import Credentials, CredentialsError
@@ -68,6 +69,10 @@ class RegistryError(Exception):
 
 class _NoTLS(RegistryError):
     """The server does not speak TLS (a loopback registry may then be plain HTTP)."""
+
+
+class _Timeout(RegistryError):
+    """No answer in time (on loopback, possibly a plain-HTTP server ignoring a TLS hello)."""
 
 
 class _Authorization(requests.auth.AuthBase):
@@ -115,7 +120,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _cert_verification_failed(exc: BaseException) -> bool:
+def _causes(exc: BaseException) -> Iterator[Any]:
+    """An exception and everything it wraps (causes, contexts, arguments, `reason`s)."""
     seen: set[int] = set()
     stack: list[Any] = [exc]
     while stack:
@@ -123,18 +129,30 @@ def _cert_verification_failed(exc: BaseException) -> bool:
         if item is None or id(item) in seen:
             continue
         seen.add(id(item))
-        if "CERTIFICATE_VERIFY_FAILED" in str(item) or "certificate verify failed" in str(item):
-            return True
+        yield item
         if isinstance(item, BaseException):
-            stack.extend([item.__cause__, item.__context__, *item.args])
-    return False
+            stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None)])
+            stack.extend(a for a in item.args if isinstance(a, BaseException))
+
+
+def _cert_verification_failed(exc: BaseException) -> bool:
+    return any(
+        "CERTIFICATE_VERIFY_FAILED" in str(item) or "certificate verify failed" in str(item)
+        for item in _causes(exc)
+    )
+
+
+def _timed_out(exc: BaseException) -> bool:
+    return any(isinstance(item, TimeoutError | ReadTimeoutError) for item in _causes(exc))
 
 
 def _read_bounded(response: requests.Response, limit: int, what: str) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > limit:
         response.close()
-        raise RegistryError(f"{what} is {declared} bytes, more than the {limit} kaosgen reads")
+        raise RegistryError(
+            f"{what} is {declared} bytes, more than the {limit} bytes kaosgen reads"
+        )
     try:
         data = response.raw.read(limit + 1, decode_content=True)
     except Exception as exc:  # urllib3 ProtocolError, ReadTimeoutError, ...
@@ -185,6 +203,8 @@ class Resolver:
             allowed_methods=frozenset({"HEAD", "GET"}),
             backoff_factor=0.2,
             raise_on_status=False,
+            # A registry's Retry-After could make us sleep for hours: report it instead.
+            respect_retry_after_header=False,
         )
         adapter = HTTPAdapter(max_retries=retry)
         session.mount("https://", adapter)
@@ -256,10 +276,12 @@ class Resolver:
                 "check the registry address, your network and HTTPS_PROXY",
             ) from None
         except requests.exceptions.ReadTimeout:
-            raise RegistryError(f"{host} did not answer within {self.read_timeout:g}s") from None
+            raise _Timeout(f"{host} did not answer within {self.read_timeout:g}s") from None
         except requests.exceptions.TooManyRedirects:
             raise RegistryError(f"{host}: too many redirects") from None
         except requests.exceptions.ConnectionError as exc:
+            if _timed_out(exc):  # e.g. a TLS handshake nobody answers
+                raise _Timeout(f"{host} did not answer within {self.read_timeout:g}s") from None
             raise RegistryError(
                 f"cannot reach registry {host} ({_short(exc)})",
                 "check the registry address, your network and HTTPS_PROXY",
@@ -275,8 +297,8 @@ class Resolver:
             response = self._raw(method, f"https://{host}{path}", **kwargs)
             self._schemes[host] = "https"
             return response
-        except _NoTLS:
-            pass
+        except (_NoTLS, _Timeout):
+            pass  # not TLS, or a plain-HTTP server waiting for a request line
         self._schemes[host] = "http"
         return self._raw(method, f"http://{host}{path}", **kwargs)
 
