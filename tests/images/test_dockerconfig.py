@@ -168,6 +168,6 @@ def test_helper_failures(
 def test_a_missing_helper_is_named(tmp_path: Path, bin_dir: Path) -> None:
     cfg = config(tmp_path, {"credHelpers": {"ghcr.io": "absent"}})
     with pytest.raises(
-        CredentialsError, match="docker-credential-absent for ghcr.io, but it is not on PATH"
+        CredentialsError, match=r"docker-credential-absent for ghcr\.io, but it is not on PATH"
     ):
         cfg.credentials("ghcr.io")

@@ -281,18 +281,22 @@ def test_credentials_never_go_to_a_plain_http_token_service_off_this_machine() -
     ],
 )
 def test_a_token_service_that_misbehaves(token_answer: Answer, message: str) -> None:
-    with scripted(lambda m, p, h: token_answer) as auth:
-        with scripted(bearer_registry(f"http://{auth.host}/token")) as reg:
-            fails(fast(), reg.ref(), message)
+    with (
+        scripted(lambda m, p, h: token_answer) as auth,
+        scripted(bearer_registry(f"http://{auth.host}/token")) as reg,
+    ):
+        fails(fast(), reg.ref(), message)
 
 
 def test_the_bearer_flow_caches_its_token() -> None:
     token_body = b'{"token": "good"}'
-    with scripted(lambda m, p, h: (200, {}, token_body)) as auth:
-        with scripted(bearer_registry(f"http://{auth.host}/token")) as reg:
-            resolver = fast()
-            assert resolver.resolve(reg.ref("team/app:1")) == DIGEST
-            assert resolver.resolve(reg.ref("team/app:2")) == DIGEST
+    with (
+        scripted(lambda m, p, h: (200, {}, token_body)) as auth,
+        scripted(bearer_registry(f"http://{auth.host}/token")) as reg,
+    ):
+        resolver = fast()
+        assert resolver.resolve(reg.ref("team/app:1")) == DIGEST
+        assert resolver.resolve(reg.ref("team/app:2")) == DIGEST
     assert len(auth.seen) == 1
     assert auth.seen[0].path == "/token?scope=repository%3Ateam%2Fapp%3Apull&service=reg"
     # 401, retry, then the second tag goes straight through with the cached token.
