@@ -68,6 +68,8 @@ class Images(KaosModel):
         default_factory=dict,
         description="Manifest digest of each image reference, in every environment "
         "(`kaosgen images pin` writes them): the rendered image becomes `ref@digest`.",
+        # Editors flag a key that is not a reference (the models reject it too).
+        json_schema_extra={"additionalProperties": False},
     )
 
 
