@@ -230,19 +230,37 @@ class Resolver:
             response = self._send("GET", ref, path, headers)
             self._not_found(ref, tag, _read_bounded(response, MAX_ERROR_BYTES, "error"))
         self._check_status(ref, response)
-        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        self._check_media_type(ref, media_type)
+        media_type = _media_type(response)
         digest = response.headers.get("Docker-Content-Digest", "").strip()
         response.close()
-        if is_digest(digest):
+        self._check_schema1(ref, media_type)
+        if media_type in MANIFEST_MEDIA_TYPES and is_digest(digest):
             return digest
-        # Some registries leave the header out: hash the manifest itself.
+        # No usable digest header (or an odd content type on HEAD): hash the manifest itself.
+        return self._hash_manifest(ref, path, headers)
+
+    def _hash_manifest(self, ref: ImageReference, path: str, headers: dict[str, str]) -> str:
         response = self._send("GET", ref, path, headers)
         self._check_status(ref, response)
-        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        self._check_media_type(ref, media_type)
+        media_type = _media_type(response)
+        claimed = response.headers.get("Docker-Content-Digest", "").strip()
         body = _read_bounded(response, MAX_MANIFEST_BYTES, f"the manifest of {ref}")
-        return "sha256:" + hashlib.sha256(body).hexdigest()
+        document = _json(body)
+        if media_type not in MANIFEST_MEDIA_TYPES and isinstance(document, dict):
+            media_type = str(document.get("mediaType") or media_type)
+            if document.get("schemaVersion") == 1:
+                media_type = _SCHEMA1[0]
+        self._check_schema1(ref, media_type)
+        if media_type not in MANIFEST_MEDIA_TYPES:
+            raise RegistryError(f"{ref} is a {media_type or 'document'}, not a container image")
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        if claimed.startswith("sha256:") and is_digest(claimed) and claimed != digest:
+            raise RegistryError(
+                f"{ref.registry} sent a manifest for {ref} whose SHA-256 is not the digest it "
+                f"claims ({claimed})",
+                "the registry or something between it and you is misbehaving; try again later",
+            )
+        return digest
 
     # --- HTTP -------------------------------------------------------------------------
 
@@ -440,15 +458,17 @@ class Resolver:
             )
         raise RegistryError(f"{ref.registry} answered HTTP {status} for the manifest of {ref}")
 
-    def _check_media_type(self, ref: ImageReference, media_type: str) -> None:
+    def _check_schema1(self, ref: ImageReference, media_type: str) -> None:
         if media_type in _SCHEMA1:
             raise RegistryError(
                 f"{ref} exists only as a Docker schema 1 manifest, which current runtimes no "
                 "longer pull",
                 "rebuild and push it with a current Docker or buildah",
             )
-        if media_type and media_type not in MANIFEST_MEDIA_TYPES:
-            raise RegistryError(f"{ref} is a {media_type}, not a container image")
+
+
+def _media_type(response: requests.Response) -> str:
+    return response.headers.get("Content-Type", "").split(";")[0].strip()
 
 
 def _short(exc: BaseException) -> str:

@@ -137,6 +137,27 @@ def test_without_a_usable_digest_header_the_manifest_is_hashed(header: str | Non
     assert [s.method for s in reg.seen] == ["HEAD", "GET"]
 
 
+def test_an_odd_content_type_on_head_is_settled_by_the_manifest_itself() -> None:
+    """Some registries answer HEAD with `application/json`: the body's mediaType decides."""
+    body = b'{"schemaVersion":2,"mediaType":"' + OCI.encode() + b'"}'
+    answer: Answer = (
+        200,
+        {"Content-Type": "application/json", "Docker-Content-Digest": DIGEST},
+        body,
+    )
+    with scripted(lambda m, p, h: answer) as reg:
+        fails(fast(), reg.ref(), "whose SHA-256 is not the digest it claims")
+    honest = {"Content-Type": "application/json"}
+    with scripted(lambda m, p, h: (200, honest, body)) as reg:
+        assert fast().resolve(reg.ref()) == "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def test_a_schema1_manifest_behind_a_generic_content_type_is_refused() -> None:
+    body = b'{"schemaVersion":1,"name":"team/app","tag":"1.0"}'
+    with scripted(lambda m, p, h: (200, {"Content-Type": "application/json"}, body)) as reg:
+        fails(fast(), reg.ref(), "Docker schema 1")
+
+
 @pytest.mark.parametrize("chunked", [False, True])
 def test_an_oversized_manifest_is_refused(chunked: bool) -> None:
     body = b" " * (MAX_MANIFEST_BYTES + 1)
