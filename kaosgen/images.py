@@ -49,9 +49,48 @@ def unpinned(ref: str, digests: Mapping[str, str]) -> str:
     return tagged if digest and digests.get(tagged) == digest else ref
 
 
+#: Kinds whose pod template sits at `spec.template.spec`, and kinds that run no containers:
+#: the walk goes straight there (renders of thousands of workloads call it per object).
+_TEMPLATE_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
+)
+_NO_CONTAINERS = frozenset(
+    {
+        "Service",
+        "ServiceAccount",
+        "ConfigMap",
+        "Secret",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "HTTPRoute",
+        "Namespace",
+    }
+)
+
+
 def containers(obj: Any) -> Iterator[dict[str, Any]]:
     """Every container mapping with an `image` in an object (any kind, any depth), the
     fields kustomize's image transformer visits."""
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    if kind in _NO_CONTAINERS:
+        return
+    if kind in _TEMPLATE_KINDS:
+        pod = ((obj.get("spec") or {}).get("template") or {}).get("spec")
+        if isinstance(pod, dict):
+            yield from _pod_containers(pod)
+        return
+    yield from _walk(obj)
+
+
+def _pod_containers(pod: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for key in CONTAINER_LISTS:
+        for item in pod.get(key) or ():
+            if isinstance(item, dict) and isinstance(item.get("image"), str):
+                yield item
+
+
+def _walk(obj: Any) -> Iterator[dict[str, Any]]:
     if isinstance(obj, dict):
         for key, value in obj.items():
             if key in CONTAINER_LISTS and isinstance(value, list):
@@ -59,10 +98,10 @@ def containers(obj: Any) -> Iterator[dict[str, Any]]:
                     if isinstance(item, dict) and isinstance(item.get("image"), str):
                         yield item
             else:
-                yield from containers(value)
+                yield from _walk(value)
     elif isinstance(obj, list):
         for item in obj:
-            yield from containers(item)
+            yield from _walk(item)
 
 
 def pin_objects(objects: list[dict[str, Any]], digests: Mapping[str, str]) -> list[dict[str, Any]]:

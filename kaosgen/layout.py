@@ -230,7 +230,7 @@ def overlay_files(
     rendered: list[RenderedWorkload],
     graph: Graph,
     project: Project,
-    extra_images: list[str],
+    base_images: list[str],
     cache: dict[tuple, Any] | None = None,
 ) -> Files:
     """One environment's overlay. `cache` shares objects that are equal across environments."""
@@ -327,7 +327,6 @@ def overlay_files(
                 {"path": path, "target": {"kind": "Deployment", "name": node.object_name}}
             )
     patches.extend(_telemetry_namespace_patches(env, rendered))
-    used = sorted(images.workload_images(rendered) | set(extra_images))
     labels = [
         {
             "pairs": {ENV_LABEL: env_name, **pods.user_labels(env.labels)},
@@ -341,7 +340,7 @@ def overlay_files(
             resources=resources,
             labels=labels,
             annotations=env.annotations or None,
-            images=image_overrides(env, project, used) or None,
+            images=image_overrides(env, project, base_images) or None,
             replicas=replicas or None,
             patches=patches or None,
         )

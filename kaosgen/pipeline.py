@@ -178,13 +178,19 @@ def build_layout(
     files = layout.base_files(
         rendered, graph, project, [d.data for d in graph.passthrough], vendored
     )
-    extra_images = components.images({k: v for k, v in vendored.items() if k.startswith("base/")})
+    from kaosgen import images
+
+    # Every image the base runs (workloads and vendored pieces): registry rewrites cover them.
+    base_images = sorted(
+        images.workload_images(rendered)
+        | set(components.images({k: v for k, v in vendored.items() if k.startswith("base/")}))
+    )
     if "platform/gateway" in vendored:
         files.update(layout.gateway_platform_files(project))
     shared: dict[tuple, Any] = {}
     for env_name, env in sorted(project.environments.items()):
         files.update(
-            layout.overlay_files(env_name, env, rendered, graph, project, extra_images, shared)
+            layout.overlay_files(env_name, env, rendered, graph, project, base_images, shared)
         )
     if project.uses_gitops:
         from kaosgen import gitops
