@@ -7,6 +7,12 @@ headers of a request must be complete within `AGENT_REQUEST_READ_TIMEOUT_SECONDS
 first byte (of the connection opening, for the first request) and within
 `MAX_HEADER_BYTES`; otherwise 408 (or 431) and the connection is closed. The body is bounded
 the same way where it is read (`app.read_body`).
+
+Closing is lingering, as nginx and Apache do it: when the runtime closes a connection whose
+client may still be sending (a 408 mid-body, a 413), closing at once makes the kernel answer
+the client's next bytes with a reset, which destroys the error response the client has not
+read yet. The connection is half-closed instead (the answer, then FIN), the client's bytes
+are read and dropped for up to `LINGER_SECONDS`, then it is closed.
 """
 
 from __future__ import annotations
@@ -24,6 +30,53 @@ log = logging.getLogger(__name__)
 
 #: The most request-line and header bytes a request may carry.
 MAX_HEADER_BYTES = 64 * 1024
+#: How long a closed connection still reads (and drops) what its client sends, and how much.
+LINGER_SECONDS = 2.0
+LINGER_MAX_BYTES = 1024 * 1024
+
+
+class LingeringTransport:
+    """A transport whose `close()` half-closes and lingers (see the module docstring).
+
+    Everything else is the wrapped transport's; `lingering` tells the protocol to drop
+    what arrives instead of parsing it."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._timer: asyncio.TimerHandle | None = None
+        self.lingering = False
+        self.dropped = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        return self.lingering or self._transport.is_closing()
+
+    def close(self) -> None:
+        if self.lingering or self._transport.is_closing():
+            return
+        if not self._transport.can_write_eof():
+            self._transport.close()
+            return
+        self.lingering = True
+        self._transport.write_eof()  # after what is buffered: the answer arrives whole
+        self._timer = self._loop.call_later(LINGER_SECONDS, self.abort_lingering)
+
+    def drop(self, data: bytes) -> None:
+        self.dropped += len(data)
+        if self.dropped > LINGER_MAX_BYTES:
+            self.abort_lingering()
+
+    def abort_lingering(self) -> None:
+        self.cancel_timer()
+        self._transport.close()
+
+    def cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def _error_response(status: int, reason: str, message: str, code: str) -> bytes:
@@ -51,7 +104,8 @@ def bounded_protocol(read_timeout: float, max_header_bytes: int = MAX_HEADER_BYT
         _header_bytes = 0
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+            self._lingering = LingeringTransport(transport, self.loop)
+            super().connection_made(self._lingering)  # type: ignore[arg-type]
             self._arm()
 
         def _arm(self) -> None:
@@ -63,6 +117,9 @@ def bounded_protocol(read_timeout: float, max_header_bytes: int = MAX_HEADER_BYT
                 self._header_timer = None
 
         def data_received(self, data: bytes) -> None:
+            if self._lingering.lingering:
+                self._lingering.drop(data)  # answered and closing: read, never parse
+                return
             if self._awaiting_headers:
                 if self._header_timer is None:
                     self._arm()  # the first bytes of the next request on this connection
@@ -86,8 +143,15 @@ def bounded_protocol(read_timeout: float, max_header_bytes: int = MAX_HEADER_BYT
             super().on_message_complete()
             self._awaiting_headers = True
 
+        def eof_received(self) -> bool | None:
+            if self._lingering.lingering:  # the client is done too: close now
+                self._lingering.abort_lingering()
+                return None
+            return super().eof_received()
+
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            self._lingering.cancel_timer()
             super().connection_lost(exc)
 
         def _headers_too_slow(self) -> None:

@@ -99,6 +99,30 @@ def test_a_body_that_trickles_in_gets_a_408(rt):
     assert_still_serving(rt)
 
 
+def test_a_client_still_sending_when_refused_reads_its_answer(rt):
+    """The 408 is sent while the client is still sending its body. Closing at once would
+    make the kernel answer the client's next bytes with a reset, which destroys the answer
+    the client has not read yet: the close lingers instead (half-close, drop what comes)."""
+    body = json.dumps({"messages": [{"role": "user", "content": "q" * 200}]}).encode()
+    sock = connect(rt)
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: agent\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    sock.sendall(body[:10])
+    time.sleep(READ_TIMEOUT + 0.5)  # the server has answered 408 and closed by now
+    try:
+        sock.sendall(body[10:100])  # the client, unaware, sends more before reading
+    except OSError:
+        pass
+    time.sleep(0.3)  # a reset, if any, has arrived
+    status, error = status_and_body(read_all(sock))
+    assert status == 408
+    assert error["error"]["code"] == "request_timeout"
+    sock.close()
+    assert_still_serving(rt)
+
+
 def test_a_connection_that_says_nothing_is_closed(rt):
     sock = connect(rt)
     started = time.monotonic()
