@@ -29,7 +29,11 @@ def selected(project: Project) -> dict[str, dict[str, str]]:
     """Output directory -> files of each piece the project asks for."""
     chosen: dict[str, dict[str, str]] = {}
     if project.components.redis:
-        chosen["base/redis"] = read_component("redis")
+        pieces = read_component("redis")
+        if project.components.redis_password is not None:
+            # Generated instead: it patches the password in (layout.redis_component_files).
+            pieces.pop("kustomization.yaml")
+        chosen["base/redis"] = pieces
     if project.gateway.vendor == "envoy":
         # The kustomization is generated (it names the Gateway after gateway.parentRef).
         pieces = read_component("gateway-envoy")

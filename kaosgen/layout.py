@@ -7,13 +7,14 @@ patches), so `kubectl kustomize overlays/<env>` is the whole story of an environ
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from kaosgen import imageref, images, yamlout
-from kaosgen.generate import gateway, network, pods
+from kaosgen import effective, imageref, images, yamlout
+from kaosgen.generate import envoy, gateway, modelstorage, network, pods, scaling, workloads
 from kaosgen.generate.templating import render
 from kaosgen.generate.workloads import RenderedWorkload
-from kaosgen.graph import Graph, Workload
+from kaosgen.graph import Graph, ModelAPINode, Workload
 from kaosgen.models.common import ResourceRequirements
 from kaosgen.models.project import Environment, Project
 
@@ -116,6 +117,46 @@ def _registry_name(ref: imageref.ImageReference, registry: str) -> str:
     return registry.rstrip("/") + "/" + ref.repository
 
 
+def redis_component_files(project: Project) -> Files:
+    """The Redis piece's kustomization when it takes a password from a Secret.
+
+    redis-server gets `--requirepass $(REDIS_PASSWORD)` (the kubelet expands it from the
+    Secret; redis-server then overwrites its process title, so the password is not in
+    /proc/<pid>/cmdline), and the readiness probe's redis-cli reads REDISCLI_AUTH.
+    """
+    secret = project.components.redis_password
+    if secret is None:
+        return {}
+    ref = {"secretKeyRef": {"name": secret.name, "key": secret.key}}
+    container = "/spec/template/spec/containers/0"
+    ops = [
+        {"op": "test", "path": f"{container}/name", "value": "redis"},
+        {
+            "op": "add",
+            "path": f"{container}/env",
+            "value": [
+                {"name": "REDIS_PASSWORD", "valueFrom": ref},
+                {"name": "REDISCLI_AUTH", "valueFrom": ref},
+            ],
+        },
+        {"op": "add", "path": f"{container}/args/-", "value": "--requirepass"},
+        {"op": "add", "path": f"{container}/args/-", "value": "$(REDIS_PASSWORD)"},
+    ]
+    return {
+        f"base/{REDIS_COMPONENT}/kustomization.yaml": [
+            kustomization(
+                resources=["redis.yaml"],
+                patches=[
+                    {
+                        "patch": yamlout.dump(ops),
+                        "target": {"kind": "Deployment", "name": "kaos-redis"},
+                    }
+                ],
+            )
+        ]
+    }
+
+
 def image_overrides(env: Environment, project: Project, used: list[str]) -> list[dict[str, Any]]:
     """kustomize `images:` entries: per-environment image swaps and registry rewrites.
 
@@ -143,29 +184,6 @@ def image_overrides(env: Environment, project: Project, used: list[str]) -> list
     return [entries[k] for k in sorted(entries)]
 
 
-def _replicas(node: Workload, env: Environment) -> int:
-    override = env.workloads.get(node.ref)
-    if override and override.replicas is not None:
-        return override.replicas
-    return env.replicas
-
-
-def pod_disruption_budget(
-    node: Workload, project: Project, cache: dict[tuple, Any]
-) -> dict[str, Any]:
-    """The same in every environment that runs more than one replica: rendered once."""
-    key = ("pdb", node.kind, *node.key)
-    if key not in cache:
-        cache[key] = render(
-            "poddisruptionbudget.json.j2",
-            name=node.object_name,
-            namespace=node.namespace,
-            labels=pods.object_labels(node, project.labels),
-            selector=node.selector,
-        )
-    return cache[key]
-
-
 def _resources_patch(container: str, resources: ResourceRequirements) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
@@ -179,13 +197,6 @@ def _resources_patch(container: str, resources: ResourceRequirements) -> dict[st
             }
         },
     }
-
-
-def _resource_kind(item: RenderedWorkload) -> str:
-    node = item.node
-    if node.kind == "ModelAPI":
-        return "ollama" if getattr(node, "mode", "") == "Hosted" else "litellm"
-    return {"Agent": "agent", "MCPServer": "mcp_server"}[node.kind]
 
 
 def _telemetry_namespace_patches(env: Environment, rendered: list[RenderedWorkload]) -> list:
@@ -224,6 +235,180 @@ def _telemetry_namespace_patches(env: Environment, rendered: list[RenderedWorklo
     return patches
 
 
+#: The files of an overlay that hold per-workload objects, in kustomization order.
+OVERLAY_FILES = (
+    "httproutes.yaml",  # HTTPRoute per routed workload
+    "gateway-policies.yaml",  # Envoy Gateway SecurityPolicy / BackendTrafficPolicy per route
+    "network-policies.yaml",  # NetworkPolicy letting the gateway reach each routed workload
+    "autoscalers.yaml",  # HorizontalPodAutoscaler per autoscaled workload
+    "pdbs.yaml",  # PodDisruptionBudget per workload with two or more pods
+    "model-storage.yaml",  # PersistentVolumeClaim per Hosted ModelAPI that asks for one
+)
+
+
+@dataclass
+class WorkloadOverlay:
+    """What one environment adds for one workload: objects by overlay file, patches."""
+
+    objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: kustomize `patches:` entries, and the patch files some of them name.
+    patches: list[dict[str, Any]] = field(default_factory=list)
+    patch_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The fixed replica count kustomize sets for it (None: the environment's, or an HPA's).
+    replicas: int | None = None
+    autoscaled: bool = False
+
+    def add(self, file: str, obj: dict[str, Any] | None) -> None:
+        if obj is not None:
+            self.objects.setdefault(file, []).append(obj)
+
+
+def workload_overlay(
+    item: RenderedWorkload,
+    env: Environment,
+    project: Project,
+    gw: effective.GatewaySettings,
+    cache: dict[tuple, Any],
+) -> WorkloadOverlay:
+    """Everything environment `env` renders for one workload, and where it goes."""
+    node = item.node
+    out = WorkloadOverlay()
+    settings = effective.workload(project, env, node.ref)
+    policies = project.security.network_policies
+    # Routes: the HTTPRoute, its Envoy Gateway policies, the gateway's way in.
+    route = effective.route(project, env, node)
+    if route is not None:
+        namespace = env.namespace or node.namespace or "default"
+        out.add(
+            "httproutes.yaml",
+            gateway.httproute(
+                node,
+                project,
+                namespace=namespace,
+                parent=gw.parent,
+                hostnames=gw.hostnames,
+                route=route,
+            ),
+        )
+        if project.gateway.vendor == "envoy":
+            out.add("gateway-policies.yaml", envoy.security_policy(node, project, route))
+            if route.rate_limit is not None:
+                out.add(
+                    "gateway-policies.yaml",
+                    envoy.rate_limit_policy(node, project, route.rate_limit),
+                )
+        if policies:
+            out.add(
+                "network-policies.yaml",
+                gateway.gateway_ingress_policy(node, project, gw.parent.namespace),
+            )
+    # In-cluster callers: added to the workload's own NetworkPolicy.
+    if policies and settings.callers:
+        out.patches.append(network.callers_patch(node, settings.callers))
+    # Scale: an HPA, or a fixed count; a PDB wherever two or more pods run.
+    hpa = effective.autoscaling(project, env, node)
+    if hpa is not None:
+        out.autoscaled = True
+        out.add("autoscalers.yaml", scaling.horizontal_pod_autoscaler(node, project, hpa))
+    else:
+        out.replicas = settings.replicas
+    if effective.min_replicas(project, env, node) > 1:
+        out.add("pdbs.yaml", scaling.pod_disruption_budget(node, project, cache))
+    # Resources set for this workload in kaosgen.yaml.
+    if settings.resources is not None:
+        path = f"patches/{node.object_name}-resources.yaml"
+        out.patch_files[path] = [_resources_patch(node.container_name, settings.resources)]
+        out.patches.append(
+            {"path": path, "target": {"kind": "Deployment", "name": node.object_name}}
+        )
+    # Where a Hosted ModelAPI keeps its model.
+    if isinstance(node, ModelAPINode) and node.mode == "Hosted":
+        storage = effective.model_storage(project, env, node)
+        out.add("model-storage.yaml", modelstorage.persistent_volume_claim(node, project, storage))
+        patch = modelstorage.deployment_patch(node, storage)
+        if patch is not None:
+            path = f"patches/{node.object_name}-model-storage.yaml"
+            out.patch_files[path] = [patch]
+            out.patches.append({"path": path})
+    return out
+
+
+def _replica_patches(
+    env: Environment, project: Project, overlays: list[tuple[RenderedWorkload, WorkloadOverlay]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(kustomize `replicas:` entries, patches) for the workloads no HPA owns.
+
+    The environment's default goes into one patch for every workload (one entry per
+    workload makes kustomize quadratic: each entry scans every resource); kustomize
+    `replicas:` entries carry per-workload counts. A workload whose base Deployment has
+    no replicas (an HPA owns it in another environment) always gets an explicit count.
+    """
+    entries = [
+        {"name": item.node.object_name, "count": wo.replicas}
+        for item, wo in overlays
+        if wo.replicas is not None
+    ]
+    default = [
+        item.node
+        for item, wo in overlays
+        if not wo.autoscaled
+        and wo.replicas is None
+        and (env.replicas != 1 or effective.autoscaled_anywhere(project, item.node))
+    ]
+    if not default:
+        return entries, []
+    missing = any(effective.autoscaled_anywhere(project, n) for n in default)
+    op = {"op": "add" if missing else "replace", "path": "/spec/replicas", "value": env.replicas}
+    if not any(wo.autoscaled for _, wo in overlays):
+        # Every workload (kustomize applies the `replicas:` entries after the patches).
+        target: dict[str, Any] = {"kind": "Deployment", "labelSelector": WORKLOAD_SELECTOR}
+    else:
+        names = sorted(n.object_name for n in default)
+        target = {"kind": "Deployment", "name": "^(" + "|".join(names) + ")$"}
+    return entries, [{"patch": yamlout.dump([op]), "target": target}]
+
+
+def _kind_resource_patches(
+    env: Environment, project: Project, rendered: list[RenderedWorkload], files: Files, prefix: str
+) -> list[dict[str, Any]]:
+    """An environment's `resources` defaults per workload kind, for workloads that set none.
+
+    A Hosted ModelAPI's resources follow its model's size with the environment's defaults
+    as the floor (as the base does with the project's).
+    """
+    if env.resources is None:
+        return []
+    patches = []
+    for kind in ("agent", "mcp_server", "litellm", "ollama"):
+        wanted = getattr(env.resources, kind)
+        base = getattr(project.resources, kind)
+        if wanted == base:
+            continue
+        groups: dict[str, tuple[ResourceRequirements, list[str]]] = {}
+        for item in rendered:
+            if workloads.resource_kind(item.node) != kind or item.explicit_resources:
+                continue
+            value = wanted
+            if kind == "ollama":
+                value = workloads.hosted_resources(item.node, wanted)
+                if value == workloads.hosted_resources(item.node, base):
+                    continue
+            key = value.model_dump_json()
+            groups.setdefault(key, (value, []))[1].append(item.node.object_name)
+        container = {"agent": "agent", "mcp_server": "mcp-server"}.get(kind, "model-api")
+        stem = kind.replace("_", "-")
+        for i, (value, names) in enumerate(groups.values()):
+            path = f"patches/{stem}-resources{f'-{i + 1}' if i else ''}.yaml"
+            files[prefix + path] = [_resources_patch(container, value)]
+            patches.append(
+                {
+                    "path": path,
+                    "target": {"kind": "Deployment", "name": "^(" + "|".join(sorted(names)) + ")$"},
+                }
+            )
+    return patches
+
+
 def overlay_files(
     env_name: str,
     env: Environment,
@@ -237,95 +422,19 @@ def overlay_files(
     cache = {} if cache is None else cache
     prefix = f"overlays/{env_name}/"
     files: Files = {}
+    gw = effective.gateway(project, env)
+    overlays = [(item, workload_overlay(item, env, project, gw, cache)) for item in rendered]
     resources = ["../../base"]
-    # Gateway routes and the policy that lets the gateway in.
-    gw = project.gateway
-    override = env.gateway
-    enabled = override.enabled if override and override.enabled is not None else gw.enabled
-    if enabled:
-        parent = (
-            override.parent_ref if override and override.parent_ref else None
-        ) or gw.parent_ref
-        hostnames = (
-            override.hostnames if override and override.hostnames is not None else gw.hostnames
-        )
-        routes = []
-        for item in rendered:
-            node = item.node
-            if not node.exposed:
-                continue
-            namespace = env.namespace or node.namespace or "default"
-            routes.append(
-                gateway.httproute(
-                    node, project, namespace=namespace, parent=parent, hostnames=hostnames
-                )
-            )
-        if routes:
-            files[prefix + "httproutes.yaml"] = routes
-            resources.append("httproutes.yaml")
-        if project.security.network_policies:
-            files[prefix + "network-policies.yaml"] = [
-                gateway.gateway_ingress_policy(project, parent.namespace, ns or None)
-                for ns in graph.namespaces()
-            ]
-            resources.append("network-policies.yaml")
-    # Replicas: the environment's default for every workload in one patch, and kustomize
-    # `replicas:` entries only for per-workload overrides. (One entry per workload makes
-    # kustomize quadratic: each entry scans every resource.)
-    replicas = []
-    pdbs = []
-    for item in rendered:
-        node = item.node
-        count = _replicas(node, env)
-        override = env.workloads.get(node.ref)
-        if override and override.replicas is not None:
-            replicas.append({"name": node.object_name, "count": count})
-        if count > 1:
-            pdbs.append(pod_disruption_budget(node, project, cache))
-    patches: list[dict[str, Any]] = []
-    if env.replicas != 1 and rendered:
-        patches.append(
-            {
-                "patch": yamlout.dump(
-                    [{"op": "replace", "path": "/spec/replicas", "value": env.replicas}]
-                ),
-                "target": {"kind": "Deployment", "labelSelector": WORKLOAD_SELECTOR},
-            }
-        )
-    if pdbs:
-        files[prefix + "pdbs.yaml"] = pdbs
-        resources.append("pdbs.yaml")
-    # Resources: environment defaults per workload kind, then per-workload overrides.
-    if env.resources is not None:
-        for kind in ("agent", "mcp_server", "litellm", "ollama"):
-            wanted = getattr(env.resources, kind)
-            if wanted == getattr(project.resources, kind):
-                continue
-            names = sorted(
-                i.node.object_name
-                for i in rendered
-                if _resource_kind(i) == kind and not i.explicit_resources
-            )
-            if not names:
-                continue
-            container = {"agent": "agent", "mcp_server": "mcp-server"}.get(kind, "model-api")
-            path = f"patches/{kind.replace('_', '-')}-resources.yaml"
-            files[prefix + path] = [_resources_patch(container, wanted)]
-            patches.append(
-                {
-                    "path": path,
-                    "target": {"kind": "Deployment", "name": "^(" + "|".join(names) + ")$"},
-                }
-            )
-    for item in rendered:
-        node = item.node
-        override_wl = env.workloads.get(node.ref)
-        if override_wl and override_wl.resources is not None:
-            path = f"patches/{node.object_name}-resources.yaml"
-            files[prefix + path] = [_resources_patch(node.container_name, override_wl.resources)]
-            patches.append(
-                {"path": path, "target": {"kind": "Deployment", "name": node.object_name}}
-            )
+    for name in OVERLAY_FILES:
+        objects = [obj for _, wo in overlays for obj in wo.objects.get(name, [])]
+        if objects:
+            files[prefix + name] = objects
+            resources.append(name)
+    replicas, patches = _replica_patches(env, project, overlays)
+    patches.extend(_kind_resource_patches(env, project, rendered, files, prefix))
+    for _, wo in overlays:
+        patches.extend(wo.patches)
+        files.update({prefix + path: objs for path, objs in wo.patch_files.items()})
     patches.extend(_telemetry_namespace_patches(env, rendered))
     labels = [
         {

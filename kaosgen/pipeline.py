@@ -187,6 +187,8 @@ def build_layout(
     )
     if "platform/gateway" in vendored:
         files.update(layout.gateway_platform_files(project))
+    if "base/redis" in vendored:
+        files.update(layout.redis_component_files(project))
     shared: dict[tuple, Any] = {}
     for env_name, env in sorted(project.environments.items()):
         files.update(

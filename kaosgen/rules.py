@@ -11,6 +11,7 @@ from typing import Any
 
 from kaos_contract import env as contract
 
+from kaosgen import effective, rules_workloads
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.graph import AgentNode, Graph, MCPServerNode, ModelAPINode, Workload
 from kaosgen.models.project import Project
@@ -319,12 +320,9 @@ def check_memory(graph: Graph, project: Project, diags: Diagnostics) -> None:
                 )
         if agent.memory_type == "local" and agent.memory_enabled:
             for env_name, env in sorted(project.environments.items()):
-                override = env.workloads.get(agent.ref)
-                replicas = (
-                    override.replicas
-                    if override and override.replicas is not None
-                    else env.replicas
-                )
+                if effective.autoscaling(project, env, agent) is not None:
+                    continue  # an error of its own (rules_workloads: memory-autoscaling)
+                replicas = effective.replicas(project, env, agent)
                 if replicas > 1:
                     diags.warning(
                         "memory-replicas",
@@ -433,6 +431,7 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) 
     check_telemetry(graph, diags)
     check_overrides(graph, project, diags, project_doc)
     check_labels(graph, project, diags, project_doc)
+    rules_workloads.check(graph, project, diags, project_doc)
 
 
 __all__ = ["ModelAPINode", "Workload", "check"]

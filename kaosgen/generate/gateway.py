@@ -1,21 +1,72 @@
-"""Gateway API HTTPRoutes in the KAOS shape, one per exposed workload and environment.
+"""Gateway API HTTPRoutes in the KAOS shape, one per routed workload and environment.
 
 Routes are environment-specific (parent Gateway, hostnames, and a path prefix that names
 the namespace), so they are rendered into each overlay rather than the base.
+
+A ModelAPI's or MCP server's route forwards everything under its prefix, as KAOS does. An
+agent's forwards only its public API (`/v1/...`, the A2A card, the paths reserved for A2A
+JSON-RPC; `kaos_contract.env.AGENT_PUBLIC_PATHS`), one rule per path; its memory, metrics
+and health endpoints stay in the cluster unless the route names them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kaos_contract import env as contract
+
+from kaosgen.effective import Route
 from kaosgen.generate import pods
 from kaosgen.generate.templating import render
 from kaosgen.graph import Workload
 from kaosgen.models.project import ParentRef, Project
 
+PREFIX_HEADER = "X-Forwarded-Prefix"
+
 
 def route_path(node: Workload, namespace: str) -> str:
     return f"/{namespace}/{node.route_segment}/{node.name}"
+
+
+def agent_paths(route: Route) -> list[tuple[str, str, str | None]]:
+    """(match type, path in the pod, method) of every path an agent's route forwards."""
+    paths = [*contract.AGENT_PUBLIC_PATHS, *contract.AGENT_A2A_PATHS]
+    for group in route.paths:
+        paths.extend(contract.AGENT_PRIVATE_PATHS[group])
+    return paths
+
+
+def _rule(
+    prefix: str, kind: str, path: str, method: str | None, backend: dict, timeouts: Any
+) -> dict[str, Any]:
+    """Forward `<prefix><path>` to `<path>` in the pod (`/` for the prefix itself)."""
+    if kind == "PathPrefix":
+        values = [prefix + path.rstrip("/")]
+        rewrite = {"type": "ReplacePrefixMatch", "replacePrefixMatch": path}
+    elif path == "/":
+        values = [prefix, prefix + "/"]
+        rewrite = {"type": "ReplaceFullPath", "replaceFullPath": "/"}
+    else:
+        values = [prefix + path]
+        rewrite = {"type": "ReplaceFullPath", "replaceFullPath": path}
+    matches = []
+    for value in values:
+        match: dict[str, Any] = {"path": {"type": kind, "value": value}}
+        if method:
+            match["method"] = method
+        matches.append(match)
+    return {
+        "matches": matches,
+        "filters": [
+            {
+                "type": "RequestHeaderModifier",
+                "requestHeaderModifier": {"set": [{"name": PREFIX_HEADER, "value": prefix}]},
+            },
+            {"type": "URLRewrite", "urlRewrite": {"path": rewrite}},
+        ],
+        "backendRefs": [backend],
+        "timeouts": timeouts,
+    }
 
 
 def httproute(
@@ -25,13 +76,21 @@ def httproute(
     namespace: str,
     parent: ParentRef,
     hostnames: list[str],
+    route: Route,
 ) -> dict[str, Any]:
     timeout = node.gateway_timeout or project.gateway.timeouts.get(node.route_segment, "120s")
+    timeouts = None if timeout == "0s" else {"request": timeout}
     parent_ref = {
         "name": parent.name,
         "namespace": parent.namespace,
         "sectionName": parent.section_name,
     }
+    prefix = route_path(node, namespace)
+    backend = {"name": node.object_name, "port": node.port}
+    if node.kind == "Agent":
+        rules = [_rule(prefix, *p, backend, timeouts) for p in agent_paths(route)]
+    else:
+        rules = [_rule(prefix, "PathPrefix", "/", None, backend, timeouts)]
     return render(
         "httproute.json.j2",
         name=node.route_name,
@@ -40,17 +99,18 @@ def httproute(
         annotations=None,
         parent_ref={k: v for k, v in parent_ref.items() if v is not None},
         hostnames=hostnames or None,
-        path_prefix=route_path(node, namespace),
-        service=node.object_name,
-        port=node.port,
-        timeouts=None if timeout == "0s" else {"request": timeout},
+        rules=rules,
     )
 
 
 def gateway_ingress_policy(
-    project: Project, gateway_namespace: str | None, namespace: str | None
+    node: Workload, project: Project, gateway_namespace: str | None
 ) -> dict[str, Any]:
-    """Let the Gateway's namespace reach exposed workloads (label kaosgen.dev/exposed)."""
+    """Let the Gateway's namespace reach one routed workload, on its port only.
+
+    One policy per routed workload (not a label every exposed pod carries): a ModelAPI or
+    MCP server that is not routed in this environment accepts nothing from the gateway.
+    """
     source: dict[str, Any] = (
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway_namespace}}}
         if gateway_namespace
@@ -58,12 +118,12 @@ def gateway_ingress_policy(
     )
     return render(
         "networkpolicy.json.j2",
-        name="kaosgen-allow-gateway",
-        namespace=namespace,
-        labels={**pods.MANAGED_BY, **pods.user_labels(project.labels)},
+        name=f"{node.object_name}-gateway",
+        namespace=node.namespace,
+        labels=pods.object_labels(node, project.labels),
         annotations=None,
-        pod_selector={"matchLabels": {pods.EXPOSED_LABEL: "true"}},
+        pod_selector={"matchLabels": node.selector},
         policy_types=["Ingress"],
-        ingress=[{"from": [source]}],
+        ingress=[{"from": [source], "ports": [{"protocol": "TCP", "port": node.port}]}],
         egress=None,
     )

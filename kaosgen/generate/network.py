@@ -2,17 +2,19 @@
 
 Default-deny ingress for every rendered workload; then each agent may reach only its
 ModelAPI, its MCP servers and its `access` peers (plus DNS), and each workload accepts
-traffic only from the agents that use it. Gateway ingress depends on the environment and
-is rendered by the overlay pass.
+traffic only from the agents that use it. Gateway ingress and the in-cluster callers a
+project allows depend on the environment and are rendered by the overlay pass.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kaosgen import yamlout
 from kaosgen.generate import pods
 from kaosgen.generate.templating import render
 from kaosgen.graph import AgentNode, Graph, Workload
+from kaosgen.models.exposure import Caller, LabelSelector
 from kaosgen.models.project import Project
 
 DEFAULT_DENY = "kaosgen-default-deny-ingress"
@@ -123,3 +125,42 @@ def workload_policy(
         ingress=ingress,
         egress=egress,
     )
+
+
+# --- in-cluster callers (per environment) --------------------------------------------
+
+
+def _selector(selector: LabelSelector) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if selector.match_labels:
+        data["matchLabels"] = dict(sorted(selector.match_labels.items()))
+    if selector.match_expressions:
+        data["matchExpressions"] = [
+            {"key": e.key, "operator": e.operator, **({"values": e.values} if e.values else {})}
+            for e in selector.match_expressions
+        ]
+    return data
+
+
+def caller_peer(caller: Caller) -> dict[str, Any]:
+    """A NetworkPolicy peer for a `callers` entry."""
+    peer: dict[str, Any] = {}
+    if caller.namespace is not None:
+        peer["namespaceSelector"] = {
+            "matchLabels": {"kubernetes.io/metadata.name": caller.namespace}
+        }
+    elif caller.namespace_selector is not None:
+        peer["namespaceSelector"] = _selector(caller.namespace_selector)
+    if caller.pod_selector is not None:
+        peer["podSelector"] = _selector(caller.pod_selector)
+    return peer
+
+
+def callers_patch(node: Workload, callers: list[Caller]) -> dict[str, Any]:
+    """A JSON patch appending one ingress rule (the callers, on the workload's port) to the
+    workload's NetworkPolicy, whose base always has an `ingress` list."""
+    rule = {"from": [caller_peer(c) for c in callers], "ports": _port(node)}
+    return {
+        "patch": yamlout.dump([{"op": "add", "path": "/spec/ingress/-", "value": rule}]),
+        "target": {"kind": "NetworkPolicy", "name": node.object_name},
+    }

@@ -12,11 +12,12 @@ from typing import Any
 
 from kaos_contract import env as contract
 
-from kaosgen import yamlout
-from kaosgen.generate import pods
+from kaosgen import effective, imageref, yamlout
+from kaosgen.generate import modelsize, pods
 from kaosgen.generate.pods import literal
 from kaosgen.generate.templating import prune, render
 from kaosgen.graph import AgentNode, MCPServerNode, ModelAPINode, Workload
+from kaosgen.models.common import ResourceRequirements
 from kaosgen.models.project import Project
 
 LITELLM_CONFIG_DIR = "/etc/litellm"
@@ -31,6 +32,13 @@ class RenderedWorkload:
     objects: list[dict[str, Any]]
     images: list[str] = field(default_factory=list)
     explicit_resources: bool = False
+
+
+def resource_kind(node: Workload) -> str:
+    """Which `resources` default of kaosgen.yaml a workload takes."""
+    if isinstance(node, ModelAPINode):
+        return "ollama" if node.mode == "Hosted" else "litellm"
+    return {"Agent": "agent", "MCPServer": "mcp_server"}[node.kind]
 
 
 def _meta(node: Workload, project: Project, source: str) -> dict[str, Any]:
@@ -73,6 +81,8 @@ def _assemble(
         dep_annotations[SYNC_WAVE] = wave
     deployment = render(
         "deployment.json.j2",
+        # An HPA owns the replica count wherever one is rendered: leave it out of the base.
+        replicas=None if effective.autoscaled_anywhere(project, node) else 1,
         name=node.object_name,
         namespace=node.namespace,
         labels=labels | ({pods.RESOURCES_LABEL: "spec"} if node.resources else {}),
@@ -184,6 +194,10 @@ def _derived_env(agent: AgentNode, project: Project, user_names: set[str]) -> tu
         and project.components.redis
     ):
         add("MEMORY_REDIS_URL", "redis://kaos-redis:6379/0")
+        secret = project.components.redis_password
+        if secret is not None:
+            ref = {"secretKeyRef": {"name": secret.name, "key": secret.key}}
+            wiring.append({"name": "MEMORY_REDIS_PASSWORD", "valueFrom": ref})
     if agent.mcp_servers:
         servers = sorted(agent.mcp_servers, key=lambda s: s.name)
         add("MCP_SERVERS", contract.join_csv([s.name for s in servers]))
@@ -374,6 +388,9 @@ def build_modelapi(api: ModelAPINode, project: Project, source: str) -> Rendered
     )
 
 
+#: The init container's job: start a loopback-only Ollama, make sure the model is there
+#: (OLLAMA_PULL: IfNotPresent pulls a missing model, Always refreshes it, Never only checks),
+#: stop. A model kept on a PVC or baked into the image is never pulled again.
 _PULL_SCRIPT = """\
 ollama serve >/tmp/ollama-pull.log 2>&1 &
 pid=$!
@@ -383,12 +400,31 @@ until ollama list >/dev/null 2>&1; do
   if [ "$tries" -gt 120 ]; then echo "ollama did not start" >&2; cat /tmp/ollama-pull.log >&2; exit 1; fi
   sleep 1
 done
-ollama pull "$MODEL"
-status=$?
+status=0
+policy="${OLLAMA_PULL:-IfNotPresent}"
+if [ "$policy" != Always ] && ollama show "$MODEL" >/dev/null 2>&1; then
+  echo "model $MODEL is present in $OLLAMA_MODELS"
+elif [ "$policy" = Never ]; then
+  echo "model $MODEL is not in $OLLAMA_MODELS and pull is Never: bake it into the image or pre-load the volume" >&2
+  status=1
+else
+  ollama pull "$MODEL"
+  status=$?
+fi
 kill "$pid"
 wait "$pid" 2>/dev/null
 exit "$status"
 """
+OLLAMA_CONTAINER = ModelAPINode.container_name
+PULL_CONTAINER = "pull-model"
+OLLAMA_DATA_VOLUME = "ollama-data"
+
+
+def hosted_resources(api: ModelAPINode, floor: ResourceRequirements) -> ResourceRequirements:
+    """An Ollama server's resources: from the model tag's size when it says one (never
+    below `floor`, the project's defaults), else `floor`."""
+    size = modelsize.parse(api.pull_model)
+    return modelsize.hosted_resources(size, floor) if size else floor
 
 
 def _build_ollama(api: ModelAPINode, project: Project, source: str) -> RenderedWorkload:
@@ -401,32 +437,33 @@ def _build_ollama(api: ModelAPINode, project: Project, source: str) -> RenderedW
             {"name": "OLLAMA_MODELS", "value": f"{OLLAMA_DATA}/models"},
         ]
 
-    data_mount = {"name": "ollama-data", "mountPath": OLLAMA_DATA}
+    resources = api.resources or hosted_resources(api, project.resources.ollama)
+    data_mount = {"name": OLLAMA_DATA_VOLUME, "mountPath": OLLAMA_DATA}
     home_mount = {"name": "ollama-home", "mountPath": OLLAMA_HOME}
     main = pods.container(
         api,
         image=project.images.ollama,
         env=[*ollama_env("0.0.0.0"), *_user_env(api)],
         port=contract.HOSTED_MODELAPI_PORT,
-        resources=project.resources.ollama,
+        resources=resources,
         liveness=pods.http_probe("/", initial=10, period=15),
         readiness=pods.http_probe("/", initial=5, period=10),
         mounts=[home_mount, data_mount],
     )
     pull = {
-        "name": "pull-model",
+        "name": PULL_CONTAINER,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["/bin/sh", "-c", _PULL_SCRIPT],
         # The pull step's server listens on loopback only.
         "env": [*ollama_env("127.0.0.1"), {"name": "MODEL", "value": literal(api.pull_model)}],
-        "resources": pods.resources_data(api.resources or project.resources.ollama),
+        "resources": pods.resources_data(resources),
         "securityContext": dict(pods.CONTAINER_SECURITY_CONTEXT),
         "volumeMounts": [pods.TMP_MOUNT, home_mount, data_mount],
     }
     volumes = [
         {"name": "ollama-home", "emptyDir": {}},
-        {"name": "ollama-data", "emptyDir": {}},
+        {"name": OLLAMA_DATA_VOLUME, "emptyDir": {}},
     ]
     objects = _assemble(
         api,
@@ -472,11 +509,28 @@ def _mcp_host_env(server: MCPServerNode, project: Project) -> list[dict[str, Any
     return [e for e in env if e["name"] not in user]
 
 
+def mcp_http_probes(image: str, runtime: str, project: Project) -> bool:
+    """Whether the server's image answers GET /health: kaosgen's MCP runtime does (any tag or
+    digest of images.mcpServer), and so does a kaosgen.yaml runtime declaring httpHealth,
+    on its own image. Every other image (custom, KAOS's python-string image, node) gets TCP
+    probes, as the KAOS operator renders them."""
+
+    def repository(ref: str) -> tuple[str, str]:
+        parsed = imageref.parse(ref)
+        return parsed.registry, parsed.repository
+
+    if repository(image) == repository(project.images.mcp_server):
+        return True
+    declared = project.images.mcp_runtimes.get(runtime)
+    return bool(
+        declared and declared.http_health and repository(image) == repository(declared.image)
+    )
+
+
 def build_mcpserver(server: MCPServerNode, project: Project, source: str) -> RenderedWorkload:
     env: list[dict[str, Any]] = []
     command: list[str] | None = None
     args: list[str] | None = None
-    http_health = True
     runtime = server.runtime
     image = project.images.mcp_server
     port = contract.MCP_PORT_DEFAULT
@@ -505,10 +559,8 @@ def build_mcpserver(server: MCPServerNode, project: Project, source: str) -> Ren
         image = project.images.mcp_node
         command = ["npx", "--no-install", server.package or ""]
         env.append({"name": "PORT", "value": str(port)})
-        http_health = False
     elif runtime == "custom":
         image = server.image or ""
-        http_health = False
     else:
         spec = project.images.mcp_runtimes[runtime]
         image = spec.image
@@ -517,10 +569,11 @@ def build_mcpserver(server: MCPServerNode, project: Project, source: str) -> Ren
         args = [a.replace("{params}", params) for a in spec.args] if spec.args else None
         if spec.params_env:
             env.append({"name": spec.params_env, "value": params})
-        http_health = spec.http_health
     env.extend(telemetry_env(server))
     env.extend(_user_env(server))
-    probe = pods.http_probe("/health") if http_health else pods.tcp_probe()
+    http_health = mcp_http_probes(server.image or image, runtime, project)
+    health = contract.MCP_HEALTH_PATH
+    probe = pods.http_probe(health) if http_health else pods.tcp_probe()
     main = pods.container(
         server,
         image=image,
@@ -530,7 +583,7 @@ def build_mcpserver(server: MCPServerNode, project: Project, source: str) -> Ren
         command=command,
         args=args,
         liveness=probe,
-        readiness=pods.http_probe("/health", initial=2, period=5)
+        readiness=pods.http_probe(health, initial=2, period=5)
         if http_health
         else pods.tcp_probe(initial=2, period=5),
     )

@@ -13,7 +13,9 @@ from pydantic import Field
 
 from kaosgen.imageref import Digest, ImageRef, TaggedImageRef
 from kaosgen.models.common import DNS1123_LABEL, KaosModel, Replicas, ResourceRequirements
+from kaosgen.models.exposure import Caller, GatewayAuth, RateLimit, RouteKinds, RouteSettings
 from kaosgen.models.gitops import GitOps
+from kaosgen.models.scaling import Autoscaling, ModelStorage
 
 
 class McpRuntimeImage(KaosModel):
@@ -106,17 +108,50 @@ class Gateway(KaosModel):
     timeouts: dict[Literal["agent", "modelapi", "mcp"], str] = Field(
         default_factory=lambda: {"agent": "120s", "modelapi": "120s", "mcp": "30s"}
     )
+    routes: RouteKinds = Field(
+        default_factory=RouteKinds,
+        description="Which kinds get an HTTPRoute: Agents only unless you ask for more.",
+    )
+    auth: GatewayAuth | None = Field(
+        None,
+        description="Authentication of every route (Envoy Gateway SecurityPolicy per route).",
+    )
+    rate_limit: RateLimit | None = Field(
+        None, description="A rate limit on every route (Envoy Gateway BackendTrafficPolicy)."
+    )
 
 
 class GatewayOverride(KaosModel):
     enabled: bool | None = None
     parent_ref: ParentRef | None = None
     hostnames: list[str] | None = None
+    routes: RouteKinds | None = Field(None, description="Merged key by key over gateway.routes.")
+    auth: GatewayAuth | None = Field(
+        None, description="Replaces gateway.auth in this environment ({}: no authentication)."
+    )
+    rate_limit: RateLimit | None = Field(
+        None, description="Replaces gateway.rateLimit in this environment (null: none)."
+    )
 
 
 class WorkloadOverride(KaosModel):
+    """Settings of one workload. At the top of kaosgen.yaml they apply to every environment;
+    an environment's entry wins field by field (nested blocks too)."""
+
     replicas: Replicas | None = None
     resources: ResourceRequirements | None = None
+    route: RouteSettings | None = Field(None, description="Its gateway route.")
+    autoscaling: Autoscaling | None = Field(
+        None, description="A HorizontalPodAutoscaler (merged over the environment's)."
+    )
+    callers: list[Caller] | None = Field(
+        None,
+        description="In-cluster callers allowed in by its NetworkPolicy (namespaces, pod "
+        "labels), e.g. the frontends of an entry agent.",
+    )
+    model_storage: ModelStorage | None = Field(
+        None, description="Hosted ModelAPIs: where Ollama keeps the model (PVC, image)."
+    )
 
 
 class Environment(KaosModel):
@@ -134,6 +169,11 @@ class Environment(KaosModel):
         description="Per-workload overrides keyed `agent/<name>`, `modelapi/<name>` or `mcpserver/<name>`.",
     )
     gateway: GatewayOverride | None = None
+    autoscaling: Autoscaling | None = Field(
+        None,
+        description="An HPA for every workload of this environment (a workload's own "
+        "autoscaling is merged over it; enabled: false opts out).",
+    )
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     gitops: GitOps | None = Field(
@@ -149,12 +189,29 @@ class Security(KaosModel):
     dns_namespace: str = "kube-system"
 
 
+class PasswordSecret(KaosModel):
+    name: str = Field(min_length=1, max_length=253, description="A Secret you create.")
+    key: str = Field("password", min_length=1, description="Its key holding the password.")
+
+
+class RedisComponent(KaosModel):
+    password_secret: PasswordSecret | None = Field(
+        None,
+        description="Require this password (redis --requirepass); agents get it as "
+        "MEMORY_REDIS_PASSWORD from the same Secret, never in clear text.",
+    )
+
+
 class Components(KaosModel):
-    redis: bool = Field(
+    redis: bool | RedisComponent = Field(
         False,
         description="Vendor an in-cluster Redis for agents with memory type redis "
-        "(MEMORY_REDIS_URL defaults to it).",
+        "(MEMORY_REDIS_URL defaults to it): true, or an object with a passwordSecret.",
     )
+
+    @property
+    def redis_password(self) -> PasswordSecret | None:
+        return self.redis.password_secret if isinstance(self.redis, RedisComponent) else None
 
 
 class Project(KaosModel):
@@ -175,6 +232,11 @@ class Project(KaosModel):
         Field(default_factory=lambda: {"default": Environment()})
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Labels on every object.")
+    workloads: dict[str, WorkloadOverride] = Field(
+        default_factory=dict,
+        description="Per-workload settings for every environment, keyed `agent/<name>`, "
+        "`modelapi/<name>` or `mcpserver/<name>` (environments.<env>.workloads wins).",
+    )
     gitops: GitOps | None = Field(
         None,
         description="Flux and Argo CD objects per environment, rendered to `clusters/<env>/`.",

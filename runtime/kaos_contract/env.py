@@ -22,6 +22,31 @@ PROXY_MODELAPI_PORT = 8000
 HOSTED_MODELAPI_PORT = 11434
 MCP_PATH = "/mcp"
 
+# --- The agent's HTTP paths, by who may reach them ------------------------------------
+# (match type, path, method or None), in Gateway API terms. The compiler routes the public
+# paths whenever an agent is routed, and a private group only when kaosgen.yaml names it
+# (`route.paths`); the runtime's tests check every path it serves is in exactly one group.
+
+#: The public API: OpenAI-compatible chat and models, the A2A card.
+AGENT_PUBLIC_PATHS: tuple[tuple[str, str, str | None], ...] = (
+    ("PathPrefix", "/v1", None),
+    ("Exact", "/.well-known/agent.json", None),
+    ("Exact", "/.well-known/agent-card.json", None),
+    ("Exact", "/.well-known/agent", None),
+)
+#: Reserved (and routed) for A2A JSON-RPC, which the runtime does not serve yet: a POST to
+#: the agent's base URL (the card's `url`, a2a-sdk's default endpoint) and paths under /a2a.
+AGENT_A2A_PATHS: tuple[tuple[str, str, str | None], ...] = (
+    ("Exact", "/", "POST"),
+    ("PathPrefix", "/a2a", None),
+)
+#: In the cluster only, unless a route names the group.
+AGENT_PRIVATE_PATHS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
+    "memory": (("PathPrefix", "/memory", None),),
+    "metrics": (("Exact", "/metrics", None),),
+    "health": (("Exact", "/health", None), ("Exact", "/ready", None)),
+}
+
 # --- HTTP headers -------------------------------------------------------------------
 
 SESSION_HEADER = "X-Session-ID"
@@ -44,7 +69,7 @@ class EnvVar:
     """One variable of the contract: its name, the value kind, and why it exists."""
 
     name: str
-    kind: str  # "str" | "int" | "float" | "bool" | "csv" | "url" | "enum"
+    kind: str  # "str" | "secret" | "int" | "float" | "bool" | "csv" | "url" | "enum"
     description: str
     required: bool = False
     default: str | None = None
@@ -78,6 +103,11 @@ WIRING = (
     EnvVar("MEMORY_MAX_SESSIONS", "int", "sessions kept (LRU)", default="1000"),
     EnvVar("MEMORY_MAX_SESSION_EVENTS", "int", "events kept per session", default="500"),
     EnvVar("MEMORY_REDIS_URL", "url", "redis:// URL when MEMORY_TYPE=redis"),
+    EnvVar(
+        "MEMORY_REDIS_PASSWORD",
+        "secret",
+        "Redis password (from a Secret) when MEMORY_REDIS_URL carries none",
+    ),
     EnvVar("MCP_SERVERS", "csv", "MCP server names, sorted; each has MCP_SERVER_<name>_URL"),
     EnvVar("PEER_AGENTS", "csv", "peer agent names, sorted; each has PEER_AGENT_<NAME>_CARD_URL"),
     EnvVar("AGENT_SUB_AGENTS", "csv", "name:url,name:url; takes precedence over PEER_AGENTS"),

@@ -379,6 +379,7 @@ class RedisMemory:
         timeout: float = 2.0,
         breaker_failures: int = 3,
         breaker_cooldown: float = 30.0,
+        password: str | None = None,
     ) -> None:
         import redis.asyncio as aioredis  # deferred: only this backend needs redis-py
 
@@ -390,8 +391,10 @@ class RedisMemory:
         self.prefix = prefix
         self._sessions_key = f"{prefix}sessions"
         self._created_key = f"{prefix}created"
+        # A password in the URL wins (redis-py lets URL parts override keyword arguments).
         self._client = aioredis.from_url(
             url,
+            password=password or None,
             decode_responses=True,
             socket_connect_timeout=connect_timeout,
             socket_timeout=timeout,
@@ -504,8 +507,9 @@ def create_memory(settings_like: Any) -> Memory:
     """The backend the settings ask for.
 
     Reads `memory_enabled`, `memory_type` (`local` | `redis` | `null`), `memory_redis_url`,
-    `memory_max_sessions`, `memory_max_session_events`, and `agent_name` (to namespace Redis
-    keys). Missing attributes take the contract defaults.
+    `memory_redis_password` (a str or pydantic SecretStr), `memory_max_sessions`,
+    `memory_max_session_events`, and `agent_name` (to namespace Redis keys). Missing
+    attributes take the contract defaults.
     """
     enabled = getattr(settings_like, "memory_enabled", True)
     kind = str(getattr(settings_like, "memory_type", "local") or "local").lower()
@@ -523,7 +527,14 @@ def create_memory(settings_like: Any) -> Memory:
             raise ValueError("MEMORY_REDIS_URL is required when MEMORY_TYPE=redis")
         agent = getattr(settings_like, "agent_name", None)
         prefix = f"kaos:memory:{agent}:" if agent else "kaos:memory:"
+        password = getattr(settings_like, "memory_redis_password", None)
+        if password is not None and hasattr(password, "get_secret_value"):
+            password = password.get_secret_value()
         return RedisMemory(
-            str(url), max_sessions=max_sessions, max_session_events=max_events, prefix=prefix
+            str(url),
+            max_sessions=max_sessions,
+            max_session_events=max_events,
+            prefix=prefix,
+            password=password,
         )
     raise ValueError(f"unknown MEMORY_TYPE {kind!r}; expected local, redis or null")

@@ -13,7 +13,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from kaos_contract import env as contract
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 
 class SettingsError(ValueError):
@@ -44,6 +44,8 @@ class Settings(BaseModel):
     memory_max_sessions: int = 1000
     memory_max_session_events: int = 500
     memory_redis_url: str | None = None
+    #: Shown as '**********' in reprs and logs.
+    memory_redis_password: SecretStr | None = None
     #: MCP server name -> its base URL (the `/mcp` path is added by the client).
     mcp_servers: dict[str, str] = {}
     #: Peer agent name -> its base URL.
@@ -141,7 +143,7 @@ def _parse(name: str, raw: str) -> object:
         return choices[value.lower()]
     if spec.kind == "url":
         return _url(name, value)
-    return raw  # "str": verbatim (instructions keep their whitespace)
+    return raw  # "str", "secret": verbatim (instructions keep their whitespace)
 
 
 def _url(name: str, value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:

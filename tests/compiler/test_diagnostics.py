@@ -655,7 +655,7 @@ CASES = [
             + doc("MCPServer", "twin", "runtime: custom\ncontainer: {image: 'x:1'}\n")
             + "---\n"
             + "apiVersion: kaos.tools/v1alpha1\nkind: ModelAPI\nmetadata:\n  name: ollama\n"
-            "  namespace: other\nspec:\n  mode: Hosted\n  hostedConfig: {model: m}\n"
+            "  namespace: other\nspec:\n  mode: Hosted\n  hostedConfig: {model: 'm:1b'}\n"
         },
         [
             (
@@ -1146,7 +1146,7 @@ CASES = [
             + doc(
                 "ModelAPI",
                 "old-hosted",
-                "mode: Hosted\nhostedConfig:\n  model: m\n  ⟦3⟧env:\n  - {name: A, value: b}\n",
+                "mode: Hosted\nhostedConfig:\n  model: m:1b\n  ⟦3⟧env:\n  - {name: A, value: b}\n",
             )
         },
         [
@@ -1363,7 +1363,7 @@ CASES = [
             "case.yaml": doc(
                 "ModelAPI",
                 "traced",
-                "mode: Hosted\nhostedConfig: {model: m}\n⟦1⟧telemetry: {enabled: true}\n",
+                "mode: Hosted\nhostedConfig: {model: 'm:1b'}\n⟦1⟧telemetry: {enabled: true}\n",
             )
         },
         [

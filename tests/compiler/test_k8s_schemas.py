@@ -24,6 +24,8 @@ from support.compiler import PROJECTS, Renders, crd_file, load_file, strict_sche
 # --- Kubernetes OpenAPI -------------------------------------------------------------------
 
 K8S_VERSION = kubernetes_validate.utils.latest_version()
+#: API groups of custom resources kaosgen renders (Gateway API, Envoy Gateway).
+CRD_GROUPS = ("gateway.networking.k8s.io/", "gateway.envoyproxy.io/")
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +55,8 @@ def test_every_object_validates_against_the_kubernetes_schemas(
     checked = 0
     for env, objects in renders.overlays(project).items():
         for obj in objects:
-            if obj["apiVersion"].startswith("gateway.networking.k8s.io/"):
-                continue
+            if obj["apiVersion"].startswith(CRD_GROUPS):
+                continue  # validated against their CRDs (below, and test_gateway_policies.py)
             try:
                 k8s_validate(obj)
                 checked += 1
@@ -287,43 +289,75 @@ def test_httproutes_validate_against_the_gateway_api_crd(project: str, renders: 
     assert not failures, "\n".join(failures)
 
 
+def _forwarded(rule: dict[str, Any], prefix: str) -> list[tuple[str, str, str | None]]:
+    """(match type, path in the pod, method) a rule forwards, checking its rewrite and the
+    X-Forwarded-Prefix header (kaosgen's addition: the runtime learns its URL from it)."""
+    (rewrite,) = [f["urlRewrite"]["path"] for f in rule["filters"] if f["type"] == "URLRewrite"]
+    (header,) = [
+        h
+        for f in rule["filters"]
+        if f["type"] == "RequestHeaderModifier"
+        for h in f["requestHeaderModifier"]["set"]
+    ]
+    assert header == {"name": "X-Forwarded-Prefix", "value": prefix}
+    out = []
+    for match in rule["matches"]:
+        kind, value = match["path"]["type"], match["path"]["value"]
+        assert value == prefix or value.startswith(prefix + "/"), (value, prefix)
+        inner = value[len(prefix) :] or "/"
+        if kind == "PathPrefix":
+            assert rewrite == {"type": "ReplacePrefixMatch", "replacePrefixMatch": inner}
+        else:
+            assert rewrite == {
+                "type": "ReplaceFullPath",
+                "replaceFullPath": inner.rstrip("/") or "/",
+            }
+        out.append((kind, inner.rstrip("/") or "/", match.get("method")))
+    return out
+
+
 @pytest.mark.parametrize("project", _projects_with_routes())
 def test_httproutes_have_the_kaos_shape_per_environment(project: str, renders: Renders) -> None:
-    """One rule: PathPrefix /<namespace>/<agent|modelapi|mcp>/<name> rewritten to /, to the
-    workload's Service port, in the Service's own namespace (no ReferenceGrant needed)."""
+    """Paths under /<namespace>/<agent|modelapi|mcp>/<name>, rewritten, to the workload's
+    Service port, in the Service's own namespace (no ReferenceGrant needed). A ModelAPI or
+    MCP server: one rule forwarding everything, as KAOS does. An agent: its public API and
+    the A2A paths (kaos_contract.env), never its memory, metrics or health endpoints unless
+    the project routes that group."""
+    from kaos_contract import env as contract
+
     segments = {"agent": "agent", "modelapi": "modelapi", "mcpserver": "mcp"}
+    public = {*contract.AGENT_PUBLIC_PATHS, *contract.AGENT_A2A_PATHS}
+    private = {p: g for g, paths in contract.AGENT_PRIVATE_PATHS.items() for p in paths}
     for env, route, objects in _routes(renders, project):
         labels = route["metadata"]["labels"]
         app = labels["app"]
         name = labels[app]
         namespace = route["metadata"].get("namespace", "default")
         assert route["metadata"]["name"] == f"{segments[app]}-{name}"
-        (rule,) = route["spec"]["rules"]
-        assert rule["matches"] == [
-            {"path": {"type": "PathPrefix", "value": f"/{namespace}/{segments[app]}/{name}"}}
-        ], (env, route["metadata"]["name"])
         prefix = f"/{namespace}/{segments[app]}/{name}"
-        rewrite = {
-            "type": "URLRewrite",
-            "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
-        }
-        assert rewrite in rule["filters"], (env, route["metadata"]["name"], rule["filters"])
-        for f in rule["filters"]:
-            # kaosgen's addition: the runtime learns its external URL from this header.
-            for header in (f.get("requestHeaderModifier") or {}).get("set") or []:
-                if header["name"] == "X-Forwarded-Prefix":
-                    assert header["value"] == prefix, (env, route["metadata"]["name"])
-        (backend,) = rule["backendRefs"]
+        forwarded = [p for rule in route["spec"]["rules"] for p in _forwarded(rule, prefix)]
+        if app == "agent":
+            assert public <= set(forwarded), (env, name, forwarded)
+            extra = [p for p in forwarded if p not in public]
+            assert all(p in private for p in extra), (env, name, extra)
+            # A private group is routed whole or not at all.
+            groups = {private[p] for p in extra}
+            for group in groups:
+                assert set(contract.AGENT_PRIVATE_PATHS[group]) <= set(forwarded)
+        else:
+            assert forwarded == [("PathPrefix", "/", None)], (env, name, forwarded)
         services = {
             (o["metadata"].get("namespace", "default"), o["metadata"]["name"]): o
             for o in objects
             if o["kind"] == "Service"
         }
-        service = services.get((namespace, backend["name"]))
-        assert service is not None, f"{env}: route {name} points at a missing Service {backend}"
-        assert backend["port"] in [p["port"] for p in service["spec"]["ports"]]
-        timeout = (rule.get("timeouts") or {}).get("request")
-        assert timeout is None or _DURATION.match(timeout)
+        for rule in route["spec"]["rules"]:
+            (backend,) = rule["backendRefs"]
+            service = services.get((namespace, backend["name"]))
+            assert service is not None, f"{env}: route {name} points at a missing Service"
+            assert backend["port"] in [p["port"] for p in service["spec"]["ports"]]
+            timeout = (rule.get("timeouts") or {}).get("request")
+            assert timeout is None or _DURATION.match(timeout)
 
 
 def test_the_cel_checks_catch_a_bad_route() -> None:

@@ -1,0 +1,95 @@
+"""Where a Hosted (Ollama) ModelAPI keeps its models, per environment.
+
+The base Deployment keeps them in an emptyDir and pulls at every start. An environment
+that asks for more gets, in its overlay, a strategic merge patch of the Deployment and,
+for `PersistentVolumeClaim`, the claim itself:
+
+- PersistentVolumeClaim: the `ollama-data` volume becomes the claim
+  (`modelapi-<name>-models`, or `existingClaim`); the init container pulls only a missing
+  model, so a restart does not download it again.
+- Image: the models are baked into the image at `path` (OLLAMA_MODELS points there); the
+  init container only checks the model is there (pull Never).
+- `pull` sets the init container's policy (OLLAMA_PULL) in any of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kaosgen.generate import modelsize, pods
+from kaosgen.generate.templating import render
+from kaosgen.generate.workloads import OLLAMA_CONTAINER, OLLAMA_DATA_VOLUME, PULL_CONTAINER
+from kaosgen.graph import ModelAPINode
+from kaosgen.models.project import Project
+from kaosgen.models.scaling import ModelStorage
+
+
+def claim_name(node: ModelAPINode, storage: ModelStorage) -> str:
+    return storage.existing_claim or f"{node.object_name}-models"
+
+
+def claim_size(node: ModelAPINode, storage: ModelStorage) -> str | None:
+    """The PVC size: as written, else from the model tag (None: the tag names no size)."""
+    if storage.size:
+        return storage.size
+    size = modelsize.parse(node.pull_model)
+    return f"{size.disk_gib}Gi" if size else None
+
+
+def persistent_volume_claim(
+    node: ModelAPINode, project: Project, storage: ModelStorage
+) -> dict[str, Any] | None:
+    """The claim kaosgen renders (None for EmptyDir, Image, or an existingClaim)."""
+    if storage.type != "PersistentVolumeClaim" or storage.existing_claim:
+        return None
+    spec: dict[str, Any] = {
+        "accessModes": list(storage.access_modes),
+        "resources": {"requests": {"storage": claim_size(node, storage) or "20Gi"}},
+    }
+    if storage.storage_class_name:
+        spec["storageClassName"] = storage.storage_class_name
+    return render(
+        "persistentvolumeclaim.json.j2",
+        name=claim_name(node, storage),
+        namespace=node.namespace,
+        labels=pods.object_labels(node, project.labels),
+        spec=spec,
+    )
+
+
+def deployment_patch(node: ModelAPINode, storage: ModelStorage) -> dict[str, Any] | None:
+    """A strategic merge patch of the Deployment (None when the base is already right)."""
+    pull = storage.pull or ("Never" if storage.type == "Image" else None)
+    init_env: list[dict[str, str]] = []
+    main_env: list[dict[str, str]] = []
+    pod: dict[str, Any] = {}
+    if storage.type == "PersistentVolumeClaim":
+        pod["volumes"] = [
+            {
+                "name": OLLAMA_DATA_VOLUME,
+                "emptyDir": None,
+                "persistentVolumeClaim": {"claimName": claim_name(node, storage)},
+            }
+        ]
+    elif storage.type == "Image":
+        baked = [
+            {"name": "OLLAMA_MODELS", "value": storage.path},
+            # Never prune (write) the image's read-only model directory.
+            {"name": "OLLAMA_NOPRUNE", "value": "true"},
+        ]
+        init_env.extend(baked)
+        main_env.extend(baked)
+    if pull is not None:
+        init_env.append({"name": "OLLAMA_PULL", "value": pull})
+    if init_env:
+        pod["initContainers"] = [{"name": PULL_CONTAINER, "env": init_env}]
+    if main_env:
+        pod["containers"] = [{"name": OLLAMA_CONTAINER, "env": main_env}]
+    if not pod:
+        return None
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": node.object_name},
+        "spec": {"template": {"spec": pod}},
+    }

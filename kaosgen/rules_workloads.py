@@ -1,0 +1,430 @@
+"""Checks of what kaosgen.yaml asks of each workload in each environment.
+
+Routes and their authentication, in-cluster callers, autoscaling, and the size and
+storage of Hosted models. They read the same merged settings the layout pass renders
+(`kaosgen.effective`), so what is checked is what is rendered. Like every rule, they only
+report; locations point at the kaosgen.yaml entry that asked for the thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from kaosgen import effective
+from kaosgen.diagnostics import Diagnostics, Location
+from kaosgen.generate import modelsize
+from kaosgen.generate.workloads import resource_kind
+from kaosgen.graph import AgentNode, Graph, ModelAPINode, Workload
+from kaosgen.models.project import Environment, Project
+
+_EXPOSURE = {
+    "ModelAPI": "anyone who reaches the gateway can spend your LLM budget",
+    "MCPServer": "anyone who reaches the gateway can run its tools",
+}
+_AUTH_HINT = (
+    "set gateway.auth (apiKey or jwt, with gateway.vendor: envoy), or auth.external: true "
+    "when your gateway authenticates requests itself"
+)
+_STOCK_OLLAMA = "docker.io/ollama/ollama"
+
+
+class _Where:
+    """Locations in kaosgen.yaml, most specific first (None without a kaosgen.yaml)."""
+
+    def __init__(self, doc: Any) -> None:
+        self.doc = doc
+
+    def has(self, path: tuple) -> bool:
+        return self.doc is not None and tuple(path) in self.doc.values
+
+    def first(self, *paths: tuple, key: bool = False) -> Location | None:
+        if self.doc is None:
+            return None
+        for path in paths:
+            if self.has(path):
+                return self.doc.location(path, key=key)
+        return self.doc.location(paths[-1] if paths else (), key=key)
+
+    def workload(self, env_name: str, ref: str, *field: str) -> Location | None:
+        """`environments.<env>.workloads.<ref>.<field>`, else the project-level entry."""
+        return self.first(
+            ("environments", env_name, "workloads", ref, *field),
+            ("workloads", ref, *field),
+            ("environments", env_name, "workloads", ref),
+            ("workloads", ref),
+        )
+
+
+def _environments(project: Project) -> Iterator[tuple[str, Environment]]:
+    return iter(sorted(project.environments.items()))
+
+
+def _names(envs: list[str]) -> str:
+    return ", ".join(repr(e) for e in envs)
+
+
+# --- references ---------------------------------------------------------------------------
+
+
+def check_workload_refs(graph: Graph, project: Project, diags: Diagnostics, where: _Where) -> None:
+    """Top-level `workloads` keys name rendered workloads (environments' are checked by
+    `rules.check_overrides`)."""
+    refs = {w.ref for w in graph.workloads()}
+    for ref in project.workloads:
+        if ref not in refs and where.doc is not None:
+            diags.error(
+                "ref-workload",
+                f"workloads names {ref!r}, which is not a rendered workload",
+                where.doc.location(("workloads", ref), key=True),
+                hint="use agent/<name>, modelapi/<name> or mcpserver/<name>",
+            )
+
+
+def _settings(project: Project, node: Workload) -> Iterator[tuple[str, Environment, Any]]:
+    for env_name, env in _environments(project):
+        yield env_name, env, effective.workload(project, env, node.ref)
+
+
+# --- routes and authentication --------------------------------------------------------------
+
+
+def check_gateway_auth(project: Project, diags: Diagnostics, where: _Where) -> None:
+    """Authentication and rate limits are rendered for Envoy Gateway only; JWT providers
+    need distinct names."""
+    blocks: list[tuple[tuple, Any, Any]] = [
+        (("gateway",), project.gateway.auth, project.gateway.rate_limit)
+    ]
+    for env_name, env in _environments(project):
+        if env.gateway is not None:
+            blocks.append(
+                (("environments", env_name, "gateway"), env.gateway.auth, env.gateway.rate_limit)
+            )
+    for path, auth, rate_limit in blocks:
+        if auth is not None and auth.jwt is not None:
+            seen: set[str] = set()
+            for i, provider in enumerate(auth.jwt.providers):
+                if provider.name in seen:
+                    diags.error(
+                        "gateway-auth",
+                        f"JWT provider name {provider.name!r} is used twice",
+                        where.first((*path, "auth", "jwt", "providers", i, "name")),
+                    )
+                seen.add(provider.name)
+        if project.gateway.vendor == "envoy":
+            continue
+        for field, value, what in (
+            ("auth", auth is not None and auth.rendered, "authentication"),
+            ("rateLimit", rate_limit is not None, "rate limits"),
+        ):
+            if value:
+                diags.error(
+                    "gateway-vendor",
+                    f"kaosgen renders {what} for Envoy Gateway only, and gateway.vendor is "
+                    f"{project.gateway.vendor!r}",
+                    where.first((*path, field), key=True),
+                    hint="set gateway.vendor: envoy; for another gateway configure its own "
+                    "policy (docs/gateway.md) and set auth.external: true",
+                )
+
+
+def check_routes(graph: Graph, project: Project, diags: Diagnostics, where: _Where) -> None:
+    for node in graph.workloads():
+        for env_name, env, settings in _settings(project, node):
+            route = settings.route
+            if route is None:
+                continue
+            loc = where.workload(env_name, node.ref, "route")
+            if route.enabled and not node.exposed:
+                diags.error(
+                    "route-not-exposed",
+                    f"agent {node.name!r} has agentNetwork.expose: false (no Service), so it "
+                    f"cannot be routed (environment {env_name!r})",
+                    loc,
+                    hint=f"set agentNetwork.expose: true on {node.name!r}",
+                )
+            if route.paths and node.kind != "Agent":
+                diags.error(
+                    "route-paths",
+                    f"route.paths is for agents; a {node.kind}'s route forwards everything "
+                    "under its prefix",
+                    where.workload(env_name, node.ref, "route", "paths"),
+                )
+            if (
+                route.rate_limit is not None
+                and project.gateway.vendor != "envoy"
+                and effective.route(project, env, node) is not None
+            ):
+                diags.error(
+                    "gateway-vendor",
+                    "kaosgen renders rate limits for Envoy Gateway only",
+                    where.workload(env_name, node.ref, "route", "rateLimit"),
+                    hint="set gateway.vendor: envoy",
+                )
+    _unauthenticated(graph, project, diags, where)
+
+
+def _unauthenticated(graph: Graph, project: Project, diags: Diagnostics, where: _Where) -> None:
+    """A routed ModelAPI or MCP server without authentication: one warning per workload;
+    routed agents without authentication: one warning per environment."""
+    for node in [*graph.modelapis, *graph.mcpservers]:
+        envs = []
+        for env_name, env in _environments(project):
+            route = effective.route(project, env, node)
+            if route is not None and not route.authenticated:
+                envs.append(env_name)
+        if envs:
+            env_name = envs[0]
+            diags.warning(
+                "route-unauthenticated",
+                f"{node.kind} {node.name!r} is routed through the gateway without "
+                f"authentication (environment{'s' if len(envs) > 1 else ''} {_names(envs)}): "
+                f"{_EXPOSURE[node.kind]}",
+                where.first(
+                    ("environments", env_name, "workloads", node.ref, "route", "enabled"),
+                    ("workloads", node.ref, "route", "enabled"),
+                    ("environments", env_name, "gateway", "routes", node.route_segment),
+                    ("gateway", "routes", node.route_segment),
+                    ("gateway",),
+                ),
+                hint=_AUTH_HINT,
+            )
+    for env_name, env in _environments(project):
+        open_agents = [
+            a.name
+            for a in graph.agents
+            if (r := effective.route(project, env, a)) is not None and not r.authenticated
+        ]
+        if open_agents:
+            shown = ", ".join(repr(n) for n in open_agents[:5])
+            more = f" and {len(open_agents) - 5} more" if len(open_agents) > 5 else ""
+            diags.warning(
+                "route-unauthenticated",
+                f"environment {env_name!r} routes agent{'s' if len(open_agents) > 1 else ''} "
+                f"{shown}{more} through the gateway without authentication: anyone who "
+                "reaches the gateway can use them",
+                where.first(("environments", env_name, "gateway"), ("gateway",), (), key=True),
+                hint=_AUTH_HINT,
+            )
+
+
+# --- in-cluster callers ---------------------------------------------------------------------
+
+
+def check_callers(graph: Graph, project: Project, diags: Diagnostics, where: _Where) -> None:
+    for node in graph.workloads():
+        for env_name, _, settings in _settings(project, node):
+            if not settings.callers:
+                continue
+            loc = where.workload(env_name, node.ref, "callers")
+            if not node.exposed:
+                diags.error(
+                    "callers-no-service",
+                    f"agent {node.name!r} has agentNetwork.expose: false (no Service): "
+                    f"callers cannot reach it (environment {env_name!r})",
+                    loc,
+                    hint=f"set agentNetwork.expose: true on {node.name!r}",
+                )
+            if not project.security.network_policies:
+                diags.warning(
+                    "callers-no-policies",
+                    "callers has no effect: security.networkPolicies is false (every pod may "
+                    "call every workload)",
+                    loc,
+                )
+            for i, caller in enumerate(settings.callers):
+                if caller.namespace is not None and caller.namespace_selector is not None:
+                    problem = "set namespace or namespaceSelector, not both"
+                elif (
+                    caller.namespace is None
+                    and caller.namespace_selector is None
+                    and caller.pod_selector is None
+                ):
+                    problem = "name a namespace, a namespaceSelector or a podSelector"
+                else:
+                    continue
+                diags.error(
+                    "callers-invalid",
+                    f"callers entry {i + 1}: {problem}",
+                    where.workload(env_name, node.ref, "callers", i),
+                )
+
+
+# --- autoscaling ----------------------------------------------------------------------------
+
+
+def check_autoscaling(graph: Graph, project: Project, diags: Diagnostics, where: _Where) -> None:
+    for node in graph.workloads():
+        for env_name, env, settings in _settings(project, node):
+            hpa = effective.autoscaling(project, env, node)
+            if hpa is None:
+                continue
+            loc = where.first(
+                ("environments", env_name, "workloads", node.ref, "autoscaling"),
+                ("workloads", node.ref, "autoscaling"),
+                ("environments", env_name, "autoscaling"),
+                key=True,
+            )
+            low = hpa.min_replicas or 1
+            if hpa.max_replicas is None:
+                diags.error(
+                    "autoscaling-range",
+                    f"{node.ref} autoscales in environment {env_name!r} without maxReplicas",
+                    loc,
+                    hint="set autoscaling.maxReplicas",
+                )
+            elif hpa.max_replicas < low:
+                diags.error(
+                    "autoscaling-range",
+                    f"{node.ref} in environment {env_name!r}: maxReplicas {hpa.max_replicas} "
+                    f"is below minReplicas {low}",
+                    loc,
+                )
+            if isinstance(node, AgentNode) and node.memory_enabled and node.memory_type == "local":
+                diags.error(
+                    "memory-autoscaling",
+                    f"agent {node.name!r} keeps local memory but autoscales in environment "
+                    f"{env_name!r}: each pod would hold different sessions",
+                    loc,
+                    hint="use memory type redis (components.redis: true gives one), so every "
+                    "replica shares the sessions",
+                )
+            if settings.replicas is not None:
+                diags.warning(
+                    "autoscaling-replicas",
+                    f"{node.ref} has replicas {settings.replicas} in environment {env_name!r}, "
+                    "where an HPA owns the count: replicas is ignored",
+                    where.workload(env_name, node.ref, "replicas"),
+                    hint="set autoscaling.minReplicas instead",
+                )
+            requests = _effective_requests(node, project, env, settings)
+            metrics = {"cpu": hpa.cpu, "memory": hpa.memory}
+            if hpa.cpu is None and hpa.memory is None:
+                metrics["cpu"] = 80
+            for resource, target in metrics.items():
+                if target is not None and resource not in requests:
+                    diags.error(
+                        "autoscaling-requests",
+                        f"{node.ref} autoscales on {resource} in environment {env_name!r} but "
+                        f"its container requests no {resource} (utilisation is a percent of "
+                        "the request)",
+                        loc,
+                        hint=f"set resources.requests.{resource} for it",
+                    )
+
+
+def _effective_requests(node: Workload, project: Project, env: Environment, settings: Any) -> dict:
+    """The main container's requests as rendered (limits stand in, as in Kubernetes)."""
+    resources = settings.resources or node.resources
+    if resources is None:
+        resources = getattr(env.resources or project.resources, resource_kind(node))
+    return {**(resources.limits or {}), **(resources.requests or {})}
+
+
+# --- Hosted models: size and storage -------------------------------------------------------
+
+
+def check_hosted_models(graph: Graph, project: Project, diags: Diagnostics, where: _Where) -> None:
+    for node in graph.modelapis:
+        hosted = node.mode == "Hosted"
+        overridden = node.resources is not None or any(
+            s.resources is not None for _, _, s in _settings(project, node)
+        )
+        unsized = node.pull_model and modelsize.parse(node.pull_model) is None
+        if hosted and unsized and not overridden:
+            default = project.resources.ollama
+            diags.warning(
+                "model-size-unknown",
+                f"the tag {node.pull_model!r} names no size (like 8b or 135m), so kaosgen "
+                f"cannot size the Ollama server: it gets the defaults (requests "
+                f"{_quantities(default.requests)}, limits {_quantities(default.limits)})",
+                node.doc.location(("spec", "hostedConfig", "model")),
+                hint=f"name the size in the tag, or set workloads.{node.ref}.resources in "
+                "kaosgen.yaml",
+            )
+        for env_name, env, settings in _settings(project, node):
+            storage = settings.model_storage
+            if storage is None:
+                continue
+            loc = where.workload(env_name, node.ref, "modelStorage")
+            if not hosted:
+                diags.error(
+                    "model-storage",
+                    f"modelStorage is for Hosted (Ollama) ModelAPIs; {node.name!r} is a Proxy",
+                    loc,
+                )
+                continue
+            _check_storage(node, project, env_name, env, storage, diags, where, loc)
+
+
+def _check_storage(
+    node: ModelAPINode,
+    project: Project,
+    env_name: str,
+    env: Environment,
+    storage: Any,
+    diags: Diagnostics,
+    where: _Where,
+    loc: Location | None,
+) -> None:
+    from kaosgen.generate.modelstorage import claim_size
+
+    pull = storage.pull or ("Never" if storage.type == "Image" else "IfNotPresent")
+    if storage.type == "PersistentVolumeClaim":
+        if not storage.existing_claim and claim_size(node, storage) is None:
+            diags.error(
+                "model-storage",
+                f"cannot size the model volume of {node.name!r}: the tag "
+                f"{node.pull_model!r} names no size (environment {env_name!r})",
+                loc,
+                hint="set modelStorage.size, e.g. 20Gi",
+            )
+        if storage.access_modes == ["ReadOnlyMany"] and pull != "Never":
+            diags.error(
+                "model-storage",
+                f"a ReadOnlyMany volume cannot take a pulled model (pull is {pull})",
+                where.workload(env_name, node.ref, "modelStorage", "accessModes"),
+                hint="pre-load the volume and set modelStorage.pull: Never",
+            )
+        hpa = effective.autoscaling(project, env, node)
+        most = (hpa.max_replicas or 1) if hpa else effective.replicas(project, env, node)
+        if most > 1 and "ReadWriteOnce" in storage.access_modes and len(storage.access_modes) == 1:
+            diags.warning(
+                "model-storage",
+                f"{node.ref} may run {most} pods in environment {env_name!r} but its model "
+                "volume is ReadWriteOnce: pods on other nodes cannot mount it",
+                loc,
+                hint="use accessModes [ReadWriteMany] (or a pre-loaded ReadOnlyMany "
+                "existingClaim with pull: Never), or one replica",
+            )
+    elif storage.type == "Image":
+        image = node.image or env.images.get("ollama") or project.images.ollama
+        if image.startswith(_STOCK_OLLAMA + ":") or image.startswith(_STOCK_OLLAMA + "@"):
+            diags.error(
+                "model-storage",
+                f"modelStorage type Image needs an image with the model baked in; {node.name!r} "
+                f"runs the stock Ollama image {image!r}",
+                loc,
+                hint="set spec.container.image on the ModelAPI (docs/models.md shows how to "
+                "build one)",
+            )
+    if storage.pull == "Always" and storage.type == "Image":
+        diags.error(
+            "model-storage",
+            "pull: Always cannot write into the image's read-only model directory",
+            where.workload(env_name, node.ref, "modelStorage", "pull"),
+        )
+
+
+def _quantities(values: dict | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted((values or {}).items())) or "none"
+
+
+def check(graph: Graph, project: Project, diags: Diagnostics, project_doc: Any = None) -> None:
+    where = _Where(project_doc)
+    check_workload_refs(graph, project, diags, where)
+    check_gateway_auth(project, diags, where)
+    check_routes(graph, project, diags, where)
+    check_callers(graph, project, diags, where)
+    check_autoscaling(graph, project, diags, where)
+    check_hosted_models(graph, project, diags, where)
