@@ -2,7 +2,7 @@
 
 Nodes: agents, ModelAPIs, MCP servers, and the gateway when routes are rendered. Edges:
 agent → ModelAPI (labelled with the model), agent → MCP server, agent → peer agent
-(delegation, from `agentNetwork.access`), gateway → every exposed workload (labelled with
+(delegation, from `agentNetwork.access`), gateway → every routed workload (labelled with
 its route path). Workloads are grouped by namespace when there are several.
 """
 
@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from kaosgen import effective
 from kaosgen.graph import Graph, Workload
 from kaosgen.models.project import Project
 
@@ -69,8 +70,14 @@ def build(graph: Graph, project: Project, env_name: str | None = None) -> Net:
     if enabled:
         parent = project.gateway.parent_ref
         net.nodes.append(("gateway", "Gateway", f"Gateway {parent.name}", ""))
+        env = project.environments[env_name] if env_name is not None else None
         for node in graph.workloads():
-            if node.exposed:
+            routed = (
+                effective.routed_anywhere(project, node)
+                if env is None
+                else effective.route(project, env, node) is not None
+            )
+            if routed:
                 namespace = env_ns or node.namespace or ("default" if env_name else "<namespace>")
                 path = f"/{namespace}/{node.route_segment}/{node.name}"
                 net.edges.append(("gateway", _node_id(node), path, "route"))

@@ -66,9 +66,13 @@ def test_runtime_settings_read_the_rendered_env(example: Path, deployment: dict[
     from kaos_runtime.settings import load_settings
 
     env, referenced = _container_env(deployment)
-    assert not referenced, "examples keep agent env literal; a valueFrom would need a cluster"
+    # Only secrets come from a Secret; the test stands in for the kubelet that reads them.
+    assert set(referenced) <= {"MEMORY_REDIS_PASSWORD"}, referenced
     env = {k: _kubelet_expand(v) for k, v in env.items()}
+    env.update({name: "from-a-secret" for name in referenced})
     settings = load_settings(env)
+    if "MEMORY_REDIS_PASSWORD" in referenced:
+        assert settings.memory_redis_password.get_secret_value() == "from-a-secret"
     name = deployment["metadata"]["name"].removeprefix("agent-")
     assert settings.agent_name == name
     assert settings.model_name == env["MODEL_NAME"]

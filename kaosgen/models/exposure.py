@@ -90,14 +90,20 @@ class JwtProvider(KaosModel):
     audiences: Annotated[list[str], Field(max_length=8)] = Field(
         default_factory=list, description="Accepted `aud` values (any when empty)."
     )
-    remote_jwks: RemoteJwks = Field(alias="remoteJWKS")
-    claim_to_headers: list[ClaimToHeader] = Field(default_factory=list)
+    remote_jwks: RemoteJwks = Field(
+        alias="remoteJWKS", description="Where the provider publishes its signing keys."
+    )
+    claim_to_headers: list[ClaimToHeader] = Field(
+        default_factory=list, description="Claims passed to the workload as request headers."
+    )
 
 
 class JwtAuth(KaosModel):
     """Envoy Gateway `jwt`: a bearer token (Authorization: Bearer) from one of the providers."""
 
-    providers: Annotated[list[JwtProvider], Field(min_length=1, max_length=16)]
+    providers: Annotated[list[JwtProvider], Field(min_length=1, max_length=16)] = Field(
+        description="Identity providers; a token from any of them is accepted."
+    )
 
 
 class GatewayAuth(KaosModel):
@@ -128,8 +134,10 @@ class GatewayAuth(KaosModel):
 class RateLimit(KaosModel):
     """A local rate limit per route (Envoy Gateway BackendTrafficPolicy), per Envoy replica."""
 
-    requests: Annotated[int, Field(ge=1, le=4294967295)]
-    unit: Literal["Second", "Minute", "Hour", "Day"] = "Minute"
+    requests: Annotated[int, Field(ge=1, le=4294967295)] = Field(
+        description="Requests allowed per unit of time."
+    )
+    unit: Literal["Second", "Minute", "Hour", "Day"] = Field("Minute", description="The time.")
 
 
 class RouteSettings(KaosModel):
@@ -156,14 +164,22 @@ class RouteSettings(KaosModel):
 
 
 class LabelSelectorRequirement(KaosModel):
-    key: str = Field(min_length=1)
-    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
-    values: list[str] = Field(default_factory=list)
+    key: str = Field(min_length=1, description="A label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
+        description="How the label's value relates to values."
+    )
+    values: list[str] = Field(
+        default_factory=list, description="For In and NotIn (empty for Exists, DoesNotExist)."
+    )
 
 
 class LabelSelector(KaosModel):
-    match_labels: dict[str, str] = Field(default_factory=dict)
-    match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list)
+    match_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels that must all be present with these values."
+    )
+    match_expressions: list[LabelSelectorRequirement] = Field(
+        default_factory=list, description="Requirements that must all hold."
+    )
 
 
 class Caller(KaosModel):

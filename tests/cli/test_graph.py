@@ -29,7 +29,10 @@ def test_mermaid_shows_workloads_delegation_and_gateway_routes() -> None:
         for line in lines
     )
     assert '  gateway -.->|"/agents-prod/agent/coordinator"| agent__coordinator' in lines
-    assert '  gateway -.->|"/agents-prod/mcp/math-tools"| mcpserver__math_tools' in lines
+    # Only what the environment routes: the coordinator; not the specialists (route
+    # disabled in kaosgen.yaml), not the MCP servers or the ModelAPI (not routed by default).
+    routed = [line for line in lines if line.startswith("  gateway -.->")]
+    assert routed == ['  gateway -.->|"/agents-prod/agent/coordinator"| agent__coordinator']
 
 
 def test_dot_is_valid_graphviz_and_draws_svg_and_png(tmp_path: Path) -> None:

@@ -254,3 +254,74 @@ async def test_events_are_stored_json_safe_and_bad_entries_never_break_reading(
         assert await redis.get_messages("t", 10) == [{"role": "user", "content": "fine"}]
     finally:
         await redis.close()
+
+
+# --- a password-protected Redis (MEMORY_REDIS_PASSWORD) ----------------------------------
+
+REDIS_PASSWORD = "pa ss:w@rd/$(x)"
+
+
+@pytest.fixture(scope="module")
+def protected_redis(tmp_path_factory: pytest.TempPathFactory):
+    from support.redis_server import start_redis
+
+    yield from start_redis(tmp_path_factory.mktemp("redis-auth"), password=REDIS_PASSWORD)
+
+
+def _settings(port: int, **extra: str):
+    from kaos_runtime.settings import load_settings
+
+    env = {
+        "AGENT_NAME": "a",
+        "MODEL_API_URL": "http://model:8000",
+        "MODEL_NAME": "m",
+        "MEMORY_TYPE": "redis",
+        "MEMORY_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        **extra,
+    }
+    return load_settings(env)
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_redis_memory_authenticates_with_the_password_from_the_env(protected_redis) -> None:
+    settings = _settings(protected_redis.port, MEMORY_REDIS_PASSWORD=REDIS_PASSWORD)
+    assert REDIS_PASSWORD not in repr(settings)  # a SecretStr: never in logs
+    memory = create_memory(settings)
+    try:
+        await memory.ping()
+        await memory.add_event("s", "user_message", "hello")
+        assert [e["content"] for e in await memory.get_events("s")] == ["hello"]
+    finally:
+        await memory.close()
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+@pytest.mark.parametrize("password", [None, "wrong"])
+async def test_redis_memory_without_the_right_password_fails_clearly(
+    protected_redis, password: str | None
+) -> None:
+    extra = {"MEMORY_REDIS_PASSWORD": password} if password else {}
+    memory = create_memory(_settings(protected_redis.port, **extra))
+    try:
+        with pytest.raises(
+            MemoryBackendError, match=r"redis memory at redis://127\.0\.0\.1"
+        ) as exc:
+            await memory.ping()
+        assert REDIS_PASSWORD not in str(exc.value)
+    finally:
+        await memory.close()
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_a_password_in_the_url_wins_over_the_env(protected_redis) -> None:
+    from urllib.parse import quote
+
+    url = f"redis://:{quote(REDIS_PASSWORD, safe='')}@127.0.0.1:{protected_redis.port}/0"
+    memory = RedisMemory(url, password="ignored")
+    try:
+        await memory.ping()
+    finally:
+        await memory.close()

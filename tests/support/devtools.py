@@ -106,6 +106,14 @@ CRD_FILES = {
     ),
     ("argoproj.io/v1alpha1", "Application"): ("argo-cd", "argoproj.io_applications.yaml"),
     ("argoproj.io/v1alpha1", "ApplicationSet"): ("argo-cd", "argoproj.io_applicationsets.yaml"),
+    ("gateway.envoyproxy.io/v1alpha1", "SecurityPolicy"): (
+        "envoy-gateway",
+        "gateway.envoyproxy.io_securitypolicies.yaml",
+    ),
+    ("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy"): (
+        "envoy-gateway",
+        "gateway.envoyproxy.io_backendtrafficpolicies.yaml",
+    ),
 }
 
 
@@ -120,10 +128,15 @@ def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator
     return cls(schema)
 
 
-def validate_gitops_object(obj: dict[str, Any]) -> None:
-    """Raise with every schema error of a Flux or Argo CD object."""
+def validate_crd_object(obj: dict[str, Any]) -> None:
+    """Raise with every schema error of a custom resource (Flux, Argo CD, Envoy Gateway)
+    against its vendored CRD, made strict (unknown fields fail)."""
     validator = crd_validator(obj["apiVersion"], obj["kind"])
     errors = sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
         raise AssertionError(f"{obj['kind']} {obj['metadata'].get('name')}:\n" + "\n".join(lines))
+
+
+#: The GitOps tests' name for it.
+validate_gitops_object = validate_crd_object

@@ -28,10 +28,16 @@ from .process import Server, free_port, running
 REQUIRE_ENV = "KAOSGEN_REQUIRE_REDIS"
 
 
-def redis_ping(port: int) -> bool:
-    """True when a Redis on `port` answers PING (raw RESP, no client library needed)."""
+def redis_ping(port: int, password: str | None = None) -> bool:
+    """True when a Redis on `port` answers PING (raw RESP, no client library needed),
+    after AUTH when a password is given."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            if password is not None:
+                secret = password.encode()
+                sock.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret))
+                if not sock.recv(64).startswith(b"+OK"):
+                    return False
             sock.sendall(b"PING\r\n")
             return sock.recv(64).startswith(b"+PONG")
     except OSError:
@@ -87,8 +93,9 @@ def redis_binary() -> str:
     pytest.skip(reason)
 
 
-def start_redis(directory: Path) -> Iterator[Server]:
-    """Run a throwaway redis-server (no persistence, loopback only) inside `directory`."""
+def start_redis(directory: Path, password: str | None = None) -> Iterator[Server]:
+    """Run a throwaway redis-server (no persistence, loopback only) inside `directory`;
+    with `password`, clients must AUTH (redis --requirepass)."""
     binary = redis_binary()
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -102,11 +109,13 @@ def start_redis(directory: Path) -> Iterator[Server]:
         "--daemonize", "no",
         "--protected-mode", "yes",
     ]  # fmt: skip
+    if password is not None:
+        argv += ["--requirepass", password]
     with running(
         argv,
         port=port,
         log_path=directory / "redis.log",
-        ready=lambda _: redis_ping(port),
+        ready=lambda _: redis_ping(port, password),
         timeout=15,
         what="redis-server",
     ) as server:
