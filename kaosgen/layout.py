@@ -300,7 +300,7 @@ def workload_overlay(
         if policies:
             out.add(
                 "network-policies.yaml",
-                gateway.gateway_ingress_policy(node, project, gw.parent.namespace),
+                gateway.gateway_ingress_policy(node, project, gw.parent.namespace, cache),
             )
     # In-cluster callers: added to the workload's own NetworkPolicy.
     if policies and settings.callers:

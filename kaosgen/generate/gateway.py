@@ -39,7 +39,11 @@ def agent_paths(route: Route) -> list[tuple[str, str, str | None]]:
 def _rule(
     prefix: str, kind: str, path: str, method: str | None, backend: dict, timeouts: Any
 ) -> dict[str, Any]:
-    """Forward `<prefix><path>` to `<path>` in the pod (`/` for the prefix itself)."""
+    """Forward `<prefix><path>` to `<path>` in the pod (`/` for the prefix itself).
+
+    The rule that serves the A2A card (and a ModelAPI's or MCP server's one rule) also
+    sets X-Forwarded-Prefix, from which the runtime builds the card's public URL.
+    """
     if kind == "PathPrefix":
         values = [prefix + path.rstrip("/")]
         rewrite = {"type": "ReplacePrefixMatch", "replacePrefixMatch": path}
@@ -55,18 +59,23 @@ def _rule(
         if method:
             match["method"] = method
         matches.append(match)
-    return {
-        "matches": matches,
-        "filters": [
+    filters: list[dict[str, Any]] = []
+    if path in ("/", contract.WELL_KNOWN_PATH) and method is None:
+        filters.append(
             {
                 "type": "RequestHeaderModifier",
                 "requestHeaderModifier": {"set": [{"name": PREFIX_HEADER, "value": prefix}]},
-            },
-            {"type": "URLRewrite", "urlRewrite": {"path": rewrite}},
-        ],
-        "backendRefs": [backend],
-        "timeouts": timeouts,
+            }
+        )
+    filters.append({"type": "URLRewrite", "urlRewrite": {"path": rewrite}})
+    rule: dict[str, Any] = {
+        "matches": matches,
+        "filters": filters,
+        "backendRefs": [dict(backend)],
     }
+    if timeouts is not None:
+        rule["timeouts"] = dict(timeouts)
+    return rule
 
 
 def httproute(
@@ -91,7 +100,7 @@ def httproute(
         rules = [_rule(prefix, *p, backend, timeouts) for p in agent_paths(route)]
     else:
         rules = [_rule(prefix, "PathPrefix", "/", None, backend, timeouts)]
-    return render(
+    route = render(
         "httproute.json.j2",
         name=node.route_name,
         namespace=node.namespace,
@@ -99,18 +108,31 @@ def httproute(
         annotations=None,
         parent_ref={k: v for k, v in parent_ref.items() if v is not None},
         hostnames=hostnames or None,
-        rules=rules,
     )
+    # Built here as data (no user text in them): an agent's dozen rules need no trip
+    # through the template's JSON.
+    route["spec"]["rules"] = rules
+    return route
 
 
 def gateway_ingress_policy(
-    node: Workload, project: Project, gateway_namespace: str | None
+    node: Workload, project: Project, gateway_namespace: str | None, cache: dict[tuple, Any]
 ) -> dict[str, Any]:
     """Let the Gateway's namespace reach one routed workload, on its port only.
 
     One policy per routed workload (not a label every exposed pod carries): a ModelAPI or
     MCP server that is not routed in this environment accepts nothing from the gateway.
+    The same in every environment with the same gateway namespace: rendered once.
     """
+    key = ("gateway-ingress", node.kind, *node.key, gateway_namespace)
+    if key not in cache:
+        cache[key] = _gateway_ingress_policy(node, project, gateway_namespace)
+    return cache[key]
+
+
+def _gateway_ingress_policy(
+    node: Workload, project: Project, gateway_namespace: str | None
+) -> dict[str, Any]:
     source: dict[str, Any] = (
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway_namespace}}}
         if gateway_namespace

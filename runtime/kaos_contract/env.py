@@ -23,23 +23,23 @@ HOSTED_MODELAPI_PORT = 11434
 MCP_PATH = "/mcp"
 
 # --- The agent's HTTP paths, by who may reach them ------------------------------------
+
+#: Where the A2A card lives; the card's URL is built from the request (X-Forwarded-Prefix).
+WELL_KNOWN_PATH = "/.well-known"
 # (match type, path, method or None), in Gateway API terms. The compiler routes the public
 # paths whenever an agent is routed, and a private group only when kaosgen.yaml names it
 # (`route.paths`); the runtime's tests check every path it serves is in exactly one group.
 
-#: The public API: OpenAI-compatible chat and models, the A2A card.
+#: The public API: OpenAI-compatible chat and models; the A2A card (agent.json,
+#: agent-card.json, agent) under /.well-known, public metadata by definition (RFC 8615).
 AGENT_PUBLIC_PATHS: tuple[tuple[str, str, str | None], ...] = (
     ("PathPrefix", "/v1", None),
-    ("Exact", "/.well-known/agent.json", None),
-    ("Exact", "/.well-known/agent-card.json", None),
-    ("Exact", "/.well-known/agent", None),
+    ("PathPrefix", WELL_KNOWN_PATH, None),
 )
 #: Reserved (and routed) for A2A JSON-RPC, which the runtime does not serve yet: a POST to
-#: the agent's base URL (the card's `url`, a2a-sdk's default endpoint) and paths under /a2a.
-AGENT_A2A_PATHS: tuple[tuple[str, str, str | None], ...] = (
-    ("Exact", "/", "POST"),
-    ("PathPrefix", "/a2a", None),
-)
+#: the agent's base URL, the card's `url`, where A2A clients send JSON-RPC (a2a-sdk's
+#: default endpoint). A2A's HTTP+JSON binding lives under /v1, public already.
+AGENT_A2A_PATHS: tuple[tuple[str, str, str | None], ...] = (("Exact", "/", "POST"),)
 #: In the cluster only, unless a route names the group.
 AGENT_PRIVATE_PATHS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
     "memory": (("PathPrefix", "/memory", None),),

@@ -384,10 +384,9 @@ def test_an_agent_route_forwards_only_its_public_api(tmp_path: Path) -> None:
         ("GET", "/.well-known/agent.json"): "/.well-known/agent.json",
         ("GET", "/.well-known/agent-card.json"): "/.well-known/agent-card.json",
         ("GET", "/.well-known/agent"): "/.well-known/agent",
-        # Reserved for A2A JSON-RPC: a POST to the card's URL, and /a2a.
+        # Reserved for A2A JSON-RPC: a POST to the card's URL.
         ("POST", ""): "/",
         ("POST", "/"): "/",
-        ("POST", "/a2a/rpc"): "/a2a/rpc",
     }
     private = {
         ("GET", "/memory/events"): "/memory/events",
@@ -400,7 +399,13 @@ def test_an_agent_route_forwards_only_its_public_api(tmp_path: Path) -> None:
         assert _resolve(dev, method, base + path) == inner, (method, path)
     for method, path in private:
         assert _resolve(dev, method, base + path) is None, (method, path)
-    for method, path in [("GET", ""), ("GET", "/"), ("GET", "/.well-known/other"), ("GET", "/v1x")]:
+    for method, path in [
+        ("GET", ""),
+        ("GET", "/"),
+        ("POST", "/a2a"),
+        ("GET", "/v1x"),
+        ("GET", "/mcp"),
+    ]:
         assert _resolve(dev, method, base + path) is None, (method, path)
     debug = _routes(out, "debug")["agent-a"]
     for (method, path), inner in {**public, **private}.items():
