@@ -162,6 +162,29 @@ def check_routes(graph: Graph, project: Project, diags: Diagnostics, where: _Whe
                     hint="set gateway.vendor: envoy",
                 )
     _unauthenticated(graph, project, diags, where)
+    _unused_gateway_routes(graph, project, diags)
+
+
+def _unused_gateway_routes(graph: Graph, project: Project, diags: Diagnostics) -> None:
+    """KAOS routes every workload; kaosgen routes a ModelAPI or MCP server only when asked.
+    A `spec.gatewayRoute` on one that no environment routes says the author expected a
+    route: say how to get one."""
+    if not any(effective.gateway(project, env).enabled for env in project.environments.values()):
+        return
+    for node in [*graph.modelapis, *graph.mcpservers]:
+        if "gatewayRoute" not in (node.doc.data.get("spec") or {}):
+            continue
+        if effective.routed_anywhere(project, node):
+            continue
+        diags.warning(
+            "gateway-route-unused",
+            f"{node.kind} {node.name!r} has spec.gatewayRoute but no environment routes it: "
+            f"kaosgen routes {'ModelAPIs' if node.kind == 'ModelAPI' else 'MCP servers'} only "
+            "when kaosgen.yaml asks",
+            node.doc.location(("spec", "gatewayRoute"), key=True),
+            hint=f"set workloads.{node.ref}.route.enabled: true in kaosgen.yaml (with "
+            "gateway.auth), or remove spec.gatewayRoute",
+        )
 
 
 def _unauthenticated(graph: Graph, project: Project, diags: Diagnostics, where: _Where) -> None:

@@ -488,3 +488,37 @@ def test_projects_render_the_same_whatever_the_key_order(tmp_path: Path) -> None
         build_overlay(two / "overlays/default")
     )
     assert find(build_overlay(one / "overlays/default"), "HTTPRoute", "modelapi-llm")
+
+
+def test_a_kaos_gateway_route_on_an_unrouted_workload_says_how_to_route_it(
+    tmp_path: Path,
+) -> None:
+    """KAOS routes every workload; a KAOS document's spec.gatewayRoute on a ModelAPI that
+    kaosgen does not route gets a warning at that field, with the kaosgen.yaml to write."""
+    llm = kaos(
+        "ModelAPI",
+        "llm",
+        {
+            "mode": "Hosted",
+            "hostedConfig": {"model": "smollm2:135m"},
+            "gatewayRoute": {"timeout": "9s"},
+        },
+    )
+    src = _project(tmp_path / "p", GATEWAY_ON, llm, _agent("a"))
+    _, diags = validate_json(".", cwd=src)
+    (unused,) = [d for d in diags if d["rule"] == "gateway-route-unused"]
+    assert unused["message"] == (
+        "ModelAPI 'llm' has spec.gatewayRoute but no environment routes it: kaosgen routes "
+        "ModelAPIs only when kaosgen.yaml asks"
+    )
+    assert "workloads.modelapi/llm.route.enabled: true" in unused["hint"]
+    lines = (src / "resources.yaml").read_text(encoding="utf-8").splitlines()
+    assert lines[unused["line"] - 1].strip() == "gatewayRoute:"
+    routed = _project(
+        tmp_path / "routed",
+        GATEWAY_ON + "workloads:\n  modelapi/llm:\n    route: {enabled: true}\n",
+        llm,
+        _agent("a"),
+    )
+    _, diags = validate_json(".", cwd=routed)
+    assert not [d for d in diags if d["rule"] == "gateway-route-unused"]
