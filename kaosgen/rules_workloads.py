@@ -13,7 +13,7 @@ from typing import Any
 
 from kaosgen import effective
 from kaosgen.diagnostics import Diagnostics, Location
-from kaosgen.generate import modelsize
+from kaosgen.generate import modelsize, scaling
 from kaosgen.generate.workloads import resource_kind
 from kaosgen.graph import AgentNode, Graph, ModelAPINode, Workload
 from kaosgen.models.project import Environment, Project
@@ -321,11 +321,9 @@ def check_autoscaling(graph: Graph, project: Project, diags: Diagnostics, where:
                     hint="set autoscaling.minReplicas instead",
                 )
             requests = _effective_requests(node, project, env, settings)
-            metrics = {"cpu": hpa.cpu, "memory": hpa.memory}
-            if hpa.cpu is None and hpa.memory is None:
-                metrics["cpu"] = 80
-            for resource, target in metrics.items():
-                if target is not None and resource not in requests:
+            for metric in scaling.metrics(hpa):
+                resource = metric["resource"]["name"]
+                if resource not in requests:
                     diags.error(
                         "autoscaling-requests",
                         f"{node.ref} autoscales on {resource} in environment {env_name!r} but "
