@@ -542,6 +542,7 @@ def _redis_binaries() -> tuple[str, str]:
     return server, cli
 
 
+@pytest.mark.redis
 def test_the_rendered_redis_command_requires_the_password(renders: Renders, tmp_path: Path) -> None:
     """Run redis-server with the rendered args (expanded as the kubelet does), the readiness
     probe's redis-cli with the rendered env, and the agent runtime's Redis memory with the
