@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kaos_contract import env as contract
+
 from kaosgen import effective, imageref, images, yamlout
 from kaosgen.generate import envoy, gateway, modelstorage, network, pods, scaling, workloads
 from kaosgen.generate.templating import render
@@ -117,30 +119,57 @@ def _registry_name(ref: imageref.ImageReference, registry: str) -> str:
     return registry.rstrip("/") + "/" + ref.repository
 
 
+#: redis-server with the password of the mounted Secret; no password, no Redis (an empty
+#: --requirepass would start it open).
+REDIS_WITH_PASSWORD = """\
+password="$(cat "$REDIS_PASSWORD_FILE")" && [ -n "$password" ] || {
+  echo "no Redis password in $REDIS_PASSWORD_FILE" >&2; exit 1; }
+exec redis-server "$@" --requirepass "$password"
+"""
+#: Ready means PONG to an authenticated PING.
+REDIS_READY_WITH_PASSWORD = (
+    'REDISCLI_AUTH="$(cat "$REDIS_PASSWORD_FILE")" redis-cli ping | grep -q PONG'
+)
+
+
 def redis_component_files(project: Project) -> Files:
     """The Redis piece's kustomization when it takes a password from a Secret.
 
-    redis-server gets `--requirepass $(REDIS_PASSWORD)` (the kubelet expands it from the
-    Secret; redis-server then overwrites its process title, so the password is not in
-    /proc/<pid>/cmdline), and the readiness probe's redis-cli reads REDISCLI_AUTH.
+    The Secret is mounted as a file (never an environment variable); redis-server gets it
+    as `--requirepass` from a shell that reads the file (redis-server then overwrites its
+    process title, so it is not in /proc/<pid>/cmdline), and the readiness probe
+    authenticates with it. Agents mount the same Secret (MEMORY_REDIS_PASSWORD_FILE).
     """
-    secret = project.components.redis_password
-    if secret is None:
+    if project.components.redis_password is None:
         return {}
-    ref = {"secretKeyRef": {"name": secret.name, "key": secret.key}}
     container = "/spec/template/spec/containers/0"
     ops = [
         {"op": "test", "path": f"{container}/name", "value": "redis"},
         {
             "op": "add",
-            "path": f"{container}/env",
-            "value": [
-                {"name": "REDIS_PASSWORD", "valueFrom": ref},
-                {"name": "REDISCLI_AUTH", "valueFrom": ref},
-            ],
+            "path": "/spec/template/spec/volumes/-",
+            "value": workloads.redis_password_volume(project),
         },
-        {"op": "add", "path": f"{container}/args/-", "value": "--requirepass"},
-        {"op": "add", "path": f"{container}/args/-", "value": "$(REDIS_PASSWORD)"},
+        {
+            "op": "add",
+            "path": f"{container}/volumeMounts/-",
+            "value": dict(workloads.REDIS_PASSWORD_MOUNT),
+        },
+        {
+            "op": "add",
+            "path": f"{container}/env",
+            "value": [{"name": "REDIS_PASSWORD_FILE", "value": contract.REDIS_PASSWORD_FILE}],
+        },
+        {
+            "op": "add",
+            "path": f"{container}/command",
+            "value": ["/bin/sh", "-c", REDIS_WITH_PASSWORD, "redis-server"],
+        },
+        {
+            "op": "replace",
+            "path": f"{container}/readinessProbe/exec/command",
+            "value": ["/bin/sh", "-c", REDIS_READY_WITH_PASSWORD],
+        },
     ]
     return {
         f"base/{REDIS_COMPONENT}/kustomization.yaml": [

@@ -61,17 +61,28 @@ ALL_AGENTS = [
 ]
 
 
+def _mount_secrets(env: dict[str, str], deployment: dict[str, Any], directory: Path) -> None:
+    """Stand in for the kubelet: the Secret files the pod mounts, at a local path."""
+    volumes = deployment["spec"]["template"]["spec"].get("volumes") or []
+    if "MEMORY_REDIS_PASSWORD_FILE" in env:
+        assert any(v["name"] == "redis-password" and "secret" in v for v in volumes)
+        path = directory / "redis-password"
+        path.write_text("from-a-secret\n", encoding="utf-8")
+        env["MEMORY_REDIS_PASSWORD_FILE"] = str(path)
+
+
 @pytest.mark.parametrize(("example", "deployment"), ALL_AGENTS)
-def test_runtime_settings_read_the_rendered_env(example: Path, deployment: dict[str, Any]) -> None:
+def test_runtime_settings_read_the_rendered_env(
+    example: Path, deployment: dict[str, Any], tmp_path: Path
+) -> None:
     from kaos_runtime.settings import load_settings
 
     env, referenced = _container_env(deployment)
-    # Only secrets come from a Secret; the test stands in for the kubelet that reads them.
-    assert set(referenced) <= {"MEMORY_REDIS_PASSWORD"}, referenced
+    assert not referenced, "secrets come as files, not env vars; the rest stays literal"
     env = {k: _kubelet_expand(v) for k, v in env.items()}
-    env.update({name: "from-a-secret" for name in referenced})
+    _mount_secrets(env, deployment, tmp_path)
     settings = load_settings(env)
-    if "MEMORY_REDIS_PASSWORD" in referenced:
+    if "MEMORY_REDIS_PASSWORD_FILE" in env:
         assert settings.memory_redis_password.get_secret_value() == "from-a-secret"
     name = deployment["metadata"]["name"].removeprefix("agent-")
     assert settings.agent_name == name
@@ -118,6 +129,7 @@ def test_runtime_process_starts_with_exactly_the_rendered_env(tmp_path: Path) ->
             deployment = _richest(example)
             env, _ = _container_env(deployment)
             env = {k: _kubelet_expand(v) for k, v in env.items()}
+            _mount_secrets(env, deployment, tmp_path)
             port = free_port()
             process_env = {
                 **env,

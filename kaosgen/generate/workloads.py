@@ -194,10 +194,8 @@ def _derived_env(agent: AgentNode, project: Project, user_names: set[str]) -> tu
         and project.components.redis
     ):
         add("MEMORY_REDIS_URL", "redis://kaos-redis:6379/0")
-        secret = project.components.redis_password
-        if secret is not None:
-            ref = {"secretKeyRef": {"name": secret.name, "key": secret.key}}
-            wiring.append({"name": "MEMORY_REDIS_PASSWORD", "valueFrom": ref})
+        if redis_password_mounted(agent, project, user_names):
+            add("MEMORY_REDIS_PASSWORD_FILE", contract.REDIS_PASSWORD_FILE)
     if agent.mcp_servers:
         servers = sorted(agent.mcp_servers, key=lambda s: s.name)
         add("MCP_SERVERS", contract.join_csv([s.name for s in servers]))
@@ -254,8 +252,44 @@ def agent_env(agent: AgentNode, project: Project) -> list[dict[str, Any]]:
     ]
 
 
+REDIS_PASSWORD_VOLUME = "redis-password"
+
+
+def redis_password_mounted(agent: AgentNode, project: Project, user_names: set[str]) -> bool:
+    """Whether the agent gets the Redis component's password Secret as a file: it uses the
+    component (no MEMORY_REDIS_URL of its own) and sets no MEMORY_REDIS_PASSWORD itself."""
+    return (
+        agent.memory_type == "redis"
+        and project.components.redis_password is not None
+        and not {"MEMORY_REDIS_URL", "MEMORY_REDIS_PASSWORD"} & user_names
+    )
+
+
+def redis_password_volume(project: Project) -> dict[str, Any]:
+    """The password Secret as one read-only file, `password` (a file, not an environment
+    variable: nothing that dumps the environment sees it)."""
+    secret = project.components.redis_password
+    assert secret is not None
+    return {
+        "name": REDIS_PASSWORD_VOLUME,
+        "secret": {
+            "secretName": secret.name,
+            "items": [{"key": secret.key, "path": "password"}],
+            "defaultMode": 0o440,
+        },
+    }
+
+
+REDIS_PASSWORD_MOUNT = {
+    "name": REDIS_PASSWORD_VOLUME,
+    "mountPath": contract.REDIS_PASSWORD_DIR,
+    "readOnly": True,
+}
+
+
 def build_agent(agent: AgentNode, project: Project, source: str) -> RenderedWorkload:
     image = project.images.agent
+    password = redis_password_mounted(agent, project, {v.name for v in agent.env})
     main = pods.container(
         agent,
         image=image,
@@ -264,12 +298,14 @@ def build_agent(agent: AgentNode, project: Project, source: str) -> RenderedWork
         resources=project.resources.agent,
         liveness=pods.http_probe("/health", initial=5),
         readiness=pods.http_probe("/ready", initial=3, period=5),
+        mounts=[dict(REDIS_PASSWORD_MOUNT)] if password else None,
     )
     objects = _assemble(
         agent,
         project,
         source,
         main=main,
+        volumes=[redis_password_volume(project)] if password else None,
         wave="1" if agent.wait_for_dependencies else None,
     )
     return RenderedWorkload(agent, objects, [agent.image or image], bool(agent.resources))

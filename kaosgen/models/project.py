@@ -197,8 +197,8 @@ class PasswordSecret(KaosModel):
 class RedisComponent(KaosModel):
     password_secret: PasswordSecret | None = Field(
         None,
-        description="Require this password (redis --requirepass); agents get it as "
-        "MEMORY_REDIS_PASSWORD from the same Secret, never in clear text.",
+        description="Require this password (redis --requirepass); Redis and the agents "
+        "mount the Secret as a file (agents: MEMORY_REDIS_PASSWORD_FILE), never in clear text.",
     )
 
 

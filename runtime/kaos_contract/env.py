@@ -108,6 +108,11 @@ WIRING = (
         "secret",
         "Redis password (from a Secret) when MEMORY_REDIS_URL carries none",
     ),
+    EnvVar(
+        "MEMORY_REDIS_PASSWORD_FILE",
+        "str",
+        "a file holding the Redis password (a mounted Secret); MEMORY_REDIS_PASSWORD wins",
+    ),
     EnvVar("MCP_SERVERS", "csv", "MCP server names, sorted; each has MCP_SERVER_<name>_URL"),
     EnvVar("PEER_AGENTS", "csv", "peer agent names, sorted; each has PEER_AGENT_<NAME>_CARD_URL"),
     EnvVar("AGENT_SUB_AGENTS", "csv", "name:url,name:url; takes precedence over PEER_AGENTS"),
@@ -228,6 +233,10 @@ POD_NAMESPACE = "POD_NAMESPACE"
 MCP_ALLOWED_HOSTS = "MCP_ALLOWED_HOSTS"
 #: Browser origins allowed besides the server's own, comma-separated (`https://ui.example.com`).
 MCP_ALLOWED_ORIGINS = "MCP_ALLOWED_ORIGINS"
+#: Where kaosgen mounts the Redis password Secret in agent and Redis pods (one file, key
+#: `password`): MEMORY_REDIS_PASSWORD_FILE points at it.
+REDIS_PASSWORD_DIR = "/var/run/secrets/kaos/redis"
+REDIS_PASSWORD_FILE = f"{REDIS_PASSWORD_DIR}/password"
 #: HTTP liveness/readiness path of the MCP tool-server runtime (200 JSON once it serves).
 MCP_HEALTH_PATH = "/health"
 

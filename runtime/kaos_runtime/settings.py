@@ -44,8 +44,10 @@ class Settings(BaseModel):
     memory_max_sessions: int = 1000
     memory_max_session_events: int = 500
     memory_redis_url: str | None = None
-    #: Shown as '**********' in reprs and logs.
+    #: Shown as '**********' in reprs and logs; MEMORY_REDIS_PASSWORD, else the contents of
+    #: MEMORY_REDIS_PASSWORD_FILE (read once, at start-up).
     memory_redis_password: SecretStr | None = None
+    memory_redis_password_file: str | None = None
     #: MCP server name -> its base URL (the `/mcp` path is added by the client).
     mcp_servers: dict[str, str] = {}
     #: Peer agent name -> its base URL.
@@ -246,6 +248,21 @@ def _api_key(raw: str, warnings: list[str]) -> str:
     return key
 
 
+def _secret_file(name: str, path: str) -> str:
+    """A secret from a mounted file, without the trailing newline an editor or
+    `kubectl create secret --from-file` may leave (as `$(cat file)` in a shell drops it)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = handle.read(65536)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise SettingsError(f"{name}: cannot read {path!r} ({reason})") from None
+    value = value.rstrip("\r\n")
+    if not value:
+        raise SettingsError(f"{name}: {path!r} is empty")
+    return value
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build `Settings` from an environment mapping; raises `SettingsError` (one line)."""
     values: dict[str, object] = {}
@@ -292,6 +309,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if isinstance(values.get("model_api_key"), str):
         values["model_api_key"] = _api_key(str(values["model_api_key"]), warnings)
     values["startup_warnings"] = tuple(warnings)
+
+    path = values.get("memory_redis_password_file")
+    if isinstance(path, str) and "memory_redis_password" not in values:
+        values["memory_redis_password"] = _secret_file("MEMORY_REDIS_PASSWORD_FILE", path)
 
     if (
         values.get("memory_type") == "redis"

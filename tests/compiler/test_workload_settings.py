@@ -511,22 +511,48 @@ def test_callers_mistakes_are_reported(tmp_path: Path) -> None:
 
 
 def test_redis_runs_as_a_high_uid_and_takes_its_password_from_a_secret(renders: Renders) -> None:
+    """The password comes as a file from the Secret, to Redis and to the agents on it;
+    it is never an environment variable and never written into the manifests."""
     prod = renders.overlays("production")["prod"]
     redis = _deployments(prod)["kaos-redis"]["spec"]["template"]["spec"]
     assert redis["securityContext"]["runAsUser"] >= 10000
     assert redis["securityContext"]["runAsGroup"] >= 10000
+    volume = {
+        "name": "redis-password",
+        "secret": {
+            "secretName": "redis-auth",
+            "items": [{"key": "password", "path": "password"}],
+            "defaultMode": 0o440,
+        },
+    }
+    mount = {
+        "name": "redis-password",
+        "mountPath": "/var/run/secrets/kaos/redis",
+        "readOnly": True,
+    }
+    assert volume in redis["volumes"]
     (container,) = redis["containers"]
-    ref = {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
-    assert {"name": "REDIS_PASSWORD", "valueFrom": ref} in container["env"]
-    assert {"name": "REDISCLI_AUTH", "valueFrom": ref} in container["env"]
-    assert container["args"][-2:] == ["--requirepass", "$(REDIS_PASSWORD)"]
-    # Agents on the component get the same Secret, through the env contract.
+    assert mount in container["volumeMounts"]
+    assert container["env"] == [
+        {"name": "REDIS_PASSWORD_FILE", "value": "/var/run/secrets/kaos/redis/password"}
+    ]
+    # Agents on the component mount the same Secret; the env contract names the file.
     for name in ("agent-frontdesk", "agent-worker"):
-        env = container_env(_deployments(prod)[name], "agent")
-        assert {"name": "MEMORY_REDIS_PASSWORD", "valueFrom": ref} in env
+        deployment = _deployments(prod)[name]
+        env = {e["name"]: e for e in container_env(deployment, "agent")}
+        assert env["MEMORY_REDIS_PASSWORD_FILE"] == {
+            "name": "MEMORY_REDIS_PASSWORD_FILE",
+            "value": "/var/run/secrets/kaos/redis/password",
+        }
+        assert not [e for e in env.values() if "valueFrom" in e]
+        spec = deployment["spec"]["template"]["spec"]
+        assert volume in spec["volumes"] and mount in spec["containers"][0]["volumeMounts"]
     # A local-memory agent does not.
-    names = [e["name"] for e in container_env(_deployments(prod)["agent-debugger"], "agent")]
-    assert "MEMORY_REDIS_PASSWORD" not in names
+    debugger = _deployments(prod)["agent-debugger"]
+    assert "MEMORY_REDIS_PASSWORD_FILE" not in [e["name"] for e in container_env(debugger, "agent")]
+    assert "redis-password" not in [
+        v["name"] for v in debugger["spec"]["template"]["spec"]["volumes"]
+    ]
 
 
 def _redis_binaries() -> tuple[str, str]:
@@ -544,10 +570,10 @@ def _redis_binaries() -> tuple[str, str]:
 
 @pytest.mark.redis
 def test_the_rendered_redis_command_requires_the_password(renders: Renders, tmp_path: Path) -> None:
-    """Run redis-server with the rendered args (expanded as the kubelet does), the readiness
-    probe's redis-cli with the rendered env, and the agent runtime's Redis memory with the
-    rendered MEMORY_REDIS_PASSWORD: only the password opens it, and it never shows in the
-    process's command line."""
+    """Run redis-server with the rendered command and args, the rendered readiness probe, and
+    the agent runtime's Redis memory with the rendered MEMORY_REDIS_PASSWORD_FILE, each with
+    the Secret's file at a local path: only the password opens Redis, it never shows in the
+    server's command line, and a missing password keeps Redis from starting at all."""
     import asyncio
 
     from kaos_runtime.memory import MemoryBackendError, create_memory
@@ -558,33 +584,39 @@ def test_the_rendered_redis_command_requires_the_password(renders: Renders, tmp_
     server, cli = _redis_binaries()
     prod = renders.overlays("production")["prod"]
     (container,) = _deployments(prod)["kaos-redis"]["spec"]["template"]["spec"]["containers"]
-    password = "s3cret $(not-a-var) 'x'"
+    password = "s3cret $(not-a-var) 'x\""
+    secret = tmp_path / "password"
+    secret.write_text(password + "\n", encoding="utf-8")  # as `--from-file` may leave it
+    env = {
+        "PATH": f"{Path(server).parent}{os.pathsep}{Path(cli).parent}{os.pathsep}{os.environ['PATH']}",
+        "REDIS_PASSWORD_FILE": str(secret),
+    }
     port = free_port()
-    args = [a.replace("$(REDIS_PASSWORD)", password) for a in container["args"]]
-    argv = [server, *args, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)]
+    local = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)]
+    argv = [*container["command"], *container["args"], *local]
 
     def answers(_: Any) -> bool:
-        # Up when it answers at all (NOAUTH included).
-        return redis_ping(port) or _noauth(port)
+        return redis_ping(port) or _noauth(port)  # up when it answers at all
 
-    with running(argv, port=port, log_path=tmp_path / "redis.log", ready=answers, timeout=15,
-                 what="redis-server") as redis:  # fmt: skip
-        # The probe as rendered, run by a shell; `redis-cli` is the wheel's, on this port.
+    with running(argv, port=port, log_path=tmp_path / "redis.log", ready=answers, env=env,
+                 timeout=15, what="redis-server") as redis:  # fmt: skip
         command = container["readinessProbe"]["exec"]["command"]
-        base = {
-            "PATH": f"{Path(cli).parent}{os.pathsep}{os.environ['PATH']}",
-            "REDISCLI_PORT": str(port),
-        }
-        probe = [*command[:-1], command[-1].replace("redis-cli", 'redis-cli -p "$REDISCLI_PORT"')]
+        probe = [*command[:-1], command[-1].replace("redis-cli", f"redis-cli -p {port}")]
 
-        def ready(env: dict[str, str]) -> int:
+        def ready(path: Path) -> int:
             return subprocess.run(
-                probe, env={**base, **env}, capture_output=True, timeout=10, check=False
+                probe,
+                env={**env, "REDIS_PASSWORD_FILE": str(path)},
+                capture_output=True,
+                timeout=10,
+                check=False,
             ).returncode
 
-        assert ready({"REDISCLI_AUTH": password}) == 0
-        assert ready({}) != 0  # NOAUTH: not ready
-        assert ready({"REDISCLI_AUTH": "wrong"}) != 0
+        assert ready(secret) == 0
+        wrong = tmp_path / "wrong"
+        wrong.write_text("wrong", encoding="utf-8")
+        assert ready(wrong) != 0
+        assert not redis_ping(port)  # NOAUTH without the password
         cmdline = Path(f"/proc/{redis.process.pid}/cmdline")
         if cmdline.exists():
             assert "s3cret" not in cmdline.read_bytes().decode(errors="replace")
@@ -597,20 +629,33 @@ def test_the_rendered_redis_command_requires_the_password(renders: Renders, tmp_
             "MEMORY_REDIS_URL": f"redis://127.0.0.1:{port}/0",
         }
 
-        async def roundtrip(env: dict[str, str]) -> list[dict]:
-            memory = create_memory(load_settings(env))
+        async def roundtrip(extra: dict[str, str]) -> list[dict]:
+            memory = create_memory(load_settings({**agent_env, **extra}))
             try:
                 await memory.add_event("s1", "user_message", "hello")
                 return await memory.get_events("s1")
             finally:
                 await memory.close()
 
-        events = asyncio.run(roundtrip({**agent_env, "MEMORY_REDIS_PASSWORD": password}))
+        events = asyncio.run(roundtrip({"MEMORY_REDIS_PASSWORD_FILE": str(secret)}))
         assert [e["content"] for e in events] == ["hello"]
-        for wrong in ({}, {"MEMORY_REDIS_PASSWORD": "wrong"}):
+        for extra in ({}, {"MEMORY_REDIS_PASSWORD_FILE": str(wrong)}):
             with pytest.raises(MemoryBackendError) as failure:
-                asyncio.run(roundtrip({**agent_env, **wrong}))
+                asyncio.run(roundtrip(extra))
             assert password not in str(failure.value)
+
+    # Without a password in the file, the rendered command refuses to start Redis open.
+    empty = tmp_path / "empty"
+    empty.write_text("", encoding="utf-8")
+    proc = subprocess.run(
+        [*container["command"], *container["args"], *local],
+        env={**env, "REDIS_PASSWORD_FILE": str(empty)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 1 and "no Redis password" in proc.stderr
 
 
 def _noauth(port: int) -> bool:

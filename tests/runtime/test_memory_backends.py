@@ -325,3 +325,24 @@ async def test_a_password_in_the_url_wins_over_the_env(protected_redis) -> None:
         await memory.ping()
     finally:
         await memory.close()
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_the_password_can_come_from_a_mounted_file(protected_redis, tmp_path) -> None:
+    """MEMORY_REDIS_PASSWORD_FILE (what kaosgen renders: the Secret mounted as a file), read
+    once at start-up, its trailing newline dropped; a missing file stops start-up."""
+    from kaos_runtime.settings import SettingsError
+
+    path = tmp_path / "password"
+    path.write_text(REDIS_PASSWORD + "\n", encoding="utf-8")
+    memory = create_memory(_settings(protected_redis.port, MEMORY_REDIS_PASSWORD_FILE=str(path)))
+    try:
+        await memory.ping()
+    finally:
+        await memory.close()
+    with pytest.raises(SettingsError, match=r"^MEMORY_REDIS_PASSWORD_FILE: cannot read"):
+        _settings(protected_redis.port, MEMORY_REDIS_PASSWORD_FILE=str(tmp_path / "missing"))
+    (tmp_path / "empty").write_text("\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="is empty"):
+        _settings(protected_redis.port, MEMORY_REDIS_PASSWORD_FILE=str(tmp_path / "empty"))
