@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from kaos_contract.env import HOSTED_MODELAPI_PORT, MCP_PORT_DEFAULT, PROXY_MODELAPI_PORT
 
 if TYPE_CHECKING:
+    from kaosgen.diagnostics import Location
     from kaosgen.models.common import EnvVar, KeySelector, ResourceRequirements, Telemetry
     from kaosgen.models.modelapi import ApiKey, ConfigYaml
     from kaosgen.source import Document
@@ -53,6 +54,17 @@ class Workload:
     @property
     def route_name(self) -> str:
         return f"{self.route_segment}-{self.name}"
+
+    def env_location(self, name: str) -> Location:
+        """Where the user's env variable `name` is set: spec.container.env, or the old-era
+        spec.config.env; the spec itself when it is not set."""
+        spec = self.doc.data.get("spec") or {}
+        for path in (("container", "env"), ("config", "env")):
+            entries = (spec.get(path[0]) or {}).get(path[1]) or []
+            for i, entry in enumerate(entries):
+                if isinstance(entry, dict) and entry.get("name") == name:
+                    return self.doc.location(("spec", *path, i, "name"))
+        return self.doc.location(("spec",), key=True)
 
     @property
     def selector(self) -> dict[str, str]:

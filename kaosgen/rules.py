@@ -247,17 +247,6 @@ def _check_python_source(server: MCPServerNode, diags: Diagnostics) -> None:
         )
 
 
-def _env_location(agent: AgentNode, name: str):
-    """Where `name` is set: spec.container.env, or the old-era spec.config.env."""
-    spec = agent.doc.data.get("spec") or {}
-    for path in (("container", "env"), ("config", "env")):
-        entries = (spec.get(path[0]) or {}).get(path[1]) or []
-        for i, entry in enumerate(entries):
-            if isinstance(entry, dict) and entry.get("name") == name:
-                return agent.doc.location(("spec", *path, i, "name"))
-    return agent.doc.location(("spec",), key=True)
-
-
 def check_env(graph: Graph, project: Project, diags: Diagnostics) -> None:
     from kaosgen.generate.workloads import replaced_user_env
 
@@ -269,7 +258,7 @@ def check_env(graph: Graph, project: Project, diags: Diagnostics) -> None:
             diags.warning(
                 "env-override",
                 f"{var.name} is set by kaosgen from the resource graph; the value in container.env is ignored",
-                _env_location(agent, var.name),
+                agent.env_location(var.name),
                 hint="remove it from container.env and set the corresponding spec field",
             )
 
@@ -291,7 +280,7 @@ def check_env_values(graph: Graph, diags: Diagnostics) -> None:
                 diags.error(
                     "env-value",
                     f"{var.name} must be an integer from {low} to {high}, got {var.value!r}",
-                    _env_location(agent, var.name),
+                    agent.env_location(var.name),
                     hint=f"the agent would not start; {var.name} defaults to "
                     f"{contract.AGENT_ENV_BY_NAME[var.name].default}",
                 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from kaos_contract import env as contract
+
 from kaosgen import effective
 from kaosgen.diagnostics import Diagnostics, Location
 from kaosgen.generate import modelsize, scaling
@@ -231,6 +233,37 @@ def _unauthenticated(graph: Graph, project: Project, diags: Diagnostics, where: 
             )
 
 
+# --- MCP sessions ----------------------------------------------------------------------------
+
+_FALSE = ("false", "0", "no", "off")
+
+
+def check_mcp_sessions(graph: Graph, project: Project, diags: Diagnostics) -> None:
+    """A stateful MCP server (FASTMCP_STATELESS_HTTP=false) keeps sessions in the pod; with
+    more than one replica the Service sends a client's next request to a pod that never
+    saw its session (404 Session not found)."""
+    for node in graph.mcpservers:
+        setting = next((v for v in node.env if v.name == contract.MCP_STATELESS_HTTP), None)
+        if setting is None or (setting.value or "").strip().lower() not in _FALSE:
+            continue
+        envs = [
+            env_name
+            for env_name, env in _environments(project)
+            if effective.autoscaling(project, env, node) is not None
+            or effective.replicas(project, env, node) > 1
+        ]
+        if envs:
+            diags.warning(
+                "mcp-stateful-replicas",
+                f"MCPServer {node.name!r} is stateful ({contract.MCP_STATELESS_HTTP}=false) "
+                f"but runs more than one replica in environment{'s' if len(envs) > 1 else ''} "
+                f"{_names(envs)}: a Service balances connections, not MCP sessions, so a "
+                "client's next request may reach a pod without its session",
+                node.env_location(setting.name),
+                hint="run one replica of a stateful MCP server, or leave it stateless (the default)",
+            )
+
+
 # --- in-cluster callers ---------------------------------------------------------------------
 
 
@@ -447,5 +480,6 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc: Any =
     check_gateway_auth(project, diags, where)
     check_routes(graph, project, diags, where)
     check_callers(graph, project, diags, where)
+    check_mcp_sessions(graph, project, diags)
     check_autoscaling(graph, project, diags, where)
     check_hosted_models(graph, project, diags, where)

@@ -37,9 +37,16 @@ def agent_paths(route: Route) -> list[tuple[str, str, str | None]]:
 
 
 def _rule(
-    prefix: str, kind: str, path: str, method: str | None, backend: dict, timeouts: Any
+    prefix: str,
+    kind: str,
+    path: str,
+    method: str | None,
+    backend: dict,
+    timeouts: Any,
+    host: str | None = None,
 ) -> dict[str, Any]:
-    """Forward `<prefix><path>` to `<path>` in the pod (`/` for the prefix itself).
+    """Forward `<prefix><path>` to `<path>` in the pod (`/` for the prefix itself), with
+    the Host header rewritten to `host` when given.
 
     The rule that serves the A2A card (and a ModelAPI's or MCP server's one rule) also
     sets X-Forwarded-Prefix, from which the runtime builds the card's public URL.
@@ -67,7 +74,10 @@ def _rule(
                 "requestHeaderModifier": {"set": [{"name": PREFIX_HEADER, "value": prefix}]},
             }
         )
-    filters.append({"type": "URLRewrite", "urlRewrite": {"path": rewrite}})
+    url_rewrite: dict[str, Any] = {"path": rewrite}
+    if host is not None:
+        url_rewrite["hostname"] = host
+    filters.append({"type": "URLRewrite", "urlRewrite": url_rewrite})
     rule: dict[str, Any] = {
         "matches": matches,
         "filters": filters,
@@ -99,7 +109,11 @@ def httproute(
     if node.kind == "Agent":
         rules = [_rule(prefix, *p, backend, timeouts) for p in agent_paths(route)]
     else:
-        rules = [_rule(prefix, "PathPrefix", "/", None, backend, timeouts)]
+        # An MCP server answers only Hosts it knows (DNS-rebinding protection): through the
+        # gateway, requests carry its Service's name, as they do inside the cluster,
+        # whatever hostname the client used.
+        host = node.object_name if node.kind == "MCPServer" else None
+        rules = [_rule(prefix, "PathPrefix", "/", None, backend, timeouts, host)]
     route = render(
         "httproute.json.j2",
         name=node.route_name,

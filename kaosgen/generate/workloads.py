@@ -517,31 +517,17 @@ def _build_ollama(api: ModelAPINode, project: Project, source: str) -> RenderedW
 # --- MCPServer ----------------------------------------------------------------------
 
 
-def gateway_hostnames(project: Project) -> list[str]:
-    """Every hostname the gateway routes under, in any environment that turns it on."""
-    names: set[str] = set()
-    for env in project.environments.values():
-        over = env.gateway
-        enabled = over.enabled if over and over.enabled is not None else project.gateway.enabled
-        if enabled:
-            hostnames = over.hostnames if over and over.hostnames is not None else None
-            names.update(project.gateway.hostnames if hostnames is None else hostnames)
-    return sorted(names)
-
-
-def _mcp_host_env(server: MCPServerNode, project: Project) -> list[dict[str, Any]]:
+def _mcp_host_env(server: MCPServerNode) -> list[dict[str, Any]]:
     """What the runtime's DNS-rebinding protection needs: the Service's name and the pod's
-    namespace (its in-cluster DNS names), the gateway's hostnames. A user's own value in
-    container.env replaces kaosgen's."""
+    namespace (its in-cluster DNS names). Requests through the gateway arrive with the
+    Service's name too (`gateway.httproute` rewrites Host). A user's own
+    value in container.env replaces kaosgen's."""
     user = {v.name for v in server.env}
     namespace_ref = {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}
     env: list[dict[str, Any]] = [
         {"name": contract.MCP_SERVICE_NAME, "value": server.object_name},
         {"name": contract.POD_NAMESPACE, "valueFrom": namespace_ref},
     ]
-    hostnames = gateway_hostnames(project)
-    if hostnames:
-        env.append({"name": contract.MCP_ALLOWED_HOSTS, "value": ",".join(hostnames)})
     return [e for e in env if e["name"] not in user]
 
 
@@ -573,7 +559,7 @@ def build_mcpserver(server: MCPServerNode, project: Project, source: str) -> Ren
     if runtime in ("python-string", "python-secret", "python-package"):
         env.append({"name": contract.MCP_SERVER_NAME, "value": server.name})
         env.append({"name": contract.MCP_PORT, "value": str(port)})
-        env.extend(_mcp_host_env(server, project))
+        env.extend(_mcp_host_env(server))
         if runtime == "python-string":
             env.append({"name": contract.MCP_TOOLS_STRING, "value": literal(server.params or "")})
         elif runtime == "python-secret" and server.source_secret is not None:

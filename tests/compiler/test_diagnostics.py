@@ -1494,6 +1494,35 @@ CASES = [
         ],
     ),
     Case(
+        "mcp-stateful-replicas",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\nenvironments:\n"
+            "  dev: {}\n  prod: {replicas: 2}\n",
+            "case.yaml": doc(
+                "MCPServer",
+                "stateful",
+                """\
+                runtime: python-string
+                params: "def f(): pass"
+                container:
+                  env:
+                    - name: ⟦1⟧FASTMCP_STATELESS_HTTP
+                      value: "false"
+                """,
+            ),
+        },
+        [
+            (
+                "1",
+                W,
+                "mcp-stateful-replicas",
+                "MCPServer 'stateful' is stateful (FASTMCP_STATELESS_HTTP=false) but runs more "
+                "than one replica in environment 'prod': a Service balances connections, not "
+                "MCP sessions, so a client's next request may reach a pod without its session",
+            )
+        ],
+    ),
+    Case(
         "project-file",
         {"kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n---\n⟦1⟧output: x\n"},
         [("1", E, "project-file", "kaosgen.yaml must hold exactly one document")],

@@ -207,10 +207,15 @@ def _base_env(out: Path, kind_dir: str, name: str, container: str) -> list[dict[
     return entries
 
 
-def test_mcp_servers_get_their_service_namespace_and_gateway_hostnames(tmp_path: Path) -> None:
+def test_mcp_servers_get_their_service_and_namespace_and_routes_rewrite_host_to_it(
+    tmp_path: Path,
+) -> None:
     tools = "def echo(text: str) -> str:\n    return text\n"
     docs = [
         kaos("MCPServer", "plain", {"runtime": "python-string", "params": tools}),
+        kaos("MCPServer", "unrouted", {"runtime": "python-string", "params": tools}),
+        kaos("ModelAPI", "llm", {"mode": "Hosted", "hostedConfig": {"model": "smollm2:135m"}}),
+        kaos("Agent", "a", {"modelAPI": "llm", "model": "smollm2:135m"}),
         kaos(
             "MCPServer",
             "custom-hosts",
@@ -224,19 +229,37 @@ def test_mcp_servers_get_their_service_namespace_and_gateway_hostnames(tmp_path:
     write_docs(tmp_path / "in" / "resources.yaml", docs)
     (tmp_path / "in" / "kaosgen.yaml").write_text(
         "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
-        "gateway: {enabled: true, hostnames: [agents.example.com]}\n"
+        "gateway: {enabled: true, hostnames: [agents.example.com], auth: {external: true}}\n"
+        "workloads:\n  mcpserver/plain: {route: {enabled: true}}\n"
+        "  mcpserver/custom-hosts: {route: {enabled: true}}\n"
         "environments:\n  dev: {gateway: {hostnames: [dev.example.com]}}\n  prod: {}\n"
         "  off: {gateway: {enabled: false, hostnames: [never.example.com]}}\n"
+        "  private:\n    gateway: {hostnames: [private.example.com]}\n"
+        "    workloads: {mcpserver/plain: {route: {enabled: false}}}\n"
     )
     out = render_ok(tmp_path / "in", tmp_path / "out")
     rendered = {
         name: {e["name"]: e for e in _base_env(out, "mcpservers", name, "mcp-server")}
-        for name in ("plain", "custom-hosts")
+        for name in ("plain", "unrouted", "custom-hosts")
     }
     plain = rendered["plain"]
     assert plain[contract.MCP_SERVICE_NAME]["value"] == "mcpserver-plain"
     assert plain[contract.POD_NAMESPACE]["valueFrom"] == {
         "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}
     }
-    assert plain[contract.MCP_ALLOWED_HOSTS]["value"] == "agents.example.com,dev.example.com"
+    # No gateway hostnames in the pod: the route rewrites Host to the Service's name, so a
+    # request through the gateway passes the check whatever hostname the client used.
+    assert contract.MCP_ALLOWED_HOSTS not in plain
+    assert rendered["unrouted"][contract.MCP_SERVICE_NAME]["value"] == "mcpserver-unrouted"
+    for env_name in ("dev", "prod"):
+        routes = load_file(out / "overlays" / env_name / "httproutes.yaml")
+        (mcp,) = [r for r in routes if r["metadata"]["name"] == "mcp-plain"]
+        (rule,) = mcp["spec"]["rules"]
+        (rewrite,) = [f["urlRewrite"] for f in rule["filters"] if f["type"] == "URLRewrite"]
+        assert rewrite["hostname"] == "mcpserver-plain"
+        agent_routes = [r for r in routes if r["metadata"]["name"].startswith("agent-")]
+        assert agent_routes
+        for route in agent_routes:  # agents keep the client's Host (their card's URL)
+            for rule in route["spec"]["rules"]:
+                assert all("hostname" not in f.get("urlRewrite", {}) for f in rule["filters"])
     assert rendered["custom-hosts"][contract.MCP_ALLOWED_HOSTS]["value"] == "mine.example"
