@@ -9,13 +9,33 @@ GitHub Actions (workflow annotations).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+#: The warning and note rules, which kaosgen.yaml's `diagnostics.ignore` may turn off.
+#: (A test holds this list to the rules the compiler reports.)
+SILENCEABLE_RULES = frozenset(
+    {
+        "delegation-cycle",
+        "deprecated-field",
+        "env-override",
+        "gitops-path",
+        "label-reserved",
+        "memory-replicas",
+        "pod-security",
+        "resources-default-limits",
+        "secret-in-output",
+        "telemetry-unsupported",
+    }
+)
 
 
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+    #: Something kaosgen did for the user that they should know about; never fails a run.
+    NOTE = "note"
 
 
 @dataclass(frozen=True, order=True)
@@ -83,9 +103,17 @@ class Diagnostics:
     def warning(self, rule: str, message: str, location: Location, hint: str = "") -> None:
         self.add(Severity.WARNING, rule, message, location, hint)
 
+    def note(self, rule: str, message: str, location: Location, hint: str = "") -> None:
+        self.add(Severity.NOTE, rule, message, location, hint)
+
     def extend(self, other: Diagnostics) -> None:
         for d in other.items:
             self.add(d.severity, d.rule, d.message, d.location, d.hint)
+
+    def retain(self, keep: Callable[[int, Diagnostic], bool]) -> None:
+        """Keep only the diagnostics `keep(index, diagnostic)` accepts."""
+        self.items = [d for i, d in enumerate(self.items) if keep(i, d)]
+        self._seen = {(d.severity, d.rule, d.message, d.location) for d in self.items}
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -116,7 +144,7 @@ def format_text(
             where += f":{loc.line}:{loc.column or 1}"
         sev = d.severity.value
         if color:
-            sev = ("\x1b[1;31m" if d.severity is Severity.ERROR else "\x1b[1;33m") + sev + "\x1b[0m"
+            sev = _COLORS[d.severity] + sev + "\x1b[0m"
         out.append(f"{where}: {sev}: {d.message} [{d.rule}]")
         text = sources.get(loc.path)
         if text is not None and loc.line:
@@ -128,9 +156,9 @@ def format_text(
         if d.hint:
             out.append(f"       = help: {d.hint}")
     if diags:
-        n_err = sum(1 for d in diags if d.severity is Severity.ERROR)
-        n_warn = len(diags) - n_err
-        out.append(f"{n_err} error(s), {n_warn} warning(s)")
+        n_err, n_warn, n_note = _counts(diags)
+        notes = f", {n_note} note(s)" if n_note else ""
+        out.append(f"{n_err} error(s), {n_warn} warning(s){notes}")
     return "\n".join(out)
 
 
@@ -150,11 +178,24 @@ def _clip(line: str, column: int) -> tuple[str, int]:
     return head + text + tail, column - start + len(head)
 
 
+_COLORS = {
+    Severity.ERROR: "\x1b[1;31m",
+    Severity.WARNING: "\x1b[1;33m",
+    Severity.NOTE: "\x1b[1;36m",
+}
+
+
+def _counts(diags: list[Diagnostic]) -> tuple[int, int, int]:
+    return tuple(sum(1 for d in diags if d.severity is s) for s in Severity)  # type: ignore[return-value]
+
+
 def format_json(diags: list[Diagnostic]) -> str:
+    errors, warnings, notes = _counts(diags)
     return json.dumps(
         {
-            "errors": sum(1 for d in diags if d.severity is Severity.ERROR),
-            "warnings": sum(1 for d in diags if d.severity is Severity.WARNING),
+            "errors": errors,
+            "warnings": warnings,
+            "notes": notes,
             "diagnostics": [d.to_dict() for d in diags],
         },
         indent=2,
@@ -180,7 +221,8 @@ def format_github(diags: list[Diagnostic]) -> str:
             props.append(f"col={loc.column or 1}")
         props.append(f"title={_gh_escape('kaosgen ' + d.rule, prop=True)}")
         message = d.message + (f" (help: {d.hint})" if d.hint else "")
-        out.append(f"::{d.severity.value} {','.join(props)}::{_gh_escape(message)}")
+        command = "notice" if d.severity is Severity.NOTE else d.severity.value
+        out.append(f"::{command} {','.join(props)}::{_gh_escape(message)}")
     return "\n".join(out)
 
 

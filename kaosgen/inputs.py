@@ -93,7 +93,7 @@ def _exclude_hint(path: str, project: Any | None) -> str:
 # --- `validate FILE` within its project --------------------------------------------------
 
 
-def compile_in_project(inputs: list[str], project_file: str | None) -> Any:
+def compile_in_project(inputs: list[str], project_file: str | None, progress: Any = None) -> Any:
     """Validate `inputs` (one project's) the way a render of their project sees them.
 
     Files inside a kaosgen.yaml project are compiled with the project's other inputs, so
@@ -111,12 +111,14 @@ def compile_in_project(inputs: list[str], project_file: str | None) -> Any:
     if files and len(files) == len(inputs):
         project = load_project(inputs, project_file, Diagnostics())
     if project is None or project.path is None:
-        return compile_project(inputs, project_file=project_file, render=False)
+        return compile_project(inputs, project_file=project_file, render=False, progress=progress)
     root = real_path(project.root)
     if not all(root in real_path(raw).parents for raw in files):
-        return compile_project(inputs, project_file=project_file, render=False)
+        return compile_project(inputs, project_file=project_file, render=False, progress=progress)
     scope = display_path(root)
-    compilation = compile_project([*inputs, scope], project_file=str(project.path), render=False)
+    compilation = compile_project(
+        [*inputs, scope], project_file=str(project.path), render=False, progress=progress
+    )
     shown = {display_path(Path(raw)) for raw in files} | {display_path(project.path)}
     compilation.diagnostics = focus(compilation.diagnostics, shown, scope)
     return compilation

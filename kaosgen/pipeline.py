@@ -5,7 +5,8 @@
                line and column; files with no Kubernetes object are refused
     validate → each KAOS document against its schema (every era); others pass through
     resolve  → normalise eras into one graph and link references
-    check    → rules over the whole graph (models, delegation, names, secrets, ...)
+    check    → rules over the whole graph (models, delegation, names, secrets, ...);
+               then filters: cascades of invalid fields muted, ignored rules dropped
     generate → Kubernetes objects per workload, plus NetworkPolicies
     pin      → image digests from kaosgen.yaml (`images.digests`) into every image
     overlays → base/ and overlays/<env>/ as kustomizations
@@ -18,19 +19,32 @@ reports every problem. Invalid input stops before `generate`, so it never writes
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kaosgen.diagnostics import Diagnostics
+from kaosgen.filters import apply_ignores, mute_cascades
 from kaosgen.graph import Graph
 from kaosgen.inputs import reject_foreign_files
-from kaosgen.models import API_VERSION, KINDS
+from kaosgen.models import API_GROUP, API_VERSION, KINDS
 from kaosgen.project import LoadedProject, load_project
 from kaosgen.source import STDIN, Document, load_paths
 
 KAOS_GROUP_PREFIX = "kaos.tools/"
+
+
+#: Told `(stage, done, total)` as the pipeline works (the CLI draws a progress line).
+ProgressReport = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int = 0, total: int = 0) -> None:
+    pass
 
 
 @dataclass
@@ -51,14 +65,15 @@ class Compilation:
 
 
 def validate_documents(
-    documents: list[Document], diags: Diagnostics
+    documents: list[Document], diags: Diagnostics, progress: ProgressReport = _no_progress
 ) -> tuple[list[tuple[Any, Document]], list[Document]]:
     """Split KAOS documents (validated against their model) from pass-through documents."""
     from kaosgen.schema_check import check_document
 
     typed: list[tuple[Any, Document]] = []
     passthrough: list[Document] = []
-    for doc in documents:
+    for done, doc in enumerate(documents):
+        progress("validating documents", done, len(documents))
         if not isinstance(doc.data, dict):
             diags.error(
                 "not-an-object",
@@ -76,7 +91,8 @@ def validate_documents(
                 hint="every document needs apiVersion and kind",
             )
             continue
-        if not api_version.startswith(KAOS_GROUP_PREFIX):
+        near_miss = not api_version.startswith(KAOS_GROUP_PREFIX) and _near_kaos(api_version, kind)
+        if not api_version.startswith(KAOS_GROUP_PREFIX) and not near_miss:
             if kind == "Secret" and (doc.data.get("data") or doc.data.get("stringData")):
                 diags.warning(
                     "secret-in-output",
@@ -86,26 +102,54 @@ def validate_documents(
                 )
             passthrough.append(doc)
             continue
+        if near_miss:
+            diags.error(
+                "api-version",
+                f"apiVersion {api_version!r} is not a KAOS API version",
+                doc.location(("apiVersion",)),
+                hint=f"did you mean {API_VERSION!r}?",
+            )
         if kind not in KINDS:
+            close = difflib.get_close_matches(kind, list(KINDS), n=1) or [
+                k for k in KINDS if k.lower() == kind.lower()
+            ]
             diags.error(
                 "unknown-kind",
                 f"unknown KAOS kind {kind!r}",
                 doc.location(("kind",)),
-                hint=f"kaosgen understands {', '.join(sorted(KINDS))}",
+                hint=f"did you mean {close[0]!r}?"
+                if close
+                else f"kaosgen understands {', '.join(sorted(KINDS))}",
             )
             continue
-        if api_version != API_VERSION:
+        if api_version != API_VERSION and not near_miss:
             diags.error(
                 "api-version",
                 f"unsupported apiVersion {api_version!r} for {kind}",
                 doc.location(("apiVersion",)),
                 hint=f"use {API_VERSION}",
             )
-            continue
-        model = check_document(doc, KINDS[kind], diags)
+        if api_version != API_VERSION:  # reported above; check the rest as if it were right
+            doc = dataclasses.replace(doc, data={**doc.data, "apiVersion": API_VERSION})
+        # A document with errors is still checked as far as it can be (recover), so one
+        # run reports all its problems; the errors keep it from being rendered.
+        model = check_document(doc, KINDS[kind], diags, recover=True)
         if model is not None:
             typed.append((model, doc))
     return typed, passthrough
+
+
+def _near_kaos(api_version: str, kind: str) -> bool:
+    """A near miss of kaos.tools/v1alpha1: `kaos.tool/...`, `KAOS.tools/...`,
+    `kaostools/...`, or a KAOS kind with a group-less apiVersion. A fuzzy match (another
+    group a typo away) counts only for a KAOS kind, so other CRDs pass through."""
+    group, slash, _ = api_version.partition("/")
+    if not slash:
+        return kind in KINDS or group.lower() == API_GROUP
+    folded = group.lower()
+    if folded == API_GROUP or re.sub(r"[^a-z0-9]", "", folded) in ("kaostools", "kaostool"):
+        return True
+    return kind in KINDS and bool(difflib.get_close_matches(folded, [API_GROUP], cutoff=0.8))
 
 
 # --- generate ------------------------------------------------------------------------
@@ -124,9 +168,11 @@ def _source_ref(doc: Document, root: Path) -> str:
 
 
 def generate(graph: Graph, loaded: LoadedProject) -> list:
+    from kaosgen import default_limits
     from kaosgen.generate import workloads
 
     project, root = loaded.project, loaded.source_root or loaded.root
+    default_limits.fill(graph, project)
     rendered = []
     for api in graph.modelapis:
         rendered.append(workloads.build_modelapi(api, project, _source_ref(api.doc, root)))
@@ -202,12 +248,17 @@ def build_layout(
 
 
 def serialize(
-    files: dict[str, list[dict[str, Any]]], vendored: dict[str, dict[str, str]]
+    files: dict[str, list[dict[str, Any]]],
+    vendored: dict[str, dict[str, str]],
+    progress: ProgressReport = _no_progress,
 ) -> dict[str, str]:
     from kaosgen import yamlout
     from kaosgen.writer import HEADER
 
-    texts = {path: yamlout.dump_all(objects, header=HEADER) for path, objects in files.items()}
+    texts = {}
+    for done, (path, objects) in enumerate(files.items()):
+        progress("writing YAML", done, len(files))
+        texts[path] = yamlout.dump_all(objects, header=HEADER)
     for directory, component_files in vendored.items():
         for rel, text in component_files.items():
             texts[f"{directory}/{rel}"] = HEADER + text
@@ -223,6 +274,27 @@ def compile_project(
     project_file: str | None = None,
     output: str | None = None,
     render: bool = True,
+    progress: ProgressReport | None = None,
+) -> Compilation:
+    result = _compile(
+        inputs,
+        project_file=project_file,
+        output=output,
+        render=render,
+        progress=progress or _no_progress,
+    )
+    if result.project is not None:
+        apply_ignores(result.project, result.diagnostics)
+    return result
+
+
+def _compile(
+    inputs: list[str],
+    *,
+    project_file: str | None,
+    output: str | None,
+    render: bool,
+    progress: ProgressReport,
 ) -> Compilation:
     result = Compilation()
     diags = result.diagnostics
@@ -237,32 +309,38 @@ def compile_project(
         exclude = [result.output_dir, configured]
         _check_output_dir(loaded, configured, inputs, diags)
     # load
+    progress("reading files", 0, 0)
     load = load_paths(inputs, exclude=exclude, ignored=loaded.ignored if loaded else None)
     diags.extend(load.diagnostics)
     result.sources.update(load.sources)
     documents = reject_foreign_files(load.documents, diags, loaded)
     # validate
-    typed, passthrough = validate_documents(documents, diags)
+    typed, passthrough = validate_documents(documents, diags, progress)
     if loaded is None:
         return result
+    checked = len(diags.items)
     # resolve
     from kaosgen import resolve, rules
 
+    progress("resolving references", 0, 0)
     graph = resolve.resolve(typed, diags)
     graph.passthrough = passthrough
     result.graph = graph
     # check
+    progress("checking rules", 0, 0)
     rules.check(graph, loaded.project, diags, loaded.document)
     if loaded.project.uses_gitops:
         from kaosgen import gitops
 
         gitops.check(loaded, diags)
+    mute_cascades(documents, diags, checked)
     if diags.has_errors():
         return result
     if not render:
         _check_pod_specs(graph, loaded, diags)
         return result
     # generate
+    progress(f"generating {len(graph.workloads())} workloads", 0, 0)
     rendered = generate(graph, loaded)
     check_pod_security(rendered, diags)
     # pin
@@ -270,8 +348,9 @@ def compile_project(
 
     rendered = images.pin_workloads(rendered, loaded.project.images.digests)
     # overlays
+    progress("laying out overlays", 0, 0)
     files, vendored = build_layout(rendered, graph, loaded)
-    result.files = serialize(files, vendored)
+    result.files = serialize(files, vendored, progress)
     return result
 
 

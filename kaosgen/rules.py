@@ -64,8 +64,26 @@ def check_models(graph: Graph, diags: Diagnostics) -> None:
                 "model-unsupported",
                 f"model {agent.model!r} is not supported by ModelAPI {api.name!r} (supports: {', '.join(supported)})",
                 agent.doc.location(("spec", "model")),
-                hint="use one of the supported models, or add it to the ModelAPI's proxyConfig.models",
+                hint=_model_hint(agent.model, api, supported),
             )
+
+
+def _model_hint(model: str, api: ModelAPINode, supported: list[str]) -> str:
+    """What to change: the agent's model, or the ModelAPI field that lists its models."""
+    if api.mode == "Hosted":
+        return (
+            f"a Hosted ModelAPI serves one model: use {supported[0]!r}, or change "
+            f"hostedConfig.model of ModelAPI {api.name!r} to the model you want"
+        )
+    import difflib
+
+    close = difflib.get_close_matches(model, [m for m in supported if "*" not in m], n=1)
+    fix = f"add {model!r} to proxyConfig.models of ModelAPI {api.name!r}"
+    return (
+        f"did you mean {close[0]!r}? Otherwise {fix}"
+        if close
+        else f"use a supported model, or {fix}"
+    )
 
 
 def check_delegation(graph: Graph, diags: Diagnostics) -> None:
@@ -317,9 +335,68 @@ def check_memory(graph: Graph, project: Project, diags: Diagnostics) -> None:
                         "memory-replicas",
                         f"agent {agent.name!r} keeps local memory but has {replicas} replicas in environment {env_name!r}: sessions are not shared between pods",
                         agent.doc.location(("metadata", "name")),
-                        hint="use memory type redis (components.redis: true) or one replica",
+                        hint=_memory_hint(agent, project, env_name),
                     )
                     break
+
+
+def _memory_hint(agent: AgentNode, project: Project, env_name: str) -> str:
+    redis = (
+        "set spec.config.memory.type: redis (components.redis is already on in kaosgen.yaml)"
+        if project.components.redis
+        else "set spec.config.memory.type: redis with components.redis: true in kaosgen.yaml "
+        "(or your own MEMORY_REDIS_URL)"
+    )
+    return (
+        f"{redis}, or run one replica (environments.{env_name}.workloads.{agent.ref}.replicas: 1)"
+    )
+
+
+def check_resources(graph: Graph, project: Project, diags: Diagnostics) -> None:
+    """Quantities the API server accepts; a note where kaosgen supplies the limits."""
+    from kaosgen.default_limits import completed, kaosgen_defaults, needs_limits
+    from kaosgen.quantity import parse_quantity
+
+    for node in graph.workloads():
+        resources = node.resources
+        if resources is None:
+            continue
+        at = ("spec", "container", "resources")
+        valid = True
+        for section in ("requests", "limits"):
+            for name, value in (getattr(resources, section) or {}).items():
+                try:
+                    parse_quantity(value)
+                except ValueError:
+                    valid = False
+                    diags.error(
+                        "resources-quantity",
+                        f"{section}.{name}: {value!r} is not a Kubernetes quantity",
+                        node.doc.location((*at, section, name)),
+                        hint="write e.g. 500m or 2 (CPU), 256Mi or 1Gi (memory): a non-negative "
+                        "number with an optional suffix Ki, Mi, Gi, Ti, m, k, M, G or T",
+                    )
+        if valid and needs_limits(resources):
+            defaults = kaosgen_defaults(node, project)
+            filled = completed(resources, defaults)
+            shown = ", ".join(
+                f"{name}: {value}"
+                + (" (raised to the request)" if value != (defaults.limits or {}).get(name) else "")
+                for name, value in sorted((filled.limits or {}).items())
+            )
+            if resources.requests is None:
+                requests = ", ".join(
+                    f"{k}: {v}" for k, v in sorted((filled.requests or {}).items())
+                )
+                what = f"no requests or limits; kaosgen adds its defaults: requests {requests}; limits {shown}"
+            else:
+                what = f"requests but no limits; kaosgen adds its default limits: {shown}"
+            diags.note(
+                "resources-default-limits",
+                f"container.resources sets {what}",
+                node.doc.location(at, key=True),
+                hint="set container.resources.limits to choose them",
+            )
 
 
 def check_overrides(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
@@ -417,6 +494,7 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) 
     check_env(graph, project, diags)
     check_env_values(graph, diags)
     check_memory(graph, project, diags)
+    check_resources(graph, project, diags)
     check_telemetry(graph, diags)
     check_overrides(graph, project, diags, project_doc)
     check_labels(graph, project, diags, project_doc)

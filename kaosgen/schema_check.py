@@ -6,6 +6,7 @@ path sits in the file, so every schema error points at the offending key or valu
 
 from __future__ import annotations
 
+import copy
 import difflib
 import typing
 from typing import Any
@@ -134,38 +135,92 @@ def _clean_loc(loc: tuple, data: Any = None) -> tuple:
 
 
 def check_document(
-    doc: Document, model: type[BaseModel], diags: Diagnostics, at: DocPath = ()
+    doc: Document,
+    model: type[BaseModel],
+    diags: Diagnostics,
+    at: DocPath = (),
+    *,
+    recover: bool = False,
 ) -> BaseModel | None:
     """Validate `doc` (or its value at path `at`) against `model`; report every error with
-    its position."""
+    its position.
+
+    With `recover`, a document with errors still yields a model when dropping the offending
+    fields leaves a valid one, so later passes can report the document's other problems
+    (a missing ModelAPI next to a typo) in the same run. Such a model is for checking only:
+    the errors already reported keep the build from rendering it.
+    """
     data = doc.value_at(at)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        reported: set[tuple] = set()
-        for err in exc.errors(include_url=False):
-            loc = _clean_loc(tuple(err["loc"]), data)
-            if (
-                err["type"] in ("model_type", "dict_type")
-                and not loc
-                and not isinstance(data, dict)
-            ):
-                what = _dotted(at) if at else "document"
-                diags.error("schema-type", f"{what} is not a mapping", doc.location(at))
-                return None
-            key = (loc, err["type"])
-            if key in reported:
-                continue
-            reported.add(key)
-            clean = dict(err, loc=loc)
-            message, hint = _describe(clean, model, tuple(at))
-            rule = _RULES.get(err["type"], "schema-type")
-            path: DocPath = (*at, *loc)
-            if err["type"] == "missing":
-                location = doc.location(path[:-1], key=True)
-            else:
-                # A bad mapping key (pydantic marks it `[key]`) points at the key itself.
-                on_key = err["type"] == "extra_forbidden" or "[key]" in err["loc"]
-                location = doc.location(path, key=on_key)
-            diags.error(rule, message, location, hint)
+        errors = exc.errors(include_url=False)
+        if not _report(doc, model, diags, at, data, errors):
+            return None
+        return _recovered(model, data, errors) if recover else None
+
+
+def _recovered(model: type[BaseModel], data: Any, errors: list[Any]) -> BaseModel | None:
+    """`data` without the fields pydantic rejected, validated again; None when that fails
+    (a required field is missing or was itself invalid)."""
+    if any(err["type"] == "missing" for err in errors):
         return None
+    paths = {_clean_loc(tuple(err["loc"]), data) for err in errors}
+    if () in paths:
+        return None
+    pruned = copy.deepcopy(data)
+    # Deepest first, and list items from the last, so each removal leaves the other paths valid.
+    for path in sorted(paths, key=_removal_order, reverse=True):
+        parent = pruned
+        for part in path[:-1]:
+            try:
+                parent = parent[part]
+            except (KeyError, IndexError, TypeError):
+                parent = None
+                break
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+        elif isinstance(parent, list) and isinstance(path[-1], int) and path[-1] < len(parent):
+            del parent[path[-1]]
+    try:
+        return model.model_validate(pruned)
+    except ValidationError:
+        return None
+
+
+def _removal_order(path: tuple) -> tuple[int, int]:
+    return len(path), path[-1] if isinstance(path[-1], int) else -1
+
+
+def _report(
+    doc: Document,
+    model: type[BaseModel],
+    diags: Diagnostics,
+    at: DocPath,
+    data: Any,
+    errors: list[Any],
+) -> bool:
+    """Report pydantic's errors at their positions; False when the value is not even a mapping."""
+    reported: set[tuple] = set()
+    for err in errors:
+        loc = _clean_loc(tuple(err["loc"]), data)
+        if err["type"] in ("model_type", "dict_type") and not loc and not isinstance(data, dict):
+            what = _dotted(at) if at else "document"
+            diags.error("schema-type", f"{what} is not a mapping", doc.location(at))
+            return False
+        key = (loc, err["type"])
+        if key in reported:
+            continue
+        reported.add(key)
+        clean = dict(err, loc=loc)
+        message, hint = _describe(clean, model, tuple(at))
+        rule = _RULES.get(err["type"], "schema-type")
+        path: DocPath = (*at, *loc)
+        if err["type"] == "missing":
+            location = doc.location(path[:-1], key=True)
+        else:
+            # A bad mapping key (pydantic marks it `[key]`) points at the key itself.
+            on_key = err["type"] == "extra_forbidden" or "[key]" in err["loc"]
+            location = doc.location(path, key=on_key)
+        diags.error(rule, message, location, hint)
+    return True

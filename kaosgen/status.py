@@ -12,6 +12,9 @@ replica, `Pending` while it has none, `Failed` when the Deployment reports
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -103,43 +106,96 @@ def phase_of(
     return result
 
 
+#: How long `status` waits for the API server, all requests together (--request-timeout).
+DEFAULT_TIMEOUT = 1.0
+
+
+def default_kubeconfig() -> str:
+    """What kubectl reads: $KUBECONFIG (a list is merged), else ~/.kube/config."""
+    return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+
+
 def collect(
     workloads: list[tuple[str, str, str, str]],
     *,
     context: str | None = None,
     kubeconfig: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> list[WorkloadStatus]:
-    """workloads: (kind, name, namespace or "", deployment name). "" means the context's namespace."""
+    """workloads: (kind, name, namespace or "", deployment name). "" means the context's
+    namespace. Gives up after `timeout` seconds, whatever the network does (an address
+    that drops packets, a server that accepts and never answers, a slow DNS)."""
     from kubernetes import client, config
-    from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
 
+    path = kubeconfig or default_kubeconfig()
     try:
-        api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
-        default_ns = "default"
-        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        configuration = client.Configuration()
+        config.load_kube_config(
+            config_file=path,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+        contexts, active = config.list_kube_config_contexts(config_file=path)
         if context:
-            contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
             active = next((c for c in contexts if c.get("name") == context), active)
-        if active and active.get("context", {}).get("namespace"):
-            default_ns = active["context"]["namespace"]
-    except (ConfigException, OSError, TypeError) as exc:
-        raise StatusError(f"cannot load the kubeconfig: {exc}") from exc
-    apps = client.AppsV1Api(api_client)
+    except (ConfigException, OSError, TypeError, ValueError) as exc:
+        raise StatusError(f"cannot load the kubeconfig {path}: {exc}") from exc
+    default_ns = (active or {}).get("context", {}).get("namespace") or "default"
+    where = f"{configuration.host} (kubeconfig {path}, context {(active or {}).get('name', '?')})"
+    configuration.retries = False  # one attempt per request: the deadline is the user's
     resolved = [(k, n, ns or default_ns, d) for k, n, ns, d in workloads]
-    found: dict[tuple[str, str], Any] = {}
-    try:
-        for namespace in sorted({ns for _, _, ns, _ in resolved}):
-            listing = apps.list_namespaced_deployment(namespace, label_selector=LABEL_SELECTOR)
-            for dep in listing.items:
-                found[(namespace, dep.metadata.name)] = dep
-    except ApiException as exc:
-        raise StatusError(f"the API server answered {exc.status} {exc.reason}".strip()) from exc
-    except Exception as exc:  # connection refused, TLS, DNS: one clear line
-        raise StatusError(f"cannot reach the API server: {exc}") from exc
-    finally:
-        api_client.close()
+    namespaces = sorted({ns for _, _, ns, _ in resolved})
+    outcome: dict[str, Any] = {}
+    # Built before the clock starts: the first use of the API class costs a second of
+    # imports and schema building on a busy machine, which is not the cluster's time.
+    api_client = client.ApiClient(configuration)
+    apps = client.AppsV1Api(api_client)
+    apps.list_namespaced_deployment  # noqa: B018 - resolve the lazily built method now
+
+    def fetch() -> None:
+        try:
+            outcome["found"] = _list_deployments(apps, namespaces, timeout)
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            api_client.close()
+
+    worker = threading.Thread(target=fetch, name="kaosgen-status", daemon=True)
+    worker.start()
+    worker.join(timeout + 0.1)
+    if worker.is_alive():
+        raise StatusError(f"no answer from the API server {where} within {timeout:g}s")
+    error = outcome.get("error")
+    if error is not None:
+        raise StatusError(_describe_failure(error, where, timeout)) from error
+    found = outcome["found"]
     return [phase_of(k, n, ns, d, found.get((ns, d))) for k, n, ns, d in resolved]
+
+
+def _list_deployments(apps: Any, namespaces: list[str], timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    found: dict[tuple[str, str], Any] = {}
+    for namespace in namespaces:
+        left = max(deadline - time.monotonic(), 0.01)
+        listing = apps.list_namespaced_deployment(
+            namespace, label_selector=LABEL_SELECTOR, _request_timeout=(left, left)
+        )
+        for dep in listing.items:
+            found[(namespace, dep.metadata.name)] = dep
+    return found
+
+
+def _describe_failure(error: BaseException, where: str, timeout: float) -> str:
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(error, ApiException):
+        return f"the API server {where} answered {error.status} {error.reason}".strip()
+    if "timed out" in str(error).lower():
+        return f"no answer from the API server {where} within {timeout:g}s"
+    reason = getattr(error, "reason", None) or error
+    return f"cannot reach the API server {where}: {str(reason).rsplit(': ', 1)[-1]}"
 
 
 def format_table(rows: list[WorkloadStatus]) -> str:

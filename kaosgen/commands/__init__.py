@@ -21,4 +21,5 @@ COMMANDS: dict[str, str] = {
     "crds": "kaosgen.commands.crds:crds",
     "schema": "kaosgen.commands.schema:schema",
     "hook": "kaosgen.commands.hook:hook",
+    "completion": "kaosgen.commands.completion:completion",
 }

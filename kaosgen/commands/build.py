@@ -11,12 +11,18 @@ from kaosgen.commands.common import (
     EXIT_ERRORS,
     EXIT_USAGE,
     FORMATS,
+    color_option,
     compile_inputs,
+    complete_env,
+    describe_inputs,
     fail,
+    failed,
     paths_argument,
     pick_env,
     project_option,
     report,
+    strict_option,
+    verbose_option,
 )
 
 
@@ -39,6 +45,7 @@ def find_kustomize() -> list[str] | None:
     "-e",
     "--env",
     "env",
+    shell_complete=complete_env,
     envvar=["KAOSGEN_ENV", "ARGOCD_ENV_KAOSGEN_ENV"],
     help="Environment to build (env KAOSGEN_ENV; in the Argo CD plugin ARGOCD_ENV_KAOSGEN_ENV). "
     "Optional when kaosgen.yaml has one environment.",
@@ -51,7 +58,18 @@ def find_kustomize() -> list[str] | None:
     show_default=True,
     help="Diagnostics format (stderr).",
 )
-def build(paths: tuple[str, ...], project_file: str | None, env: str | None, fmt: str) -> None:
+@strict_option
+@color_option
+@verbose_option
+def build(
+    paths: tuple[str, ...],
+    project_file: str | None,
+    env: str | None,
+    fmt: str,
+    strict: bool,
+    color: str,
+    verbose: bool,
+) -> None:
     """Print the manifests of one environment to stdout (render + kustomize build).
 
     Renders into a temporary directory (nothing is written next to the inputs) and runs
@@ -63,8 +81,10 @@ def build(paths: tuple[str, ...], project_file: str | None, env: str | None, fmt
     import tempfile
 
     compilation = compile_inputs(paths, project_file, render=True)
-    report(compilation, fmt, quiet=True)
-    if not compilation.ok:
+    if verbose:
+        describe_inputs(compilation, output=False)
+    report(compilation, fmt, quiet=True, color=color, strict=strict)
+    if failed([compilation], strict=strict):
         sys.exit(EXIT_ERRORS)
     env_name = pick_env(compilation, env, required=True)
     tool = find_kustomize()
@@ -79,6 +99,8 @@ def build(paths: tuple[str, ...], project_file: str | None, env: str | None, fmt
             target = root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
+        if verbose:
+            click.echo(f"running: {' '.join(tool)} overlays/{env_name}", err=True)
         proc = subprocess.run(
             [*tool, str(root / "overlays" / str(env_name))],
             capture_output=True,

@@ -12,11 +12,15 @@ from kaosgen.commands.common import (
     EXIT_ERRORS,
     EXIT_OK,
     EXIT_USAGE,
+    color_option,
     compile_inputs,
+    describe_inputs,
     fail,
     paths_argument,
     project_option,
     report,
+    use_color,
+    verbose_option,
 )
 
 
@@ -29,28 +33,35 @@ from kaosgen.commands.common import (
     help="Compare with the render of the inputs at a git ref (`HEAD`, `origin/main`), or with "
     "a rendered directory. Default: the output directory on disk (what `render` would change).",
 )
-@click.option(
-    "--color/--no-color", default=None, help="Colour the diff (default: when stdout is a terminal)."
-)
+@color_option
+@click.option("--no-color", "no_color", is_flag=True, hidden=True, help="Same as --color=never.")
 @click.option(
     "--stat", "stat_only", is_flag=True, help="Only list the objects, without their diffs."
 )
+@verbose_option
 def diff(
     paths: tuple[str, ...],
     project_file: str | None,
     against: str | None,
-    color: bool | None,
+    color: str,
+    no_color: bool,
     stat_only: bool,
+    verbose: bool,
 ) -> None:
     """Show what a render changes, object by object; exit 1 when anything changes.
 
     Each Kubernetes object is compared by where it applies (base, overlays/<env>,
-    clusters/<env>), kind, namespace and name, with a unified diff of its YAML.
+    clusters/<env>), kind, namespace and name, with a unified diff of its YAML. PATHS
+    default to the current directory. Exit 0: no changes; 1: changes; 2: the inputs do
+    not render, or a usage error.
     """
     from kaosgen import objdiff
 
+    color = "never" if no_color else color
     compilation = compile_inputs(paths, project_file, render=True)
-    report(compilation, "text", quiet=True)
+    if verbose:
+        describe_inputs(compilation)
+    report(compilation, "text", quiet=True, color=color)
     if not compilation.ok or compilation.output_dir is None:
         sys.exit(EXIT_ERRORS)
     new = compilation.files
@@ -74,8 +85,8 @@ def diff(
             )
         )
     else:
-        use_color = sys.stdout.isatty() if color is None else color
-        click.echo(objdiff.format_diff(result, color=use_color), nl=False)
+        colored = use_color(color, sys.stdout)
+        click.echo(objdiff.format_diff(result, color=colored), nl=False, color=colored)
     sys.exit(EXIT_ERRORS)
 
 

@@ -11,6 +11,7 @@ from kaosgen.commands.common import (
     EXIT_ERRORS,
     EXIT_USAGE,
     compile_inputs,
+    complete_env,
     fail,
     paths_argument,
     pick_env,
@@ -36,7 +37,13 @@ from kaosgen.commands.common import (
     help="Draw an image with Graphviz `dot`: `svg`/`png` to stdout, or a FILE ending in .svg/.png "
     "(.dot/.mmd files get the text formats).",
 )
-@click.option("-e", "--env", "env", help="Show the gateway routes of this environment.")
+@click.option(
+    "-e",
+    "--env",
+    "env",
+    shell_complete=complete_env,
+    help="Show the gateway routes of this environment.",
+)
 def graph(
     paths: tuple[str, ...], project_file: str | None, fmt: str, output: str | None, env: str | None
 ) -> None:

@@ -9,7 +9,16 @@ from typing import Any
 
 import click
 
-from kaosgen.commands.common import EXIT_ERRORS, EXIT_OK, FORMATS, report
+from kaosgen.commands.common import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    FORMATS,
+    color_option,
+    failed,
+    paths_exist,
+    report,
+    strict_option,
+)
 
 
 @click.group()
@@ -17,30 +26,36 @@ def hook() -> None:
     """Entry points of the pre-commit hooks (see .pre-commit-hooks.yaml)."""
 
 
+files_argument = click.argument("files", nargs=-1, type=click.Path(), callback=paths_exist)
+
+
 @hook.command("validate")
-@click.argument("files", nargs=-1, type=click.Path())
+@files_argument
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def hook_validate(files: tuple[str, ...], fmt: str) -> None:
+@strict_option
+@color_option
+def hook_validate(files: tuple[str, ...], fmt: str, strict: bool, color: str) -> None:
     """Validate the projects that hold the changed KAOS files."""
     from kaosgen import hooks
     from kaosgen.pipeline import compile_project
 
     found = hooks.targets(files, top=Path.cwd(), kaos_only=True)
-    failed = False
-    for project in found.projects:
-        compilation = compile_project(
+    compilations = [
+        compile_project(
             [hooks.rel(project)], project_file=hooks.rel(project / "kaosgen.yaml"), render=False
         )
-        report(compilation, fmt)
-        failed = failed or not compilation.ok
+        for project in found.projects
+    ]
     if found.loose_dirs:
-        compilation = compile_project([hooks.rel(d) for d in found.loose_dirs], render=False)
-        report(compilation, fmt)
-        failed = failed or not compilation.ok
-    sys.exit(EXIT_ERRORS if failed else EXIT_OK)
+        compilations.append(compile_project([hooks.rel(d) for d in found.loose_dirs], render=False))
+    for compilation in compilations:
+        report(compilation, fmt, color=color, strict=strict)
+    sys.exit(EXIT_ERRORS if failed(compilations, strict=strict) else EXIT_OK)
 
 
-def _hook_plans(files: tuple[str, ...], *, write: bool) -> Iterator[tuple[str, Any, Any]]:
+def _hook_plans(
+    files: tuple[str, ...], *, write: bool, strict: bool = False
+) -> Iterator[tuple[str, Any, Any]]:
     """For each project the hook covers: (shown path, compilation, changes), the changes
     applied when `write`.
 
@@ -60,8 +75,8 @@ def _hook_plans(files: tuple[str, ...], *, write: bool) -> Iterator[tuple[str, A
     for project in projects:
         shown = hooks.rel(project)
         compilation = compile_project([shown], project_file=hooks.rel(project / "kaosgen.yaml"))
-        report(compilation, "text", quiet=True)
-        if not compilation.ok or compilation.output_dir is None:
+        report(compilation, "text", quiet=True, strict=strict)
+        if failed([compilation], strict=strict) or compilation.output_dir is None:
             click.echo(f"{shown}: does not render; fix the errors above", err=True)
             yield shown, compilation, None
             continue
@@ -81,16 +96,17 @@ def _hook_plans(files: tuple[str, ...], *, write: bool) -> Iterator[tuple[str, A
 
 
 @hook.command("render-check")
-@click.argument("files", nargs=-1, type=click.Path())
-def hook_render_check(files: tuple[str, ...]) -> None:
+@files_argument
+@strict_option
+def hook_render_check(files: tuple[str, ...], strict: bool) -> None:
     """Fail when a changed project's rendered output is stale (or hand-edited).
 
     With no FILES, every project (kaosgen.yaml) below the current directory is checked.
     """
-    failed = False
-    for shown, compilation, result in _hook_plans(files, write=False):
+    stale_or_broken = False
+    for shown, compilation, result in _hook_plans(files, write=False, strict=strict):
         if result is None or result.stale:
-            failed = True
+            stale_or_broken = True
         if result is None or not result.stale:
             continue
         out_dir = compilation.output_dir
@@ -102,22 +118,23 @@ def hook_render_check(files: tuple[str, ...]) -> None:
             f"{len(result.removed)} to remove); run `kaosgen render {shown}` and commit the result",
             err=True,
         )
-    sys.exit(EXIT_ERRORS if failed else EXIT_OK)
+    sys.exit(EXIT_ERRORS if stale_or_broken else EXIT_OK)
 
 
 @hook.command("render")
-@click.argument("files", nargs=-1, type=click.Path())
-def hook_render(files: tuple[str, ...]) -> None:
+@files_argument
+@strict_option
+def hook_render(files: tuple[str, ...], strict: bool) -> None:
     """Re-render the changed projects; exit 1 when a file changed (so it gets staged)."""
-    failed = False
-    for _shown, compilation, result in _hook_plans(files, write=True):
+    stale_or_broken = False
+    for _shown, compilation, result in _hook_plans(files, write=True, strict=strict):
         if result is None:
-            failed = True
+            stale_or_broken = True
         elif result.stale:
             click.echo(
                 f"{compilation.output_dir.as_posix()}: re-rendered ({len(result.added)} added, {len(result.changed)} changed, "
                 f"{len(result.removed)} removed); review and stage the changes",
                 err=True,
             )
-            failed = True
-    sys.exit(EXIT_ERRORS if failed else EXIT_OK)
+            stale_or_broken = True
+    sys.exit(EXIT_ERRORS if stale_or_broken else EXIT_OK)

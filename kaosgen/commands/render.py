@@ -13,17 +13,24 @@ from kaosgen.commands.common import (
     EXIT_OK,
     EXIT_USAGE,
     FORMATS,
+    color_option,
+    describe_inputs,
     fail,
+    failed,
     merged,
     one_shot,
     os_error,
+    paths_argument,
+    progress_reporter,
     project_option,
     report,
+    strict_option,
+    verbose_option,
 )
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@paths_argument
 @click.option(
     "-o",
     "--output",
@@ -37,12 +44,15 @@ from kaosgen.commands.common import (
 @click.option(
     "--format", "fmt", type=FORMATS, default="text", show_default=True, help="Diagnostics format."
 )
-@click.option("-q", "--quiet", is_flag=True, help="Only errors; no warnings or summary.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors; no warnings, notes or summary.")
 @click.option(
     "--force",
     is_flag=True,
     help="Take over an output directory that another project (or an unknown render) wrote.",
 )
+@strict_option
+@color_option
+@verbose_option
 def render(
     paths: tuple[str, ...],
     output: str | None,
@@ -51,13 +61,17 @@ def render(
     fmt: str,
     quiet: bool,
     force: bool,
+    strict: bool,
+    color: str,
+    verbose: bool,
 ) -> None:
     """Render kustomize bases and overlays for every environment.
 
-    Invalid input writes nothing. Re-rendering the same input gives byte-identical files;
-    files this project's earlier renders wrote but this one does not are removed. The
-    output directory belongs to one project (.kaosgen-manifest.yaml): files kaosgen did
-    not write there for it are never changed. `-` reads documents from stdin.
+    PATHS default to the current directory. Invalid input (with --strict, a warning too)
+    writes nothing. Re-rendering the same input gives byte-identical files; files this
+    project's earlier renders wrote but this one does not are removed. The output
+    directory belongs to one project (.kaosgen-manifest.yaml): files kaosgen did not write
+    there for it are never changed. `-` reads documents from stdin.
     """
     from kaosgen.inputs import output_overlap, render_scope
     from kaosgen.pipeline import compile_project
@@ -76,7 +90,7 @@ def render(
             "so the render would read its own output back; choose a directory of its own",
             EXIT_USAGE,
         )
-    groups = group_inputs(list(paths), project_file)
+    groups = group_inputs(list(paths) or ["."], project_file)
     if output and len(groups) > 1:
         click.echo(
             f"error: the inputs belong to {len(groups)} projects (different kaosgen.yaml files); "
@@ -84,24 +98,37 @@ def render(
             err=True,
         )
         sys.exit(EXIT_USAGE)
+    progress = progress_reporter(quiet=quiet)
     compilations = []
     for group in groups:
         inputs, widened = render_scope(group, project_file)
         if widened is not None and not quiet:
+            progress.close()
             click.echo(
                 f"note: {', '.join(group)} belongs to the project in {widened}; rendering the "
                 "whole project (its output directory holds all of it)",
                 err=True,
             )
-        compilations.append(compile_project(inputs, project_file=project_file, output=output))
-    report(merged(compilations), fmt, quiet=quiet)
-    if not all(c.ok and c.output_dir is not None for c in compilations):
+        compilations.append(
+            compile_project(inputs, project_file=project_file, output=output, progress=progress)
+        )
+    progress.close()
+    if verbose:
+        for compilation in compilations:
+            describe_inputs(compilation)
+    report(merged(compilations), fmt, quiet=quiet, color=color, strict=strict)
+    if failed(compilations, strict=strict) or any(c.output_dir is None for c in compilations):
         sys.exit(EXIT_ERRORS)
-    results = [write_output(c, check=check, quiet=quiet, force=force) for c in compilations]
+    results = [
+        write_output(c, check=check, quiet=quiet, force=force, verbose=verbose)
+        for c in compilations
+    ]
     sys.exit(EXIT_OK if all(results) else EXIT_ERRORS)
 
 
-def write_output(compilation: Any, *, check: bool, quiet: bool, force: bool = False) -> bool:
+def write_output(
+    compilation: Any, *, check: bool, quiet: bool, force: bool = False, verbose: bool = False
+) -> bool:
     """Write (or with --check, compare) one project's output; False when it failed or is stale."""
     from kaosgen import ownership, writer
 
@@ -145,6 +172,10 @@ def write_output(compilation: Any, *, check: bool, quiet: bool, force: bool = Fa
         if not quiet:
             click.echo(f"{out_dir}: up to date ({result.unchanged} files)", err=True)
         return True
+    if verbose:
+        for mark, names in (("+", result.added), ("~", result.changed), ("-", result.removed)):
+            for name in names:
+                click.echo(f"  {mark} {out_dir.as_posix()}/{name}", err=True)
     if not quiet:
         click.echo(
             f"{out_dir}: {len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed, "

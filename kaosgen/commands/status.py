@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import re
 import sys
 
 import click
@@ -12,12 +12,32 @@ from kaosgen.commands.common import (
     EXIT_OK,
     EXIT_USAGE,
     compile_inputs,
+    complete_env,
+    describe_inputs,
     fail,
     paths_argument,
     pick_env,
     project_option,
     report,
+    verbose_option,
 )
+
+
+class Duration(click.ParamType):
+    """A kubectl-style duration: `500ms`, `2s`, `1m`, or plain seconds."""
+
+    name = "duration"
+    _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        match = re.fullmatch(r"([0-9]*\.?[0-9]+)(ms|s|m|h)?", str(value).strip())
+        if match is None or float(match[1]) <= 0:
+            self.fail(f"{value!r} is not a duration like 500ms, 2s or 1m", param, ctx)
+        return float(match[1]) * self._UNITS[match[2] or ""]
 
 
 @click.command()
@@ -35,11 +55,26 @@ from kaosgen.commands.common import (
     "-e",
     "--env",
     "env",
+    shell_complete=complete_env,
     help="Environment whose namespace to read (optional with one environment).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A table, or JSON with every condition.",
 )
+@click.option(
+    "--request-timeout",
+    "timeout",
+    type=Duration(),
+    default="1s",
+    show_default=True,
+    help="How long to wait for the API server, all requests together (e.g. 500ms, 10s, 1m).",
+)
+@verbose_option
 def status(
     paths: tuple[str, ...],
     project_file: str | None,
@@ -48,12 +83,15 @@ def status(
     namespace: str | None,
     env: str | None,
     fmt: str,
+    timeout: float,
+    verbose: bool,
 ) -> None:
     """Show each rendered workload's phase in a live cluster (read-only).
 
     The phase KAOS would show: Ready, Pending or Failed (or Missing), with the
     Deployment's replica counts and conditions. Only lists Deployments; never writes.
-    Exit 0 when every workload is Ready, 1 otherwise, 2 when the cluster cannot be read.
+    Exit 0 when every workload is Ready, 1 otherwise, 2 when the cluster cannot be read
+    (within --request-timeout; the message names the server and the kubeconfig).
     """
     from kaosgen import status as status_mod
 
@@ -71,10 +109,15 @@ def status(
     for node in compilation.graph.workloads():
         ns = namespace or (environment.namespace if environment else None) or node.namespace or ""
         workloads.append((node.kind, node.name, ns, node.object_name))
-    if kubeconfig and os.pathsep in kubeconfig:
-        kubeconfig = kubeconfig.split(os.pathsep)[0]
+    if verbose:
+        describe_inputs(compilation, output=False)
+        click.echo(f"kubeconfig: {kubeconfig or status_mod.default_kubeconfig()}", err=True)
+        spaces = sorted({w[2] or "(the context's)" for w in workloads})
+        click.echo(f"namespaces: {', '.join(spaces)}", err=True)
     try:
-        rows = status_mod.collect(workloads, context=context, kubeconfig=kubeconfig)
+        rows = status_mod.collect(
+            workloads, context=context, kubeconfig=kubeconfig, timeout=timeout
+        )
     except status_mod.StatusError as exc:
         fail(str(exc), EXIT_USAGE)
     click.echo(

@@ -214,6 +214,16 @@ class Components(KaosModel):
         return self.redis.password_secret if isinstance(self.redis, RedisComponent) else None
 
 
+class DiagnosticSettings(KaosModel):
+    """How kaosgen reports on this project."""
+
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="Warning and note rule ids to turn off for this project, e.g. "
+        "`memory-replicas`. Errors cannot be turned off.",
+    )
+
+
 class Project(KaosModel):
     api_version: Literal["kaosgen.dev/v1alpha1"] = "kaosgen.dev/v1alpha1"
     kind: Literal["Project"] = "Project"
@@ -241,6 +251,7 @@ class Project(KaosModel):
         None,
         description="Flux and Argo CD objects per environment, rendered to `clusters/<env>/`.",
     )
+    diagnostics: DiagnosticSettings = DiagnosticSettings()
 
     @property
     def uses_gitops(self) -> bool:

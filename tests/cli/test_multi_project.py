@@ -20,15 +20,16 @@ def _copy(example: str, dest: Path) -> Path:
 
 
 def test_validate_uses_each_inputs_own_project(tmp_path: Path, monkeypatch) -> None:
-    _copy("echo", tmp_path)
+    _copy("multi-agent", tmp_path)
     _copy("hierarchy", tmp_path)
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["validate", "--format", "json", "echo", "hierarchy"])
+    result = CliRunner().invoke(main, ["validate", "--format", "json", "multi-agent", "hierarchy"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     replicas = [d for d in report["diagnostics"] if d["rule"] == "memory-replicas"]
-    # echo's prod runs 2 agent replicas; hierarchy's prod runs 1: only echo warns.
-    assert [Path(d["file"]).parts[0] for d in replicas] == ["echo"]
+    # multi-agent's prod runs 2 replicas of an agent with local memory; hierarchy's prod
+    # runs 1: only multi-agent warns.
+    assert [Path(d["file"]).parts[0] for d in replicas] == ["multi-agent"]
 
 
 def test_render_writes_each_project_to_its_own_output(tmp_path: Path, monkeypatch) -> None:

@@ -1,115 +1,34 @@
-"""`kaosgen status` against an API server on loopback that replays Deployment lists.
-
-The server answers the `list deployments` endpoint with the JSON in `data/` (the API
-server's own response shape) and records every request, so the test also proves the
-command is read-only. The real kubernetes client talks to it through a kubeconfig.
-"""
+"""`kaosgen status` against an API server on loopback that replays Deployment lists
+(`support/fake_apiserver.py`), and against clusters that cannot be reached."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
 import threading
+import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
+from support.compiler import assert_no_traceback, run_kaosgen
 from support.devtools import REPO, kaosgen, tool_env
+from support.fake_apiserver import FakeApiServer, write_kubeconfig
 
 DATA = Path(__file__).parent / "data"
 ECHO = REPO / "examples" / "echo"
 
 
-class FakeApiServer:
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, code: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                url = urlparse(self.path)
-                outer.requests.append(("GET", url.path, parse_qs(url.query)))
-                parts = url.path.strip("/").split("/")
-                if (
-                    parts[:3] == ["apis", "apps", "v1"]
-                    and parts[3] == "namespaces"
-                    and parts[5:] == ["deployments"]
-                ):
-                    recorded = DATA / f"deployments-{parts[4]}.json"
-                    if recorded.exists():
-                        self._reply(200, json.loads(recorded.read_text(encoding="utf-8")))
-                    else:
-                        self._reply(
-                            200,
-                            {
-                                "kind": "DeploymentList",
-                                "apiVersion": "apps/v1",
-                                "metadata": {},
-                                "items": [],
-                            },
-                        )
-                    return
-                self._reply(
-                    404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}
-                )
-
-            def _refuse(self) -> None:
-                outer.requests.append((self.command, self.path, {}))
-                self._reply(405, {"kind": "Status", "status": "Failure", "code": 405})
-
-            do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[FakeApiServer, Path]]:
     server = FakeApiServer()
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "replay", "cluster": {"server": server.url}}],
-                "users": [{"name": "viewer", "user": {"token": "test-token"}}],
-                "contexts": [
-                    {
-                        "name": "replay",
-                        "context": {"cluster": "replay", "user": "viewer", "namespace": "kaos-dev"},
-                    },
-                    {
-                        "name": "other",
-                        "context": {
-                            "cluster": "replay",
-                            "user": "viewer",
-                            "namespace": "elsewhere",
-                        },
-                    },
-                ],
-                "current-context": "other",
-            }
-        ),
-        encoding="utf-8",
+    kubeconfig = write_kubeconfig(
+        tmp_path / "kubeconfig",
+        server.url,
+        {"replay": "kaos-dev", "other": "elsewhere"},
+        current="other",
     )
     yield server, kubeconfig
     server.close()
@@ -194,9 +113,110 @@ def test_status_errors(api: tuple[FakeApiServer, Path], tmp_path: Path) -> None:
     )
     dead.write_text(json.dumps(closed), encoding="utf-8")
     proc = kaosgen("status", str(ECHO), "--env", "dev", "--kubeconfig", str(dead), cwd=REPO)
-    assert proc.returncode == 2 and "cannot reach the API server" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        f"error: cannot reach the API server http://127.0.0.1:9 (kubeconfig {dead}, "
+        "context other): [Errno 111] Connection refused\n"
+    )
     missing = kaosgen(
         "status", str(ECHO), "--env", "dev", "--kubeconfig", str(tmp_path / "nope"), cwd=REPO
     )
-    assert missing.returncode == 2 and "kubeconfig" in missing.stderr
+    assert missing.returncode == 2
+    assert missing.stderr.startswith(f"error: cannot load the kubeconfig {tmp_path / 'nope'}: ")
+
+
+def _kubeconfig(path: Path, server: str) -> Path:
+    return write_kubeconfig(path, server, {"gone": "default"}, current="gone")
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """An address whose SYNs are dropped: a listener with a full accept queue."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = []
+    for _ in range(3):  # the queue holds one; the next connection attempts hang
+        probe = socket.socket()
+        probe.settimeout(0.2)
+        with contextlib.suppress(OSError):
+            probe.connect(("127.0.0.1", port))
+        queued.append(probe)
+    yield f"https://127.0.0.1:{port}"
+    for probe in queued:
+        probe.close()
+    listener.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """Accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+@pytest.mark.parametrize("kind", ["blackhole", "silent_server"])
+def test_status_gives_up_on_an_unreachable_cluster_within_2_seconds(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The default --request-timeout (1s) bounds the wait whatever the network does, and
+    the message names the server and the kubeconfig it read. Timed in-process, so the
+    figure is the command's own work (imports are warmed up first)."""
+    server = request.getfixturevalue(kind)
+    kubeconfig = _kubeconfig(tmp_path / "kubeconfig", server)
+    refused = _kubeconfig(tmp_path / "refused", "http://127.0.0.1:9")
+    run_kaosgen("status", ECHO, "--env", "dev", "--kubeconfig", refused)  # warm imports
+    started = time.monotonic()
+    result = run_kaosgen("status", ECHO, "--env", "dev", "--kubeconfig", kubeconfig)
+    elapsed = time.monotonic() - started
+    assert_no_traceback(result)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: no answer from the API server {server} (kubeconfig {kubeconfig}, "
+        "context gone) within 1s\n"
+    )
+    assert elapsed < 2.0, elapsed
+    # A longer --request-timeout waits longer (the bound is the user's choice).
+    started = time.monotonic()
+    longer = run_kaosgen(
+        "status", ECHO, "--env", "dev", "--kubeconfig", kubeconfig, "--request-timeout", "1500ms"
+    )
+    assert longer.exit_code == 2 and "within 1.5s" in longer.stderr
+    assert 1.4 < time.monotonic() - started < 3.0
+
+
+def test_status_reads_a_kubeconfig_list_and_says_which(
+    api: tuple[FakeApiServer, Path], tmp_path: Path
+) -> None:
+    """KUBECONFIG may list several files (kubectl merges them); -v names what was read."""
+    _, kubeconfig = api
+    extra = tmp_path / "extra"
+    extra.write_text(json.dumps({"apiVersion": "v1", "kind": "Config"}), encoding="utf-8")
+    listed = f"{extra}{os.pathsep}{kubeconfig}"
+    env = tool_env(KUBECONFIG=listed)
+    proc = kaosgen(
+        "status", str(ECHO), "--env", "dev", "--context", "replay", "-v", cwd=REPO, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"kubeconfig: {listed}\n" in proc.stderr
+    assert "namespaces: kaos-dev\n" in proc.stderr
+    assert "project: examples/echo/kaosgen.yaml\n" in proc.stderr

@@ -107,7 +107,7 @@ def doc(kind: str, name: str, spec: str) -> str:
     )
 
 
-E, W = "error", "warning"
+E, W, N = "error", "warning", "note"
 
 CASES = [
     # --- YAML -------------------------------------------------------------------------
@@ -353,14 +353,47 @@ CASES = [
     Case(
         "api-version",
         {
-            "case.yaml": "apiVersion: ⟦1⟧kaos.tools/v1beta1\nkind: Agent\nmetadata: {name: a}\nspec: {}\n"
+            "case.yaml": "apiVersion: ⟦1⟧kaos.tools/v1beta1\nkind: Agent\nmetadata: {name: a}\n"
+            'spec: {modelAPI: ollama, model: "smollm2:135m"}\n'
         },
         [("1", E, "api-version", "unsupported apiVersion 'kaos.tools/v1beta1' for Agent")],
+    ),
+    Case(
+        # Near misses of the KAOS group are errors, not pass-through documents, and the
+        # rest of the document is still checked (a wrong reference shows in the same run).
+        "api-version-near-miss",
+        {
+            "case.yaml": "apiVersion: ⟦1⟧kaos.tool/v1alpha1\nkind: Agent\nmetadata: {name: a}\n"
+            'spec: {modelAPI: ollama, model: "smollm2:135m"}\n---\n'
+            "apiVersion: ⟦2⟧KAOS.tools/v1alpha1\nkind: Agent\nmetadata: {name: b}\n"
+            'spec: {modelAPI: ⟦4⟧olama, model: "smollm2:135m"}\n---\n'
+            "apiVersion: ⟦3⟧kaostools/v1alpha1\nkind: MCPServer\nmetadata: {name: c}\n"
+            'spec: {runtime: custom, container: {image: "x:1"}}\n---\n'
+            "apiVersion: apps.kaos.example/v1\nkind: Agent\nmetadata: {name: not-ours}\n"
+        },
+        [
+            ("1", E, "api-version", "apiVersion 'kaos.tool/v1alpha1' is not a KAOS API version"),
+            ("2", E, "api-version", "apiVersion 'KAOS.tools/v1alpha1' is not a KAOS API version"),
+            ("3", E, "api-version", "apiVersion 'kaostools/v1alpha1' is not a KAOS API version"),
+            ("4", E, "ref-modelapi", "ModelAPI 'olama' not found in namespace 'default'"),
+        ],
+        hints={
+            "1": "did you mean 'kaos.tools/v1alpha1'?",
+            "2": "did you mean 'kaos.tools/v1alpha1'?",
+            "3": "did you mean 'kaos.tools/v1alpha1'?",
+        },
     ),
     Case(
         "unknown-kind",
         {"case.yaml": "apiVersion: kaos.tools/v1alpha1\nkind: ⟦1⟧Tool\nmetadata: {name: a}\n"},
         [("1", E, "unknown-kind", "unknown KAOS kind 'Tool'")],
+        hints={"1": "kaosgen understands Agent, MCPServer, ModelAPI"},
+    ),
+    Case(
+        "unknown-kind-near-miss",
+        {"case.yaml": "apiVersion: kaos.tools/v1alpha1\nkind: ⟦1⟧Modelapi\nmetadata: {name: a}\n"},
+        [("1", E, "unknown-kind", "unknown KAOS kind 'Modelapi'")],
+        hints={"1": "did you mean 'ModelAPI'?"},
     ),
     Case(
         "secret-in-output",
@@ -795,6 +828,13 @@ CASES = [
                 "model 'ollama/smollm2:360m' is not supported by ModelAPI 'ollama' (supports: smollm2:135m)",
             ),
         ],
+        hints={
+            "1": "did you mean 'gpt-4o'? Otherwise add 'gpt-4' to proxyConfig.models of ModelAPI 'proxy'",
+            "2": "use a supported model, or add 'openaix/gpt' to proxyConfig.models of ModelAPI 'proxy'",
+            # A Hosted ModelAPI has no proxyConfig: its one model is hostedConfig.model.
+            "4": "a Hosted ModelAPI serves one model: use 'smollm2:135m', or change "
+            "hostedConfig.model of ModelAPI 'ollama' to the model you want",
+        },
     ),
     Case(
         "model-missing",
@@ -1337,6 +1377,97 @@ CASES = [
                 "agent 'local' keeps local memory but has 2 replicas in environment 'prod': sessions are not shared between pods",
             )
         ],
+        hints={
+            "1": "set spec.config.memory.type: redis with components.redis: true in kaosgen.yaml "
+            "(or your own MEMORY_REDIS_URL), or run one replica "
+            "(environments.prod.workloads.agent/local.replicas: 1)"
+        },
+    ),
+    Case(
+        # components.redis is already on: the hint does not tell the user to turn it on.
+        "memory-replicas-with-redis",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+            "components: {redis: true}\nenvironments:\n  prod:\n    replicas: 3\n",
+            "case.yaml": doc("Agent", "⟦1⟧local", "modelAPI: ollama\nmodel: smollm2:135m\n"),
+        },
+        [
+            (
+                "1",
+                W,
+                "memory-replicas",
+                "agent 'local' keeps local memory but has 3 replicas in environment 'prod': sessions are not shared between pods",
+            )
+        ],
+        hints={
+            "1": "set spec.config.memory.type: redis (components.redis is already on in "
+            "kaosgen.yaml), or run one replica (environments.prod.workloads.agent/local.replicas: 1)"
+        },
+    ),
+    Case(
+        "resources-quantity",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                container:
+                  resources:
+                    requests: {memory: ⟦1⟧1GB}
+                    limits: {cpu: ⟦2⟧two}
+                """)
+        },
+        [
+            ("1", E, "resources-quantity", "requests.memory: '1GB' is not a Kubernetes quantity"),
+            ("2", E, "resources-quantity", "limits.cpu: 'two' is not a Kubernetes quantity"),
+        ],
+    ),
+    Case(
+        "resources-default-limits",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                container:
+                  ⟦1⟧resources:
+                    requests: {memory: 2Gi}
+                """)
+        },
+        [
+            (
+                "1",
+                N,
+                "resources-default-limits",
+                "container.resources sets requests but no limits; kaosgen adds its default "
+                "limits: cpu: 1, memory: 2Gi (raised to the request)",
+            )
+        ],
+        hints={"1": "set container.resources.limits to choose them"},
+    ),
+    Case(
+        # kaosgen.yaml turns warning rules off: memory-replicas is silent here; a rule id
+        # that is not a warning or note rule is an error at its entry.
+        "diagnostics-ignore",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+            "environments:\n  prod: {replicas: 2}\n"
+            "diagnostics:\n  ignore: [memory-replicas, ⟦1⟧memory-replica, ⟦2⟧ref-agent]\n",
+            "case.yaml": doc("Agent", "local", "modelAPI: ollama\nmodel: smollm2:135m\n"),
+        },
+        [
+            (
+                "1",
+                E,
+                "diagnostics-ignore",
+                "'memory-replica' is not a warning or note rule (errors cannot be turned off)",
+            ),
+            (
+                "2",
+                E,
+                "diagnostics-ignore",
+                "'ref-agent' is not a warning or note rule (errors cannot be turned off)",
+            ),
+        ],
+        hints={"1": "did you mean 'memory-replicas'?"},
     ),
     Case(
         "pod-security",
@@ -1570,6 +1701,7 @@ COMPILER_MODULES = (
     "resolve.py",
     "rules.py",
     "inputs.py",
+    "filters.py",
 )
 #: Rules that need a broken file system rather than broken input (tested with hostile
 #: files in test_hostile_input.py), or `validate FILE` (tests/cli/test_inputs.py).
@@ -1584,7 +1716,9 @@ def compiler_rule_ids() -> set[str]:
     root = Path(kaosgen.__file__).parent
     source = "\n".join((root / name).read_text(encoding="utf-8") for name in COMPILER_MODULES)
     ids = set(
-        re.findall(r"""\.(?:error|warning)\(\s*["']([a-z][a-z0-9]*(?:-[a-z0-9]+)*)["']""", source)
+        re.findall(
+            r"""\.(?:error|warning|note)\(\s*["']([a-z][a-z0-9]*(?:-[a-z0-9]+)*)["']""", source
+        )
     )
     ids |= set(_RULES.values()) | {"schema-type"}
     if 'f"ref-{kind.lower()}"' in source:
@@ -1592,6 +1726,23 @@ def compiler_rule_ids() -> set[str]:
     if "_deprecated(" in source:
         ids.add("deprecated-field")
     return ids
+
+
+def test_every_warning_and_note_rule_can_be_turned_off() -> None:
+    """kaosgen.yaml's diagnostics.ignore accepts exactly the compiler's warning and note
+    rules: a new warning rule not in SILENCEABLE_RULES fails here."""
+    import kaosgen
+    from kaosgen.diagnostics import SILENCEABLE_RULES
+
+    source = "\n".join(
+        p.read_text(encoding="utf-8") for p in Path(kaosgen.__file__).parent.rglob("*.py")
+    )
+    found = set(re.findall(r"""\.(?:warning|note)\(\s*["']([a-z][a-z0-9-]*)["']""", source))
+    if "_deprecated(" in source:
+        found.add("deprecated-field")
+    # Not a finding but a count of the errors `validate FILE` does not show: always said.
+    found.discard("other-files")
+    assert found == SILENCEABLE_RULES
 
 
 def test_every_rule_id_in_the_compiler_has_a_case() -> None:
@@ -1634,7 +1785,9 @@ def test_text_format_shows_the_source_line_with_a_caret(case: Case, tmp_path: Pa
             assert shown[caret] == source[col - 1]
     if case.expected:
         errors = sum(1 for e in case.expected if e[1] == E)
-        assert lines[-1] == f"{errors} error(s), {len(case.expected) - errors} warning(s)"
+        notes = sum(1 for e in case.expected if e[1] == N)
+        summary = f"{errors} error(s), {len(case.expected) - errors - notes} warning(s)"
+        assert lines[-1] == summary + (f", {notes} note(s)" if notes else "")
     assert result.exit_code == (1 if any(e[1] == E for e in case.expected) else 0)
 
 
@@ -1647,7 +1800,8 @@ def test_github_format_annotates_file_line_and_column(case: Case, tmp_path: Path
     assert len(lines) == len(case.expected)
     for marker, severity, rule, message in case.expected:
         file, line, col = where[marker]
-        prefix = f"::{severity} file={file},line={line},col={col},title=kaosgen {rule}::{message}"
+        command = "notice" if severity == N else severity
+        prefix = f"::{command} file={file},line={line},col={col},title=kaosgen {rule}::{message}"
         assert any(out.startswith(prefix) for out in lines), f"{prefix!r} not in:\n{result.stdout}"
     assert result.exit_code == (1 if any(e[1] == E for e in case.expected) else 0)
 
@@ -1719,6 +1873,43 @@ def test_all_errors_of_a_file_are_reported_in_one_run(tmp_path: Path) -> None:
     assert len(diagnostics) == len(expected_rules)
 
 
+def test_a_document_with_schema_errors_still_has_its_references_checked(tmp_path: Path) -> None:
+    """A typo and a missing ModelAPI in one document: both in the first run. What only
+    follows from the dropped invalid fields (a default standing in) is not reported."""
+    case = Case(
+        "one-round",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+            "environments:\n  prod: {replicas: 2}\n",
+            "case.yaml": doc(
+                "Agent",
+                "a",
+                "modelAPI: ⟦1⟧olama\nmodel: smollm2:135m\n⟦2⟧mcpServer: [tools]\n"
+                "mcpServers: [tools, ⟦3⟧toolz]\n"
+                "config:\n  memory:\n    type: ⟦4⟧Redis\n",
+            )
+            + "---\n"
+            + doc("ModelAPI", "p", "mode: Proxy\nproxyConfig:\n  models: ⟦5⟧[]\n"),
+        },
+        [],
+    )
+    where = write_case(case, tmp_path)
+    code, diagnostics = validate_json(".", cwd=tmp_path)
+    assert code == 1
+    found = sorted((d["file"], d["line"], d["column"], d["rule"]) for d in diagnostics)
+    assert found == sorted(
+        [
+            (*where["1"], "ref-modelapi"),
+            (*where["2"], "schema-unknown-field"),
+            (*where["3"], "ref-mcpserver"),
+            (*where["4"], "schema-enum"),
+            (*where["5"], "schema-length"),
+        ]
+    ), diagnostics
+    # Not "keeps local memory with 2 replicas" (memory type Redis was dropped, so the
+    # default local stood in), not "proxyConfig needs models" (said by schema-length).
+
+
 def test_invalid_input_never_writes(tmp_path: Path) -> None:
     from kaosgen.writer import HEADER
 
@@ -1752,12 +1943,12 @@ def test_warnings_alone_exit_zero_and_quiet_hides_them(tmp_path: Path) -> None:
     assert quiet.stderr == ""
 
 
-def test_missing_input_is_a_diagnostic_not_a_traceback(tmp_path: Path) -> None:
-    code, diagnostics = validate_json("nope.yaml", cwd=tmp_path)
-    assert code == 1
-    assert [(d["file"], d["rule"], d["message"]) for d in diagnostics] == [
-        ("nope.yaml", "io", "no such file or directory")
-    ]
+def test_missing_input_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    result = run_kaosgen("validate", "--format", "json", "nope.yaml", cwd=tmp_path)
+    assert_no_traceback(result)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "'nope.yaml': no such file or directory" in result.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
     code, diagnostics = validate_json("empty", cwd=tmp_path)

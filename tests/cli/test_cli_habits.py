@@ -1,0 +1,450 @@
+"""What kubectl and kustomize users expect of a CLI: `.` by default, exit codes 0/1/2,
+colour rules (NO_COLOR, --color), --strict, --version, `python -m kaosgen`, shell
+completion that really completes in bash, zsh and fish, -v, and a progress line only on
+a terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from support.compiler import assert_no_traceback, run_kaosgen
+from support.devtools import BIN, KAOSGEN, REPO, tool_env
+
+ECHO = REPO / "examples" / "echo"
+ESC = "\x1b["
+#: A colour (SGR) sequence; the progress line's erase-line sequence is not one.
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture
+def echo(tmp_path: Path) -> Path:
+    """A copy of examples/echo without its rendered output."""
+    target = tmp_path / "echo"
+    shutil.copytree(ECHO, target, ignore=shutil.ignore_patterns("deploy"))
+    return target
+
+
+def _with_warning(project: Path) -> Path:
+    """The echo project with a warning: two replicas of an agent with local memory."""
+    config = project / "kaosgen.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(
+            "agent/echo-agent:\n        replicas: 1", "agent/echo-agent:\n        replicas: 2"
+        ),
+        encoding="utf-8",
+    )
+    return project
+
+
+# --- defaults and exit codes ---------------------------------------------------------------
+
+
+def test_validate_and_render_default_to_the_current_directory(echo: Path) -> None:
+    validate = run_kaosgen("validate", cwd=echo)
+    assert validate.exit_code == 0, validate.output
+    render = run_kaosgen("render", cwd=echo)
+    assert render.exit_code == 0, render.output
+    assert (echo / "deploy" / "base" / "agents" / "echo-agent.yaml").is_file()
+    assert run_kaosgen("render", "--check", cwd=echo).exit_code == 0
+
+
+def test_the_bundled_example_renders_with_no_warning(tmp_path: Path) -> None:
+    """The first thing a newcomer runs: not a diagnostic, and --strict passes."""
+    result = run_kaosgen("render", ECHO, "-o", tmp_path / "out", "--strict")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"{tmp_path / 'out'}: 8 added, 0 changed, 0 removed, 0 unchanged\n"
+
+
+COMMANDS_WITH_PATHS = [
+    ["validate"],
+    ["render"],
+    ["render", "--check"],
+    ["build", "--env", "dev"],
+    ["diff"],
+    ["graph"],
+    ["status", "--env", "dev"],
+    ["hook", "validate"],
+    ["hook", "render-check"],
+    ["hook", "render"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS_WITH_PATHS, ids=" ".join)
+def test_a_missing_path_is_a_usage_error(command: list[str], tmp_path: Path) -> None:
+    result = run_kaosgen(*command, "nope.yaml", cwd=tmp_path)
+    assert_no_traceback(result)
+    assert result.exit_code == 2, result.output
+    assert "'nope.yaml': no such file or directory" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "command", [c for c in COMMANDS_WITH_PATHS if c[0] != "hook"], ids=" ".join
+)
+def test_a_missing_project_file_is_a_usage_error(command: list[str], echo: Path) -> None:
+    result = run_kaosgen(*command, "--project", "missing.yaml", ".", cwd=echo)
+    assert result.exit_code == 2, result.output
+    assert "'missing.yaml': no such file or directory" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["nosuch"], ["validate", "--nosuch"], ["render", "--format", "xml"], ["completion", "tcsh"]],
+    ids=" ".join,
+)
+def test_bad_usage_exits_2(args: list[str], echo: Path) -> None:
+    result = run_kaosgen(*args, cwd=echo)
+    assert result.exit_code == 2, result.output
+    assert "Error:" in result.stderr
+
+
+def test_problems_exit_1_and_nothing_else_does(echo: Path) -> None:
+    agent = echo / "resources.yaml"
+    agent.write_text(
+        agent.read_text(encoding="utf-8").replace("modelAPI: smollm2", "modelAPI: gone")
+    )
+    for command in (["validate"], ["render"], ["render", "--check"], ["build", "-e", "dev"]):
+        result = run_kaosgen(*command, cwd=echo)
+        assert result.exit_code == 1, (command, result.output)
+        assert "[ref-modelapi]" in result.stderr
+
+
+def test_a_file_kaosgen_cannot_write_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    for args, name in ((["crds", "-o"], "crds.yaml"), (["graph", str(ECHO), "--output"], "g.mmd")):
+        target = tmp_path / "no" / "such" / name
+        result = run_kaosgen(*args, target)
+        assert_no_traceback(result)
+        assert result.exit_code == 2
+        assert result.stderr == f"error: {target}: No such file or directory\n"
+
+
+# --- --strict and per-project rule switches ------------------------------------------------
+
+
+def test_strict_makes_warnings_fail_and_writes_nothing(echo: Path) -> None:
+    _with_warning(echo)
+    relaxed = run_kaosgen("validate", cwd=echo)
+    assert relaxed.exit_code == 0 and "[memory-replicas]" in relaxed.stderr
+    strict = run_kaosgen("validate", "--strict", "-q", cwd=echo)
+    assert strict.exit_code == 1
+    # -q still shows what fails the run.
+    assert "[memory-replicas]" in strict.stderr
+    assert strict.stderr.endswith("error: --strict: 1 warning(s) fail the run\n")
+    render = run_kaosgen("render", "--strict", cwd=echo)
+    assert render.exit_code == 1
+    assert not (echo / "deploy").exists()
+    assert run_kaosgen("hook", "validate", "--strict", "resources.yaml", cwd=echo).exit_code == 1
+
+
+def test_a_project_can_turn_a_warning_rule_off(echo: Path) -> None:
+    _with_warning(echo)
+    config = echo / "kaosgen.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + "diagnostics:\n  ignore: [memory-replicas]\n",
+        encoding="utf-8",
+    )
+    result = run_kaosgen("validate", "--strict", cwd=echo)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
+def test_notes_never_fail_a_strict_run(echo: Path) -> None:
+    resources = echo / "resources.yaml"
+    resources.write_text(
+        resources.read_text(encoding="utf-8")
+        + "  container:\n    resources:\n      requests: {memory: 300Mi}\n",
+        encoding="utf-8",
+    )
+    result = run_kaosgen("validate", "--strict", cwd=echo)
+    assert result.exit_code == 0, result.output
+    assert "note: container.resources sets requests but no limits" in result.stderr
+    assert result.stderr.endswith("0 error(s), 0 warning(s), 1 note(s)\n")
+    assert run_kaosgen("validate", "-q", cwd=echo).stderr == ""
+
+
+# --- colour --------------------------------------------------------------------------------
+
+
+def _on_a_terminal(args: list[str], cwd: Path, **env: str) -> tuple[int, str]:
+    """Run kaosgen with stderr on a pseudo-terminal; the exit code and what it printed."""
+    main, child = pty.openpty()
+    environment = tool_env(TERM="xterm", **env)
+    if "NO_COLOR" not in env:
+        environment.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [KAOSGEN, *args],
+        cwd=cwd,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=child,
+    )
+    # The terminal stays open on our side until everything is read: a hangup (the last
+    # writer closing it) may discard what the child wrote just before it exited.
+    chunks = []
+    while True:
+        ready, _, _ = select.select([main], [], [], 0.05)
+        if ready:
+            chunks.append(os.read(main, 65536))
+        elif proc.poll() is not None:
+            break
+    os.close(child)
+    os.close(main)
+    return proc.wait(timeout=120), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_colour_on_a_terminal_unless_no_color(echo: Path) -> None:
+    _with_warning(echo)
+    code, shown = _on_a_terminal(["validate"], echo)
+    assert code == 0 and f"{ESC}1;33mwarning{ESC}0m" in shown, shown
+    code, shown = _on_a_terminal(["validate"], echo, NO_COLOR="1")
+    assert code == 0 and "warning:" in shown and not COLOUR.search(shown), shown
+    # An explicit choice wins over NO_COLOR and over the terminal test.
+    code, shown = _on_a_terminal(["validate", "--color", "always"], echo, NO_COLOR="1")
+    assert f"{ESC}1;33mwarning" in shown, shown
+    code, shown = _on_a_terminal(["validate", "--color=never"], echo)
+    assert "warning:" in shown and not COLOUR.search(shown), shown
+
+
+def test_colour_when_piped_only_if_asked(echo: Path) -> None:
+    _with_warning(echo)
+    assert ESC not in run_kaosgen("validate", cwd=echo).stderr
+    assert (
+        f"{ESC}1;33mwarning{ESC}0m" in run_kaosgen("validate", "--color", "always", cwd=echo).stderr
+    )
+    # diff takes the same option (and still accepts its old --no-color).
+    run_kaosgen("render", cwd=echo)
+    (echo / "kaosgen.yaml").write_text(
+        (echo / "kaosgen.yaml").read_text(encoding="utf-8").replace("kaos-dev", "kaos-dev2"),
+        encoding="utf-8",
+    )
+    colored = run_kaosgen("diff", "--color=always", cwd=echo)
+    assert colored.exit_code == 1 and ESC in colored.stdout
+    for plain in (run_kaosgen("diff", cwd=echo), run_kaosgen("diff", "--no-color", cwd=echo)):
+        assert plain.exit_code == 1 and ESC not in plain.stdout and "kaos-dev2" in plain.stdout
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+def _big_project(root: Path, agents: int) -> Path:
+    root.mkdir()
+    docs = [
+        "apiVersion: kaos.tools/v1alpha1\nkind: ModelAPI\nmetadata: {name: llm}\n"
+        "spec: {mode: Hosted, hostedConfig: {model: 'smollm2:135m'}}\n"
+    ]
+    docs += [
+        f"apiVersion: kaos.tools/v1alpha1\nkind: Agent\nmetadata: {{name: agent-{i}}}\n"
+        "spec: {modelAPI: llm, model: 'smollm2:135m'}\n"
+        for i in range(agents)
+    ]
+    (root / "agents.yaml").write_text("---\n".join(docs), encoding="utf-8")
+    return root
+
+
+def test_long_renders_show_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    project = _big_project(tmp_path / "big", 800)
+    code, shown = _on_a_terminal(["render", ".", "-o", "../out-tty"], project)
+    assert code == 0, shown
+    assert "\r\x1b[Kkaosgen: " in shown  # the progress line, redrawn in place ...
+    last = shown.rsplit("\r\x1b[K", 1)[1]
+    assert last.startswith("../out-tty: ")  # ... and erased before the summary
+    piped = subprocess.run(
+        [KAOSGEN, "render", ".", "-o", "../out-pipe"],
+        cwd=project,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert piped.returncode == 0
+    assert piped.stderr.startswith("../out-pipe: ") and "\r" not in piped.stderr
+    # The output is the same either way.
+    assert _tree(tmp_path / "out-tty") == _tree(tmp_path / "out-pipe")
+
+
+def _tree(directory: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in directory.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_progress_waits_half_a_second_and_redraws_ten_times_a_second() -> None:
+    import io
+
+    from kaosgen.progress import Progress
+
+    now = [0.0]
+    out = io.StringIO()
+    progress = Progress(out, enabled=True, clock=lambda: now[0])
+    progress("reading files")
+    now[0] = 0.4
+    progress("validating documents", 10, 100)
+    assert out.getvalue() == ""  # short work prints nothing
+    now[0] = 0.6
+    progress("validating documents", 20, 100)
+    now[0] = 0.65
+    progress("validating documents", 30, 100)  # too soon to redraw
+    now[0] = 0.8
+    progress("writing YAML", 3, 9)
+    progress.close()
+    assert out.getvalue() == (
+        "\r\x1b[Kkaosgen: validating documents 20/100\r\x1b[Kkaosgen: writing YAML 3/9\r\x1b[K"
+    )
+    off = io.StringIO()
+    disabled = Progress(off, enabled=False, clock=lambda: 10.0)
+    disabled("generating", 1, 2)
+    disabled.close()
+    assert off.getvalue() == ""
+
+
+# --- -v ----------------------------------------------------------------------------------
+
+
+def test_verbose_says_what_was_read_and_written(echo: Path) -> None:
+    result = run_kaosgen("render", "-v", cwd=echo)
+    assert result.exit_code == 0
+    lines = result.stderr.splitlines()
+    assert lines[:3] == [
+        "project: kaosgen.yaml",
+        "read: 1 file(s): 3 KAOS resource(s), 0 other document(s)",
+        "output: deploy",
+    ]
+    assert "  + deploy/base/agents/echo-agent.yaml" in lines
+    assert lines[-1] == "deploy: 8 added, 0 changed, 0 removed, 0 unchanged"
+    build = run_kaosgen("build", "-v", "-e", "dev", cwd=echo)
+    assert build.exit_code == 0
+    assert any(
+        line.startswith("running: ") and line.endswith(" overlays/dev")
+        for line in build.stderr.splitlines()
+    )
+
+
+# --- version, python -m, completion ------------------------------------------------------------
+
+
+def test_version_is_the_packages(tmp_path: Path) -> None:
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "version"
+    ]
+    assert version("kaosgen") == declared
+    for command in ([KAOSGEN], [sys.executable, "-m", "kaosgen"]):
+        proc = subprocess.run(
+            [*command, "--version"], capture_output=True, text=True, check=False, cwd=tmp_path
+        )
+        assert (proc.returncode, proc.stdout) == (0, f"kaosgen, version {declared}\n")
+
+
+def test_python_m_kaosgen_is_the_same_command(echo: Path) -> None:
+    ok = subprocess.run(
+        [sys.executable, "-m", "kaosgen", "validate"],
+        cwd=echo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (ok.returncode, ok.stderr) == (0, "")
+    usage = subprocess.run(
+        [sys.executable, "-m", "kaosgen", "render", "nope"],
+        cwd=echo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert usage.returncode == 2 and usage.stderr.startswith("Usage: kaosgen render")
+
+
+def _shell(shell: str) -> str:
+    found = shutil.which(shell)
+    if found is None:
+        pytest.skip(f"{shell} is not installed (.ci/run installs it)")
+    return found
+
+
+def _completion_env() -> dict[str, str]:
+    return tool_env(PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def test_bash_completion_completes(tmp_path: Path) -> None:
+    bash = _shell("bash")
+    shutil.copytree(ECHO, tmp_path / "echo", ignore=shutil.ignore_patterns("deploy"))
+
+    def complete(words: str, cwd: Path = tmp_path) -> list[str]:
+        script = (
+            "source <(kaosgen completion bash)\n"
+            f"COMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\n"
+            '_kaosgen_completion kaosgen\nprintf "%s\\n" "${COMPREPLY[@]}"\n'
+        )
+        proc = subprocess.run(
+            [bash, "-c", script],
+            cwd=cwd,
+            env=_completion_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return [line for line in proc.stdout.splitlines() if line]
+
+    assert complete("kaosgen val") == ["validate"]
+    assert "completion" in complete("kaosgen ''")
+    assert complete("kaosgen render --col") == ["--color"]
+    assert complete("kaosgen render --color ''") == ["auto", "always", "never"]
+    assert complete("kaosgen build echo --env ''") == ["dev", "prod"]
+
+
+def test_zsh_completion_registers_and_answers(tmp_path: Path) -> None:
+    zsh = _shell("zsh")
+    script = (
+        "autoload -U compinit; compinit -u -d $PWD/.zcompdump\n"
+        'eval "$(kaosgen completion zsh)"\nprint -r -- $_comps[kaosgen]\n'
+    )
+    env = _completion_env() | {"HOME": str(tmp_path)}
+    proc = subprocess.run(
+        [zsh, "-f", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == "_kaosgen_completion"
+    # What the script asks kaosgen for, and the answer it gets (zsh's protocol).
+    answer = subprocess.run(
+        [KAOSGEN],
+        env=env
+        | {"_KAOSGEN_COMPLETE": "zsh_complete", "COMP_WORDS": "kaosgen sta", "COMP_CWORD": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert answer.stdout.splitlines()[:2] == ["plain", "status"]
+
+
+def test_fish_completion_completes(tmp_path: Path) -> None:
+    fish = _shell("fish")
+    shutil.copytree(ECHO, tmp_path / "echo", ignore=shutil.ignore_patterns("deploy"))
+    env = _completion_env() | {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
+
+    def complete(line: str) -> list[str]:
+        script = f"kaosgen completion fish | source; complete -C '{line}'"
+        proc = subprocess.run(
+            [fish, "--no-config", "-c", script],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return [entry.split("\t")[0] for entry in proc.stdout.splitlines()]
+
+    assert complete("kaosgen gra") == ["graph"]
+    assert complete("kaosgen status echo -e ") == ["dev", "prod"]
