@@ -63,7 +63,7 @@ def test_the_bundled_example_renders_with_no_warning(tmp_path: Path) -> None:
     """The first thing a newcomer runs: not a diagnostic, and --strict passes."""
     result = run_kaosgen("render", ECHO, "-o", tmp_path / "out", "--strict")
     assert result.exit_code == 0, result.output
-    assert result.stderr == f"{tmp_path / 'out'}: 8 added, 0 changed, 0 removed, 0 unchanged\n"
+    assert result.stderr == f"{tmp_path / 'out'}: 9 added, 0 changed, 0 removed, 0 unchanged\n"
 
 
 COMMANDS_WITH_PATHS = [
@@ -325,7 +325,7 @@ def test_verbose_says_what_was_read_and_written(echo: Path) -> None:
         "output: deploy",
     ]
     assert "  + deploy/base/agents/echo-agent.yaml" in lines
-    assert lines[-1] == "deploy: 8 added, 0 changed, 0 removed, 0 unchanged"
+    assert lines[-1] == "deploy: 9 added, 0 changed, 0 removed, 0 unchanged"
     build = run_kaosgen("build", "-v", "-e", "dev", cwd=echo)
     assert build.exit_code == 0
     assert any(
