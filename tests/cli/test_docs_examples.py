@@ -79,9 +79,12 @@ EXPECTED_EXIT = {
     # examples/echo pins no image by digest.
     "kaosgen images pin agents/ --check": 1,
 }
-#: Documented commands that need the internet (a public registry); tests/cli/test_images*
-#: run them against a registry on loopback.
-NEEDS_THE_INTERNET = ("kaosgen images pin agents/          #", "kaosgen images pin agents/ --update")
+#: Documented commands that need the internet (a public registry);
+#: tests/images/test_pin_registry.py runs `pin` against a registry on loopback.
+NEEDS_THE_INTERNET = (
+    "kaosgen images pin agents/          #",
+    "kaosgen images pin agents/ --update",
+)
 
 
 def _sections() -> dict[str, str]:
@@ -117,7 +120,7 @@ def test_every_command_and_flag_is_in_docs_commands_md() -> None:
         if isinstance(command, click.Group):
             commands += [command.get_command(ctx, sub) for sub in command.list_commands(ctx)]
             for sub in command.list_commands(ctx):
-                assert f"`{sub} " in sections[name] or f"hook {sub}" in sections[name], sub
+                assert f"`{sub} " in sections[name] or f"{name} {sub}" in sections[name], sub
         for each in commands:
             for option in sorted(_options(each)):
                 assert re.search(rf"[`/]{re.escape(option)}[`/ =]", sections[name]), (
