@@ -17,14 +17,21 @@ from enum import StrEnum
 #: (A test holds this list to the rules the compiler reports.)
 SILENCEABLE_RULES = frozenset(
     {
+        "autoscaling-replicas",
+        "callers-no-policies",
         "delegation-cycle",
         "deprecated-field",
         "env-override",
+        "gateway-route-unused",
         "gitops-path",
         "label-reserved",
+        "mcp-stateful-replicas",
         "memory-replicas",
+        "model-size-unknown",
+        "model-storage",
         "pod-security",
         "resources-default-limits",
+        "route-unauthenticated",
         "secret-in-output",
         "telemetry-unsupported",
     }

@@ -138,13 +138,13 @@ def test_a_quantity_the_api_server_refuses_is_an_error(tmp_path: Path) -> None:
     write_docs(
         tmp_path / "a.yaml",
         [
-            kaos("ModelAPI", "llm", {"mode": "Hosted", "hostedConfig": {"model": "m"}}),
+            kaos("ModelAPI", "llm", {"mode": "Hosted", "hostedConfig": {"model": "smollm2:135m"}}),
             kaos(
                 "Agent",
                 "a",
                 {
                     "modelAPI": "llm",
-                    "model": "m",
+                    "model": "smollm2:135m",
                     "container": {"resources": {"requests": {"memory": "1GB"}}},
                 },
             ),
