@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "render": "kaosgen.commands.render:render",
     "build": "kaosgen.commands.build:build",
     "diff": "kaosgen.commands.diff:diff",
+    "up": "kaosgen.commands.up:up",
     "graph": "kaosgen.commands.graph:graph",
     "init": "kaosgen.commands.init:init",
     "explain": "kaosgen.commands.explain:explain",

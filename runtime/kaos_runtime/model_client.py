@@ -160,7 +160,12 @@ class Backend(Protocol):
 
 
 def make_backend(settings: Settings) -> Backend:
-    """The backend `MODEL_CLIENT` names (imported here only, so unused ones cost nothing)."""
+    """The backend `MODEL_CLIENT` names (imported here only, so unused ones cost nothing),
+    or the scripted replies of `DEBUG_MOCK_RESPONSES` (tests only)."""
+    if settings.debug_mock_responses is not None:
+        from .model_mock import MockBackend, parse_mock_responses
+
+        return MockBackend(parse_mock_responses(settings.debug_mock_responses))
     if settings.model_client == "litellm":
         from .model_litellm import LiteLLMBackend
 

@@ -77,6 +77,8 @@ class Settings(BaseModel):
     delegation_timeout_seconds: float = 300.0
     mcp_refresh_seconds: float = 30.0
     mcp_connect_timeout_seconds: float = 5.0
+    #: TEST ONLY (model_mock.py): scripted replies instead of model calls.
+    debug_mock_responses: str | None = None
     #: What start-up should log once logging is configured (e.g. a key that was trimmed).
     startup_warnings: tuple[str, ...] = ()
 

@@ -1,0 +1,257 @@
+"""`kaosgen up` from a compilation to running processes, and back to nothing on Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from kaosgen.up.localize import Process, allocate_ports, localize
+from kaosgen.up.plan import Plan, build_plan
+from kaosgen.up.supervisor import StartError, Supervisor, http_ready, tcp_ready
+from kaosgen.up.values import ValuesError, from_objects, read_env_file
+
+
+class UpError(RuntimeError):
+    """Nothing can start (missing Secrets, nothing runnable, kustomize failed...)."""
+
+
+def environment_objects(files: dict[str, str], env: str) -> list[dict[str, Any]]:
+    """The objects `kubectl kustomize overlays/<env>` builds from the in-memory render."""
+    from ruamel.yaml import YAML
+
+    from kaosgen.kustomize import KustomizeError, build_overlay
+
+    try:
+        text = build_overlay(files, env)
+    except KustomizeError as exc:
+        raise UpError(str(exc)) from None
+    return [doc for doc in YAML(typ="safe").load_all(text) if isinstance(doc, dict)]
+
+
+def own_repositories(project: Any, env: str) -> dict[str, set[str]]:
+    """The repositories of kaosgen's runtime images in this environment."""
+    from kaosgen.imageref import parse
+
+    images = project.images
+    overrides = project.environments[env].images or {}
+    result: dict[str, set[str]] = {"agent": set(), "mcpserver": set()}
+    for role, default, key in (
+        ("agent", images.agent, "agent"),
+        ("mcpserver", images.mcp_server, "mcpServer"),
+    ):
+        for ref in filter(None, (default, overrides.get(key))):
+            with contextlib.suppress(ValueError):
+                result[role].add(parse(str(ref)).path)
+    return result
+
+
+def caller_values(env_files: tuple[str, ...]) -> dict[str, str]:
+    provided = dict(os.environ)
+    try:
+        for path in env_files:
+            provided.update(read_env_file(Path(path)))
+    except ValuesError as exc:
+        raise UpError(str(exc)) from None
+    return provided
+
+
+def skipped(processes: list[Process]) -> dict[str, str]:
+    """Workloads that will not start: not runnable, or needing one that will not."""
+    reasons = {p.name: p.not_runnable for p in processes if p.not_runnable}
+    changed = True
+    while changed:
+        changed = False
+        for process in processes:
+            if process.name in reasons:
+                continue
+            blocked = sorted(process.workload.depends_on & reasons.keys())
+            if blocked:
+                reasons[process.name] = f"needs {', '.join(blocked)}, which cannot start"
+                changed = True
+    return {k: v for k, v in reasons.items() if v}
+
+
+def start_order(processes: list[Process]) -> list[list[Process]]:
+    """Levels: each process after the ones it depends on (a cycle starts together)."""
+    names = {p.name for p in processes}
+    done: set[str] = set()
+    levels: list[list[Process]] = []
+    remaining = list(processes)
+    while remaining:
+        level = [p for p in remaining if (p.workload.depends_on & names) <= done]
+        level = level or remaining
+        levels.append(level)
+        done |= {p.name for p in level}
+        remaining = [p for p in remaining if p.name not in done]
+    return levels
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM set an event (the main loop stops everything, then exits 0)."""
+    stop = threading.Event()
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _missing_report(plan: Plan, starting: set[str]) -> str | None:
+    lines = [
+        f"  {workload}: {m.what}{f' (variable {m.variable})' if m.variable else ''}: {m.hint}"
+        for workload, m in plan.missing
+        if workload in starting
+    ]
+    if not lines:
+        return None
+    return "values the pods read are missing; nothing was started:\n" + "\n".join(lines)
+
+
+def run_up(
+    compilation: Any,
+    env: str,
+    *,
+    env_files: tuple[str, ...] = (),
+    model_url: str | None = None,
+    port_base: int | None = None,
+    smoke: bool = False,
+    timeout: float = 180.0,
+    out: Any = None,
+) -> bool:
+    out = out or sys.stdout
+    objects = environment_objects(compilation.files, env)
+    plan = build_plan(objects, from_objects(objects, caller_values(env_files)))
+    if not plan.workloads:
+        raise UpError(f"environment {env!r} has no workloads to run")
+    project = compilation.project.project
+    workdir = Path(tempfile.mkdtemp(prefix="kaosgen-up-"))
+    try:
+        ports = allocate_ports(plan, port_base)
+        processes = localize(
+            plan,
+            ports,
+            workdir,
+            model_url=model_url,
+            own_repositories=own_repositories(project, env),
+        )
+        reasons = skipped(processes)
+        starting = [p for p in processes if p.name not in reasons]
+        problem = _missing_report(plan, {p.name for p in starting if p.argv is not None})
+        if problem:
+            raise UpError(problem)
+        for name, reason in sorted(reasons.items()):
+            print(f"not started: {name}: {reason}", file=out)
+        if not [p for p in starting if p.argv is not None]:
+            raise UpError("no workload of this environment can run locally")
+        return _run(starting, out, workdir, smoke=smoke, timeout=timeout, env=env)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(
+    processes: list[Process], out: Any, workdir: Path, *, smoke: bool, timeout: float, env: str
+) -> bool:
+    width = max(len(p.name) for p in processes)
+    supervisor = Supervisor(out, width)
+    for process in processes:
+        if process.workload.role == "modelapi":
+            print(
+                f"{process.name}: {process.workload.mode} ModelAPI runs as {process.how}", file=out
+            )
+    with stop_signals() as stop:
+        try:
+            for level in start_order(processes):
+                _start_level(supervisor, level, workdir, timeout, stop)
+        except StartError as exc:
+            interrupted = stop.is_set()
+            if not interrupted:
+                print(f"error: {exc}", file=out)
+            supervisor.stop_all()
+            return interrupted
+        _table(processes, out, env)
+        if smoke:
+            ok = _smoke(processes, out)
+            supervisor.stop_all()
+            return ok
+        print("running; Ctrl-C stops everything", file=out)
+        while not stop.wait(0.5):
+            for running in supervisor.dead():
+                print(
+                    f"{running.name} exited with code {running.popen.returncode}; its last "
+                    f"lines:\n{running.last_lines()}",
+                    file=out,
+                )
+            if all(r.popen.poll() is not None for r in supervisor.running):
+                supervisor.stop_all()
+                print("every process has exited", file=out)
+                return False
+        print("stopping...", file=out)
+        supervisor.stop_all()
+        return True
+
+
+def _start_level(
+    supervisor: Supervisor,
+    level: list[Process],
+    workdir: Path,
+    timeout: float,
+    stop: threading.Event,
+) -> None:
+    started = []
+    for process in level:
+        if process.argv is None:
+            continue
+        cwd = workdir / process.name
+        cwd.mkdir(parents=True, exist_ok=True)
+        started.append(
+            (process, supervisor.start(process.name, process.argv, process.env, str(cwd)))
+        )
+    for process, running in started:
+        if process.probe_path is not None:
+            url = f"http://127.0.0.1:{process.port}{process.probe_path}"
+            supervisor.wait_ready(running, lambda u=url: http_ready(u), timeout, stop)
+        else:
+            supervisor.wait_ready(running, lambda p=process.port: tcp_ready(p), timeout, stop)
+        for argv in process.after_ready:
+            supervisor.run_once(process.name, argv, process.env, str(workdir / process.name))
+
+
+def _table(processes: list[Process], out: Any, env: str) -> None:
+    rows = [("WORKLOAD", "RUNS AS", "URL")]
+    rows += [(p.name, p.how or "-", p.url or "-") for p in processes]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    print(f"environment {env}: every workload is ready", file=out)
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
+        )
+    out.flush()
+
+
+def _smoke(processes: list[Process], out: Any) -> bool:
+    from kaosgen.up.smoke import ask
+
+    agents = [p for p in processes if p.workload.role == "agent" and p.workload.exposed]
+    if not agents:
+        print("smoke: no exposed agent to ask", file=out)
+        return False
+    ok = True
+    for process in agents:
+        answer = ask(process.workload.resource, process.url)
+        status = "answered" if answer.ok else "FAILED"
+        print(f"smoke: {process.name} {status}: {answer.text}", file=out)
+        ok = ok and answer.ok
+    out.flush()
+    return ok
