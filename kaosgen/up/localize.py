@@ -174,10 +174,12 @@ def _materialize(workload: Workload, root: Path) -> dict[str, str]:
 
 def _local(text: str, urls: dict[tuple[str, int], str], paths: dict[str, str]) -> str:
     text = _rewrite_urls(text, urls)
-    for mount_path in sorted(paths, key=len, reverse=True):
-        pattern = re.compile(rf"(?<![\w/.-]){re.escape(mount_path)}(?=/|$|[\s\"':])")
-        text = pattern.sub(lambda _m, p=paths[mount_path]: p, text)
-    return text
+    if not paths:
+        return text
+    # One pass, longest mount first: a replaced path is never rewritten again.
+    alternatives = "|".join(re.escape(p) for p in sorted(paths, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w/.-])({alternatives})(?=/|$|[\s\"':;])")
+    return pattern.sub(lambda m: paths[m.group(1)], text)
 
 
 _URL = re.compile(

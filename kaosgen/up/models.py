@@ -44,9 +44,57 @@ class ModelRun:
 
 
 def executable(name: str) -> str | None:
-    """`name` on PATH, or next to this Python (a virtualenv's scripts)."""
+    """`name` next to this Python (installed with kaosgen), else on PATH."""
     here = Path(sys.executable).parent / name
-    return shutil.which(name) or (str(here) if here.is_file() else None)
+    return str(here) if here.is_file() else shutil.which(name)
+
+
+#: Modules the LiteLLM proxy imports beyond litellm itself (`litellm[proxy]`).
+PROXY_MODULES = ("backoff", "fastapi", "apscheduler", "orjson")
+
+
+def proxy_executable() -> tuple[str | None, bool]:
+    """The first `litellm` (next to this Python, then on PATH) installed with its proxy
+    packages; and whether any `litellm` was found at all."""
+    import os
+    import subprocess
+
+    candidates = [Path(sys.executable).parent / "litellm"]
+    candidates += [Path(d) / "litellm" for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    found = False
+    for candidate in dict.fromkeys(candidates):
+        if not (candidate.is_file() and os.access(candidate, os.X_OK)):
+            continue
+        found = True
+        if candidate.parent == Path(sys.executable).parent:
+            if all(importlib.util.find_spec(m) for m in PROXY_MODULES):
+                return str(candidate), True
+            continue
+        interpreter = _shebang(candidate)
+        if interpreter is None:
+            return str(candidate), True  # not a Python script: trust it
+        check = (
+            "import importlib.util as u, sys; "
+            f"sys.exit(0 if all(u.find_spec(m) for m in {PROXY_MODULES!r}) else 1)"
+        )
+        try:
+            proc = subprocess.run([interpreter, "-c", check], capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if proc.returncode == 0:
+            return str(candidate), True
+    return None, found
+
+
+def _shebang(script: Path) -> str | None:
+    try:
+        with script.open("rb") as handle:
+            first = handle.readline(400).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    if not first.startswith("#!") or "python" not in first:
+        return None
+    return first[2:].strip().split()[0]
 
 
 def embedded_model(model: str) -> Path | None:
@@ -110,12 +158,13 @@ def choose(workload: Workload, port: int, model_url: str | None) -> ModelRun:
 
 
 def _proxy(workload: Workload, port: int) -> ModelRun:
-    litellm = executable("litellm")
+    litellm, found = proxy_executable()
     if litellm is None:
+        what = "without its proxy packages" if found else "nowhere (not on PATH)"
         return ModelRun(
             "none",
-            error="the LiteLLM proxy is not installed: pip install 'kaosgen[proxy]' "
-            "(or 'litellm[proxy]')",
+            error=f"the LiteLLM proxy is installed {what}: install 'kaosgen[proxy]' "
+            "(or 'litellm[proxy]'), e.g. with pipx or in a virtual environment on PATH",
         )
     args = list(workload.args)
     if "--port" in args and args.index("--port") + 1 < len(args):
