@@ -109,13 +109,18 @@ def stop_signals() -> Iterator[threading.Event]:
 
 
 def _missing_report(plan: Plan, starting: set[str]) -> str | None:
-    lines = [
-        f"  {workload}: {m.what}{f' (variable {m.variable})' if m.variable else ''}: {m.hint}"
-        for workload, m in plan.missing
-        if workload in starting
-    ]
-    if not lines:
+    """Every missing value once, with the workloads that need it."""
+    needed: dict[tuple[str, str | None, str], list[str]] = {}
+    for workload, m in plan.missing:
+        if workload in starting:
+            needed.setdefault((m.what, m.variable, m.hint), []).append(workload)
+    if not needed:
         return None
+    lines = [
+        f"  {what}{f' (variable {variable})' if variable else ''}, needed by "
+        f"{', '.join(workloads)}: {hint}"
+        for (what, variable, hint), workloads in needed.items()
+    ]
     return "values the pods read are missing; nothing was started:\n" + "\n".join(lines)
 
 
@@ -167,8 +172,8 @@ def _run(
     supervisor = Supervisor(out, width)
     for process in processes:
         if process.workload.role == "modelapi":
-            print(
-                f"{process.name}: {process.workload.mode} ModelAPI runs as {process.how}", file=out
+            supervisor.announce(
+                f"{process.name}: {process.workload.mode} ModelAPI runs as {process.how}"
             )
     with stop_signals() as stop:
         try:
@@ -177,27 +182,26 @@ def _run(
         except StartError as exc:
             interrupted = stop.is_set()
             if not interrupted:
-                print(f"error: {exc}", file=out)
+                supervisor.announce(f"error: {exc}")
             supervisor.stop_all()
             return interrupted
-        _table(processes, out, env)
+        supervisor.announce(_table(processes, env))
         if smoke:
-            ok = _smoke(processes, out)
+            ok = _smoke(processes, supervisor)
             supervisor.stop_all()
             return ok
-        print("running; Ctrl-C stops everything", file=out)
+        supervisor.announce("running; Ctrl-C stops everything")
         while not stop.wait(0.5):
             for running in supervisor.dead():
-                print(
+                supervisor.announce(
                     f"{running.name} exited with code {running.popen.returncode}; its last "
-                    f"lines:\n{running.last_lines()}",
-                    file=out,
+                    f"lines:\n{running.last_lines()}"
                 )
             if all(r.popen.poll() is not None for r in supervisor.running):
                 supervisor.stop_all()
-                print("every process has exited", file=out)
+                supervisor.announce("every process has exited")
                 return False
-        print("stopping...", file=out)
+        supervisor.announce("stopping...")
         supervisor.stop_all()
         return True
 
@@ -228,30 +232,28 @@ def _start_level(
             supervisor.run_once(process.name, argv, process.env, str(workdir / process.name))
 
 
-def _table(processes: list[Process], out: Any, env: str) -> None:
+def _table(processes: list[Process], env: str) -> str:
     rows = [("WORKLOAD", "RUNS AS", "URL")]
     rows += [(p.name, p.how or "-", p.url or "-") for p in processes]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    print(f"environment {env}: every workload is ready", file=out)
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
-        )
-    out.flush()
+    lines = [f"environment {env}: every workload is ready"]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    return "\n".join(lines)
 
 
-def _smoke(processes: list[Process], out: Any) -> bool:
+def _smoke(processes: list[Process], supervisor: Supervisor) -> bool:
     from kaosgen.up.smoke import ask
 
     agents = [p for p in processes if p.workload.role == "agent" and p.workload.exposed]
     if not agents:
-        print("smoke: no exposed agent to ask", file=out)
+        supervisor.announce("smoke: no exposed agent to ask")
         return False
     ok = True
     for process in agents:
         answer = ask(process.workload.resource, process.url)
         status = "answered" if answer.ok else "FAILED"
-        print(f"smoke: {process.name} {status}: {answer.text}", file=out)
+        supervisor.announce(f"smoke: {process.name} {status}: {answer.text}")
         ok = ok and answer.ok
-    out.flush()
     return ok

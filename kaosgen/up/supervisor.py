@@ -74,6 +74,12 @@ class Supervisor:
             self.out.write(f"{name:<{self.width}} | {line}\n")
             self.out.flush()
 
+    def announce(self, text: str) -> None:
+        """kaosgen's own lines, written whole (never split by a process's log line)."""
+        with self._lock:
+            self.out.write(text.rstrip("\n") + "\n")
+            self.out.flush()
+
     def start(self, name: str, argv: list[str], env: dict[str, str], cwd: str) -> Running:
         popen = subprocess.Popen(
             argv,

@@ -1,0 +1,158 @@
+"""`kaosgen up`'s plan, without starting anything: the kubelet's env rules, Secrets from
+the caller, loopback URLs and mounted files, the start order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.devtools import REPO
+
+from kaosgen.pipeline import compile_project
+from kaosgen.up.localize import _local, _rewrite_urls, localize
+from kaosgen.up.plan import build_plan
+from kaosgen.up.podenv import Missing, PodIdentity, container_env, expand
+from kaosgen.up.run import environment_objects, start_order
+from kaosgen.up.values import Values, ValuesError, from_objects, read_env_file
+
+
+def test_dollar_references_expand_like_the_kubelet() -> None:
+    env = {"HOST": "db", "PORT": "5432"}
+    assert expand("postgres://$(HOST):$(PORT)/x", env) == "postgres://db:5432/x"
+    assert expand("$$(HOST) stays", env) == "$(HOST) stays"
+    assert expand("$(UNKNOWN) and $HOST", env) == "$(UNKNOWN) and $HOST"
+
+
+def test_env_in_order_with_value_from_config_maps_secrets_and_fields() -> None:
+    values = Values(
+        config_maps={"settings": {"greeting": "Hello"}},
+        secrets={},
+        provided={"OPENAI_API_KEY": "sk-caller", "LLM_PROVIDER_API_KEY": "sk-snake"},
+    )
+    container = {
+        "env": [
+            {"name": "A", "value": "$(B)-early"},  # B is not defined yet: kept as written
+            {"name": "B", "value": "b"},
+            {"name": "C", "value": "$(B)-late"},
+            {
+                "name": "G",
+                "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "greeting"}},
+            },
+            {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {
+                "name": "OPENAI_API_KEY",
+                "valueFrom": {"secretKeyRef": {"name": "llm", "key": "openai"}},
+            },
+            {
+                "name": "PROXY_API_KEY",
+                "valueFrom": {"secretKeyRef": {"name": "llm-provider", "key": "api-key"}},
+            },
+            {
+                "name": "OPTIONAL",
+                "valueFrom": {"secretKeyRef": {"name": "x", "key": "y", "optional": True}},
+            },
+            {"name": "GONE", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k"}}},
+        ]
+    }
+    missing: list[Missing] = []
+    env = container_env(container, PodIdentity("p", "agents-dev"), values, missing)
+    assert env["A"] == "$(B)-early" and env["C"] == "b-late"
+    assert env["G"] == "Hello" and env["NS"] == "agents-dev"
+    assert env["OPENAI_API_KEY"] == "sk-caller"  # by the container variable's name
+    assert env["PROXY_API_KEY"] == "sk-snake"  # by <SECRET>_<KEY>
+    assert "OPTIONAL" not in env and "GONE" not in env
+    (gone,) = missing
+    assert gone.what == "Secret absent key k" and gone.variable == "GONE"
+    assert "ABSENT_K" in gone.hint
+
+
+def test_env_file_format_and_its_errors(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.env"
+    path.write_text("# keys\n\nexport A=1\nB='two words'\nC=\"x=y\"\n", encoding="utf-8")
+    assert read_env_file(path) == {"A": "1", "B": "two words", "C": "x=y"}
+    path.write_text("A=1\nnot a line\n", encoding="utf-8")
+    with pytest.raises(ValuesError, match=r"secrets.env:2:1: expected NAME=value"):
+        read_env_file(path)
+
+
+def test_service_urls_become_loopback_and_nothing_else_changes() -> None:
+    urls = {
+        ("agent-calculator", 8000): "http://127.0.0.1:4001",
+        ("kaos-redis", 6379): "redis://127.0.0.1:4002",
+    }
+    assert _rewrite_urls("http://agent-calculator:8000", urls) == "http://127.0.0.1:4001"
+    assert (
+        _rewrite_urls("http://agent-calculator.agents-dev.svc.cluster.local:8000/x", urls)
+        == "http://127.0.0.1:4001/x"
+    )
+    assert _rewrite_urls("redis://:pw@kaos-redis:6379/0", urls) == "redis://:pw@127.0.0.1:4002/0"
+    for unchanged in (
+        "http://agent-calculator:9000",  # another port: not that Service
+        "http://agent-calculator-2:8000",
+        "https://api.example.com:443/v1",
+        "agent-calculator",
+    ):
+        assert _rewrite_urls(unchanged, urls) == unchanged
+    external = {("modelapi-x", 11434): "http://gpu-box:8080/v1"}
+    assert _rewrite_urls("http://modelapi-x:11434", external) == "http://gpu-box:8080/v1"
+
+
+def test_mount_paths_are_rewritten_once() -> None:
+    paths = {"/tmp": "/w/0-tmp", "/var/run/secrets/kaos/redis": "/tmp/w/1-redis"}
+    assert _local("/var/run/secrets/kaos/redis/password", {}, paths) == "/tmp/w/1-redis/password"
+    assert _local("/tmp", {}, paths) == "/w/0-tmp"
+    assert _local("/tmpfoo /other/tmp", {}, paths) == "/tmpfoo /other/tmp"
+
+
+def _plan(example: str, provided: dict[str, str]):
+    compilation = compile_project([str(REPO / "examples" / example)])
+    assert compilation.ok
+    objects = environment_objects(compilation.files, "dev")
+    return compilation, build_plan(objects, from_objects(objects, provided))
+
+
+def test_multi_agent_plan_dependencies_files_and_order(tmp_path: Path) -> None:
+    compilation, plan = _plan("multi-agent", {"KAOS_REDIS_PASSWORD": "pw"})
+    workloads = plan.by_name()
+    assert not plan.missing
+    assert workloads["agent-coordinator"].depends_on == {
+        "agent-calculator",
+        "agent-researcher",
+        "kaos-redis",
+        "modelapi-ollama",
+    }
+    assert workloads["agent-researcher"].depends_on == {"mcpserver-search-tools", "modelapi-ollama"}
+    assert workloads["modelapi-ollama"].mode == "Hosted"
+    assert workloads["modelapi-ollama"].hosted_model == "smollm2:135m"
+    from kaosgen.up.run import own_repositories
+
+    project = compilation.project.project
+    ports = {w.name: 5000 + i for i, w in enumerate(plan.workloads)}
+    processes = localize(
+        plan,
+        ports,
+        tmp_path,
+        model_url="http://127.0.0.1:9/v1",
+        own_repositories=own_repositories(project, "dev"),
+    )
+    by_name = {p.name: p for p in processes}
+    coordinator = by_name["agent-coordinator"]
+    assert coordinator.env["MODEL_API_URL"] == "http://127.0.0.1:9/v1"
+    assert (
+        coordinator.env["PEER_AGENT_RESEARCHER_CARD_URL"]
+        == f"http://127.0.0.1:{ports['agent-researcher']}"
+    )
+    assert coordinator.env["MEMORY_REDIS_URL"] == f"redis://127.0.0.1:{ports['kaos-redis']}/0"
+    password_file = Path(coordinator.env["MEMORY_REDIS_PASSWORD_FILE"])
+    assert password_file.read_text() == "pw" and password_file.is_relative_to(tmp_path)
+    assert coordinator.env["AGENT_PORT"] == str(ports["agent-coordinator"])
+    assert coordinator.env["AGENT_HOST"] == "127.0.0.1"
+    # The rest of the rendered env is as rendered.
+    rendered = plan.by_name()["agent-coordinator"].env
+    for name in ("AGENT_INSTRUCTIONS", "MODEL_NAME", "MEMORY_TYPE", "WAIT_FOR_DEPENDENCIES"):
+        assert coordinator.env[name] == rendered[name]
+    assert by_name["modelapi-ollama"].argv is None  # --model-url: nothing to run
+    levels = [[p.name for p in level] for level in start_order([p for p in processes if p.argv])]
+    flat = [name for level in levels for name in level]
+    assert flat.index("agent-coordinator") > flat.index("agent-researcher")
+    assert flat.index("agent-researcher") > flat.index("mcpserver-search-tools")
