@@ -159,7 +159,7 @@ class Up:
         if len(lines) <= start + 1 or not lines[start + 1].startswith("WORKLOAD"):
             return False
         for line in lines[start + 2 :]:
-            match = re.match(r"^(\S+)\s+(.*?)\s+(\S+)$", line)
+            match = re.match(r"^(\S+)\s+(.*?)\s+([a-z]+://\S+|-)$", line)
             if not match or " | " in line:
                 break
             self.urls[match[1]] = match[3]
