@@ -43,6 +43,7 @@ class Process:
     probe_path: str | None = None
     after_ready: list[list[str]] = field(default_factory=list)
     not_runnable: str | None = None
+    rendered_env: bool = True  # False: a local model server, on its own env only
 
     @property
     def name(self) -> str:
@@ -90,7 +91,8 @@ def localize(
         if process.argv is None:
             continue
         paths = _materialize(process.workload, workdir / process.name)
-        env = {k: _local(v, urls, paths) for k, v in process.workload.env.items()}
+        rendered = process.workload.env if process.rendered_env else {}
+        env = {k: _local(v, urls, paths) for k, v in rendered.items()}
         env.update(process.env)
         process.env = {**_base_env(), **env}
         process.argv = [_local(a, urls, paths) for a in process.argv]
@@ -123,6 +125,7 @@ def _process(
             process.env = run.env
             process.probe_path = run.probe_path
             process.after_ready = run.after_ready
+            process.rendered_env = run.rendered_env
     elif workload.role == "redis" and executable("redis-server"):
         server = executable("redis-server") or "redis-server"
         process.argv = [*_redis_argv(workload, server), "--port", str(port), "--bind", "127.0.0.1"]

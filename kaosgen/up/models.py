@@ -41,6 +41,9 @@ class ModelRun:
     env: dict[str, str] = field(default_factory=dict)
     after_ready: list[list[str]] = field(default_factory=list)
     error: str | None = None
+    #: Whether the process gets the container's rendered env (the proxy's config reads
+    #: it); a local model server gets only its own (ollama keeps the user's model store).
+    rendered_env: bool = False
 
 
 def executable(name: str) -> str | None:
@@ -175,4 +178,5 @@ def _proxy(workload: Workload, port: int) -> ModelRun:
         f"LiteLLM proxy ({litellm})",
         argv=[litellm, *args, "--host", "127.0.0.1"],
         probe_path=workload.probe_path or "/health/readiness",
+        rendered_env=True,
     )

@@ -156,3 +156,42 @@ def test_multi_agent_plan_dependencies_files_and_order(tmp_path: Path) -> None:
     flat = [name for level in levels for name in level]
     assert flat.index("agent-coordinator") > flat.index("agent-researcher")
     assert flat.index("agent-researcher") > flat.index("mcpserver-search-tools")
+
+
+def _hosted(model: str):
+    from kaosgen.up.plan import Workload
+
+    return Workload(
+        name="modelapi-llm",
+        role="modelapi",
+        resource="llm",
+        image="docker.io/ollama/ollama:0.12.6",
+        command=[],
+        args=[],
+        env={"HOME": "/home/ollama"},
+        container_port=11434,
+        mode="Hosted",
+        hosted_model=model,
+    )
+
+
+def test_hosted_model_choice_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kaosgen.up import models
+
+    # --model-url first: no process.
+    run = models.choose(_hosted("smollm2:135m"), 4000, "http://gpu:8080/v1/")
+    assert run.argv is None and run.url == "http://gpu:8080/v1"
+    # A model llama-cpp-python cannot serve, no ollama: a clear error naming the way out.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    run = models.choose(_hosted("llama3.1:70b"), 4000, None)
+    assert run.error is not None
+    assert "'llama3.1:70b'" in run.error and "--model-url" in run.error
+    # ollama on PATH wins over llama-cpp-python, with the user's own model store.
+    ollama = tmp_path / "ollama"
+    ollama.write_text("#!/bin/sh\n", encoding="utf-8")
+    ollama.chmod(0o755)
+    run = models.choose(_hosted("smollm2:135m"), 4000, None)
+    assert run.argv == [str(ollama), "serve"]
+    assert run.env == {"OLLAMA_HOST": "127.0.0.1:4000"}
+    assert run.after_ready == [[str(ollama), "pull", "smollm2:135m"]]
+    assert not run.rendered_env
