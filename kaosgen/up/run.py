@@ -158,11 +158,29 @@ def run_up(
             raise UpError(problem)
         for name, reason in sorted(reasons.items()):
             print(f"not started: {name}: {reason}", file=out)
+        if model_url and not _answers(model_url):
+            print(
+                f"warning: --model-url {model_url} does not answer GET /v1/models; agents "
+                "that wait for their ModelAPI will not become ready until it does",
+                file=out,
+            )
         if not [p for p in starting if p.argv is not None]:
             raise UpError("no workload of this environment can run locally")
         return _run(starting, out, workdir, smoke=smoke, timeout=timeout, env=env)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _answers(model_url: str) -> bool:
+    """Whether an OpenAI-compatible server answers at `model_url` (any status below 500)."""
+    import requests
+
+    base = model_url.rstrip("/")
+    url = (base if base.endswith("/v1") else base + "/v1") + "/models"
+    try:
+        return requests.get(url, timeout=3).status_code < 500
+    except requests.RequestException:
+        return False
 
 
 def _run(
