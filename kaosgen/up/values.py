@@ -71,6 +71,9 @@ def from_objects(objects: list[dict[str, Any]], provided: Mapping[str, str]) -> 
     return values
 
 
+#: An env file is a handful of secrets: anything bigger is not one.
+ENV_FILE_MAX_BYTES = 1024 * 1024
+
 _ENV_LINE = re.compile(r"^(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)$")
 
 
@@ -78,7 +81,11 @@ def read_env_file(path: Path) -> dict[str, str]:
     """`NAME=value` lines (docker compose's format): `#` comments, blank lines, optional
     `export`, values optionally in single or double quotes."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(ENV_FILE_MAX_BYTES + 1)
+        if len(data) > ENV_FILE_MAX_BYTES:
+            raise ValuesError(f"{path}: larger than {ENV_FILE_MAX_BYTES} bytes: not an env file")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise ValuesError(f"{path}: cannot read ({reason})") from None

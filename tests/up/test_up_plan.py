@@ -73,6 +73,9 @@ def test_env_file_format_and_its_errors(tmp_path: Path) -> None:
     path.write_text("A=1\nnot a line\n", encoding="utf-8")
     with pytest.raises(ValuesError, match=r"secrets.env:2:1: expected NAME=value"):
         read_env_file(path)
+    path.write_bytes(b"A=1\n" * 300_000)
+    with pytest.raises(ValuesError, match=r"larger than 1048576 bytes"):
+        read_env_file(path)
 
 
 def test_service_urls_become_loopback_and_nothing_else_changes() -> None:
