@@ -37,6 +37,7 @@ from kaosgen.project import LoadedProject, load_project
 from kaosgen.source import STDIN, Document, load_paths
 
 KAOS_GROUP_PREFIX = "kaos.tools/"
+PROJECT_GROUP_PREFIX = "kaosgen.dev/"
 
 
 #: Told `(stage, done, total)` as the pipeline works (the CLI draws a progress line).
@@ -89,6 +90,15 @@ def validate_documents(
                 f"document has no {missing}",
                 doc.location(),
                 hint="every document needs apiVersion and kind",
+            )
+            continue
+        if api_version.startswith(PROJECT_GROUP_PREFIX):
+            # kustomize would be handed kaosgen's own settings as a resource and fail there.
+            diags.error(
+                "project-document",
+                f"a {api_version} {kind} document is kaosgen's own settings, not a resource",
+                doc.location(("apiVersion",)),
+                hint="project settings live in kaosgen.yaml; remove this document from the inputs",
             )
             continue
         near_miss = not api_version.startswith(KAOS_GROUP_PREFIX) and _near_kaos(api_version, kind)

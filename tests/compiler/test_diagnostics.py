@@ -384,6 +384,23 @@ CASES = [
         },
     ),
     Case(
+        # kaosgen.yaml's own kind among the resources would reach kustomize as a resource.
+        "project-document",
+        {
+            "case.yaml": "apiVersion: ⟦1⟧kaosgen.dev/v1alpha1\nkind: Project\noutput: deploy\n"
+            "environments: {dev: {}}\n"
+        },
+        [
+            (
+                "1",
+                E,
+                "project-document",
+                "a kaosgen.dev/v1alpha1 Project document is kaosgen's own settings, not a resource",
+            )
+        ],
+        hints={"1": "project settings live in kaosgen.yaml; remove this document from the inputs"},
+    ),
+    Case(
         "unknown-kind",
         {"case.yaml": "apiVersion: kaos.tools/v1alpha1\nkind: ⟦1⟧Tool\nmetadata: {name: a}\n"},
         [("1", E, "unknown-kind", "unknown KAOS kind 'Tool'")],
