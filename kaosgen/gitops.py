@@ -1,23 +1,30 @@
-"""Flux and Argo CD objects that deliver the rendered overlays: `clusters/<env>/`.
+"""Flux and Argo CD objects that deliver each environment: `clusters/<env>/`.
 
-Per environment, kaosgen.yaml's `gitops:` block (top-level defaults merged with the
-environment's own `gitops:`) asks for
+They point at the hydrated shards (`hydrated/<env>/<shard>/`, shard.py), not at
+`overlays/<env>`: a shard is plain objects, so kustomize has nothing to transform and
+every build stays fast however large the project. Per environment, kaosgen.yaml's
+`gitops:` block (top-level defaults merged with the environment's own `gitops:`) asks for
 
 - Flux: a `GitRepository` or `OCIRepository` source and `kustomize.toolkit.fluxcd.io/v1`
-  Kustomizations pointing at `overlays/<env>` (`clusters/<env>/flux.yaml`);
+  Kustomizations (`clusters/<env>/flux.yaml`);
 - Argo CD: an `Application` per environment (`clusters/<env>/argocd.yaml`), or one
-  `ApplicationSet` over every environment (`clusters/argocd-applicationset.yaml`).
+  `ApplicationSet` over every environment (`clusters/argocd-applicationset.yaml`); with
+  several shards the Application has one source per shard (`spec.sources`), each built on
+  its own by the repo server.
 
 Ordering the GitOps way (ModelAPIs and MCP servers before the agents that need them):
 
 - Argo CD: the sync-wave annotations already on the Deployments (0 for ModelAPIs and MCP
-  servers, 1 for agents that wait for their dependencies) order one Application's sync.
-- Flux applies a Kustomization in one go, so ordering needs two of them: with
-  `ordering: dependsOn` (the default) `<name>-<env>-dependencies` applies everything but the
-  agents and waits for it to be ready, and `<name>-<env>-agents` (dependsOn the first)
-  applies the agents. Both build the same overlay; each drops the other's objects with a
-  kustomize `$patch: delete` selected by the KAOS `app` label (`app=agent` / `app!=agent`),
-  so every object belongs to exactly one Kustomization and pruning stays correct.
+  servers, 1 for agents that wait for their dependencies) order one Application's sync,
+  over all its sources.
+- Flux applies a Kustomization in one go, so ordering needs several (`ordering: dependsOn`,
+  the default). A sharded environment has a Kustomization per shard
+  (`<name>-<env>-<shard>`); the agents' shards dependsOn all the others. A one-shard
+  environment gets two Kustomizations of the same shard: `<name>-<env>-dependencies`
+  applies everything but the agents and waits for it to be ready, `<name>-<env>-agents`
+  (dependsOn the first) the agents; each drops the other's objects with a kustomize
+  `$patch: delete` selected by the KAOS `app` label (`app=agent` / `app!=agent`), so every
+  object belongs to exactly one Kustomization and pruning stays correct.
 
 Objects are plain data written by the same canonical YAML emitter as everything else, so
 no user value can inject YAML.
@@ -33,6 +40,7 @@ from kaosgen.diagnostics import Diagnostics
 from kaosgen.graph import Graph
 from kaosgen.models.gitops import ArgoCD, Flux, GitOps
 from kaosgen.models.project import Environment, Project
+from kaosgen.shard import Shard
 
 FLUX_SOURCE_API = "source.toolkit.fluxcd.io/v1"
 FLUX_KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
@@ -79,6 +87,18 @@ def _enabled_flux(cfg: GitOps | None) -> Flux | None:
 
 def _enabled_argo(cfg: GitOps | None) -> ArgoCD | None:
     return cfg.argocd if cfg is not None and cfg.argocd is not None and cfg.argocd.enabled else None
+
+
+def delivered_environments(project: Project) -> dict[str, int]:
+    """Environment -> shard size, for the environments Flux or Argo CD build from the
+    rendered output (not the Argo CD plugin, which runs kaosgen itself)."""
+    delivered = {}
+    for env_name in sorted(project.environments):
+        cfg = _safe_effective(project, env_name)
+        argo = _enabled_argo(cfg)
+        if cfg is not None and (_enabled_flux(cfg) or (argo is not None and not argo.plugin)):
+            delivered[env_name] = cfg.shard_size
+    return delivered
 
 
 def _clean(path: str) -> str:
@@ -328,6 +348,7 @@ def _flux_kustomization(
     project: Project,
     *,
     name: str,
+    shard: str,
     nodes: list[Any],
     drop: str | None,
     depends_on: list[str],
@@ -344,7 +365,7 @@ def _flux_kustomization(
     if flux.retry_interval:
         spec["retryInterval"] = flux.retry_interval
     spec["timeout"] = flux.timeout
-    spec["path"] = _flux_path(_join(_clean(base), "overlays", env_name))
+    spec["path"] = _flux_path(_join(_clean(base), shard))
     spec["prune"] = flux.prune
     spec["sourceRef"] = {"kind": source.kind, "name": source.name or f"{cfg.name}-{env_name}"}
     target_ns = flux.target_namespace or env.namespace
@@ -375,54 +396,45 @@ def _flux_kustomization(
 
 
 def flux_objects(
-    cfg: GitOps, env_name: str, project: Project, graph: Graph
+    cfg: GitOps, env_name: str, project: Project, shards: list[Shard]
 ) -> list[dict[str, Any]]:
     flux = cfg.flux
     assert flux is not None
     env = project.environments[env_name]
-    deps = [*graph.modelapis, *graph.mcpservers]
-    agents = list(graph.agents)
     objects = [flux_source(cfg, env_name)]
     base_name = f"{cfg.name}-{env_name}"
-    if flux.ordering == "dependsOn" and agents:
-        first = f"{base_name}-dependencies"
-        objects.append(
-            _flux_kustomization(
-                cfg,
-                env_name,
-                env,
-                project,
-                name=first,
-                nodes=deps,
-                drop=AGENT_SELECTOR,
-                depends_on=flux.depends_on,
-            )
+    ordered = flux.ordering == "dependsOn"
+
+    def kustomization(name, shard, nodes, drop=None, depends_on=()):
+        return _flux_kustomization(
+            cfg,
+            env_name,
+            env,
+            project,
+            name=name,
+            shard=shard.path(env_name),
+            nodes=nodes,
+            drop=drop,
+            depends_on=list(depends_on),
         )
-        objects.append(
-            _flux_kustomization(
-                cfg,
-                env_name,
-                env,
-                project,
-                name=f"{base_name}-agents",
-                nodes=agents,
-                drop=NOT_AGENT_SELECTOR,
-                depends_on=[first],
+
+    if len(shards) == 1:
+        (shard,) = shards
+        agents = [n for n in shard.nodes if n.kind == "Agent"]
+        deps = [n for n in shard.nodes if n.kind != "Agent"]
+        if ordered and agents:
+            first = f"{base_name}-dependencies"
+            objects.append(kustomization(first, shard, deps, AGENT_SELECTOR, flux.depends_on))
+            objects.append(
+                kustomization(f"{base_name}-agents", shard, agents, NOT_AGENT_SELECTOR, [first])
             )
-        )
-    else:
-        objects.append(
-            _flux_kustomization(
-                cfg,
-                env_name,
-                env,
-                project,
-                name=base_name,
-                nodes=[*deps, *agents],
-                drop=None,
-                depends_on=flux.depends_on,
-            )
-        )
+        else:
+            objects.append(kustomization(base_name, shard, shard.nodes, None, flux.depends_on))
+        return objects
+    dependencies = [f"{base_name}-{s.name}" for s in shards if s.role != "agents"]
+    for shard in shards:
+        waits = dependencies if ordered and shard.role == "agents" else flux.depends_on
+        objects.append(kustomization(f"{base_name}-{shard.name}", shard, shard.nodes, None, waits))
     return objects
 
 
@@ -435,10 +447,13 @@ def _argo_source(
     return source
 
 
-def _argo_path(cfg: GitOps, argo: ArgoCD, project: Project, env_name: str) -> str:
+def _argo_paths(
+    cfg: GitOps, argo: ArgoCD, project: Project, env_name: str, shards: list[Shard]
+) -> list[str]:
+    """The source paths: the project (the plugin) or every shard of the environment."""
     if argo.plugin:
-        return project_path(cfg, project)
-    return _join(output_path(cfg, project), "overlays", env_name)
+        return [project_path(cfg, project)]
+    return [_join(output_path(cfg, project), s.path(env_name)) for s in shards]
 
 
 def _sync_policy(argo: ArgoCD) -> dict[str, Any]:
@@ -468,50 +483,76 @@ def _argo_metadata(name: str, argo: ArgoCD, namespace: str | None) -> dict[str, 
     return meta
 
 
-def argo_application(cfg: GitOps, env_name: str, project: Project) -> dict[str, Any]:
+def argo_application(
+    cfg: GitOps, env_name: str, project: Project, shards: list[Shard]
+) -> dict[str, Any]:
     argo = cfg.argocd
     assert argo is not None
     env = project.environments[env_name]
-    source = _argo_source(
-        cfg,
-        argo,
-        project,
-        env=env_name,
-        path=_argo_path(cfg, argo, project, env_name),
-        revision=argo.target_revision or cfg.repository.revision,
-        repo=argo.repo_url or cfg.repository.url or "",
-    )
+    sources = [
+        _argo_source(
+            cfg,
+            argo,
+            project,
+            env=env_name,
+            path=path,
+            revision=argo.target_revision or cfg.repository.revision,
+            repo=argo.repo_url or cfg.repository.url or "",
+        )
+        for path in _argo_paths(cfg, argo, project, env_name, shards)
+    ]
+    spec: dict[str, Any] = {"project": argo.project}
+    if len(sources) == 1:
+        spec["source"] = sources[0]
+    else:
+        spec["sources"] = sources
+    spec["destination"] = _destination(argo, env)
+    spec["syncPolicy"] = _sync_policy(argo)
     return {
         "apiVersion": ARGO_API,
         "kind": "Application",
         "metadata": _argo_metadata(f"{cfg.name}-{env_name}", argo, argo.namespace),
-        "spec": {
-            "project": argo.project,
-            "source": source,
-            "destination": _destination(argo, env),
-            "syncPolicy": _sync_policy(argo),
-        },
+        "spec": spec,
     }
 
 
-def argo_applicationset(project: Project, envs: list[tuple[str, GitOps]]) -> dict[str, Any]:
+#: With several shards, the ApplicationSet's template gets one source per path of the
+#: element. Values are written with toJson, so no value can inject YAML.
+_SOURCES_PATCH = """\
+spec:
+  sources:
+  {{- range .paths }}
+  - repoURL: {{ $.repoURL | toJson }}
+    targetRevision: {{ $.revision | toJson }}
+    path: {{ . | toJson }}
+  {{- end }}
+"""
+
+
+def argo_applicationset(
+    project: Project, envs: list[tuple[str, GitOps]], shards: dict[str, list[Shard]]
+) -> dict[str, Any]:
     """One ApplicationSet; everything that varies per environment is a list element."""
     top = project.gitops
     assert top is not None and top.argocd is not None
     argo = top.argocd
     by_name = any(cfg.argocd.destination.name for _, cfg in envs if cfg.argocd)
     elements = []
+    paths_by_env: list[list[str]] = []
     for env_name, cfg in envs:
         env_argo = cfg.argocd
         assert env_argo is not None
         env = project.environments[env_name]
         dest = _destination(env_argo, env)
+        paths = _argo_paths(cfg, env_argo, project, env_name, shards.get(env_name, []))
+        paths_by_env.append(paths)
         element = {
             "env": env_name,
             "project": env_argo.project,
             "repoURL": env_argo.repo_url or cfg.repository.url or "",
             "revision": env_argo.target_revision or cfg.repository.revision,
-            "path": _argo_path(cfg, env_argo, project, env_name),
+            "path": paths[0],
+            "paths": paths,
             "namespace": dest.get("namespace", ""),
         }
         element["cluster" if by_name else "server"] = dest.get("name") or dest.get("server", "")
@@ -525,32 +566,41 @@ def argo_applicationset(project: Project, envs: list[tuple[str, GitOps]]) -> dic
         source["plugin"] = {"name": CMP_NAME, "env": [{"name": CMP_ENV_VAR, "value": "{{.env}}"}]}
     destination = {"name": "{{.cluster}}"} if by_name else {"server": "{{.server}}"}
     destination["namespace"] = "{{.namespace}}"
+    several = any(len(paths) > 1 for paths in paths_by_env)
+    for element in elements:
+        if several:
+            del element["path"]
+        else:
+            del element["paths"]
     template_meta: dict[str, Any] = {"name": f"{top.name}-{{{{.env}}}}"}
     if argo.cascade_delete:
         template_meta["finalizers"] = [ARGO_FINALIZER]
+    template_spec: dict[str, Any] = {"project": "{{.project}}"}
+    if not several:
+        template_spec["source"] = source
+    template_spec["destination"] = destination
+    template_spec["syncPolicy"] = _sync_policy(argo)
+    spec: dict[str, Any] = {
+        "goTemplate": True,
+        "goTemplateOptions": ["missingkey=error"],
+        "generators": [{"list": {"elements": elements}}],
+        "template": {"metadata": template_meta, "spec": template_spec},
+    }
+    if several:
+        spec["templatePatch"] = _SOURCES_PATCH
     return {
         "apiVersion": ARGO_API,
         "kind": "ApplicationSet",
         "metadata": {"name": top.name, "namespace": argo.namespace},
-        "spec": {
-            "goTemplate": True,
-            "goTemplateOptions": ["missingkey=error"],
-            "generators": [{"list": {"elements": elements}}],
-            "template": {
-                "metadata": template_meta,
-                "spec": {
-                    "project": "{{.project}}",
-                    "source": source,
-                    "destination": destination,
-                    "syncPolicy": _sync_policy(argo),
-                },
-            },
-        },
+        "spec": spec,
     }
 
 
-def cluster_files(graph: Graph, project: Project) -> dict[str, list[dict[str, Any]]]:
-    """`clusters/<env>/flux.yaml`, `clusters/<env>/argocd.yaml`, the ApplicationSet."""
+def cluster_files(
+    graph: Graph, project: Project, shards: dict[str, list[Shard]]
+) -> dict[str, list[dict[str, Any]]]:
+    """`clusters/<env>/flux.yaml`, `clusters/<env>/argocd.yaml`, the ApplicationSet.
+    `shards`: each delivered environment's shards (shard.plan)."""
     files: dict[str, list[dict[str, Any]]] = {}
     use_set = bool(
         project.gitops and project.gitops.argocd and project.gitops.argocd.application_set
@@ -560,15 +610,18 @@ def cluster_files(graph: Graph, project: Project) -> dict[str, list[dict[str, An
         cfg = _safe_effective(project, env_name)
         if cfg is None:
             continue
+        env_shards = shards.get(env_name, [])
         if _enabled_flux(cfg) is not None:
-            files[f"clusters/{env_name}/flux.yaml"] = flux_objects(cfg, env_name, project, graph)
+            files[f"clusters/{env_name}/flux.yaml"] = flux_objects(
+                cfg, env_name, project, env_shards
+            )
         if _enabled_argo(cfg) is not None:
             if use_set:
                 set_envs.append((env_name, cfg))
             else:
                 files[f"clusters/{env_name}/argocd.yaml"] = [
-                    argo_application(cfg, env_name, project)
+                    argo_application(cfg, env_name, project, env_shards)
                 ]
     if set_envs:
-        files[APPLICATIONSET_FILE] = [argo_applicationset(project, set_envs)]
+        files[APPLICATIONSET_FILE] = [argo_applicationset(project, set_envs, shards)]
     return files

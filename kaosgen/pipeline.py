@@ -10,6 +10,11 @@
     generate → Kubernetes objects per workload, plus NetworkPolicies
     pin      → image digests from kaosgen.yaml (`images.digests`) into every image
     overlays → base/ and overlays/<env>/ as kustomizations
+    hydrate  → per environment Flux or Argo CD delivers, the objects its overlay builds
+               to, every transformer applied (hydrate.py)
+    shard    → those objects as self-contained kustomizations of bounded size
+               (hydrated/<env>/<shard>/, shard.py), and the GitOps objects pointing at
+               them (clusters/, gitops.py)
     write    → canonical YAML on disk, or a diff against it (--check), in an output
                directory owned by the project (writer.py, ownership.py)
 
@@ -250,11 +255,66 @@ def build_layout(
         files.update(
             layout.overlay_files(env_name, env, rendered, graph, project, base_images, shared)
         )
-    if project.uses_gitops:
-        from kaosgen import gitops
-
-        files.update(gitops.cluster_files(graph, project))
     return files, vendored
+
+
+# --- hydrate → shard ----------------------------------------------------------------
+
+
+def hydrate_environments(
+    files: dict[str, list[dict[str, Any]]],
+    vendored: dict[str, dict[str, str]],
+    environments: list[str],
+) -> dict[str, list[dict[str, Any]]]:
+    """Environment -> what `kubectl kustomize overlays/<env>` builds, computed here."""
+    from kaosgen import hydrate
+
+    return hydrate.hydrate(files, vendored, environments)
+
+
+def shard_environments(
+    hydrated: dict[str, list[dict[str, Any]]],
+    sizes: dict[str, int],
+    graph: Graph,
+    loaded: LoadedProject,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list]]:
+    """(`hydrated/<env>/<shard>/` files, each environment's shards)."""
+    from kaosgen import shard
+
+    project = loaded.project
+    files: dict[str, list[dict[str, Any]]] = {}
+    shards = {}
+    for env_name, objects in hydrated.items():
+        namespace = project.environments[env_name].namespace
+        shards[env_name] = shard.plan(graph, objects, sizes[env_name], namespace)
+        files.update(shard.files(env_name, shards[env_name]))
+    return files, shards
+
+
+def delivery_files(
+    files: dict[str, list[dict[str, Any]]],
+    vendored: dict[str, dict[str, str]],
+    graph: Graph,
+    loaded: LoadedProject,
+    *,
+    hydrate_all: bool = False,
+) -> dict[str, list[dict[str, Any]]]:
+    """hydrate → shard → the GitOps objects: what Flux and Argo CD build and apply.
+    `hydrate_all`: every environment, delivered or not (the equivalence tests)."""
+    project = loaded.project
+    if not project.uses_gitops and not hydrate_all:
+        return {}
+    from kaosgen import gitops
+    from kaosgen.shard import DEFAULT_SHARD_SIZE
+
+    sizes = gitops.delivered_environments(project) if project.uses_gitops else {}
+    if hydrate_all:
+        sizes = {env: sizes.get(env, DEFAULT_SHARD_SIZE) for env in project.environments}
+    hydrated = hydrate_environments(files, vendored, sorted(sizes))
+    out, shards = shard_environments(hydrated, sizes, graph, loaded)
+    if project.uses_gitops:
+        out.update(gitops.cluster_files(graph, project, shards))
+    return out
 
 
 def serialize(
@@ -285,13 +345,17 @@ def compile_project(
     output: str | None = None,
     render: bool = True,
     progress: ProgressReport | None = None,
+    hydrate_all: bool = False,
 ) -> Compilation:
+    """`hydrate_all`: write `hydrated/` for every environment, not only the ones Flux or
+    Argo CD delivers (the equivalence tests)."""
     result = _compile(
         inputs,
         project_file=project_file,
         output=output,
         render=render,
         progress=progress or _no_progress,
+        hydrate_all=hydrate_all,
     )
     if result.project is not None:
         apply_ignores(result.project, result.diagnostics)
@@ -305,6 +369,7 @@ def _compile(
     output: str | None,
     render: bool,
     progress: ProgressReport,
+    hydrate_all: bool = False,
 ) -> Compilation:
     result = Compilation()
     diags = result.diagnostics
@@ -360,6 +425,9 @@ def _compile(
     # overlays
     progress("laying out overlays", 0, 0)
     files, vendored = build_layout(rendered, graph, loaded)
+    # hydrate → shard
+    progress("hydrating environments", 0, 0)
+    files.update(delivery_files(files, vendored, graph, loaded, hydrate_all=hydrate_all))
     result.files = serialize(files, vendored, progress)
     return result
 

@@ -130,9 +130,11 @@ class Flux(KaosModel):
     decryption: FluxDecryption | None = None
     ordering: Literal["dependsOn", "none"] = Field(
         "dependsOn",
-        description="dependsOn: two Kustomizations, `<name>-<env>-dependencies` (ModelAPIs, MCP "
-        "servers, everything else) and `<name>-<env>-agents` with dependsOn on the first, so "
-        "agents are applied once their dependencies are ready. none: one Kustomization.",
+        description="dependsOn: agents are applied once their dependencies (ModelAPIs, MCP "
+        "servers, everything else) are ready: a one-shard environment gets two Kustomizations, "
+        "`<name>-<env>-dependencies` and `<name>-<env>-agents` (dependsOn the first); a sharded "
+        "one a Kustomization per shard, the agents' shards dependsOn the others. none: no "
+        "ordering (one Kustomization per shard).",
     )
     depends_on: list[str] = Field(
         default_factory=list,
@@ -207,3 +209,11 @@ class GitOps(KaosModel):
     repository: Repository = Repository()
     flux: Flux | None = None
     argocd: ArgoCD | None = None
+    shard_size: int = Field(
+        100,
+        ge=1,
+        le=100000,
+        description="Most workloads in one kustomization Flux or Argo CD builds "
+        "(`hydrated/<env>/<shard>/`). An environment with no more is one shard; a larger one "
+        "is split so every build stays fast (about 1.5 s CPU at 100 agents).",
+    )
