@@ -116,8 +116,17 @@ def test_init_to_gitops_delivery(tmp_path: Path, pre_commit: PreCommit) -> None:
         )
         for obj in cluster_objects:
             validate_gitops_object(obj)
+        # They point at the environment's one hydrated shard, which builds to the overlay's
+        # objects.
         paths = {o["spec"]["path"] for o in cluster_objects if o["kind"] == "Kustomization"}
-        assert paths == {f"./agents/deploy/overlays/{env}"}
+        assert paths == {f"./agents/deploy/hydrated/{env}/all"}
         (app,) = [o for o in cluster_objects if o["kind"] == "Application"]
-        assert app["spec"]["source"]["path"] == f"agents/deploy/overlays/{env}"
-        assert (repo / app["spec"]["source"]["path"]).is_dir()
+        assert app["spec"]["source"]["path"] == f"agents/deploy/hydrated/{env}/all"
+        shard = kustomize(repo / app["spec"]["source"]["path"])
+        assert sorted(map(_identity, shard)) == sorted(map(_identity, objects))
+        assert sorted(shard, key=_identity) == sorted(objects, key=_identity)
+
+
+def _identity(obj: dict) -> tuple[str, str, str, str]:
+    meta = obj["metadata"]
+    return (obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"])

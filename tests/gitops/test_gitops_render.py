@@ -95,7 +95,7 @@ def test_flux_and_argocd_per_environment_validate_against_the_crds(tmp_path: Pat
     assert agents["spec"]["dependsOn"] == [{"name": "kaos-dev-dependencies"}]
     for k in (deps, agents):
         spec = k["spec"]
-        assert spec["path"] == "./deploy/overlays/dev"
+        assert spec["path"] == "./deploy/hydrated/dev/all"  # the one shard
         assert spec["prune"] is True and spec["wait"] is True
         assert spec["targetNamespace"] == "agents-dev"
         assert spec["sourceRef"] == {"kind": "GitRepository", "name": "kaos-dev"}
@@ -122,7 +122,7 @@ def test_flux_and_argocd_per_environment_validate_against_the_crds(tmp_path: Pat
     assert spec["source"] == {
         "repoURL": "https://github.com/acme/agents.git",
         "targetRevision": "release",
-        "path": "deploy/overlays/prod",
+        "path": "deploy/hydrated/prod/all",
     }
     assert spec["destination"] == {
         "server": "https://kubernetes.default.svc",
@@ -136,7 +136,7 @@ def test_flux_and_argocd_per_environment_validate_against_the_crds(tmp_path: Pat
 
 
 def test_flux_dependency_split_partitions_the_overlay(tmp_path: Path) -> None:
-    """Build each Flux Kustomization as kustomize-controller does (overlay + spec.patches):
+    """Build each Flux Kustomization as kustomize-controller does (its path + spec.patches):
     every object of the overlay lands in exactly one of them, agents only in the second."""
     project = make_project(tmp_path, GITOPS)
     files = render(project)
@@ -148,9 +148,11 @@ def test_flux_dependency_split_partitions_the_overlay(tmp_path: Path) -> None:
         wrapper.mkdir()
         from kaosgen import yamlout
 
+        path = project / k["spec"]["path"]
+        assert path == project / "deploy" / "hydrated" / "prod" / "all"
         (wrapper / "kustomization.yaml").write_text(
             yamlout.dump(
-                {"resources": [os.path.relpath(overlay, wrapper)], "patches": k["spec"]["patches"]}
+                {"resources": [os.path.relpath(path, wrapper)], "patches": k["spec"]["patches"]}
             ),
             encoding="utf-8",
         )
@@ -225,7 +227,8 @@ gitops:
     assert oci["spec"]["url"] == "oci://ghcr.io/acme/agents-manifests"
     assert oci["spec"]["ref"] == {"semver": ">=1.0.0"}
     (k,) = by_kind(files["clusters/dev/flux.yaml"], "Kustomization")
-    assert k["spec"]["path"] == "./overlays/dev"  # the artifact root is the output directory
+    # The artifact root is the output directory.
+    assert k["spec"]["path"] == "./hydrated/dev/all"
     assert k["spec"]["sourceRef"]["kind"] == "OCIRepository"
 
     (appset,) = files["clusters/argocd-applicationset.yaml"]
@@ -334,8 +337,8 @@ def test_path_warning_when_kaosgen_yaml_is_not_at_the_repository_root(tmp_path: 
     assert "[gitops-path]" not in proc.stderr
     files = render(project)
     (app,) = files["clusters/dev/argocd.yaml"]
-    assert app["spec"]["source"]["path"] == "project/deploy/overlays/dev"
+    assert app["spec"]["source"]["path"] == "project/deploy/hydrated/dev/all"
     assert (
         by_kind(files["clusters/dev/flux.yaml"], "Kustomization")[0]["spec"]["path"]
-        == "./project/deploy/overlays/dev"
+        == "./project/deploy/hydrated/dev/all"
     )

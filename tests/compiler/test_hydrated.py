@@ -1,0 +1,209 @@
+"""Hydrated shards (`hydrated/<env>/<shard>/`) build, with the real `kubectl kustomize`, to
+exactly the objects of `overlays/<env>`: for every example and test project, and for the
+bench's synthetic project split into many shards. Each shard builds on its own and holds
+whole workloads."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.compiler import PROJECTS, REPO, build_overlay, render_ok
+
+from kaosgen.pipeline import compile_project
+
+
+def identity(obj: dict[str, Any]) -> tuple[str, str, str, str]:
+    meta = obj["metadata"]
+    return (obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"])
+
+
+def write(files: dict[str, str], root: Path) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def shard_dirs(output: Path, env: str) -> list[Path]:
+    return sorted(p for p in (output / "hydrated" / env).iterdir() if p.is_dir())
+
+
+def assert_shards_equal_overlay(output: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per environment: the union of its shards is the overlay's objects, each object in one
+    shard. Returns env -> shard name -> objects."""
+    built: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for overlay in sorted((output / "overlays").iterdir()):
+        env = overlay.name
+        expected = sorted(build_overlay(overlay), key=identity)
+        shards = {d.name: build_overlay(d) for d in shard_dirs(output, env)}
+        union = [o for objects in shards.values() for o in objects]
+        twice = [k for k, n in Counter(map(identity, union)).items() if n > 1]
+        assert not twice, f"{env}: objects in more than one shard: {twice}"
+        assert [identity(o) for o in sorted(union, key=identity)] == [
+            identity(o) for o in expected
+        ], env
+        for got, want in zip(sorted(union, key=identity), expected, strict=True):
+            assert got == want, f"{env}: {identity(want)} differs from the overlay's"
+        built[env] = shards
+    return built
+
+
+def _selector(obj: dict[str, Any]) -> dict[str, str]:
+    spec = obj.get("spec") or {}
+    if obj["kind"] == "Service":
+        return spec.get("selector") or {}
+    if obj["kind"] == "NetworkPolicy":
+        return (spec.get("podSelector") or {}).get("matchLabels") or {}
+    if obj["kind"] == "PodDisruptionBudget":
+        return (spec.get("selector") or {}).get("matchLabels") or {}
+    return {}
+
+
+def assert_self_contained(shards: dict[str, list[dict[str, Any]]]) -> None:
+    """Whatever belongs to a Deployment (its ServiceAccount, the Services, NetworkPolicies
+    and PDBs selecting its pods, its HPA) is in the Deployment's shard."""
+    deployments = {
+        (o["metadata"].get("namespace"), o["metadata"]["name"]): (shard, o)
+        for shard, objects in shards.items()
+        for o in objects
+        if o["kind"] == "Deployment"
+    }
+    accounts = {
+        (o["metadata"].get("namespace"), o["metadata"]["name"])
+        for objects in shards.values()
+        for o in objects
+        if o["kind"] == "ServiceAccount"
+    }
+    checked = 0
+    for shard, objects in shards.items():
+        present = {(o["kind"], o["metadata"]["name"]) for o in objects}
+        for obj in objects:
+            ns = obj["metadata"].get("namespace")
+            if obj["kind"] == "Deployment":
+                sa = obj["spec"]["template"]["spec"].get("serviceAccountName")
+                if (ns, sa) in accounts:  # not one the user brings
+                    assert ("ServiceAccount", sa) in present, (shard, sa)
+            elif obj["kind"] == "HorizontalPodAutoscaler":
+                target = obj["spec"]["scaleTargetRef"]["name"]
+                assert deployments[(ns, target)][0] == shard, (shard, target)
+                checked += 1
+            selector = _selector(obj)
+            if not selector:
+                continue
+            for (dns, name), (where, dep) in deployments.items():
+                labels = dep["spec"]["template"]["metadata"]["labels"]
+                if dns == ns and selector.items() <= labels.items():
+                    assert where == shard, (
+                        f"{obj['kind']} {obj['metadata']['name']} in {shard}, {name} in {where}"
+                    )
+                    checked += 1
+    assert checked or not deployments
+
+
+@pytest.mark.parametrize("project", sorted(PROJECTS))
+def test_shards_build_to_the_overlay(project: str, tmp_path: Path) -> None:
+    result = compile_project([str(PROJECTS[project])], output=str(tmp_path), hydrate_all=True)
+    assert result.ok, result.diagnostics.items
+    output = write(result.files, tmp_path / "out")
+    built = assert_shards_equal_overlay(output)
+    for shards in built.values():
+        # Below the shard size: one shard, `all`, a plain list of objects.
+        assert list(shards) == ["all"]
+        assert_self_contained(shards)
+        for rel in ("kustomization.yaml",):
+            assert (output / "hydrated" / next(iter(built)) / "all" / rel).is_file()
+
+
+def test_hydrated_kustomizations_have_no_transformers(tmp_path: Path) -> None:
+    result = compile_project([str(PROJECTS["multi-agent"])], output=str(tmp_path), hydrate_all=True)
+    kustomizations = [
+        t
+        for p, t in result.files.items()
+        if p.startswith("hydrated/") and p.endswith("kustomization.yaml")
+    ]
+    assert kustomizations
+    for text in kustomizations:
+        body = [line for line in text.splitlines() if not line.startswith("#")]
+        assert body == [
+            "apiVersion: kustomize.config.k8s.io/v1beta1",
+            "kind: Kustomization",
+            "resources:",
+            "- resources.yaml",
+        ]
+
+
+def synthetic_project(root: Path, agents: int, shard_size: int) -> Path:
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from render import write_project
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    write_project(root, agents, max(1, agents // 10), 4)
+    with (root / "kaosgen.yaml").open("a", encoding="utf-8") as f:
+        f.write(
+            "gitops:\n"
+            f"  shardSize: {shard_size}\n"
+            "  repository: {url: 'https://github.com/acme/agents.git'}\n"
+            "  flux: {}\n"
+            "  argocd: {}\n"
+        )
+    return root
+
+
+def test_synthetic_project_in_many_shards(tmp_path: Path) -> None:
+    """The bench's project (agents with peers and tools, Hosted and Proxy ModelAPIs, a
+    registry rewrite and replicas in prod), 25 agents in shards of at most 10 workloads."""
+    project = synthetic_project(tmp_path / "project", 25, 10)
+    output = render_ok(project, tmp_path / "deploy")
+    built = assert_shards_equal_overlay(output)
+    for env, shards in built.items():
+        assert list(shards) == [
+            "agents-001",
+            "agents-002",
+            "agents-003",
+            "models",
+            "platform",
+            "tools",
+        ], env
+        assert_self_contained(shards)
+        counts = {
+            name: sum(1 for o in objects if o["kind"] == "Deployment")
+            for name, objects in shards.items()
+        }
+        assert counts == {
+            "agents-001": 10,
+            "agents-002": 10,
+            "agents-003": 5,
+            "models": 4,
+            "platform": 0,
+            "tools": 2,
+        }, env
+
+
+def test_growing_past_the_shard_size_removes_the_single_shard(tmp_path: Path) -> None:
+    """Stale shards of an earlier render are removed; `--check` sees the hydrated files."""
+    project = synthetic_project(tmp_path / "project", 8, 20)
+    output = render_ok(project, tmp_path / "deploy")
+    assert [p.name for p in shard_dirs(output, "dev")] == ["all"]
+    cfg = project / "kaosgen.yaml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("shardSize: 20", "shardSize: 4"))
+    from support.compiler import render
+
+    check = render(project, output, "--check")
+    assert check.exit_code == 1
+    assert "hydrated/dev/agents-001/resources.yaml" in check.output
+    render_ok(project, output)
+    assert [p.name for p in shard_dirs(output, "dev")] == [
+        "agents-001",
+        "agents-002",
+        "models",
+        "platform",
+        "tools",
+    ]
+    assert not (output / "hydrated" / "dev" / "all").exists()
+    assert render(project, output, "--check").exit_code == 0
