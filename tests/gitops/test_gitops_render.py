@@ -342,3 +342,86 @@ def test_path_warning_when_kaosgen_yaml_is_not_at_the_repository_root(tmp_path: 
         by_kind(files["clusters/dev/flux.yaml"], "Kustomization")[0]["spec"]["path"]
         == "./project/deploy/hydrated/dev/all"
     )
+
+
+SHARDED = GITOPS.replace("gitops:\n", "gitops:\n  shardSize: 2\n", 1)
+
+
+def test_sharded_environment_one_flux_kustomization_per_shard(tmp_path: Path) -> None:
+    """Past gitops.shardSize: a Kustomization per shard, the agents' shards dependsOn the
+    others; each builds on its own (no patches) and together they are the overlay."""
+    project = make_project(tmp_path, SHARDED)
+    files = render(project)
+    for objects in files.values():
+        for obj in objects:
+            validate_gitops_object(obj)
+    kustomizations = by_kind(files["clusters/prod/flux.yaml"], "Kustomization")
+    names = [k["metadata"]["name"] for k in kustomizations]
+    assert names == [
+        "kaos-prod-platform",
+        "kaos-prod-models",
+        "kaos-prod-tools",
+        "kaos-prod-agents-001",
+        "kaos-prod-agents-002",
+    ]
+    dependencies = [{"name": n} for n in names[:3]]
+    whole = kustomize(project / "deploy" / "overlays" / "prod")
+    union = []
+    for k in kustomizations:
+        spec = k["spec"]
+        assert "patches" not in spec
+        assert spec.get("dependsOn") == (dependencies if "agents" in spec["path"] else None)
+        built = kustomize(project / spec["path"])
+        kinds = {o["metadata"]["labels"].get("app") for o in built if o["kind"] == "Deployment"}
+        assert kinds <= {
+            "kaos-prod-platform": {"kaos-redis"},
+            "kaos-prod-models": {"modelapi"},
+            "kaos-prod-tools": {"mcpserver"},
+        }.get(k["metadata"]["name"], {"agent"})
+        union.extend(built)
+
+    def key(o: dict[str, Any]) -> tuple[str, str, str]:
+        return (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
+
+    assert sorted(union, key=key) == sorted(whole, key=key)
+
+
+def test_sharded_environment_argocd_sources_and_applicationset(tmp_path: Path) -> None:
+    """Argo CD: one Application per environment with a source per shard (built one by one
+    by the repo server, ordered by the Deployments' sync waves); the ApplicationSet gets
+    them through a templatePatch."""
+    project = make_project(tmp_path, SHARDED)
+    files = render(project)
+    (app,) = files["clusters/dev/argocd.yaml"]
+    assert "source" not in app["spec"]
+    paths = [s["path"] for s in app["spec"]["sources"]]
+    assert paths == [
+        f"deploy/hydrated/dev/{s}"
+        for s in ("platform", "models", "tools", "agents-001", "agents-002")
+    ]
+    for source in app["spec"]["sources"]:
+        assert source["repoURL"] == "https://github.com/acme/agents.git"
+        assert (project / source["path"] / "kustomization.yaml").is_file()
+
+    cfg = project / "kaosgen.yaml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace(
+            "  argocd: {}\n", "  argocd: {applicationSet: true}\n"
+        ),
+        encoding="utf-8",
+    )
+    files = render(project)
+    (appset,) = files["clusters/argocd-applicationset.yaml"]
+    validate_gitops_object(appset)
+    elements = appset["spec"]["generators"][0]["list"]["elements"]
+    assert [e["paths"] for e in elements] == [
+        [
+            f"deploy/hydrated/{env}/{s}"
+            for s in ("platform", "models", "tools", "agents-001", "agents-002")
+        ]
+        for env in ("dev", "prod")
+    ]
+    assert "source" not in appset["spec"]["template"]["spec"]
+    patch = appset["spec"]["templatePatch"]
+    assert "{{- range .paths }}" in patch and "path: {{ . | toJson }}" in patch
+    assert "repoURL: {{ $.repoURL | toJson }}" in patch
