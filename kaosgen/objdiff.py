@@ -1,8 +1,9 @@
 """`kaosgen diff`: what a render changes, object by object.
 
 Both sides are sets of rendered files (`path -> text`). Every YAML document becomes an
-object keyed by where it applies (`base`, `overlays/<env>`, `clusters/<env>`, ...) and its
-kind, namespace and name, so moving an object between files is not a change, and each
+object keyed by where it applies (`base`, `overlays/<env>`, `hydrated/<env>`,
+`clusters/<env>`, ...) and its kind, namespace and name, so moving an object between files
+(or shards) is not a change, and each
 added / changed / removed object gets its own readable unified diff of canonical YAML.
 """
 
@@ -29,7 +30,7 @@ _SKIP_DIRS = {".git", ".hg", ".svn"}
 
 @dataclass(frozen=True, order=True)
 class ObjectKey:
-    scope: str  # base | overlays/<env> | clusters/<env> | clusters
+    scope: str  # base | overlays/<env> | hydrated/<env> | clusters/<env> | clusters
     kind: str
     namespace: str
     name: str
@@ -56,7 +57,7 @@ class ObjectDiff:
 
 def _scope(path: str) -> str:
     parts = path.split("/")
-    if parts[0] in ("overlays", "clusters") and len(parts) > 2:
+    if parts[0] in ("overlays", "hydrated", "clusters") and len(parts) > 2:
         return f"{parts[0]}/{parts[1]}"
     return parts[0] if len(parts) > 1 else "."
 
