@@ -18,7 +18,7 @@ import gc
 import marshal
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 #: Objects by output path (a kustomization is a file of one mapping).
@@ -113,6 +113,45 @@ def copy(value: Any) -> Any:
     return marshal.loads(marshal.dumps(value))
 
 
+class Own:
+    """Copy on write. The objects a build starts from are shared (with the output files,
+    with other environments' builds): a transformer writes only into containers this build
+    copied, so what it leaves alone stays shared, and hydrating costs little more than the
+    changes it makes."""
+
+    def __init__(self) -> None:
+        self._ids: set[int] = set()
+        self._keep: list[Any] = []  # alive while the build runs: ids stay unique
+
+    def mine(self, value: Any) -> Any:
+        """A shallow copy of a dict or list, writable by this build."""
+        copied = dict(value) if isinstance(value, dict) else list(value)
+        self._ids.add(id(copied))
+        self._keep.append(copied)
+        return copied
+
+    def child(self, parent: Any, key: Any, create: bool = False) -> Any:
+        """`parent[key]` made writable (`parent` must be), or a new {} if `create`."""
+        value = parent[key] if isinstance(parent, list) else parent.get(key)
+        if not isinstance(value, (dict, list)):
+            if not create:
+                raise HydrationError(f"no container at {key!r}")
+            value = {}
+            self._ids.add(id(value))
+            self._keep.append(value)
+            parent[key] = value
+        elif id(value) not in self._ids:
+            value = self.mine(value)
+            parent[key] = value
+        return value
+
+    def path(self, obj: Obj, keys: Iterable[Any], create: bool = False) -> Any:
+        node = obj
+        for key in keys:
+            node = self.child(node, key, create)
+        return node
+
+
 class Tree:
     """The output files in memory: generated objects plus vendored text files."""
 
@@ -141,37 +180,38 @@ class Tree:
         )
 
     def build(self, directory: str) -> list[Obj]:
-        """The objects `kubectl kustomize <directory>` prints (in kustomize's input order),
-        fresh copies the caller may change."""
+        """The objects `kubectl kustomize <directory>` prints (in kustomize's input order).
+        Shared: never change them (start another build from them with Own.mine)."""
         if directory not in self._built:
             self._built[directory] = self._build(directory)
-        return copy(self._built[directory])
+        return self._built[directory]
 
     def _build(self, directory: str) -> list[Obj]:
         (kust,) = self.objects(f"{directory}/kustomization.yaml")
         unknown = sorted(k for k, v in kust.items() if v is not None and k not in _SUPPORTED)
         if unknown:
             raise HydrationError(f"{directory}/kustomization.yaml: cannot hydrate {unknown}")
+        own = Own()
         objects: list[Obj] = []
         for resource in kust.get("resources") or []:
             path = posixpath.normpath(posixpath.join(directory, resource))
-            if self.is_directory(path):
-                objects.extend(self.build(path))
-            else:
-                objects.extend(copy(self.objects(path)))
+            found = self.build(path) if self.is_directory(path) else self.objects(path)
+            objects.extend(own.mine(o) for o in found)
         if kust.get("namespace"):
             set_namespace(objects, kust["namespace"])
         for patch in kust.get("patches") or []:
-            objects = apply_patch(objects, self._patch_body(directory, patch), patch.get("target"))
+            body = self._patch_body(directory, patch)
+            objects = apply_patch(objects, body, patch.get("target"), own)
         for label in kust.get("labels") or []:
             if label.get("includeSelectors"):
                 raise HydrationError(f"{directory}: labels with includeSelectors")
-            add_metadata(objects, "labels", label["pairs"], bool(label.get("includeTemplates")))
+            templates = bool(label.get("includeTemplates"))
+            add_metadata(objects, "labels", label["pairs"], templates, own)
         if kust.get("commonAnnotations"):
-            add_metadata(objects, "annotations", kust["commonAnnotations"], True)
-        set_images(objects, kust.get("images") or [])
+            add_metadata(objects, "annotations", kust["commonAnnotations"], True, own)
+        set_images(objects, kust.get("images") or [], own)
         for entry in kust.get("replicas") or []:
-            set_replicas(objects, entry["name"], entry["count"])
+            set_replicas(objects, entry["name"], entry["count"], own)
         return objects
 
     def _patch_body(self, directory: str, patch: dict[str, Any]) -> Any:
@@ -212,23 +252,16 @@ def set_namespace(objects: Iterable[Obj], namespace: str) -> None:
 
 
 def add_metadata(
-    objects: Iterable[Obj], field: str, pairs: dict[str, str], templates: bool
+    objects: Iterable[Obj], field: str, pairs: dict[str, str], templates: bool, own: Own
 ) -> None:
     """`labels` / `commonAnnotations`: onto every object, and into templates if asked."""
     for obj in objects:
-        targets = [obj.setdefault("metadata", {})]
+        targets = [own.child(obj, "metadata", create=True)]
         if templates:
             for path in _TEMPLATE_PATHS.get(obj.get("kind"), ()):
-                node = obj
-                for key in path:
-                    if not isinstance(node.get(key), dict):
-                        node[key] = {}
-                    node = node[key]
-                targets.append(node)
+                targets.append(own.path(obj, path, create=True))
         for meta in targets:
-            if not isinstance(meta.get(field), dict):
-                meta[field] = {}
-            meta[field].update(pairs)
+            own.child(meta, field, create=True).update(pairs)
 
 
 def split_image(image: str) -> tuple[str, str, str]:
@@ -290,28 +323,28 @@ _NO_CONTAINERS = frozenset(
 )
 
 
-def set_images(objects: Iterable[Obj], entries: list[dict[str, Any]]) -> None:
+def set_images(objects: Iterable[Obj], entries: list[dict[str, Any]], own: Own) -> None:
     """The `images:` entries, in order, over every container and init container."""
 
-    def update(containers: Any) -> None:
-        if not isinstance(containers, list):
-            return
-        for container in containers:
-            if isinstance(container, dict) and isinstance(container.get("image"), str):
-                for entry in entries:
-                    new = _new_image(container["image"], entry)
-                    if new is not None:
-                        container["image"] = new
+    def changed(container: Any) -> str | None:
+        image = container.get("image") if isinstance(container, dict) else None
+        if not isinstance(image, str):
+            return None
+        new = image
+        for entry in entries:
+            new = _new_image(new, entry) or new
+        return new if new != image else None
 
-    def walk(node: Any) -> None:
+    def found(node: Any) -> Iterator[tuple[Any, str]]:
+        """(holder, key) of every containers / initContainers list below node."""
         if isinstance(node, dict):
             for key, value in node.items():
-                if key in ("containers", "initContainers"):
-                    update(value)
-                walk(value)
+                if key in ("containers", "initContainers") and isinstance(value, list):
+                    yield node, key
+                yield from found(value)
         elif isinstance(node, list):
             for item in node:
-                walk(item)
+                yield from found(item)
 
     if not entries:
         return
@@ -321,20 +354,37 @@ def set_images(objects: Iterable[Obj], entries: list[dict[str, Any]]) -> None:
             continue
         path = _POD_SPECS.get(kind)
         if path is None:
-            walk(obj)
+            # Any kind: containers wherever they are (kustomize's legacy image filter).
+            if any(changed(c) for holder, key in found(obj) for c in holder[key]):
+                private = copy(obj)
+                obj.clear()
+                obj.update(private)
+                for holder, key in found(obj):
+                    for container in holder[key]:
+                        new = changed(container)
+                        if new is not None:
+                            container["image"] = new
             continue
-        node: Any = obj
+        spec: Any = obj
         for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            update(node.get("containers"))
-            update(node.get("initContainers"))
+            spec = spec.get(key) if isinstance(spec, dict) else None
+        if not isinstance(spec, dict):
+            continue
+        for key in ("containers", "initContainers"):
+            containers = spec.get(key)
+            if not isinstance(containers, list):
+                continue
+            for i, container in enumerate(containers):
+                new = changed(container)
+                if new is not None:
+                    writable = own.path(obj, (*path, key, i))
+                    writable["image"] = new
 
 
-def set_replicas(objects: Iterable[Obj], name: str, count: int) -> None:
+def set_replicas(objects: Iterable[Obj], name: str, count: int, own: Own) -> None:
     for obj in objects:
         if obj.get("kind") in _REPLICA_KINDS and obj.get("metadata", {}).get("name") == name:
-            obj.setdefault("spec", {})["replicas"] = count
+            own.child(obj, "spec", create=True)["replicas"] = count
 
 
 # --- patches ---------------------------------------------------------------------------
@@ -388,13 +438,15 @@ def _matches(obj: Obj, target: dict[str, Any]) -> bool:
     return True
 
 
-def apply_patch(objects: list[Obj], body: Any, target: dict[str, Any] | None) -> list[Obj]:
+def apply_patch(
+    objects: list[Obj], body: Any, target: dict[str, Any] | None, own: Own
+) -> list[Obj]:
     if isinstance(body, list):
         if target is None:
             raise HydrationError("a JSON 6902 patch without a target")
         for obj in objects:
             if _matches(obj, target):
-                json_patch(obj, body)
+                json_patch(obj, body, own)
         return objects
     if not isinstance(body, dict):
         raise HydrationError(f"a patch that is neither JSON 6902 nor strategic merge: {body!r}")
@@ -405,15 +457,14 @@ def apply_patch(objects: list[Obj], body: Any, target: dict[str, Any] | None) ->
         }
     if body.get("$patch") == "delete":
         return [o for o in objects if not _matches(o, target)]
+    patch = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
     for obj in objects:
         if _matches(obj, target):
-            keep = {"name": obj["metadata"]["name"]}
-            merged = strategic_merge(
-                obj, {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
-            )
+            name = obj["metadata"]["name"]
+            merged = strategic_merge(obj, patch)  # new containers where it changes
             obj.clear()
             obj.update(merged)
-            obj["metadata"].update(keep)
+            obj["metadata"] = {**obj["metadata"], "name": name}
     return objects
 
 
@@ -421,18 +472,21 @@ def _pointer(path: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
 
 
-def json_patch(obj: Obj, ops: list[dict[str, Any]]) -> None:
+def json_patch(obj: Obj, ops: list[dict[str, Any]], own: Own) -> None:
     for op in ops:
         *parents, last = _pointer(op["path"])
-        node: Any = obj
-        for key in parents:
-            node = node[int(key)] if isinstance(node, list) else node[key]
         kind = op["op"]
         if kind == "test":
-            current = node[int(last)] if isinstance(node, list) else node.get(last)
-            if current != op["value"]:
+            node: Any = obj
+            for key in [*parents, last]:
+                node = node[int(key)] if isinstance(node, list) else node[key]
+            if node != op["value"]:
                 raise HydrationError(f"JSON patch test failed at {op['path']}")
-        elif kind == "add":
+            continue
+        node = obj
+        for key in parents:
+            node = own.child(node, int(key) if isinstance(node, list) else key)
+        if kind == "add":
             if isinstance(node, list):
                 if last == "-":
                     node.append(copy(op["value"]))

@@ -144,14 +144,11 @@ def synthetic_project(root: Path, agents: int, shard_size: int) -> Path:
     finally:
         sys.path.remove(str(REPO / "bench"))
     write_project(root, agents, max(1, agents // 10), 4)
-    with (root / "kaosgen.yaml").open("a", encoding="utf-8") as f:
-        f.write(
-            "gitops:\n"
-            f"  shardSize: {shard_size}\n"
-            "  repository: {url: 'https://github.com/acme/agents.git'}\n"
-            "  flux: {}\n"
-            "  argocd: {}\n"
-        )
+    cfg = root / "kaosgen.yaml"
+    text = cfg.read_text(encoding="utf-8")
+    assert "\ngitops:\n" in text  # the bench's project is delivered by Flux
+    text = text.replace("\ngitops:\n", f"\ngitops:\n  shardSize: {shard_size}\n  argocd: {{}}\n")
+    cfg.write_text(text, encoding="utf-8")
     return root
 
 
