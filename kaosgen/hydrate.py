@@ -145,6 +145,19 @@ class Own:
             parent[key] = value
         return value
 
+    def shared_below(self, objects: Iterable[Obj], into: set[int]) -> None:
+        """Add the ids of the containers these objects share with others: those hanging
+        from what this build copied, not copied themselves."""
+        stack: list[Any] = list(objects)
+        while stack:
+            node = stack.pop()
+            for value in node.values() if isinstance(node, dict) else node:
+                if isinstance(value, (dict, list)) and value:
+                    if id(value) in self._ids:
+                        stack.append(value)
+                    else:
+                        into.add(id(value))
+
     def path(self, obj: Obj, keys: Iterable[Any], create: bool = False) -> Any:
         node = obj
         for key in keys:
@@ -164,6 +177,8 @@ class Tree:
         }
         self._parsed: dict[str, list[Obj]] = {}
         self._built: dict[str, list[Obj]] = {}
+        #: Ids of the containers the built objects share (yamlout.sharing).
+        self.shared: set[int] = set()
 
     def objects(self, path: str) -> list[Obj]:
         if path in self.files:
@@ -212,6 +227,7 @@ class Tree:
         set_images(objects, kust.get("images") or [], own)
         for entry in kust.get("replicas") or []:
             set_replicas(objects, entry["name"], entry["count"], own)
+        own.shared_below(objects, self.shared)
         return objects
 
     def _patch_body(self, directory: str, patch: dict[str, Any]) -> Any:
@@ -556,10 +572,17 @@ def _without_nulls(value: Any) -> Any:
 
 
 def hydrate(
-    files: Files, vendored: dict[str, dict[str, str]], environments: Iterable[str]
+    files: Files,
+    vendored: dict[str, dict[str, str]],
+    environments: Iterable[str],
+    shared: set[int] | None = None,
 ) -> dict[str, list[Obj]]:
-    """Environment -> the objects of `overlays/<env>`, every transformer applied."""
+    """Environment -> the objects of `overlays/<env>`, every transformer applied.
+    `shared` receives the ids of the containers they share with each other and with the
+    output files (yamlout.sharing writes those once)."""
     tree = Tree(files, vendored)
+    if shared is not None:
+        tree.shared = shared
     # Millions of fresh containers and nothing cyclic: the cycle collector would rescan
     # the whole heap again and again (most of the time this pass takes).
     enabled = gc.isenabled()

@@ -265,11 +265,13 @@ def hydrate_environments(
     files: dict[str, list[dict[str, Any]]],
     vendored: dict[str, dict[str, str]],
     environments: list[str],
+    shared: set[int] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Environment -> what `kubectl kustomize overlays/<env>` builds, computed here."""
+    """Environment -> what `kubectl kustomize overlays/<env>` builds, computed here.
+    `shared` receives the ids of containers shared between objects (serialize)."""
     from kaosgen import hydrate
 
-    return hydrate.hydrate(files, vendored, environments)
+    return hydrate.hydrate(files, vendored, environments, shared)
 
 
 def shard_environments(
@@ -298,6 +300,7 @@ def delivery_files(
     loaded: LoadedProject,
     *,
     hydrate_all: bool = False,
+    shared: set[int] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """hydrate → shard → the GitOps objects: what Flux and Argo CD build and apply.
     `hydrate_all`: every environment, delivered or not (the equivalence tests)."""
@@ -310,7 +313,7 @@ def delivery_files(
     sizes = gitops.delivered_environments(project) if project.uses_gitops else {}
     if hydrate_all:
         sizes = {env: sizes.get(env, DEFAULT_SHARD_SIZE) for env in project.environments}
-    hydrated = hydrate_environments(files, vendored, sorted(sizes))
+    hydrated = hydrate_environments(files, vendored, sorted(sizes), shared)
     out, shards = shard_environments(hydrated, sizes, graph, loaded)
     if project.uses_gitops:
         out.update(gitops.cluster_files(graph, project, shards))
@@ -321,14 +324,17 @@ def serialize(
     files: dict[str, list[dict[str, Any]]],
     vendored: dict[str, dict[str, str]],
     progress: ProgressReport = _no_progress,
+    shared: set[int] | None = None,
 ) -> dict[str, str]:
+    """`shared`: ids of containers several objects hold (hydrate): written once."""
     from kaosgen import yamlout
     from kaosgen.writer import HEADER
 
     texts = {}
-    for done, (path, objects) in enumerate(files.items()):
-        progress("writing YAML", done, len(files))
-        texts[path] = yamlout.dump_all(objects, header=HEADER)
+    with yamlout.sharing(shared or set()):
+        for done, (path, objects) in enumerate(files.items()):
+            progress("writing YAML", done, len(files))
+            texts[path] = yamlout.dump_all(objects, header=HEADER)
     for directory, component_files in vendored.items():
         for rel, text in component_files.items():
             texts[f"{directory}/{rel}"] = HEADER + text
@@ -427,8 +433,11 @@ def _compile(
     files, vendored = build_layout(rendered, graph, loaded)
     # hydrate → shard
     progress("hydrating environments", 0, 0)
-    files.update(delivery_files(files, vendored, graph, loaded, hydrate_all=hydrate_all))
-    result.files = serialize(files, vendored, progress)
+    shared: set[int] = set()
+    files.update(
+        delivery_files(files, vendored, graph, loaded, hydrate_all=hydrate_all, shared=shared)
+    )
+    result.files = serialize(files, vendored, progress, shared)
     return result
 
 

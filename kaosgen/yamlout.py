@@ -10,9 +10,10 @@ with `kubectl kustomize` (Go yaml) and compare it to the input, so any drift fai
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 # Plain scalars: start with a letter or `/`, then a conservative character set. `: ` and
@@ -139,8 +140,40 @@ def _literal(text: str, indent: str) -> list[str]:
     return [header, *lines]
 
 
+#: Ids of containers shared by several objects being written (see `sharing`), and the text
+#: written for each (by indentation).
+_SHARED: set[int] | frozenset[int] = frozenset()
+_MEMO: dict[tuple[int, str], str] = {}
+
+
+@contextlib.contextmanager
+def sharing(ids: set[int]) -> Iterator[None]:
+    """While writing objects that share the containers `ids` (the same dict or list in
+    several objects, unchanged), write each once per indentation and reuse the text. The
+    containers must not change meanwhile."""
+    global _SHARED, _MEMO
+    _SHARED, _MEMO = ids, {}
+    try:
+        yield
+    finally:
+        _SHARED, _MEMO = frozenset(), {}
+
+
 def _emit(value: object, indent: str, out: list[str]) -> None:
     """Append `value` as a block node whose parent line is already written."""
+    if value and id(value) in _SHARED:
+        key = (id(value), indent)
+        text = _MEMO.get(key)
+        if text is None:
+            lines: list[str] = []
+            _emit_node(value, indent, lines)
+            text = _MEMO[key] = "\n".join(lines)
+        out.append(text)
+        return
+    _emit_node(value, indent, out)
+
+
+def _emit_node(value: object, indent: str, out: list[str]) -> None:
     if isinstance(value, dict):
         if not value:
             out[-1] += " {}"
