@@ -104,7 +104,37 @@ _MERGE_KEYS = {
 
 
 class HydrationError(Exception):
-    """kaosgen wrote a kustomization this module does not understand (a kaosgen bug)."""
+    """An object kustomize could not transform either (`obj`, when one is to blame), or a
+    kustomization this module does not understand (a kaosgen bug)."""
+
+    def __init__(self, message: str, obj: Any = None, path: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.obj = obj
+        self.path = path
+
+
+def _describe(obj: Any) -> str:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    return f"{kind or 'an object'} {name!r}" if name else str(kind or "an object")
+
+
+def check_shape(obj: Any) -> None:
+    """What the transformers rely on, and kustomize too: a mapping whose metadata, labels
+    and annotations are mappings."""
+    if not isinstance(obj, dict):
+        raise HydrationError("a document that is not a mapping", obj)
+    meta = obj.get("metadata")
+    if meta is None:
+        return
+    if not isinstance(meta, dict):
+        raise HydrationError(f"{_describe(obj)}: metadata is not a mapping", obj, ("metadata",))
+    for field in ("labels", "annotations"):
+        if meta.get(field) is not None and not isinstance(meta[field], dict):
+            raise HydrationError(
+                f"{_describe(obj)}: metadata.{field} is not a mapping", obj, ("metadata", field)
+            )
 
 
 def copy(value: Any) -> Any:
@@ -210,7 +240,12 @@ class Tree:
         objects: list[Obj] = []
         for resource in kust.get("resources") or []:
             path = posixpath.normpath(posixpath.join(directory, resource))
-            found = self.build(path) if self.is_directory(path) else self.objects(path)
+            if self.is_directory(path):
+                found = self.build(path)
+            else:
+                found = self.objects(path)
+                for obj in found:
+                    check_shape(obj)
             objects.extend(own.mine(o) for o in found)
         if kust.get("namespace"):
             set_namespace(objects, kust["namespace"])

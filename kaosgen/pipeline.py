@@ -36,6 +36,7 @@ from typing import Any
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.filters import apply_ignores, mute_cascades
 from kaosgen.graph import Graph
+from kaosgen.hydrate import HydrationError
 from kaosgen.inputs import reject_foreign_files
 from kaosgen.models import API_GROUP, API_VERSION, KINDS
 from kaosgen.project import LoadedProject, load_project
@@ -293,11 +294,33 @@ def shard_environments(
     return files, shards
 
 
+def _hydration_failed(
+    exc: Exception, graph: Graph, loaded: LoadedProject, diags: Diagnostics
+) -> None:
+    """Say where: the document to blame, else kaosgen.yaml's gitops block."""
+    from kaosgen.diagnostics import Location
+
+    obj = getattr(exc, "obj", None)
+    doc = next((d for d in graph.passthrough if d.data is obj), None) if obj is not None else None
+    if doc is not None:
+        location = doc.location(getattr(exc, "path", ()))
+        hint = "kubectl kustomize cannot build this either: fix the document"
+    else:
+        location = (
+            loaded.document.location(("gitops",), key=True)
+            if loaded.document is not None and loaded.project.gitops is not None
+            else Location(str(loaded.path or "kaosgen.yaml"))
+        )
+        hint = "this is a kaosgen bug: please report it with the project that shows it"
+    diags.error("hydrate", f"cannot compute the hydrated objects: {exc}", location, hint=hint)
+
+
 def delivery_files(
     files: dict[str, list[dict[str, Any]]],
     vendored: dict[str, dict[str, str]],
     graph: Graph,
     loaded: LoadedProject,
+    diags: Diagnostics,
     *,
     hydrate_all: bool = False,
     shared: set[int] | None = None,
@@ -313,7 +336,11 @@ def delivery_files(
     sizes = gitops.delivered_environments(project) if project.uses_gitops else {}
     if hydrate_all:
         sizes = {env: sizes.get(env, DEFAULT_SHARD_SIZE) for env in project.environments}
-    hydrated = hydrate_environments(files, vendored, sorted(sizes), shared)
+    try:
+        hydrated = hydrate_environments(files, vendored, sorted(sizes), shared)
+    except HydrationError as exc:
+        _hydration_failed(exc, graph, loaded, diags)
+        return {}
     out, shards = shard_environments(hydrated, sizes, graph, loaded)
     if project.uses_gitops:
         out.update(gitops.cluster_files(graph, project, shards))
@@ -435,7 +462,9 @@ def _compile(
     progress("hydrating environments", 0, 0)
     shared: set[int] = set()
     files.update(
-        delivery_files(files, vendored, graph, loaded, hydrate_all=hydrate_all, shared=shared)
+        delivery_files(
+            files, vendored, graph, loaded, diags, hydrate_all=hydrate_all, shared=shared
+        )
     )
     result.files = serialize(files, vendored, progress, shared)
     return result

@@ -204,3 +204,61 @@ def test_growing_past_the_shard_size_removes_the_single_shard(tmp_path: Path) ->
     ]
     assert not (output / "hydrated" / "dev" / "all").exists()
     assert render(project, output, "--check").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("document", "line", "message"),
+    [
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: x\n", 3, "metadata is not a mapping"),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels: [a, b]\n",
+            5,
+            "ConfigMap 'c': metadata.labels is not a mapping",
+        ),
+    ],
+)
+def test_a_document_kustomize_cannot_transform_is_an_error_at_its_place(
+    tmp_path: Path, document: str, line: int, message: str
+) -> None:
+    """Hydrating needs what kustomize needs; a document without it stops the render with
+    a clear error at the document (before, only `kubectl kustomize` failed, later)."""
+    project = synthetic_project(tmp_path / "project", 3, 10)
+    (project / "extra.yaml").write_text(document, encoding="utf-8")
+    from support.compiler import assert_no_traceback, render
+
+    result = render(project, tmp_path / "deploy")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert f"extra.yaml:{line}:" in result.output and message in result.output
+    assert "[hydrate]" in result.output
+    assert not (tmp_path / "deploy").exists()
+
+
+def test_hydrate_refuses_what_it_does_not_know(tmp_path: Path) -> None:
+    """A kustomization field kaosgen never writes is a kaosgen bug, reported, not guessed."""
+    from kaosgen import hydrate
+
+    files = {
+        "overlays/dev/kustomization.yaml": [{"resources": ["a.yaml"], "namePrefix": "x-"}],
+        "overlays/dev/a.yaml": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}
+        ],
+    }
+    with pytest.raises(hydrate.HydrationError, match="namePrefix"):
+        hydrate.hydrate(files, {}, ["dev"])
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("redis", ("redis", "", "")),
+        ("redis:7", ("redis", "7", "")),
+        ("localhost:5000/redis", ("localhost:5000/redis", "", "")),
+        ("localhost:5000/redis:7@sha256:ab", ("localhost:5000/redis", "7", "sha256:ab")),
+        ("docker.io/library/redis@sha256:ab", ("docker.io/library/redis", "", "sha256:ab")),
+    ],
+)
+def test_images_split_as_kustomize_splits_them(image: str, expected: tuple[str, str, str]) -> None:
+    from kaosgen.hydrate import split_image
+
+    assert split_image(image) == expected
