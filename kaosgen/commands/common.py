@@ -150,6 +150,7 @@ def compile_inputs(
     render: bool,
     output: str | None = None,
     progress: Any = None,
+    hydrate_all: bool = False,
 ) -> Any:
     """Compile PATHS (default: the current directory) as one project."""
     from kaosgen.pipeline import compile_project
@@ -160,6 +161,7 @@ def compile_inputs(
         output=output,
         render=render,
         progress=progress,
+        hydrate_all=hydrate_all,
     )
 
 
