@@ -22,9 +22,12 @@ from kaosgen.graph import Graph, Workload
 
 Obj = dict[str, Any]
 
-#: Workloads per shard unless kaosgen.yaml says otherwise (gitops.shardSize): at 100
-#: agents a hydrated shard builds in about 1.5 s CPU with kubectl kustomize (bench/render.py).
-DEFAULT_SHARD_SIZE = 100
+#: Workloads per shard unless kaosgen.yaml says otherwise (gitops.shardSize). Measured with
+#: kubectl kustomize (bench/render.py, 1,000 agents): a shard of 50 agents builds in about
+#: 0.6 s CPU, one of 100 in about 1.5 s (2.7 s on a busy machine), and the environment's
+#: total is lower with 50 (kustomize's cost per object grows with the shard's size). 50
+#: keeps every build well under 2 s on a busy node.
+DEFAULT_SHARD_SIZE = 50
 SINGLE_SHARD = "all"
 ROOT = "hydrated"
 

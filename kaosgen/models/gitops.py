@@ -210,10 +210,10 @@ class GitOps(KaosModel):
     flux: Flux | None = None
     argocd: ArgoCD | None = None
     shard_size: int = Field(
-        100,
+        50,
         ge=1,
         le=100000,
         description="Most workloads in one kustomization Flux or Argo CD builds "
         "(`hydrated/<env>/<shard>/`). An environment with no more is one shard; a larger one "
-        "is split so every build stays fast (about 1.5 s CPU at 100 agents).",
+        "is split so every build stays fast (about 0.6 s CPU at 50 agents).",
     )
