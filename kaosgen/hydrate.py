@@ -262,7 +262,8 @@ class Tree:
         set_images(objects, kust.get("images") or [], own)
         for entry in kust.get("replicas") or []:
             set_replicas(objects, entry["name"], entry["count"], own)
-        own.shared_below(objects, self.shared)
+        if directory.startswith("overlays/"):  # what is written (a base's own are below)
+            own.shared_below(objects, self.shared)
         return objects
 
     def _patch_body(self, directory: str, patch: dict[str, Any]) -> Any:
