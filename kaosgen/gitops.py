@@ -405,7 +405,13 @@ def flux_objects(
     base_name = f"{cfg.name}-{env_name}"
     ordered = flux.ordering == "dependsOn"
 
-    def kustomization(name, shard, nodes, drop=None, depends_on=()):
+    def kustomization(
+        name: str,
+        shard: Shard,
+        nodes: list[Any],
+        drop: str | None = None,
+        depends_on: list[str] | tuple[str, ...] = (),
+    ) -> dict[str, Any]:
         return _flux_kustomization(
             cfg,
             env_name,
