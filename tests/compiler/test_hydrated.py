@@ -262,3 +262,55 @@ def test_images_split_as_kustomize_splits_them(image: str, expected: tuple[str, 
     from kaosgen.hydrate import split_image
 
     assert split_image(image) == expected
+
+
+def test_digests_registry_rewrites_and_image_overrides_are_hydrated(tmp_path: Path) -> None:
+    """`images.digests` (pinned in the base), environment image overrides that keep or drop
+    a digest, a registry rewrite and a user's sidecar: the shards build like the overlay."""
+    digest = {c: f"sha256:{c * 64}" for c in "abcdef0"}
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "kaosgen.yaml").write_text(
+        "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+        "images:\n  agent: ghcr.io/acme/agent:1.0\n  digests:\n"
+        f"    ghcr.io/acme/agent:1.0: {digest['a']}\n"
+        f"    ghcr.io/acme/agent:2.0: {digest['b']}\n"
+        f"    docker.io/library/redis:7.4.1-alpine: {digest['c']}\n"
+        f"    docker.io/ollama/ollama:0.12.6: {digest['d']}\n"
+        f"    docker.io/library/busybox:1.36: {digest['0']}\n"
+        "components:\n  redis: true\n"
+        "environments:\n"
+        "  canary:\n    namespace: canary\n    images:\n      agent: ghcr.io/acme/agent:2.0\n"
+        "  float:\n    namespace: float\n    images:\n      agent: ghcr.io/acme/agent:3.0\n"
+        "  mirror:\n    namespace: mirror\n    registry: mirror.example.com\n"
+        f"  inline:\n    images:\n      ollama: docker.io/ollama/ollama@{digest['e']}\n",
+        encoding="utf-8",
+    )
+    (project / "resources.yaml").write_text(
+        "apiVersion: kaos.tools/v1alpha1\nkind: ModelAPI\nmetadata: {name: llm}\n"
+        "spec: {mode: Hosted, hostedConfig: {model: 'smollm2:135m'}}\n---\n"
+        "apiVersion: kaos.tools/v1alpha1\nkind: MCPServer\nmetadata: {name: tools}\n"
+        f"spec: {{runtime: custom, container: {{image: 'quay.io/acme/tools:1.2@{digest['f']}'}}}}\n"
+        "---\napiVersion: kaos.tools/v1alpha1\nkind: Agent\nmetadata: {name: helper}\n"
+        "spec:\n  modelAPI: llm\n  model: smollm2:135m\n  mcpServers: [tools]\n  podSpec:\n"
+        "    containers:\n    - {name: sidecar, image: 'docker.io/library/busybox:1.36', "
+        "command: [sleep, infinity]}\n",
+        encoding="utf-8",
+    )
+    result = compile_project([str(project)], output=str(tmp_path / "x"), hydrate_all=True)
+    assert result.ok, result.diagnostics.items
+    output = write(result.files, tmp_path / "out")
+    built = assert_shards_equal_overlay(output)
+    images = {
+        env: {
+            c["image"]
+            for o in shards["all"]
+            if o["kind"] == "Deployment"
+            for c in o["spec"]["template"]["spec"]["containers"]
+        }
+        for env, shards in built.items()
+    }
+    assert f"ghcr.io/acme/agent:2.0@{digest['b']}" in images["canary"]
+    assert "ghcr.io/acme/agent:3.0" in images["float"]
+    assert f"mirror.example.com/acme/agent:1.0@{digest['a']}" in images["mirror"]
+    assert f"docker.io/ollama/ollama@{digest['e']}" in images["inline"]
