@@ -315,6 +315,21 @@ def _hydration_failed(
     diags.error("hydrate", f"cannot compute the hydrated objects: {exc}", location, hint=hint)
 
 
+def _check_hydratable(graph: Graph, loaded: LoadedProject, diags: Diagnostics) -> None:
+    """`validate` reports what `render` would: documents hydrate cannot transform."""
+    if not loaded.project.uses_gitops:
+        return
+    from kaosgen import gitops, hydrate
+
+    if not gitops.delivered_environments(loaded.project):
+        return
+    for doc in graph.passthrough:
+        try:
+            hydrate.check_shape(doc.data)
+        except HydrationError as exc:
+            _hydration_failed(exc, graph, loaded, diags)
+
+
 def delivery_files(
     files: dict[str, list[dict[str, Any]]],
     vendored: dict[str, dict[str, str]],
@@ -446,6 +461,7 @@ def _compile(
         return result
     if not render:
         _check_pod_specs(graph, loaded, diags)
+        _check_hydratable(graph, loaded, diags)
         return result
     # generate
     progress(f"generating {len(graph.workloads())} workloads", 0, 0)

@@ -93,4 +93,11 @@ def build(
     if failed([compilation], strict=strict):
         sys.exit(EXIT_ERRORS)
     env_name = pick_env(compilation, env, required=True)
-    click.echo(environment_manifests(compilation.files, str(env_name)), nl=False)
+    manifests = environment_manifests(compilation.files, str(env_name))
+    if verbose:
+        count = sum(1 for line in manifests.splitlines() if line.startswith("apiVersion:"))
+        click.echo(
+            f"built: overlays/{env_name}: {count} object(s), computed in memory (no kustomize run)",
+            err=True,
+        )
+    click.echo(manifests, nl=False)

@@ -413,6 +413,24 @@ CASES = [
         hints={"1": "did you mean 'ModelAPI'?"},
     ),
     Case(
+        "hydrate",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+            "gitops:\n  repository: {url: 'https://github.com/acme/agents.git'}\n  flux: {}\n",
+            "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+            "  labels: ⟦1⟧[a, b]\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "hydrate",
+                "cannot compute the hydrated objects: ConfigMap 'c': metadata.labels is not a mapping",
+            )
+        ],
+        hints={"1": "kubectl kustomize cannot build this either: fix the document"},
+    ),
+    Case(
         "secret-in-output",
         {"case.yaml": "apiVersion: v1\nkind: ⟦1⟧Secret\nmetadata: {name: s}\nstringData: {k: v}\n"},
         [
