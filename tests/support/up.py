@@ -70,8 +70,18 @@ def up_env(**extra: str) -> dict[str, str]:
 
 
 def require_litellm_proxy() -> None:
-    litellm = LITELLM_VENV_BIN / "litellm"
-    if not litellm.exists() and shutil.which("litellm", path=up_env()["PATH"]) is None:
+    """Skip (or fail under KAOSGEN_REQUIRE_LITELLM_PROXY=1) unless `kaosgen up` would find a
+    LiteLLM proxy: the dev venv's own `litellm` lacks the proxy's packages (litellm[proxy]
+    pins mcp<2), so it is asked the way `kaosgen up` asks it."""
+    from kaosgen.up.models import proxy_executable
+
+    saved = os.environ.get("PATH", "")
+    os.environ["PATH"] = up_env()["PATH"]
+    try:
+        found, _ = proxy_executable()
+    finally:
+        os.environ["PATH"] = saved
+    if found is None:
         reason = "the LiteLLM proxy is not installed (.ci/run makes .venv-litellm)"
         if os.environ.get(REQUIRE_LITELLM) == "1":
             pytest.fail(f"{REQUIRE_LITELLM}=1 but {reason}")
