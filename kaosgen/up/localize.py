@@ -44,6 +44,9 @@ class Process:
     after_ready: list[list[str]] = field(default_factory=list)
     not_runnable: str | None = None
     rendered_env: bool = True  # False: a local model server, on its own env only
+    #: argv[start:stop] came from the rendered command/args (only those are localized:
+    #: the executables and files found on this machine are local paths already).
+    rendered_args: tuple[int, int] = (0, 0)
 
     @property
     def name(self) -> str:
@@ -95,7 +98,10 @@ def localize(
         env = {k: _local(v, urls, paths) for k, v in rendered.items()}
         env.update(process.env)
         process.env = {**_base_env(), **env}
-        process.argv = [_local(a, urls, paths) for a in process.argv]
+        start, stop = process.rendered_args
+        process.argv = [
+            _local(a, urls, paths) if start <= i < stop else a for i, a in enumerate(process.argv)
+        ]
     return processes
 
 
@@ -126,9 +132,12 @@ def _process(
             process.probe_path = run.probe_path
             process.after_ready = run.after_ready
             process.rendered_env = run.rendered_env
+            process.rendered_args = run.rendered_args
     elif workload.role == "redis" and executable("redis-server"):
         server = executable("redis-server") or "redis-server"
-        process.argv = [*_redis_argv(workload, server), "--port", str(port), "--bind", "127.0.0.1"]
+        rendered = _redis_argv(workload, server)
+        process.argv = [*rendered, "--port", str(port), "--bind", "127.0.0.1"]
+        process.rendered_args = (0 if workload.command else 1, len(rendered))
         process.how = f"redis-server ({server})"
         path = os.pathsep.join([str(Path(server).parent), os.environ.get("PATH", "")])
         process.env = {"PATH": path}

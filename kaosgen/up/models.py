@@ -44,6 +44,8 @@ class ModelRun:
     #: Whether the process gets the container's rendered env (the proxy's config reads
     #: it); a local model server gets only its own (ollama keeps the user's model store).
     rendered_env: bool = False
+    #: argv[start:stop] is the container's rendered args (localized like its env).
+    rendered_args: tuple[int, int] = (0, 0)
 
 
 def executable(name: str) -> str | None:
@@ -179,4 +181,5 @@ def _proxy(workload: Workload, port: int) -> ModelRun:
         argv=[litellm, *args, "--host", "127.0.0.1"],
         probe_path=workload.probe_path or "/health/readiness",
         rendered_env=True,
+        rendered_args=(1, 1 + len(args)),
     )

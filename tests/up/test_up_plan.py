@@ -198,3 +198,35 @@ def test_hosted_model_choice_order(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert run.env == {"OLLAMA_HOST": "127.0.0.1:4000"}
     assert run.after_ready == [[str(ollama), "pull", "smollm2:135m"]]
     assert not run.rendered_env
+
+
+def test_local_executables_are_never_taken_for_mounted_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout under /tmp (where every pod mounts an emptyDir) keeps its executables'
+    paths: only what was rendered is localized (a fresh clone in /tmp failed to start)."""
+    from kaosgen.up import localize as localize_module
+    from kaosgen.up.run import own_repositories
+
+    monkeypatch.setattr(localize_module, "_script", lambda name: f"/tmp/checkout/bin/{name}")
+    compilation, plan = _plan("multi-agent", {"KAOS_REDIS_PASSWORD": "pw"})
+    project = compilation.project.project
+    processes = localize(
+        plan,
+        {w.name: 5000 + i for i, w in enumerate(plan.workloads)},
+        tmp_path / "work",
+        model_url="http://127.0.0.1:9/v1",
+        own_repositories=own_repositories(project, "dev"),
+    )
+    by_name = {p.name: p for p in processes}
+    assert any(m.path == "/tmp" for m in plan.by_name()["agent-coordinator"].mounts)
+    assert by_name["agent-coordinator"].argv == ["/tmp/checkout/bin/kaos-agent"]
+    assert by_name["mcpserver-search-tools"].argv == ["/tmp/checkout/bin/kaos-mcp-server"]
+    redis = by_name["kaos-redis"]
+    if redis.argv is not None:  # redis-server on PATH: its rendered mounts are still local
+        rendered = " ".join(
+            plan.by_name()["kaos-redis"].command + plan.by_name()["kaos-redis"].args
+        )
+        for mount in plan.by_name()["kaos-redis"].mounts:
+            if mount.path in rendered:
+                assert str(tmp_path / "work") in " ".join(redis.argv)
