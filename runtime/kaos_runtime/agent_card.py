@@ -4,7 +4,7 @@ The card's URL is `AGENT_EXTERNAL_URL` when one is configured (a gateway route),
 derived from the request's own Host (and `X-Forwarded-*` headers behind a proxy); never a
 hard-coded localhost. The card carries both the A2A 0.3 connection fields (`url`,
 `preferredTransport`, `protocolVersion`) and the 1.0 `supportedInterfaces`, so clients of
-either version read it. Skills are the tools the agent can use right now and its peers.
+either version read it; both name JSON-RPC at the card's URL (`POST /`, see `a2a/`). Skills are the tools the agent can use right now and its peers.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from starlette.requests import Request
 from .settings import Settings
 from .tools import Tool
 
-PROTOCOL_VERSION = "0.3.0"
-#: The agent speaks OpenAI chat completions over HTTP+JSON at `<url>/v1/chat/completions`.
-TRANSPORT = "HTTP+JSON"
+#: A2A JSON-RPC at the card's URL (`POST /`): 1.0, and 0.3 for clients that send no
+#: `A2A-Version` header (the card's top-level `url`/`preferredTransport` are 0.3's fields).
+PROTOCOL_VERSION = "1.0"
+LEGACY_PROTOCOL_VERSION = "0.3.0"
+TRANSPORT = "JSONRPC"
 
 
 def base_url(settings: Settings, request: Request) -> str:
@@ -64,7 +66,7 @@ def build_card(settings: Settings, url: str, tools: list[Tool]) -> dict[str, Any
         "description": description,
         "url": url,
         "version": kaosgen_version(),
-        "protocolVersion": PROTOCOL_VERSION,
+        "protocolVersion": LEGACY_PROTOCOL_VERSION,
         "preferredTransport": TRANSPORT,
         "supportedInterfaces": [
             {"url": url, "protocolBinding": TRANSPORT, "protocolVersion": PROTOCOL_VERSION}

@@ -6,6 +6,7 @@ memory, metrics, readiness); the lifespan starts and stops them. Routes:
 * `POST /v1/chat/completions`: OpenAI chat (streaming and not), see `chat_completions`;
 * `GET /v1/models`, `/health`, `/ready`, `/metrics`;
 * `GET /.well-known/agent.json` (+ `agent-card.json`, legacy `agent`): the A2A card;
+* `POST /`: A2A JSON-RPC, served by a2a-sdk around the same loop (`a2a/`);
 * `GET /memory/sessions`, `GET /memory/events?session_id=&limit=`.
 """
 
@@ -149,15 +150,20 @@ class Runtime:
         await asyncio.to_thread(self._stop_tracing)  # flushes the spans not yet exported
 
     async def run(
-        self, req: LoopRequest, parent: Any, attributes: dict[str, Any]
+        self,
+        req: LoopRequest,
+        parent: Any,
+        attributes: dict[str, Any],
+        span_name: str = "chat.completions",
     ) -> AsyncIterator[LoopEvent]:
-        """The loop inside a `chat.completions` server span (continuing the caller's trace)."""
+        """The loop inside a server span (`chat.completions`, `a2a.message`) continuing the
+        caller's trace."""
         if self.mock_model:
             from .model_mock import begin_request
 
             begin_request()
         with self.tracer.start_as_current_span(
-            "chat.completions", context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
+            span_name, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
         ) as span:
             async for event in self.loop.run(req):
                 if isinstance(event, Done):
@@ -585,6 +591,11 @@ async def card(request: Request) -> Response:
     return JSONBody(agent_card.build_card(rt.settings, url, rt.tools(0)))
 
 
+async def a2a_jsonrpc(request: Request) -> Response:
+    """A2A JSON-RPC (`message/send`, `message/stream`, `tasks/*`): see `a2a/server.py`."""
+    return await request.app.state.a2a.endpoint(request)
+
+
 def _limit(request: Request, default: int = 100, maximum: int = 10000) -> int:
     raw = request.query_params.get("limit")
     if raw is None or raw == "":
@@ -731,13 +742,17 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from .a2a.server import A2AServer  # imports this module: only once it is loaded
+
         runtime = Runtime(settings, memory=memory, backend=backend)
         app.state.runtime = runtime
+        app.state.a2a = A2AServer(runtime)
         runtime_holder["rt"] = runtime
         await runtime.start()
         try:
             yield
         finally:
+            await app.state.a2a.close()  # running tasks end first (they use the runtime)
             await runtime.stop()
 
     routes = [
@@ -751,6 +766,7 @@ def create_app(
         Route("/.well-known/agent", card, methods=["GET"]),
         Route("/memory/sessions", memory_sessions, methods=["GET"]),
         Route("/memory/events", memory_events, methods=["GET"]),
+        Route("/", a2a_jsonrpc, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

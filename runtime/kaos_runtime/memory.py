@@ -403,6 +403,15 @@ class RedisMemory:
             f"redis memory at {redact_url(url)}", breaker_failures, breaker_cooldown
         )
 
+    @property
+    def client(self) -> Any:
+        """The redis-py client (the A2A task store keeps its keys next to the sessions)."""
+        return self._client
+
+    async def call(self, coro: Any) -> Any:
+        """Await a redis-py call through this memory's circuit breaker (see `_run`)."""
+        return await self._run(coro)
+
     def _events_key(self, session_id: str) -> str:
         return f"{self.prefix}events:{session_id}"
 

@@ -40,7 +40,9 @@ class Metrics:
             registry=r,
         )
         self.in_flight = Gauge(
-            "kaos_agent_requests_in_flight", "Chat completions being answered", registry=r
+            "kaos_agent_requests_in_flight",
+            "Chat completions and A2A tasks being answered",
+            registry=r,
         )
         self.model_calls = Counter(
             "kaos_agent_model_calls", "Calls to the model API, by outcome", ["outcome"], registry=r
@@ -61,6 +63,12 @@ class Metrics:
             "kaos_agent_delegations",
             "Delegations to peer agents, by peer and outcome",
             ["peer", "outcome"],
+            registry=r,
+        )
+        self.a2a_tasks = Counter(
+            "kaos_agent_a2a_tasks",
+            "A2A tasks that ended, by final state (completed, failed, canceled)",
+            ["state"],
             registry=r,
         )
         self.errors = Counter("kaos_agent_errors", "Errors, by kind", ["kind"], registry=r)
