@@ -2,12 +2,18 @@
 
 The tool exists from start-up (a peer may start after us); its description comes from the
 peer's A2A card once the card could be fetched (refreshed in the background until then).
-A call POSTs the peer's `/v1/chat/completions` with the last `contextLimit` messages of
-the conversation plus the task, the session id, the delegation depth + 1 (a loop between
-agents stops at `DELEGATION_MAX_DEPTH`) and the peer's share of the request's model-call
-budget (`budget.py`); the calls the peer reports are charged to the request. Any failure
-of the peer comes back to the model as a tool error, never as a failure of this agent's
-request.
+A call sends the peer the last `contextLimit` messages of the conversation plus the task,
+the session id, the delegation depth + 1 (a loop between agents stops at
+`DELEGATION_MAX_DEPTH`) and the peer's share of the request's model-call budget
+(`budget.py`); the calls the peer reports are charged to the request. It goes over A2A
+(`message/send`, `a2a/client.py`) when the peer's card offers JSON-RPC, else to the peer's
+OpenAI `/v1/chat/completions`. Any failure of the peer comes back to the model as a tool
+error, never as a failure of this agent's request.
+
+Peer connections are never reused. A pooled keep-alive connection on which a peer sent
+more than its answer (a second response in the same packet, stray bytes while idle) would
+hand those bytes to the next request, another user's, as its answer (httpx/h11 read them
+as the next response); a connection per call costs a TCP handshake next to a model call.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import httpx
 from kaos_contract import env as contract
 from opentelemetry import propagate
 
+from .a2a import client as a2a_client
 from .budget import calls_reported
 from .tools import CallContext, Tool, ToolOutcome
 
@@ -47,6 +54,8 @@ class Peer:
         self.base_url = base_url.rstrip("/")
         self.card: dict[str, Any] | None = None
         self.tool_name = contract.delegate_tool_name(name)
+        #: The a2a-sdk client when the card offers A2A JSON-RPC (None: the OpenAI API).
+        self.a2a: Any = None
 
     def description(self) -> str:
         if not self.card:
@@ -81,10 +90,9 @@ class Delegation:
         self.context_limit = context_limit
         self.max_depth = max_depth
         self.refresh_seconds = refresh_seconds
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=32),
-        )
+        self.timeout = timeout
+        self.client = _one_shot_client(timeout)
+        self.a2a_http = _one_shot_client(timeout)  # a2a-sdk sets its version header on it
         self._on_result = on_result or (lambda peer, outcome: None)
         self._task: asyncio.Task[None] | None = None
 
@@ -102,6 +110,7 @@ class Delegation:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.client.aclose()
+        await self.a2a_http.aclose()
 
     async def fetch_card(self, peer: Peer) -> bool:
         for path in CARD_PATHS:
@@ -116,6 +125,7 @@ class Delegation:
                     continue
                 if isinstance(card, dict):
                     peer.card = card
+                    peer.a2a = a2a_client.client_for(card, peer.base_url, self.a2a_http)
                     return True
         return False
 
@@ -167,17 +177,29 @@ class Delegation:
                 "of model calls (MODEL_CALL_BUDGET); answer with what you have",
             )
         context = ctx.conversation[-self.context_limit :] if self.context_limit else []
-        body = {
-            "model": peer.name,
-            "messages": [*context, {"role": "user", "content": task}],
-            "stream": False,
-        }
         headers = {
             contract.DELEGATION_DEPTH_HEADER: str(ctx.depth + 1),
             contract.MODEL_CALL_BUDGET_HEADER: str(granted),
             contract.SESSION_HEADER: ctx.session_id,
         }
         propagate.inject(headers)  # W3C traceparent: the peer's spans join this trace
+        if peer.a2a is not None:
+            return await a2a_client.send(
+                peer.a2a,
+                peer.name,
+                task,
+                session_id=ctx.session_id,
+                conversation=context,
+                depth=ctx.depth + 1,
+                granted=granted,
+                headers=headers,
+                timeout=self.timeout,
+            )
+        body = {
+            "model": peer.name,
+            "messages": [*context, {"role": "user", "content": task}],
+            "stream": False,
+        }
         url = peer.base_url + "/v1/chat/completions"
         try:
             response = await self.client.post(url, json=body, headers=headers)
@@ -213,3 +235,13 @@ class Delegation:
                 False, f"agent '{peer.name}' sent an unexpected answer", model_calls=spent
             )
         return ToolOutcome(True, content, model_calls=spent)
+
+
+def _one_shot_client(timeout: float) -> httpx.AsyncClient:
+    """An HTTP client that opens a connection per request and closes it after the answer
+    (see the module docstring: no keep-alive, so nothing a peer sends lingers)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+        limits=httpx.Limits(max_connections=256, max_keepalive_connections=0),
+        headers={"Connection": "close"},
+    )

@@ -30,6 +30,22 @@ class CheckedMessage:
     text: str
     depth: int
     budget: ModelCallBudget
+    #: Earlier turns the caller passed on (a delegating agent), oldest first.
+    conversation: list[dict[str, str]]
+
+
+def _conversation(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not all(
+        isinstance(m, dict)
+        and m.get("role") in ("user", "assistant")
+        and isinstance(m.get("content"), str)
+        for m in value
+    ):
+        raise InvalidParamsError(
+            f"metadata {wire.CONVERSATION_KEY} must be a list of "
+            '{"role": "user" | "assistant", "content": <string>} objects'
+        )
+    return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
 def _whole(value: Any) -> int | None:
@@ -103,4 +119,8 @@ def check_message(
                 f"{wire.BUDGET_KEY}) must be a positive integer"
             )
         limit = min(limit, value)
-    return CheckedMessage(text, depth, ModelCallBudget(limit))
+    conversation: list[dict[str, str]] = []
+    for found in metadata:
+        if wire.CONVERSATION_KEY in found:
+            conversation = _conversation(found[wire.CONVERSATION_KEY])
+    return CheckedMessage(text, depth, ModelCallBudget(limit), conversation)

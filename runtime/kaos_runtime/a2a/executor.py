@@ -100,8 +100,9 @@ class LoopExecutor(AgentExecutor):
         rt = self.rt
         task_id, session_id = updater.task_id, updater.context_id
         depth, budget = checked.depth, checked.budget
-        history = await self._history(session_id)
-        client_messages = [{"role": "user", "content": checked.text}]
+        # As on the OpenAI API: the session's turns from memory unless the caller sent its own.
+        client_messages = [*checked.conversation, {"role": "user", "content": checked.text}]
+        history = [] if checked.conversation else await self._history(session_id)
         messages = build_messages(rt.settings.agent_instructions, client_messages, history)
         await rt.record(
             session_id, "user_message", checked.text, {"delegation_depth": depth} if depth else None

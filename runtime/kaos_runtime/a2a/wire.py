@@ -1,7 +1,8 @@
 """What kaosgen adds to A2A messages and tasks, and text in and out of A2A parts.
 
 Delegation limits travel as HTTP headers (as on the OpenAI API) and, for A2A clients that
-cannot set headers, as message metadata under the keys below. A task's final status
+cannot set headers, as message metadata under the keys below; so does the conversation a
+delegating agent passes on (the `messages` before the task on the OpenAI API). A task's final status
 carries what the request cost (`MODEL_CALLS_KEY`, read by a delegating peer to charge its
 budget) and the token usage; a failed task carries the error's status and code.
 """
@@ -22,7 +23,9 @@ BUDGET_KEY = PREFIX + "modelCallBudget"
 MODEL_CALLS_KEY = PREFIX + "modelCalls"
 USAGE_KEY = PREFIX + "usage"
 ERROR_KEY = PREFIX + "error"
-PROGRESS_KEY = PREFIX + "progress"
+#: The conversation so far (user/assistant text turns) a delegating agent passes on, as
+#: `messages` before the task on the OpenAI API.
+CONVERSATION_KEY = PREFIX + "conversation"
 #: The name of the artifact holding the agent's answer.
 ANSWER_ARTIFACT = "answer"
 
