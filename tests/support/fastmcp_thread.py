@@ -1,7 +1,9 @@
 """A real fastmcp tool server in a thread of the test process (loopback, free port).
 
 It can be stopped and started again on the same port, which is how the runtime tests take
-an MCP server down and bring it back. Tools: add, echo, fail (always raises), slow_echo.
+an MCP server down and bring it back. Tools: add, echo, fail (always raises), slow_echo;
+with `hold=True` also `hold(token, seconds)`, which records in `HOLDS[token]` that it
+started and whether it finished or was cancelled (the server saw the client give up).
 """
 
 from __future__ import annotations
@@ -16,10 +18,29 @@ import uvicorn
 from .process import free_port, http_ok
 
 
-def build_tools_server(name: str = "calc") -> Any:
+#: token -> what happened to `hold(token, ...)` calls: "started", then "finished" or "cancelled".
+HOLDS: dict[str, list[str]] = {}
+
+
+def build_tools_server(name: str = "calc", hold: bool = False) -> Any:
     from fastmcp import FastMCP
 
     mcp = FastMCP(name)
+
+    if hold:
+
+        @mcp.tool
+        async def hold(token: str, seconds: float) -> str:
+            """Wait `seconds`, recording whether the wait was cancelled."""
+            events = HOLDS.setdefault(token, [])
+            events.append("started")
+            try:
+                await asyncio.sleep(seconds)
+            except BaseException:  # anyio cancels with its own exception types
+                events.append("cancelled")
+                raise
+            events.append("finished")
+            return f"held {token}"
 
     @mcp.tool
     def add(a: int, b: int) -> int:
@@ -54,8 +75,9 @@ def build_tools_server(name: str = "calc") -> Any:
 class ThreadedMcpServer:
     """A fastmcp server on a fixed loopback port that can be stopped and started again."""
 
-    def __init__(self, name: str = "calc", port: int | None = None) -> None:
+    def __init__(self, name: str = "calc", port: int | None = None, hold: bool = False) -> None:
         self.name = name
+        self.hold = hold
         self.port = port or free_port()
         self.server: uvicorn.Server | None = None
         self.thread: threading.Thread | None = None
@@ -65,7 +87,7 @@ class ThreadedMcpServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ThreadedMcpServer:
-        app = build_tools_server(self.name).http_app()
+        app = build_tools_server(self.name, self.hold).http_app()
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )

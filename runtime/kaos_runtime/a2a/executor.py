@@ -41,15 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: How long `cancel` waits for the loop to unwind (MCP calls cancelled, peers hung up).
-CANCEL_WAIT_SECONDS = 5.0
-
 
 class LoopExecutor(AgentExecutor):
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        #: task id -> the asyncio task running its loop (for `cancel`).
-        self._running: dict[str, asyncio.Task[Any]] = {}
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         checked = context.call_context.state.get(STATE_KEY)
@@ -61,22 +56,18 @@ class LoopExecutor(AgentExecutor):
                 task_id, session_id, TaskState.TASK_STATE_SUBMITTED, history=[context.message]
             )
             await event_queue.enqueue_event(task)
-        current = asyncio.current_task()
-        if current is not None:
-            self._running[task_id] = current
         self.rt.metrics.in_flight.inc()
         try:
             await self._run(context, checked, TaskUpdater(event_queue, task_id, session_id))
         finally:
             self.rt.metrics.in_flight.dec()
-            self._running.pop(task_id, None)
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        running = self._running.get(str(context.task_id))
-        if running is None or running.done():
-            return
-        running.cancel()
-        await asyncio.wait([running], timeout=CANCEL_WAIT_SECONDS)
+        """Nothing to do here: the SDK then cancels the task running `execute`, which
+        cancels the loop where it waits (model call, tool calls, delegations); once that
+        has unwound it records the task `canceled`. (Cancelling `execute` from here too
+        would cancel the SDK's producer a second time, inside its clean-up.)"""
+        log.info("A2A task %s canceled by the client", context.task_id)
 
     async def _history(self, session_id: str) -> list[dict[str, Any]]:
         rt = self.rt

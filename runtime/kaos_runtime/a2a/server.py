@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 from a2a.server.context import ServerCallContext
 from a2a.server.request_handlers import DefaultRequestHandlerV2
 from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
-from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, SendMessageRequest
+from a2a.types.a2a_pb2 import (
+    AgentCapabilities,
+    AgentCard,
+    AgentInterface,
+    AgentSkill,
+    SendMessageRequest,
+)
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -78,6 +84,8 @@ def handler_card(runtime: Runtime) -> AgentCard:
         capabilities=AgentCapabilities(streaming=True, push_notifications=False),
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],
+        supported_interfaces=[AgentInterface(url="/", protocol_binding="JSONRPC")],
+        skills=[AgentSkill(id="chat", name=settings.agent_name, description="chat", tags=["chat"])],
     )
 
 
