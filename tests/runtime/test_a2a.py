@@ -33,7 +33,7 @@ from a2a.utils.errors import TaskNotFoundError
 from google.protobuf import json_format
 from support.fastmcp_thread import HOLDS, ThreadedMcpServer
 from support.runtime_harness import agent_env, agent_process, openai_client
-from support.scripted_model import Reply, ScriptedModel
+from support.scripted_model import Reply
 
 pytestmark = pytest.mark.asyncio
 

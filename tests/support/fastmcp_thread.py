@@ -17,7 +17,6 @@ import uvicorn
 
 from .process import free_port, http_ok
 
-
 #: token -> what happened to `hold(token, ...)` calls: "started", then "finished" or "cancelled".
 HOLDS: dict[str, list[str]] = {}
 
