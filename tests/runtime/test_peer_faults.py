@@ -1,0 +1,83 @@
+"""Fault injection: a peer agent that misbehaves on a raw loopback socket.
+
+For each fault, over the OpenAI API (a peer without a card) and over A2A (a peer whose card
+offers JSON-RPC): the agent delegating gets the peer's answer when the peer sent a valid
+one, else a tool error naming the peer; its own caller always gets an OpenAI-shaped 200
+answer; and the next delegation, for another user, gets its own answer, never the stray
+one the peer sent after the first (peer connections are not reused).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from support.raw_peer import STRAY, RawPeer
+from support.runtime_harness import InProcessRuntime, agent_env, openai_client
+from support.scripted_model import Reply
+
+TIMEOUT = 1.5  # DELEGATION_TIMEOUT_SECONDS of the agents here
+
+#: fault -> what the delegating agent's model reads as the tool result (a prefix of it)
+EXPECTED = {
+    "two-in-one": "the answer",
+    "stray-after": "the answer",
+    "garbage-after": "the answer",
+    "hang": "Error: agent 'raw' did not answer in time",
+    "close-mid": "Error: agent 'raw'",
+}
+
+
+@pytest.fixture(scope="module", params=["openai", "a2a"])
+def setup(request, _model_server) -> Iterator[tuple[InProcessRuntime, RawPeer]]:
+    with RawPeer(a2a=request.param == "a2a") as peer:
+        env = agent_env(
+            _model_server.url,
+            AGENT_NAME=f"lead-{request.param}",
+            AGENT_SUB_AGENTS=f"raw:{peer.url}",
+            DELEGATION_TIMEOUT_SECONDS=TIMEOUT,
+            MCP_CONNECT_TIMEOUT_SECONDS=2,
+        )
+        with InProcessRuntime(env) as rt:
+            yield rt, peer
+
+
+def delegate(rt: InProcessRuntime, model, task: str, session: str) -> str:
+    """Ask the agent; its model delegates `task`; returns the tool result the model read."""
+    model.push(Reply.tool_call("delegate_to_raw", {"task": task}), Reply.text("done"))
+    before = len(model.requests)
+    answer = openai_client(rt.url, timeout=30).chat.completions.create(
+        model="m",
+        messages=[{"role": "user", "content": "go"}],
+        extra_headers={"X-Session-ID": session},
+    )
+    assert answer.choices[0].message.content == "done"  # the caller's answer: a plain 200
+    return model.requests[before + 1]["messages"][-1]["content"]
+
+
+@pytest.mark.parametrize("fault", sorted(EXPECTED))
+def test_peer_fault(fault, setup, model):
+    rt, peer = setup
+    assert peer.a2a == (rt.runtime.delegation.peers["raw"].a2a is not None)
+    started = time.monotonic()
+    result = delegate(rt, model, f"fault:{fault} the answer", f"{fault}-1")
+    assert result.startswith(EXPECTED[fault]), result
+    assert STRAY not in result
+    assert time.monotonic() - started < TIMEOUT + 5
+    time.sleep(0.15)  # let a stray response reach the client, were the connection kept
+
+    for user in range(3):  # each next user gets their own answer
+        mine = f"for user {user} only {uuid.uuid4().hex[:8]}"
+        assert delegate(rt, model, mine, f"{fault}-user-{user}") == mine
+    expected_path = "/" if peer.a2a else "/v1/chat/completions"
+    assert {path for path, _ in peer.requests} == {expected_path}
+
+
+def test_peer_connections_are_not_reused(setup, model):
+    rt, peer = setup
+    before = peer.connections
+    for i in range(3):
+        assert delegate(rt, model, f"task {i}", "reuse") == f"task {i}"
+    assert peer.connections - before == 3

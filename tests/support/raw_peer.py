@@ -1,0 +1,176 @@
+"""A peer agent written byte by byte on a loopback socket: the fault injector's peer.
+
+`RawPeer(a2a=...)` answers delegations either on the OpenAI API (`POST /v1/chat/completions`,
+no card: the agent delegating falls back to it) or over A2A (`GET` of its card offers
+JSON-RPC 1.0, `POST /` answers `SendMessage` with a completed task). The answer is the
+task text, so a test can tell whose answer a caller got, unless the task is
+`fault:<name> <words>`: then the fault `<name>` is played with `<words>` as the answer.
+
+Faults: `two-in-one` (a second response in the same packet as the answer), `stray-after`
+(a second response 50 ms after the answer, on the same connection), `garbage-after`
+(bytes that are not HTTP after the answer), `hang` (never answers), `close-mid` (closes
+half-way through the body). Every connection is counted, so a test can see reuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from typing import Any
+
+STRAY = "STRAY answer meant for nobody"
+
+
+def _response(status: int, body: bytes, content_type: str = "application/json") -> bytes:
+    head = (
+        f"HTTP/1.1 {status} {'OK' if status == 200 else 'Not Found'}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class RawPeer:
+    def __init__(self, a2a: bool) -> None:
+        self.a2a = a2a
+        self.port = 0
+        self.connections = 0
+        self.requests: list[tuple[str, Any]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- answers --------------------------------------------------------------------------
+    def card(self) -> bytes:
+        card = {
+            "name": "raw",
+            "description": "A raw peer.",
+            "version": "1",
+            "supportedInterfaces": [
+                {"url": self.url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+            ],
+            "capabilities": {"streaming": False},
+            "defaultInputModes": ["text/plain"],
+            "defaultOutputModes": ["text/plain"],
+            "skills": [],
+        }
+        return _response(200, json.dumps(card).encode())
+
+    def answer(self, body: Any, text: str) -> bytes:
+        if not self.a2a:
+            message = {"role": "assistant", "content": text}
+            data = {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "raw",
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            }
+            return _response(200, json.dumps(data).encode())
+        task = {
+            "id": "task-raw",
+            "contextId": "ctx",
+            "status": {"state": "TASK_STATE_COMPLETED"},
+            "artifacts": [{"artifactId": "a", "name": "answer", "parts": [{"text": text}]}],
+        }
+        data = {"jsonrpc": "2.0", "id": body.get("id"), "result": {"task": task}}
+        return _response(200, json.dumps(data).encode())
+
+    def task_text(self, body: Any) -> str:
+        if self.a2a:
+            return body["params"]["message"]["parts"][0]["text"]
+        return body["messages"][-1]["content"]
+
+    # -- the server -----------------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                line, *fields = head.decode("latin-1").split("\r\n")
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (f.partition(":") for f in fields if f)
+                }
+                raw = await reader.readexactly(int(headers.get("content-length", "0")))
+                method, path, _ = line.split(" ", 2)
+                if method == "GET":
+                    found = self.a2a and path.startswith("/.well-known/")
+                    writer.write(self.card() if found else _response(404, b""))
+                    await writer.drain()
+                    continue
+                body = json.loads(raw)
+                self.requests.append((path, body))
+                text = self.task_text(body)
+                if not text.startswith("fault:"):
+                    writer.write(self.answer(body, text))
+                    await writer.drain()
+                    continue
+                name, _, words = text.removeprefix("fault:").partition(" ")
+                if not await self._fault(name, writer, reader, self.answer(body, words), body):
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            return
+        finally:
+            writer.close()
+
+    async def _fault(self, name: str, writer, reader, answer: bytes, body: Any) -> bool:
+        stray = self.answer(body, STRAY)
+        if name == "two-in-one":
+            writer.write(answer + stray)
+        elif name == "stray-after":
+            writer.write(answer)
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(stray)
+        elif name == "garbage-after":
+            writer.write(answer + b"garbage that is not HTTP\r\n\r\n")
+        elif name == "hang":
+            with contextlib.suppress(Exception):
+                await reader.read()
+            return False
+        elif name == "close-mid":
+            writer.write(answer[: len(answer) - 20])
+            await writer.drain()
+            return False
+        else:
+            raise ValueError(f"unknown fault {name}")
+        await writer.drain()
+        return True
+
+    def start(self) -> RawPeer:
+        ready = threading.Event()
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+            self.port = server.sockets[0].getsockname()[1]
+            ready.set()
+            await self._stop.wait()
+            server.close()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(main())
+
+        self._thread = threading.Thread(target=run, name="raw-peer", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("raw peer did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> RawPeer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
