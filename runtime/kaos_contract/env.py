@@ -36,9 +36,8 @@ AGENT_PUBLIC_PATHS: tuple[tuple[str, str, str | None], ...] = (
     ("PathPrefix", "/v1", None),
     ("PathPrefix", WELL_KNOWN_PATH, None),
 )
-#: Reserved (and routed) for A2A JSON-RPC, which the runtime does not serve yet: a POST to
-#: the agent's base URL, the card's `url`, where A2A clients send JSON-RPC (a2a-sdk's
-#: default endpoint). A2A's HTTP+JSON binding lives under /v1, public already.
+#: A2A JSON-RPC (`message/send`, `message/stream`, `tasks/*`): a POST to the agent's base
+#: URL, the card's `url`, where A2A clients send JSON-RPC (a2a-sdk's default endpoint).
 AGENT_A2A_PATHS: tuple[tuple[str, str, str | None], ...] = (("Exact", "/", "POST"),)
 #: In the cluster only, unless a route names the group.
 AGENT_PRIVATE_PATHS: dict[str, tuple[tuple[str, str, str | None], ...]] = {

@@ -27,6 +27,7 @@ from a2a.types.a2a_pb2 import (
     Part,
     Role,
     SendMessageRequest,
+    SubscribeToTaskRequest,
     TaskState,
 )
 from a2a.utils.errors import TaskNotFoundError
@@ -257,6 +258,25 @@ async def test_cancel_mid_tool_call_cancels_the_mcp_call_and_ends_canceled(agent
     model.push(Reply.text("still here"))
     [event] = await send(agent, message("are you there?"), streaming=False)
     assert get_artifact_text(event.task.artifacts[0]) == "still here"
+
+
+async def test_resubscribe_follows_a_running_task_to_its_answer(agent, model):
+    token = uuid.uuid4().hex
+    model.push(Reply.tool_call("hold", {"token": token, "seconds": 1.5}), Reply.text("held on"))
+    async with httpx.AsyncClient(timeout=30) as http:
+        client = await create_client(agent, ClientConfig(httpx_client=http, streaming=True))
+        first = client.send_message(message("hold briefly", "resub-1"))
+        task_id = (await anext(first)).task.id
+        await first.aclose()  # the first subscriber leaves; the task runs on
+        while HOLDS.get(token) != ["started"]:
+            await asyncio.sleep(0.05)
+        events = [e async for e in client.subscribe(SubscribeToTaskRequest(id=task_id))]
+    assert events[0].task.id == task_id
+    assert events[0].task.status.state == TaskState.TASK_STATE_WORKING
+    answer = [e for e in events if e.HasField("artifact_update")]
+    assert get_artifact_text(answer[0].artifact_update.artifact) == "held on"
+    assert events[-1].status_update.status.state == TaskState.TASK_STATE_COMPLETED
+    assert HOLDS[token] == ["started", "finished"]
 
 
 # --- one session, two APIs ---------------------------------------------------------------

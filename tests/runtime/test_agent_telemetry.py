@@ -120,7 +120,7 @@ def test_a_delegated_request_is_one_trace_across_agents(
     for span in spans:
         by_name.setdefault((span["service"], span["name"]), []).append(span)
     [lead_chat] = by_name[("lead", "chat.completions")]
-    [writer_chat] = by_name[("writer", "chat.completions")]
+    [writer_chat] = by_name[("writer", "a2a.message")]  # the writer was asked over A2A
     [delegate] = by_name[("lead", "delegate writer")]
     [add] = by_name[("lead", "tool add")]
     lead_models = by_name[("lead", "chat scripted")]
@@ -136,6 +136,7 @@ def test_a_delegated_request_is_one_trace_across_agents(
     assert lead_chat["attributes"]["kaos.steps"] == 2
     assert lead_chat["attributes"]["gen_ai.usage.input_tokens"] == 30
     assert writer_chat["attributes"]["kaos.delegation_depth"] == 1
+    assert writer_chat["attributes"]["kaos.a2a.task_id"]
     assert [m["attributes"]["gen_ai.usage.output_tokens"] for m in lead_models] == [4, 2]
     assert add["attributes"]["kaos.tool.ok"] is True
     assert delegate["attributes"]["kaos.tool.source"] == "writer"
