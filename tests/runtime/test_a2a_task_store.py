@@ -88,3 +88,26 @@ async def test_redis_store_is_bounded_and_shared(redis_url):
     finally:
         for memory in (one, two, other_agent):
             await memory.close()
+
+
+async def test_a2a_with_redis_down_is_a_prompt_json_rpc_error(model, start_runtime):
+    import time
+
+    import httpx
+    from support.process import free_port
+
+    rt = start_runtime(
+        model.url, MEMORY_TYPE="redis", MEMORY_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
+    )
+    message = {"role": "user", "messageId": "m", "parts": [{"kind": "text", "text": "hi"}]}
+    for method in ("message/send", "message/send", "message/stream", "tasks/get"):
+        params = {"id": "x"} if method == "tasks/get" else {"message": message}
+        started = time.monotonic()
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await http.post(
+                rt.url + "/", json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+            )
+        assert time.monotonic() - started < 5
+        text = response.text
+        assert response.status_code == 200 and '"code":-32603' in text.replace(" ", "")
+        assert "redis memory at redis://127.0.0.1" in text

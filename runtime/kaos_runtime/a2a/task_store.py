@@ -21,10 +21,10 @@ from a2a.server.context import ServerCallContext
 from a2a.server.tasks.task_store import TaskStore
 from a2a.types.a2a_pb2 import ListTasksRequest, ListTasksResponse, Task
 from a2a.utils.constants import DEFAULT_LIST_TASKS_PAGE_SIZE
-from a2a.utils.errors import InvalidParamsError
+from a2a.utils.errors import InternalError, InvalidParamsError
 from google.protobuf import json_format
 
-from ..memory import DEFAULT_MAX_SESSIONS, RedisMemory
+from ..memory import DEFAULT_MAX_SESSIONS, MemoryBackendError, RedisMemory
 
 
 def _updated(task: Task) -> int:
@@ -91,24 +91,31 @@ class RedisTaskStore(TaskStore):
     def _key(self, task_id: str) -> str:
         return f"{self.prefix}task:{task_id}"
 
+    async def _call(self, coro: Any) -> Any:
+        """A Redis call; a Redis that is down is an A2A internal error naming it (-32603)."""
+        try:
+            return await self.memory.call(coro)
+        except MemoryBackendError as exc:
+            raise InternalError(f"task store unavailable: {exc}") from None
+
     async def save(self, task: Task, context: ServerCallContext) -> None:
         client = self.memory.client
         pipe = client.pipeline(transaction=True)
         pipe.set(self._key(task.id), json_format.MessageToJson(task, indent=None))
         pipe.zadd(self._index, {task.id: time.time()})
         pipe.zcard(self._index)
-        results = await self.memory.call(pipe.execute())
+        results = await self._call(pipe.execute())
         excess = results[-1] - self.max_tasks
         if excess > 0:
-            oldest = await self.memory.call(client.zrange(self._index, 0, excess - 1))
+            oldest = await self._call(client.zrange(self._index, 0, excess - 1))
             if oldest:
                 pipe = client.pipeline(transaction=True)
                 pipe.zrem(self._index, *oldest)
                 pipe.delete(*(self._key(t) for t in oldest))
-                await self.memory.call(pipe.execute())
+                await self._call(pipe.execute())
 
     async def get(self, task_id: str, context: ServerCallContext) -> Task | None:
-        raw = await self.memory.call(self.memory.client.get(self._key(task_id)))
+        raw = await self._call(self.memory.client.get(self._key(task_id)))
         return self._parse(raw)
 
     @staticmethod
@@ -122,8 +129,8 @@ class RedisTaskStore(TaskStore):
 
     async def list(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
         client = self.memory.client
-        ids = await self.memory.call(client.zrevrange(self._index, 0, self.max_tasks - 1))
-        raws = await self.memory.call(client.mget([self._key(t) for t in ids])) if ids else []
+        ids = await self._call(client.zrevrange(self._index, 0, self.max_tasks - 1))
+        raws = await self._call(client.mget([self._key(t) for t in ids])) if ids else []
         tasks = [t for t in (self._parse(r) for r in raws) if t is not None]
         return list_page(tasks, params)
 
@@ -131,7 +138,7 @@ class RedisTaskStore(TaskStore):
         pipe = self.memory.client.pipeline(transaction=True)
         pipe.zrem(self._index, task_id)
         pipe.delete(self._key(task_id))
-        await self.memory.call(pipe.execute())
+        await self._call(pipe.execute())
 
 
 def create_task_store(memory: Any, max_tasks: int) -> TaskStore:
