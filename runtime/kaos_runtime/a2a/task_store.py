@@ -5,7 +5,8 @@
 * `RedisTaskStore` (redis memory): next to the sessions in the same Redis
   (`<memory prefix>a2a:task:<id>` as protobuf JSON, `<memory prefix>a2a:tasks` a sorted
   set by last update, trimmed to `max_tasks`), through the memory's circuit breaker. Tasks
-  survive a restart and every replica sees them.
+  survive a restart and every replica sees them; a Redis that is down (or paused by the
+  breaker) makes A2A calls fail at once with a JSON-RPC internal error naming it.
 
 Tasks are stored serialized, so what a caller changes after `save` or `get` never
 changes the stored task. Owners are not separated: the agent has no notion of users.
