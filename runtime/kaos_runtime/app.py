@@ -414,7 +414,7 @@ async def chat_completions(request: Request) -> Response:
             if isinstance(event, Done):
                 done = event
     except ModelError as exc:
-        raise await _model_failure(rt, session_id, exc) from None
+        raise await model_failure(rt, session_id, exc) from None
     except Exception as exc:
         rt.metrics.errors.labels("internal").inc()
         await rt.record(session_id, "error", f"internal error: {type(exc).__name__}: {exc}", None)
@@ -423,7 +423,7 @@ async def chat_completions(request: Request) -> Response:
         rt.metrics.in_flight.dec()
     assert done is not None
     rt.metrics.loop_steps.observe(done.steps)
-    await rt.record(session_id, "agent_response", done.content, _response_metadata(done))
+    await rt.record(session_id, "agent_response", done.content, response_metadata(done))
     body = completion(
         completion_id(), model_name, done.content, done.usage.as_dict(), done.finish_reason
     )
@@ -431,7 +431,7 @@ async def chat_completions(request: Request) -> Response:
     return JSONBody(body, headers=headers)
 
 
-def _response_metadata(done: Done) -> dict[str, Any]:
+def response_metadata(done: Done) -> dict[str, Any]:
     metadata: dict[str, Any] = {"steps": done.steps, "usage": done.usage.as_dict()}
     if done.limit_reached:
         metadata["limit_reached"] = True
@@ -440,7 +440,7 @@ def _response_metadata(done: Done) -> dict[str, Any]:
     return metadata
 
 
-async def _model_failure(rt: Runtime, session_id: str, exc: ModelError) -> APIError:
+async def model_failure(rt: Runtime, session_id: str, exc: ModelError) -> APIError:
     rt.metrics.errors.labels("model_timeout" if exc.status == 504 else "model_api").inc()
     log.warning("model API failure (session %s): %s", session_id, " ".join(exc.message.split()))
     await rt.record(session_id, "error", exc.message, {"status": exc.status, "code": exc.code})
@@ -488,14 +488,14 @@ async def _stream(
                     answered = True
                     rt.metrics.loop_steps.observe(event.steps)
                     await rt.record(
-                        session_id, "agent_response", event.content, _response_metadata(event)
+                        session_id, "agent_response", event.content, response_metadata(event)
                     )
                     queue.put_nowait(writer.finish(event.finish_reason))
                     if req.include_usage:
                         queue.put_nowait(writer.usage(event.usage.as_dict()))
                     queue.put_nowait(ChunkWriter.DONE)
         except ModelError as exc:
-            queue.put_nowait(_Failure(await _model_failure(rt, session_id, exc)))
+            queue.put_nowait(_Failure(await model_failure(rt, session_id, exc)))
         except asyncio.CancelledError:
             if not answered:  # the client went away: the session keeps what it was told
                 partial = "".join(streamed)

@@ -28,7 +28,7 @@ from a2a.types.a2a_pb2 import Part, TaskState
 from a2a.utils.errors import InternalError
 from opentelemetry import propagate
 
-from ..app import _model_failure, _response_metadata, build_messages, conversation_of
+from ..app import build_messages, conversation_of, model_failure, response_metadata
 from ..loop import Done, LoopRequest, Progress
 from ..memory import MemoryPaused
 from ..model_client import ModelError
@@ -132,7 +132,7 @@ class LoopExecutor(AgentExecutor):
                 elif isinstance(event, Done):
                     done = event
         except ModelError as exc:
-            await _model_failure(rt, session_id, exc)
+            await model_failure(rt, session_id, exc)
             rt.metrics.a2a_tasks.labels("failed").inc()
             await updater.update_status(
                 TaskState.TASK_STATE_FAILED,
@@ -162,7 +162,7 @@ class LoopExecutor(AgentExecutor):
             return
         assert done is not None
         rt.metrics.loop_steps.observe(done.steps)
-        await rt.record(session_id, "agent_response", done.content, _response_metadata(done))
+        await rt.record(session_id, "agent_response", done.content, response_metadata(done))
         await updater.add_artifact(
             [Part(text=done.content)], name=wire.ANSWER_ARTIFACT, last_chunk=True
         )
