@@ -166,3 +166,24 @@ async def test_redis_task_store_is_shared_and_survives_a_restart(model, start_ru
     assert task.status.state == TaskState.TASK_STATE_COMPLETED
     assert task.context_id == "redis-ctx"
     assert get_artifact_text(task.artifacts[0]) == "kept in redis"
+
+
+@pytest.mark.asyncio
+async def test_a2a_is_used_only_when_the_card_offers_json_rpc():
+    from kaos_runtime.a2a.client import client_for
+
+    base = {"name": "p", "description": "d", "version": "1", "skills": []}
+    older_kaosgen = {  # cards of earlier runtimes: the OpenAI API, named HTTP+JSON
+        **base,
+        "url": "http://p",
+        "preferredTransport": "HTTP+JSON",
+        "supportedInterfaces": [{"url": "http://p", "protocolBinding": "HTTP+JSON"}],
+    }
+    json_rpc = {**base, "url": "https://gateway.example/p", "preferredTransport": "JSONRPC"}
+    async with httpx.AsyncClient() as http:
+        assert client_for(None, "http://p", http) is None
+        assert client_for(older_kaosgen, "http://p", http) is None
+        assert client_for({"name": []}, "http://p", http) is None  # not a card
+        client = client_for(json_rpc, "http://peer.ns.svc:8000", http)
+        assert client is not None
+        assert client._transport.url == "http://peer.ns.svc:8000/"  # in-cluster, not the gateway
