@@ -95,6 +95,8 @@ class Delegation:
         self.a2a_http = _one_shot_client(timeout)  # a2a-sdk sets its version header on it
         self._on_result = on_result or (lambda peer, outcome: None)
         self._task: asyncio.Task[None] | None = None
+        #: Cancellations sent to peers whose tasks a canceled request no longer needs.
+        self._background: set[asyncio.Task[Any]] = set()
 
     async def start(self, wait: float) -> None:
         if not self.peers:
@@ -109,6 +111,8 @@ class Delegation:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._background:
+            await asyncio.wait(self._background, timeout=5)
         await self.client.aclose()
         await self.a2a_http.aclose()
 
@@ -194,6 +198,7 @@ class Delegation:
                 granted=granted,
                 headers=headers,
                 timeout=self.timeout,
+                background=self._background,
             )
         body = {
             "model": peer.name,

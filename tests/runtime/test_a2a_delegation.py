@@ -14,7 +14,15 @@ import httpx
 import pytest
 from a2a.client import ClientConfig, create_client
 from a2a.helpers import get_artifact_text
-from a2a.types.a2a_pb2 import GetTaskRequest, Message, Part, Role, SendMessageRequest, TaskState
+from a2a.types.a2a_pb2 import (
+    CancelTaskRequest,
+    GetTaskRequest,
+    Message,
+    Part,
+    Role,
+    SendMessageRequest,
+    TaskState,
+)
 from support.runtime_harness import openai_client
 from support.scripted_model import Reply
 
@@ -187,3 +195,55 @@ async def test_a2a_is_used_only_when_the_card_offers_json_rpc():
         client = client_for(json_rpc, "http://peer.ns.svc:8000", http)
         assert client is not None
         assert client._transport.url == "http://peer.ns.svc:8000/"  # in-cluster, not the gateway
+
+
+@pytest.mark.asyncio
+async def test_canceling_a_task_cancels_the_peer_task_it_delegated(
+    model, make_model, start_runtime
+):
+    writer_model = make_model()
+    writer = start_runtime(writer_model.url, AGENT_NAME="writer")
+    lead = start_runtime(
+        model.url, AGENT_NAME="lead", PEER_AGENTS="writer", PEER_AGENT_WRITER_CARD_URL=writer.url
+    )
+    model.push(Reply.tool_call("delegate_to_writer", {"task": "take your time"}))
+    writer_model.push(Reply.text("too late", delay=8))
+    session = f"cancel-chain-{uuid.uuid4().hex[:6]}"
+    request = SendMessageRequest(
+        message=Message(
+            role=Role.ROLE_USER,
+            message_id=str(uuid.uuid4()),
+            context_id=session,
+            parts=[Part(text="delegate")],
+        )
+    )
+    async with httpx.AsyncClient(timeout=30) as http:
+        client = await create_client(lead.url, ClientConfig(httpx_client=http, streaming=True))
+        stream = client.send_message(request)
+        task_id = (await anext(stream)).task.id
+        for _ in range(200):  # until the writer's model is asked
+            if writer_model.requests:
+                break
+            await asyncio.sleep(0.05)
+        assert writer_model.requests
+        canceled = await client.cancel_task(CancelTaskRequest(id=task_id))
+        assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+        await stream.aclose()
+
+        list_tasks = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "ListTasks",
+            "params": {"contextId": session},
+        }
+        state = None
+        for _ in range(100):  # the writer's task, canceled in turn
+            answer = await http.post(
+                writer.url + "/", json=list_tasks, headers={"A2A-Version": "1.0"}
+            )
+            [task] = answer.json()["result"]["tasks"]
+            state = task["status"]["state"]
+            if state == "TASK_STATE_CANCELED":
+                break
+            await asyncio.sleep(0.05)
+        assert state == "TASK_STATE_CANCELED"

@@ -6,12 +6,17 @@ of the model-call budget (headers and metadata, `wire.py`), the trace context. I
 the task's artifact text; what it spent is its final status metadata (`wire.MODEL_CALLS_KEY`,
 charged in full when it does not say). Any failure is a `ToolOutcome` error for the model.
 
-The request goes to the peer's configured base URL, not the card's URL (which may be an
-external gateway address). Connections are never reused (see `delegation.py`).
+The request is streamed (`message/stream`) when the card offers streaming, so the task id
+is known from the first event: when our own request is canceled, the peer's task is
+canceled too (`tasks/cancel`, in the background). It goes to the peer's configured base
+URL, not the card's URL (which may be an external gateway address). Connections are never
+reused (see `delegation.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from typing import Any
 
@@ -20,7 +25,7 @@ from a2a.client import ClientCallContext, ClientConfig, ClientFactory
 from a2a.client.card_resolver import parse_agent_card
 from a2a.client.errors import A2AClientError, A2AClientTimeoutError
 from a2a.helpers import get_artifact_text, get_message_text
-from a2a.types.a2a_pb2 import Message, Part, Role, SendMessageRequest, Task, TaskState
+from a2a.types.a2a_pb2 import CancelTaskRequest, Message, Part, Role, SendMessageRequest, TaskState
 from a2a.utils.errors import A2AError
 from google.protobuf import json_format
 
@@ -29,6 +34,8 @@ from ..tools import ToolOutcome
 from . import wire
 
 TRANSPORT = "JSONRPC"
+#: How long the `tasks/cancel` sent to a peer whose task we no longer want may take.
+CANCEL_TIMEOUT_SECONDS = 10.0
 
 
 def client_for(card: dict[str, Any] | None, base_url: str, http: httpx.AsyncClient) -> Any:
@@ -44,7 +51,7 @@ def client_for(card: dict[str, Any] | None, base_url: str, http: httpx.AsyncClie
         return None
     for interface in parsed.supported_interfaces:
         interface.url = base_url + "/"
-    config = ClientConfig(streaming=False, httpx_client=http)
+    config = ClientConfig(streaming=True, httpx_client=http)  # if the card offers it
     try:
         return ClientFactory(config).create(parsed)
     except ValueError:
@@ -62,12 +69,6 @@ def _request(task: str, session_id: str, metadata: dict[str, Any]) -> SendMessag
     return SendMessageRequest(message=message)
 
 
-def _failure_text(task: Task) -> str:
-    if task.status.HasField("message"):
-        return get_message_text(task.status.message) or "no reason given"
-    return "no reason given"
-
-
 async def send(
     client: Any,
     name: str,
@@ -79,6 +80,7 @@ async def send(
     granted: int,
     headers: dict[str, str],
     timeout: float,
+    background: set[asyncio.Task[Any]],
 ) -> ToolOutcome:
     metadata = {
         wire.DEPTH_KEY: depth,
@@ -86,12 +88,16 @@ async def send(
         wire.CONVERSATION_KEY: conversation,
     }
     context = ClientCallContext(service_parameters=dict(headers), timeout=timeout)
-    result: Any = None
+    answer = _Answer()
     try:
         async for response in client.send_message(
             _request(task, session_id, metadata), context=context
         ):
-            result = response
+            answer.add(response)
+    except asyncio.CancelledError:  # our request was canceled: so is the peer's task
+        if answer.task_id and answer.state not in _ENDED:
+            _in_background(_cancel(client, answer.task_id, timeout), background)
+        raise
     except A2AClientTimeoutError:  # the peer may still be spending its share
         return ToolOutcome(False, f"agent '{name}' did not answer in time", model_calls=granted)
     except A2AError as exc:  # refused before any task ran (a JSON-RPC error)
@@ -111,21 +117,82 @@ async def send(
         return ToolOutcome(
             False, f"agent '{name}' sent an unexpected answer: {reason}", model_calls=granted
         )
-    if result is not None and result.HasField("message"):
-        return ToolOutcome(True, get_message_text(result.message), model_calls=granted)
-    if result is None or not result.HasField("task"):
-        return ToolOutcome(False, f"agent '{name}' sent no answer", model_calls=granted)
-    done = result.task
-    facts = json_format.MessageToDict(done.metadata) if done.HasField("metadata") else {}
-    spent = calls_reported(str(_int(facts.get(wire.MODEL_CALLS_KEY))), granted)
-    if done.status.state == TaskState.TASK_STATE_COMPLETED:
-        text = "\n".join(get_artifact_text(a) for a in done.artifacts)
-        return ToolOutcome(True, text, model_calls=spent)
-    error = facts.get(wire.ERROR_KEY)
-    status = _int(error.get("status")) if isinstance(error, dict) else None
-    state = TaskState.Name(done.status.state).removeprefix("TASK_STATE_").lower()
-    how = f"failed ({status})" if status else f"ended {state}"
-    return ToolOutcome(False, f"agent '{name}' {how}: {_failure_text(done)}", model_calls=spent)
+    return answer.outcome(name, granted)
+
+
+_ENDED = {
+    TaskState.TASK_STATE_COMPLETED,
+    TaskState.TASK_STATE_FAILED,
+    TaskState.TASK_STATE_CANCELED,
+    TaskState.TASK_STATE_REJECTED,
+}
+
+
+class _Answer:
+    """A peer's answer, put together from `message/send`'s task or `message/stream`'s
+    events (the task, status updates, artifact chunks)."""
+
+    def __init__(self) -> None:
+        self.task_id = ""
+        self.state: int | None = None
+        self.facts: dict[str, Any] = {}
+        self.artifacts: dict[str, str] = {}
+        self.status_text = ""
+        self.message: str | None = None
+
+    def add(self, response: Any) -> None:
+        kind = response.WhichOneof("payload")
+        if kind == "message":
+            self.message = get_message_text(response.message)
+        elif kind == "task":
+            task = response.task
+            self.task_id = task.id
+            self._status(task.status, task.metadata if task.HasField("metadata") else None)
+            for artifact in task.artifacts:
+                self.artifacts[artifact.artifact_id] = get_artifact_text(artifact)
+        elif kind == "status_update":
+            event = response.status_update
+            self.task_id = self.task_id or event.task_id
+            self._status(event.status, event.metadata if event.HasField("metadata") else None)
+        elif kind == "artifact_update":
+            event = response.artifact_update
+            text = get_artifact_text(event.artifact)
+            before = self.artifacts.get(event.artifact.artifact_id, "") if event.append else ""
+            self.artifacts[event.artifact.artifact_id] = before + text
+
+    def _status(self, status: Any, metadata: Any) -> None:
+        self.state = status.state
+        if status.HasField("message"):
+            self.status_text = get_message_text(status.message)
+        if metadata is not None:
+            self.facts.update(json_format.MessageToDict(metadata))
+
+    def outcome(self, name: str, granted: int) -> ToolOutcome:
+        if self.message is not None:
+            return ToolOutcome(True, self.message, model_calls=granted)
+        if self.state is None:
+            return ToolOutcome(False, f"agent '{name}' sent no answer", model_calls=granted)
+        spent = calls_reported(str(_int(self.facts.get(wire.MODEL_CALLS_KEY))), granted)
+        if self.state == TaskState.TASK_STATE_COMPLETED:
+            return ToolOutcome(True, "\n".join(self.artifacts.values()), model_calls=spent)
+        error = self.facts.get(wire.ERROR_KEY)
+        status = _int(error.get("status")) if isinstance(error, dict) else None
+        state = TaskState.Name(self.state).removeprefix("TASK_STATE_").lower()
+        how = f"failed ({status})" if status else f"ended {state}"
+        reason = self.status_text or "no reason given"
+        return ToolOutcome(False, f"agent '{name}' {how}: {reason}", model_calls=spent)
+
+
+async def _cancel(client: Any, task_id: str, timeout: float) -> None:
+    context = ClientCallContext(timeout=min(timeout, CANCEL_TIMEOUT_SECONDS))
+    with contextlib.suppress(Exception):  # best effort: the peer may be gone
+        await client.cancel_task(CancelTaskRequest(id=task_id), context=context)
+
+
+def _in_background(coro: Any, background: set[asyncio.Task[Any]]) -> None:
+    task = asyncio.ensure_future(coro)
+    background.add(task)
+    task.add_done_callback(background.discard)
 
 
 def _int(value: Any) -> int | None:
