@@ -84,7 +84,9 @@ def handler_card(runtime: Runtime) -> AgentCard:
         capabilities=AgentCapabilities(streaming=True, push_notifications=False),
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],
-        supported_interfaces=[AgentInterface(url="/", protocol_binding="JSONRPC")],
+        supported_interfaces=[
+            AgentInterface(url="/", protocol_binding="JSONRPC", protocol_version="1.0")
+        ],
         skills=[AgentSkill(id="chat", name=settings.agent_name, description="chat", tags=["chat"])],
     )
 
