@@ -132,3 +132,38 @@ def test_agent_streams_an_answer(agent: Server) -> None:
         assert usage.completion_tokens >= 0
     ttfb = (first_content or started) - started
     print(f"\nagent stream: first content {ttfb:.2f}s, total {elapsed:.2f}s, {len(parts)} chunks")
+
+
+def test_agent_answers_over_a2a(agent: Server) -> None:
+    """The same agent through the a2a-sdk client: a completed task whose artifact is the
+    model's answer, and its metadata the token usage of real model calls."""
+    import asyncio
+    import uuid
+
+    import httpx
+    from a2a.client import ClientConfig, create_client
+    from a2a.helpers import get_artifact_text
+    from a2a.types.a2a_pb2 import Message, Part, Role, SendMessageRequest, TaskState
+    from google.protobuf import json_format
+
+    async def ask() -> object:
+        request = SendMessageRequest(
+            message=Message(
+                role=Role.ROLE_USER,
+                message_id=str(uuid.uuid4()),
+                parts=[Part(text="Name one colour.")],
+            )
+        )
+        async with httpx.AsyncClient(timeout=180) as http:
+            client = await create_client(agent.url, ClientConfig(httpx_client=http))
+            return [event async for event in client.send_message(request)]
+
+    started = time.perf_counter()
+    events = asyncio.run(ask())
+    final = events[-1].status_update
+    assert final.status.state == TaskState.TASK_STATE_COMPLETED
+    [answer] = [e.artifact_update.artifact for e in events if e.HasField("artifact_update")]
+    assert get_artifact_text(answer).strip()
+    usage = json_format.MessageToDict(final.metadata)["kaos.tools/usage"]
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    print(f"\nagent over A2A: {time.perf_counter() - started:.2f}s, {get_artifact_text(answer)!r}")
