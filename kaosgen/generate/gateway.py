@@ -4,8 +4,8 @@ Routes are environment-specific (parent Gateway, hostnames, and a path prefix th
 the namespace), so they are rendered into each overlay rather than the base.
 
 A ModelAPI's or MCP server's route forwards everything under its prefix, as KAOS does. An
-agent's forwards only its public API (`/v1/...`, the A2A card, the paths reserved for A2A
-JSON-RPC; `kaos_contract.env.AGENT_PUBLIC_PATHS`), one rule per path; its memory, metrics
+agent's forwards only its public API (`/v1/...`, the A2A card, and `POST /` where it
+serves A2A JSON-RPC; `kaos_contract.env.AGENT_PUBLIC_PATHS`), one rule per path; its memory, metrics
 and health endpoints stay in the cluster unless the route names them.
 """
 
