@@ -13,6 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -38,6 +39,9 @@ from support.scripted_model import Reply
 
 pytestmark = pytest.mark.asyncio
 
+#: The agent fixture's log file, by URL (what a malformed request leaves in it).
+AGENT_LOGS: dict[str, Path] = {}
+
 
 @pytest.fixture(scope="module")
 def holder() -> Iterator[ThreadedMcpServer]:
@@ -59,6 +63,7 @@ def agent(tmp_path_factory, _model_server, holder) -> Iterator[str]:
         AGENT_MAX_BODY_BYTES=20000,
     )
     with agent_process(env, tmp_path_factory.mktemp("a2a")) as server:
+        AGENT_LOGS[server.url] = server.log_path
         yield server.url
 
 
@@ -154,6 +159,20 @@ async def test_send_runs_the_loop_and_answers_with_a_completed_task(agent, model
     assert get_message_text(got.history[0]) == "what is 2 + 3?"
 
 
+async def test_a_data_part_reaches_the_model_with_its_whole_numbers(agent, model):
+    """A2A 1.0 carries data parts as protobuf Structs (numbers are doubles): `1` must not
+    reach the model as `1.0`."""
+    model.push(Reply.text("noted"))
+    body = send_03("order:")
+    data = {"id": 12345, "qty": 1, "price": 2.5, "tags": ["a", 3], "big": 2**53}
+    body["params"]["message"]["parts"].append({"kind": "data", "data": data})
+    assert rpc(agent, body).json()["result"]["status"]["state"] == "completed"
+    user = model.requests[-1]["messages"][-1]
+    assert user["content"] == (
+        'order:\n{"big": 9007199254740992, "id": 12345, "price": 2.5, "qty": 1, "tags": ["a", 3]}'
+    )
+
+
 async def get_task(url: str, task_id: str):
     async with httpx.AsyncClient(timeout=30) as http:
         client = await create_client(url, ClientConfig(httpx_client=http))
@@ -239,7 +258,14 @@ async def test_cancel_mid_tool_call_cancels_the_mcp_call_and_ends_canceled(agent
         canceled = await client.cancel_task(CancelTaskRequest(id=task_id))
         assert canceled.status.state == TaskState.TASK_STATE_CANCELED
         assert time.monotonic() - started < 10
-        await stream.aclose()
+
+        async def rest() -> list:
+            return [event async for event in stream]
+
+        # The client still streaming the task sees it end: a final `canceled` status.
+        [*_, last] = await asyncio.wait_for(rest(), 10)
+        assert last.HasField("status_update"), last
+        assert last.status_update.status.state == TaskState.TASK_STATE_CANCELED
 
     deadline = time.monotonic() + 10  # the MCP server saw the call cancelled
     while HOLDS[token] != ["started", "cancelled"]:
@@ -343,6 +369,29 @@ async def test_malformed_requests_get_json_rpc_errors(agent, model):
     assert error_of(rpc(agent, via_metadata))["code"] == -32600
     bad_budget = error_of(rpc(agent, send_03("hi"), **{"X-KAOS-Model-Call-Budget": "0"}))
     assert bad_budget["code"] == -32602
+
+    # Nested beyond what a request needs: refused before the SDK parses it (no traceback).
+    nested = httpx.post(agent + "/", content=b"[" * 15000, timeout=30)
+    assert nested.status_code == 400 and error_of(nested)["code"] == -32600
+    deep_part = send_03("hi")
+    deep_value: object = 1
+    for _ in range(150):
+        deep_value = {"a": deep_value}
+    deep_part["params"]["message"]["parts"].append({"kind": "data", "data": deep_value})
+    assert error_of(rpc(agent, deep_part)) == {
+        "code": -32600,
+        "message": "request body nests arrays and objects deeper than 64 levels",
+    }
+
+    # ListTasks lists one conversation's tasks, never every user's.
+    list_all = {"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {}}
+    assert error_of(rpc(agent, list_all, **{"A2A-Version": "1.0"}))["code"] == -32602
+    bad_token = {"jsonrpc": "2.0", "id": 1, "method": "ListTasks"}
+    bad_token["params"] = {"contextId": "c", "pageToken": "\u00b2"}
+    assert error_of(rpc(agent, bad_token, **{"A2A-Version": "1.0"}))["code"] == -32602
+
+    log = AGENT_LOGS[agent].read_text(errors="replace")
+    assert "Traceback" not in log and "refused a malformed request" in log
 
     too_big = rpc(agent, send_03("x" * 30000))
     assert too_big.status_code == 413 and error_of(too_big)["code"] == -32600

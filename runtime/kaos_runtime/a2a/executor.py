@@ -63,11 +63,14 @@ class LoopExecutor(AgentExecutor):
             self.rt.metrics.in_flight.dec()
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        """Nothing to do here: the SDK then cancels the task running `execute`, which
-        cancels the loop where it waits (model call, tool calls, delegations); once that
-        has unwound it records the task `canceled`. (Cancelling `execute` from here too
-        would cancel the SDK's producer a second time, inside its clean-up.)"""
+        """Publish the final `canceled` status on the task's still-open queue, so a client
+        streaming the task sees it end; the SDK then cancels the task running `execute`,
+        which cancels the loop where it waits (model call, tool calls, delegations).
+        (Cancelling `execute` from here too would cancel the SDK's producer a second
+        time, inside its clean-up.)"""
         log.info("A2A task %s canceled by the client", context.task_id)
+        updater = TaskUpdater(event_queue, str(context.task_id), str(context.context_id))
+        await updater.cancel(_message(updater, "canceled by the client"))
 
     async def _history(self, session_id: str) -> list[dict[str, Any]]:
         rt = self.rt

@@ -43,7 +43,7 @@ def list_page(tasks: list[Task], params: ListTasksRequest) -> ListTasksResponse:
     tasks.sort(key=lambda t: (_updated(t), t.id), reverse=True)
     start = 0
     if params.page_token:
-        if not params.page_token.isdigit():
+        if not (params.page_token.isascii() and params.page_token.isdigit()):
             raise InvalidParamsError(f"invalid page token: {params.page_token[:40]!r}")
         start = int(params.page_token)
     size = params.page_size or DEFAULT_LIST_TASKS_PAGE_SIZE

@@ -38,13 +38,31 @@ def message_text(message: Message) -> str:
         if kind == "text":
             texts.append(part.text)
         elif kind == "data":
-            value = json_format.MessageToDict(part.data)
+            value = _whole_numbers(json_format.MessageToDict(part.data))
             texts.append(json.dumps(value, ensure_ascii=False, sort_keys=True))
         else:
             raise ContentTypeNotSupportedError(
                 f"this agent reads text and data parts, not {kind or 'empty'} parts"
             )
     return "\n".join(texts)
+
+
+#: Integers a double holds exactly: the largest a data part can carry unchanged.
+_EXACT = 2**53
+
+
+def _whole_numbers(value: Any) -> Any:
+    """A data part's numbers as the client wrote them where that can be known: A2A 1.0
+    carries data parts as protobuf Structs, whose numbers are doubles, so `1` arrives as
+    `1.0`. Whole numbers within 2**53 are given back as integers (beyond that the Struct
+    has already lost digits; a client that needs them sends them as strings)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
 
 
 def metadata_of(message: Message) -> dict[str, Any]:
