@@ -59,6 +59,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something on this machine already listens on loopback `port` (a stranger
+    there would answer our readiness checks and smoke requests in our process's stead)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def allocate_ports(plan: Plan, port_base: int | None) -> dict[str, int]:
     """A port per workload: `port_base + i` in name order, else a free one each."""
     names = [w.name for w in plan.workloads]

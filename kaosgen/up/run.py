@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kaosgen.up.localize import Process, allocate_ports, localize
+from kaosgen.up.localize import Process, allocate_ports, localize, port_in_use
 from kaosgen.up.plan import Plan, build_plan
 from kaosgen.up.supervisor import StartError, Supervisor, http_ready, tcp_ready
 from kaosgen.up.values import ValuesError, from_objects, read_env_file
@@ -158,6 +158,16 @@ def run_up(
             raise UpError(problem)
         for name, reason in sorted(reasons.items()):
             print(f"not started: {name}: {reason}", file=out)
+        busy = [p for p in starting if p.argv is not None and port_in_use(p.port)]
+        if busy:
+            raise UpError(
+                "; ".join(f"port {p.port} ({p.name}) is already in use" for p in busy)
+                + (
+                    ": choose another --port-base"
+                    if port_base is not None
+                    else ": another program took it; run again"
+                )
+            )
         if model_url and not _answers(model_url):
             print(
                 f"warning: --model-url {model_url} does not answer GET /v1/models; agents "

@@ -74,12 +74,17 @@ def from_objects(objects: list[dict[str, Any]], provided: Mapping[str, str]) -> 
 #: An env file is a handful of secrets: anything bigger is not one.
 ENV_FILE_MAX_BYTES = 1024 * 1024
 
-_ENV_LINE = re.compile(r"^(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """`NAME=value` lines (docker compose's format): `#` comments, blank lines, optional
-    `export`, values optionally in single or double quotes."""
+    """`NAME=value` lines as docker compose reads them, parsed by python-dotenv: `#`
+    comments (also after a value), blank lines, optional `export`, single quotes taken
+    literally, double quotes with escapes (`\\n`), values over several lines in quotes."""
+    import io
+
+    from dotenv.parser import parse_stream
+
     try:
         with path.open("rb") as handle:
             data = handle.read(ENV_FILE_MAX_BYTES + 1)
@@ -90,15 +95,14 @@ def read_env_file(path: Path) -> dict[str, str]:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise ValuesError(f"{path}: cannot read ({reason})") from None
     result: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+    for binding in parse_stream(io.StringIO(text)):
+        line = binding.original.line
+        if binding.error or (binding.key is not None and binding.value is None):
+            shown = binding.original.string.strip()[:60]
+            raise ValuesError(f"{path}:{line}:1: expected NAME=value, got {shown!r}")
+        if binding.key is None:  # a comment or a blank line
             continue
-        match = _ENV_LINE.match(stripped)
-        if match is None:
-            raise ValuesError(f"{path}:{number}:1: expected NAME=value, got {stripped[:60]!r}")
-        value = match["value"]
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        result[match["name"]] = value
+        if not _ENV_NAME.fullmatch(binding.key):
+            raise ValuesError(f"{path}:{line}:1: {binding.key[:60]!r} is not a variable name")
+        result[binding.key] = binding.value or ""
     return result

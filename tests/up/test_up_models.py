@@ -186,3 +186,23 @@ def test_a_process_that_dies_is_reported_with_its_last_lines(tmp_path: Path) -> 
     assert "before it was ready; its last lines:" in proc.stdout
     assert "tools are broken" in proc.stdout.split("its last lines:", 1)[1]
     assert "agent-echo-agent |" not in proc.stdout  # its dependent never started
+
+
+def test_a_port_already_in_use_is_an_error_before_anything_starts(tmp_path: Path) -> None:
+    """With --port-base, a stranger on one of the ports would have answered the readiness
+    checks and the smoke request in the workload's stead (and --smoke passed)."""
+    import socket
+
+    project = copy_example("echo", tmp_path / "echo")
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        stranger.listen()
+        port = stranger.getsockname()[1]
+        proc = run_up(
+            str(project), "--smoke", "--model-url", "http://127.0.0.1:9", "--port-base",
+            str(port - 1), cwd=tmp_path,
+        )  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert f"port {port} (" in output and "is already in use: choose another --port-base" in output
+    assert "smoke:" not in output and " | " not in output  # nothing started

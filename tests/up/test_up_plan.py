@@ -70,6 +70,14 @@ def test_env_file_format_and_its_errors(tmp_path: Path) -> None:
     path = tmp_path / "secrets.env"
     path.write_text("# keys\n\nexport A=1\nB='two words'\nC=\"x=y\"\n", encoding="utf-8")
     assert read_env_file(path) == {"A": "1", "B": "two words", "C": "x=y"}
+    path.write_text(
+        'export P="quoted value"  # a comment\nQ=plain # c\nR="a\\nb"\nS=\'$lit #x\'\n',
+        encoding="utf-8",
+    )
+    assert read_env_file(path) == {"P": "quoted value", "Q": "plain", "R": "a\nb", "S": "$lit #x"}
+    path.write_text("A=1\nLONELY\n", encoding="utf-8")
+    with pytest.raises(ValuesError, match=r"secrets.env:2:1: expected NAME=value"):
+        read_env_file(path)
     path.write_text("A=1\nnot a line\n", encoding="utf-8")
     with pytest.raises(ValuesError, match=r"secrets.env:2:1: expected NAME=value"):
         read_env_file(path)
