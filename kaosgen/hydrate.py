@@ -19,7 +19,7 @@ import marshal
 import posixpath
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 #: Objects by output path (a kustomization is a file of one mapping).
 Files = dict[str, list[dict[str, Any]]]
@@ -37,41 +37,54 @@ _SUPPORTED = {
     "patches",
 }
 
-#: Kinds kustomize's built-in schema knows as cluster-scoped: `namespace:` leaves them.
-#: (A CRD's kind is namespaced to kustomize, as here.)
+#: (apiVersion, kind) that kustomize's built-in schema knows as cluster-scoped: `namespace:`
+#: leaves them. Measured with the real kubectl (kustomize v5.8.1) over every cluster-scoped
+#: kind and version: any other pair, even ValidatingAdmissionPolicy or flowcontrol v1, is
+#: namespaced to kustomize (it gets metadata.namespace, as here).
 CLUSTER_SCOPED = frozenset(
     {
-        "APIService",
-        "CertificateSigningRequest",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "ComponentStatus",
-        "CSIDriver",
-        "CSINode",
-        "CustomResourceDefinition",
-        "FlowSchema",
-        "IngressClass",
-        "MutatingAdmissionPolicy",
-        "MutatingAdmissionPolicyBinding",
-        "MutatingWebhookConfiguration",
-        "Namespace",
-        "Node",
-        "PersistentVolume",
-        "PodSecurityPolicy",
-        "PriorityClass",
-        "PriorityLevelConfiguration",
-        "RuntimeClass",
-        "SelfSubjectAccessReview",
-        "SelfSubjectRulesReview",
-        "StorageClass",
-        "SubjectAccessReview",
-        "TokenReview",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "ValidatingWebhookConfiguration",
-        "VolumeAttachment",
+        ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io/v1beta1", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfiguration"),
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+        ("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition"),
+        ("apiregistration.k8s.io/v1", "APIService"),
+        ("apiregistration.k8s.io/v1beta1", "APIService"),
+        ("certificates.k8s.io/v1", "CertificateSigningRequest"),
+        ("certificates.k8s.io/v1beta1", "CertificateSigningRequest"),
+        ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema"),
+        ("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfiguration"),
+        ("networking.k8s.io/v1", "IngressClass"),
+        ("networking.k8s.io/v1beta1", "IngressClass"),
+        ("node.k8s.io/v1", "RuntimeClass"),
+        ("node.k8s.io/v1beta1", "RuntimeClass"),
+        ("policy/v1beta1", "PodSecurityPolicy"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+        ("rbac.authorization.k8s.io/v1beta1", "ClusterRole"),
+        ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleBinding"),
+        ("scheduling.k8s.io/v1", "PriorityClass"),
+        ("scheduling.k8s.io/v1beta1", "PriorityClass"),
+        ("storage.k8s.io/v1", "CSIDriver"),
+        ("storage.k8s.io/v1", "CSINode"),
+        ("storage.k8s.io/v1", "StorageClass"),
+        ("storage.k8s.io/v1", "VolumeAttachment"),
+        ("storage.k8s.io/v1beta1", "CSIDriver"),
+        ("storage.k8s.io/v1beta1", "CSINode"),
+        ("storage.k8s.io/v1beta1", "StorageClass"),
+        ("storage.k8s.io/v1beta1", "VolumeAttachment"),
+        ("v1", "ComponentStatus"),
+        ("v1", "Namespace"),
+        ("v1", "Node"),
+        ("v1", "PersistentVolume"),
     }
 )
+
+
+def is_cluster_scoped(obj: Obj) -> bool:
+    return (obj.get("apiVersion"), obj.get("kind")) in CLUSTER_SCOPED
+
 
 #: Where kustomize's `labels` (includeTemplates) and `commonAnnotations` reach into
 #: workload templates, by kind (kustomize's templateLabels / commonAnnotations configs).
@@ -195,6 +208,87 @@ class Own:
         return node
 
 
+class Origin(NamedTuple):
+    """What kustomize remembers of a resource: its document (errors point there), the path
+    of the resource in it (a List's item), its namespace as loaded (kustomize's OrgId) and
+    whether a transformer stored a previous id (only such resources are name-reference
+    candidates)."""
+
+    source: Any
+    where: tuple[Any, ...]
+    namespace: str
+    stored: bool
+
+
+def _text(value: Any) -> str:
+    """A scalar as kustomize reads it (a YAML node's value)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _namespace_of(obj: Obj) -> str:
+    meta = obj.get("metadata")
+    return _text(meta.get("namespace")) if isinstance(meta, dict) else ""
+
+
+_LOCAL_CONFIG = "config.kubernetes.io/local-config"
+
+
+def _as_json(value: Any, source: Any, where: tuple[Any, ...]) -> Any:
+    """A List's item the way kustomize re-reads it (through encoding/json): keys sorted,
+    integral floats written as integers."""
+    if isinstance(value, dict):
+        return {str(k): _as_json(value[k], source, (*where, k)) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_as_json(v, source, (*where, i)) for i, v in enumerate(value)]
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise HydrationError("a List item with a value JSON cannot hold", source, where)
+        if value.is_integer() and abs(value) < 1e21:
+            return int(value)
+    return value
+
+
+def expand_lists(docs: list[Obj]) -> Iterator[tuple[Obj, Any, tuple[Any, ...]]]:
+    """(resource, its document, path in it): what kustomize loads from a file's documents.
+    A document whose kind ends in `List` and that has `items` is replaced by its items,
+    queued after the file's other documents (kustomize's order); empty documents and those
+    annotated config.kubernetes.io/local-config (not "false") are not resources."""
+    queue: list[tuple[Any, Any, tuple[Any, ...]]] = [(d, d, ()) for d in docs]
+    at = 0
+    while at < len(queue):
+        obj, source, where = queue[at]
+        at += 1
+        if not where:
+            check_shape(obj)
+        if not obj:
+            continue
+        kind = obj.get("kind")
+        if isinstance(kind, str) and kind.endswith("List") and "items" in obj:
+            items = obj["items"]
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                raise HydrationError(f"{kind}: items is not a list", source, (*where, "items"))
+            for i, item in enumerate(items):
+                place = (*where, "items", i)
+                if item is None:
+                    continue
+                try:
+                    check_shape(item)
+                except HydrationError as exc:
+                    raise HydrationError(str(exc), source, (*place, *exc.path)) from None
+                queue.append((_as_json(item, source, place), source, place))
+            continue
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        if _LOCAL_CONFIG in annotations and annotations[_LOCAL_CONFIG] != "false":
+            continue
+        yield obj, source, where
+
+
 class Tree:
     """The output files in memory: generated objects plus vendored text files."""
 
@@ -207,6 +301,8 @@ class Tree:
         }
         self._parsed: dict[str, list[Obj]] = {}
         self._built: dict[str, list[Obj]] = {}
+        #: Where each built object comes from, by id (alive as long as the builds).
+        self.origins: dict[int, Origin] = {}
         #: Ids of the containers the built objects share (yamlout.sharing).
         self.shared: set[int] = set()
 
@@ -241,17 +337,21 @@ class Tree:
         for resource in kust.get("resources") or []:
             path = posixpath.normpath(posixpath.join(directory, resource))
             if self.is_directory(path):
-                found = self.build(path)
+                found = [(o, self.origins[id(o)]) for o in self.build(path)]
             else:
-                found = self.objects(path)
-                for obj in found:
-                    check_shape(obj)
-            objects.extend(own.mine(o) for o in found)
+                found = [
+                    (o, Origin(source, where, _namespace_of(o), False))
+                    for o, source, where in expand_lists(self.objects(path))
+                ]
+            for obj, origin in found:
+                mine = own.mine(obj)
+                self.origins[id(mine)] = Origin(*origin)
+                objects.append(mine)
         if kust.get("namespace"):
-            set_namespace(objects, kust["namespace"])
+            set_namespace(objects, kust["namespace"], own, self.origins)
         for patch in kust.get("patches") or []:
             body = self._patch_body(directory, patch)
-            objects = apply_patch(objects, body, patch.get("target"), own)
+            objects = apply_patch(objects, body, patch.get("target"), own, self.origins)
         for label in kust.get("labels") or []:
             if label.get("includeSelectors"):
                 raise HydrationError(f"{directory}: labels with includeSelectors")
@@ -262,7 +362,8 @@ class Tree:
         set_images(objects, kust.get("images") or [], own)
         for entry in kust.get("replicas") or []:
             set_replicas(objects, entry["name"], entry["count"], own)
-        if directory.startswith("overlays/"):  # what is written (a base's own are below)
+        if directory.startswith("overlays/"):  # the root of a build: what is written
+            fix_back_references(objects, self.origins, own)
             own.shared_below(objects, self.shared)
         return objects
 
@@ -290,9 +391,41 @@ def _load_one(text: str) -> Any:
 # --- transformers ----------------------------------------------------------------------
 
 
-def set_namespace(objects: Iterable[Obj], namespace: str) -> None:
+def _group(obj: Obj) -> str:
+    api = obj.get("apiVersion")
+    return api.rpartition("/")[0] if isinstance(api, str) else ""
+
+
+def _version(obj: Obj) -> str:
+    api = obj.get("apiVersion")
+    return api.rpartition("/")[2] if isinstance(api, str) else ""
+
+
+def _set_field(
+    node: Any, key: str, value: str, obj: Obj, where: tuple[Any, ...], origin: Origin
+) -> None:
+    """kustomize's SetEntry: only onto a missing or scalar field."""
+    if isinstance(node.get(key), (dict, list)):
+        raise HydrationError(
+            f"{_describe(obj)}: {'.'.join(map(str, (*where, key)))} is not a scalar",
+            origin.source,
+            (*origin.where, *where, key),
+        )
+    node[key] = value
+
+
+def set_namespace(
+    objects: Iterable[Obj], namespace: str, own: Own, origins: dict[int, Origin]
+) -> None:
+    """kustomize's namespace transformer (api/filters/namespace, defaults): metadata.namespace
+    of everything not cluster-scoped (overwritten), the name of a v1 Namespace, an
+    APIService's spec.service.namespace (created), a CRD's conversion webhook service
+    namespace (if set), and the subjects named `default` of (Cluster)RoleBindings."""
     for obj in objects:
-        if obj.get("kind") not in CLUSTER_SCOPED:
+        origin = origins[id(obj)]
+        origins[id(obj)] = origin._replace(stored=True)
+        kind, group = obj.get("kind"), _group(obj)
+        if not is_cluster_scoped(obj):
             meta = obj.get("metadata") or {}
             # Right after the name, where a reader looks for it.
             head = {"name": meta["name"]} if "name" in meta else {}
@@ -301,6 +434,153 @@ def set_namespace(objects: Iterable[Obj], namespace: str) -> None:
                 "namespace": namespace,
                 **{k: v for k, v in meta.items() if k not in ("name", "namespace")},
             }
+        elif kind == "Namespace" and obj.get("apiVersion") == "v1":
+            own.child(obj, "metadata", create=True)["name"] = namespace
+        if kind == "APIService" and group == "apiregistration.k8s.io":
+            _create_path(obj, ("spec", "service"), own, origin)["namespace"] = namespace
+        elif kind == "CustomResourceDefinition" and group == "apiextensions.k8s.io":
+            where = ("spec", "conversion", "webhook", "clientConfig", "service")
+            node: Any = obj
+            for key in where:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict) and node.get("namespace") is not None:
+                _set_field(own.path(obj, where), "namespace", namespace, obj, where, origin)
+        if kind in ("RoleBinding", "ClusterRoleBinding"):
+            subjects = obj.get("subjects")
+            if subjects is None:
+                continue
+            if not isinstance(subjects, list):
+                raise HydrationError(
+                    f"{_describe(obj)}: subjects is not a list", origin.source, origin.where
+                )
+            for i, subject in enumerate(subjects):
+                if not isinstance(subject, dict):
+                    raise HydrationError(
+                        f"{_describe(obj)}: subjects[{i}] is not a mapping",
+                        origin.source,
+                        (*origin.where, "subjects", i),
+                    )
+                if subject.get("name") == "default":
+                    writable = own.path(obj, ("subjects", i))
+                    _set_field(writable, "namespace", namespace, obj, ("subjects", i), origin)
+
+
+def _create_path(obj: Obj, keys: tuple[str, ...], own: Own, origin: Origin) -> Any:
+    """The mapping at `keys`, created where missing or null (kustomize's create: true)."""
+    node: Any = obj
+    for depth, key in enumerate(keys):
+        value = node.get(key)
+        if value is not None and not isinstance(value, dict):
+            where = keys[: depth + 1]
+            raise HydrationError(
+                f"{_describe(obj)}: {'.'.join(where)} is not a mapping",
+                origin.source,
+                (*origin.where, *where),
+            )
+        node = own.child(node, key, create=True)
+    return node
+
+
+def fix_back_references(objects: list[Obj], origins: dict[int, Origin], own: Own) -> None:
+    """kustomize's last step (api/filters/nameref), for the references it can change
+    without a name prefix or suffix: the ServiceAccount subjects of (Cluster)RoleBindings
+    and the services of webhook configurations name their object by name and namespace.
+    When exactly one resource matches (by its namespace as loaded, else as it is now) and
+    a transformer moved it, the reference follows it to its namespace. Every mapping in
+    `subjects` is looked up, whatever its kind, as kustomize does."""
+
+    def effective(namespace: str, cluster: bool) -> str:
+        if cluster:
+            return "~X"
+        return "default" if namespace in ("", "default") else namespace
+
+    current = {id(o): _namespace_of(o) for o in objects}
+
+    def here(o: Obj) -> str:
+        return effective(current[id(o)], is_cluster_scoped(o))
+
+    def loaded(o: Obj) -> str:
+        return effective(origins[id(o)].namespace, is_cluster_scoped(o))
+
+    for obj in objects:
+        kind, group = obj.get("kind"), _group(obj)
+        if kind in ("RoleBinding", "ClusterRoleBinding") and group == "rbac.authorization.k8s.io":
+            target, field = "ServiceAccount", ("subjects",)
+        elif kind in (
+            "ValidatingWebhookConfiguration",
+            "MutatingWebhookConfiguration",
+        ) and group == ("admissionregistration.k8s.io"):
+            target, field = "Service", ("webhooks",)
+        else:
+            continue
+        origin = origins[id(obj)]
+        items = obj.get(field[0])
+        if not isinstance(items, list):
+            continue
+        if kind == "RoleBinding" and not is_cluster_scoped(obj):
+            bound = {
+                _text(s.get("namespace"))
+                for s in items
+                if isinstance(s, dict) and "namespace" in s and s.get("kind") == "ServiceAccount"
+            }
+        else:
+            bound = set()
+        if is_cluster_scoped(obj):
+            reachable = objects
+        else:
+            reachable = [
+                o
+                for o in objects
+                if is_cluster_scoped(o) or here(o) == here(obj) or current[id(o)] in bound
+            ]
+        for i, item in enumerate(items):
+            if target == "Service":
+                path: tuple[Any, ...] = (field[0], i, "clientConfig", "service")
+                node = (item.get("clientConfig") or {}) if isinstance(item, dict) else {}
+                node = node.get("service") if isinstance(node, dict) else None
+            else:
+                path, node = (field[0], i), item
+            if not isinstance(node, dict):
+                continue  # a scalar name keeps its value; nothing else is looked at
+            if "name" not in node:
+                raise HydrationError(
+                    f"{_describe(obj)}: {'.'.join(map(str, path))} has no name",
+                    origin.source,
+                    (*origin.where, *path),
+                )
+            name = _text(node["name"])
+            candidates = reachable
+            if "namespace" in node:
+                wanted = _text(node["namespace"])
+                candidates = [o for o in reachable if loaded(o) == wanted] or [
+                    o for o in reachable if here(o) == wanted
+                ]
+            candidates = [
+                o
+                for o in candidates
+                if origins[id(o)].stored
+                and _text((o.get("metadata") or {}).get("name")) == name
+                and o.get("kind") == target
+                and _version(o) == "v1"
+                and (
+                    is_cluster_scoped(obj)
+                    or is_cluster_scoped(o)
+                    or o.get("kind") == "ServiceAccount"
+                    or here(o) == here(obj)
+                )
+            ]
+            if not candidates:
+                continue
+            if len({current[id(o)] for o in candidates}) > 1:
+                raise HydrationError(
+                    f"{_describe(obj)}: {'.'.join(map(str, path))} could name "
+                    f"{len(candidates)} {target}s {name!r} (kustomize refuses it too)",
+                    origin.source,
+                    (*origin.where, *path),
+                )
+            namespace = current[id(candidates[0])]
+            if namespace and node.get("namespace") != namespace:
+                _set_field(own.path(obj, path), "namespace", namespace, obj, path, origin)
 
 
 def add_metadata(
@@ -401,6 +681,7 @@ def set_images(objects: Iterable[Obj], entries: list[dict[str, Any]], own: Own) 
     if not entries:
         return
     for obj in objects:
+        _set_volume_images(obj, changed, own)
         kind = obj.get("kind")
         if kind in _NO_CONTAINERS:
             continue
@@ -431,6 +712,24 @@ def set_images(objects: Iterable[Obj], entries: list[dict[str, Any]], own: Own) 
                 if new is not None:
                     writable = own.path(obj, (*path, key, i))
                     writable["image"] = new
+
+
+def _set_volume_images(obj: Obj, changed: Any, own: Own) -> None:
+    """Image volumes (`volumes[].image.reference`) at spec and spec.template.spec, of any
+    kind: kustomize's images field specs."""
+    for path in (("spec", "volumes"), ("spec", "template", "spec", "volumes")):
+        node: Any = obj
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, list):
+            continue
+        for i, volume in enumerate(node):
+            image = volume.get("image") if isinstance(volume, dict) else None
+            if not isinstance(image, dict):
+                continue
+            new = changed({"image": image.get("reference")})
+            if new is not None:
+                own.path(obj, (*path, i, "image"))["reference"] = new
 
 
 def set_replicas(objects: Iterable[Obj], name: str, count: int, own: Own) -> None:
@@ -491,13 +790,19 @@ def _matches(obj: Obj, target: dict[str, Any]) -> bool:
 
 
 def apply_patch(
-    objects: list[Obj], body: Any, target: dict[str, Any] | None, own: Own
+    objects: list[Obj],
+    body: Any,
+    target: dict[str, Any] | None,
+    own: Own,
+    origins: dict[int, Origin],
 ) -> list[Obj]:
     if isinstance(body, list):
         if target is None:
             raise HydrationError("a JSON 6902 patch without a target")
         for obj in objects:
             if _matches(obj, target):
+                # kustomize stores the previous id of what a JSON patch targets.
+                origins[id(obj)] = origins[id(obj)]._replace(stored=True)
                 json_patch(obj, body, own)
         return objects
     if not isinstance(body, dict):

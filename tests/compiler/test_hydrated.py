@@ -314,3 +314,304 @@ def test_digests_registry_rewrites_and_image_overrides_are_hydrated(tmp_path: Pa
     assert "ghcr.io/acme/agent:3.0" in images["float"]
     assert f"mirror.example.com/acme/agent:1.0@{digest['a']}" in images["mirror"]
     assert f"docker.io/ollama/ollama@{digest['e']}" in images["inline"]
+
+
+#: User documents kustomize's namespace and name-reference transformers rewrite beyond
+#: metadata.namespace (an outside review's repro, and cases measured with the real kubectl).
+_PASSTHROUGH = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: sa1}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: sa2, namespace: other}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: rb}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}
+subjects:
+- {kind: ServiceAccount, name: agent-helper, namespace: default}
+- {kind: ServiceAccount, name: other, namespace: elsewhere}
+- {kind: ServiceAccount, name: sa1, namespace: default}
+- {kind: ServiceAccount, name: sa1}
+- {kind: ServiceAccount, name: sa1, namespace: other}
+- {kind: ServiceAccount, name: sa1, namespace: ""}
+- {kind: ServiceAccount, name: sa2, namespace: other}
+- {kind: ServiceAccount, name: sa2, namespace: default}
+- {kind: ServiceAccount, name: sa2}
+- {kind: ServiceAccount, name: nosa, namespace: default}
+- {kind: ServiceAccount, name: nosa}
+- {kind: ServiceAccount, name: default, namespace: x}
+- {kind: ServiceAccount, name: default}
+- {kind: User, name: default}
+- {kind: User, name: sa1}
+- {kind: Group, name: g, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: crb}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}
+subjects:
+- {kind: ServiceAccount, name: agent-helper, namespace: default}
+- {kind: ServiceAccount, name: sa1}
+- {kind: ServiceAccount, name: nosa, namespace: default}
+- {kind: ServiceAccount, name: default, namespace: kube-system}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm-other-ns, namespace: somewhere-else}
+data: {a: "1"}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+spec:
+  image: ghcr.io/acme/agent:1.0
+  containers:
+  - name: c
+    image: ghcr.io/acme/agent:1.0
+  deep:
+    initContainers:
+    - name: c
+      image: ghcr.io/acme/agent:1.0
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: ghcr.io/acme/agent:1.0
+  volumes:
+  - name: v
+    image:
+      reference: ghcr.io/acme/agent:1.0
+  - {name: e, emptyDir: {}}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: vwc}
+webhooks:
+- name: a.example.com
+  clientConfig:
+    service: {name: svc, namespace: default, path: /x}
+  admissionReviewVersions: [v1]
+  sideEffects: None
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: mwc}
+webhooks:
+- {name: a, clientConfig: {service: {name: svc}}}
+- {name: b, clientConfig: {service: {name: svc, namespace: other}}}
+- {name: c, clientConfig: {url: "https://x"}}
+- {name: d, clientConfig: {service: {name: nosvc, namespace: default}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc}
+spec:
+  ports: [{port: 443}]
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: in-list}
+  data: {a: b, n: 1.0}
+- apiVersion: v1
+  kind: List
+  items:
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: nested, namespace: zz}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: after-the-list}
+---
+apiVersion: v1
+kind: SecretList
+metadata: {name: not-a-list}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: local
+  annotations: {config.kubernetes.io/local-config: "true"}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: side-ns}
+---
+apiVersion: v2
+kind: Namespace
+metadata: {name: not-v1}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: vap}
+spec: {failurePolicy: Fail}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1.x.example.com}
+spec:
+  group: x.example.com
+  version: v1
+  groupPriorityMinimum: 10
+  versionPriority: 10
+  service: {name: svc, namespace: default}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1.local.example.com}
+spec: {group: local.example.com, version: v1}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+  conversion:
+    strategy: Webhook
+    webhook:
+      conversionReviewVersions: [v1]
+      clientConfig:
+        service: {name: svc, namespace: default, path: /convert}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Gadget, plural: gadgets}
+  scope: Namespaced
+  versions: [{name: v1, served: true, storage: true}]
+  conversion:
+    strategy: Webhook
+    webhook: {clientConfig: {service: {name: svc}}}
+"""
+
+
+def _namespaces_project(root: Path) -> Path:
+    root.mkdir()
+    (root / "kaosgen.yaml").write_text(
+        "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+        "images:\n  agent: ghcr.io/acme/agent:1.0\n"
+        "environments:\n"
+        "  dev:\n    namespace: agents-dev\n    images:\n      agent: ghcr.io/acme/agent:2.0\n"
+        "  plain:\n    labels: {team: a}\n    registry: mirror.example.com\n"
+        "  default:\n    namespace: default\n",
+        encoding="utf-8",
+    )
+    (root / "agents.yaml").write_text(
+        "apiVersion: kaos.tools/v1alpha1\nkind: ModelAPI\nmetadata: {name: llm}\n"
+        "spec: {mode: Hosted, hostedConfig: {model: 'smollm2:135m'}}\n---\n"
+        "apiVersion: kaos.tools/v1alpha1\nkind: Agent\nmetadata: {name: helper}\n"
+        "spec: {modelAPI: llm, model: 'smollm2:135m'}\n",
+        encoding="utf-8",
+    )
+    (root / "extra.yaml").write_text(_PASSTHROUGH, encoding="utf-8")
+    return root
+
+
+def test_user_documents_are_namespaced_as_kustomize_does(tmp_path: Path) -> None:
+    """RoleBinding subjects, webhook / APIService / CRD conversion services, Namespace
+    objects, Lists, local-config documents, image volumes and kinds kustomize does not
+    know: the shards build to exactly the overlay's objects in every environment."""
+    project = _namespaces_project(tmp_path / "project")
+    result = compile_project([str(project)], output=str(tmp_path / "x"), hydrate_all=True)
+    assert result.ok, result.diagnostics.items
+    output = write(result.files, tmp_path / "out")
+    built = assert_shards_equal_overlay(output)
+    dev = {(o["kind"], o["metadata"]["name"]): o for o in built["dev"]["all"]}
+    # What the review found, now as kustomize builds it.
+    subjects = dev[("RoleBinding", "rb")]["subjects"]
+    assert subjects[0] == {
+        "kind": "ServiceAccount",
+        "name": "agent-helper",
+        "namespace": "agents-dev",
+    }
+    assert subjects[1]["namespace"] == "elsewhere"
+    assert [s.get("namespace") for s in subjects[2:6]] == ["agents-dev", "agents-dev", "other", ""]
+    assert ("Namespace", "agents-dev") in dev and ("Namespace", "side-ns") not in dev
+    assert dev[("ConfigMap", "in-list")]["metadata"]["namespace"] == "agents-dev"
+    assert dev[("ConfigMap", "nested")]["metadata"]["namespace"] == "agents-dev"
+    assert ("List", "") not in dev and ("ConfigMap", "local") not in dev
+    assert (
+        dev[("ValidatingWebhookConfiguration", "vwc")]["webhooks"][0]["clientConfig"]["service"][
+            "namespace"
+        ]
+        == "agents-dev"
+    )
+    assert dev[("APIService", "v1.local.example.com")]["spec"]["service"] == {
+        "namespace": "agents-dev"
+    }
+    widget = dev[("Widget", "w")]["spec"]
+    assert widget["image"] == "ghcr.io/acme/agent:1.0"  # not a field kustomize knows
+    assert widget["containers"][0]["image"] == "ghcr.io/acme/agent:2.0"
+    assert dev[("Pod", "p")]["spec"]["volumes"][0]["image"]["reference"] == (
+        "ghcr.io/acme/agent:2.0"
+    )
+    assert dev[("ValidatingAdmissionPolicy", "vap")]["metadata"]["namespace"] == "agents-dev"
+    # Without a namespace, nothing is moved, so no reference follows anything.
+    plain = {(o["kind"], o["metadata"]["name"]): o for o in built["plain"]["all"]}
+    assert plain[("RoleBinding", "rb")]["subjects"][0]["namespace"] == "default"
+    assert ("Namespace", "side-ns") in plain
+
+
+@pytest.mark.parametrize(
+    ("document", "line", "message"),
+    [
+        (
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n"
+            "  metadata: [x]\n",
+            6,
+            "metadata is not a mapping",
+        ),
+        ("apiVersion: v1\nkind: List\nitems: {a: b}\n", 3, "items is not a list"),
+        (
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: r}\n"
+            "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: c}\n"
+            "subjects:\n- {kind: ServiceAccount, namespace: default}\n",
+            6,
+            "has no name",
+        ),
+    ],
+)
+def test_what_kustomize_cannot_namespace_is_an_error_at_its_place(
+    tmp_path: Path, document: str, line: int, message: str
+) -> None:
+    project = _namespaces_project(tmp_path / "project")
+    with (project / "kaosgen.yaml").open("a", encoding="utf-8") as cfg:
+        cfg.write("gitops:\n  repository: {url: 'https://example.com/x.git', path: deploy}\n")
+        cfg.write("  flux: {}\n")
+    (project / "extra.yaml").write_text(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n---\n" + document,
+        encoding="utf-8",
+    )
+    from support.compiler import assert_no_traceback, render
+
+    result = render(project, tmp_path / "deploy")
+    assert_no_traceback(result)
+    assert result.exit_code == 1, result.output
+    assert f"extra.yaml:{line + 4}:" in result.output and message in result.output
+    assert "[hydrate]" in result.output
