@@ -502,44 +502,58 @@ def fix_back_references(objects: list[Obj], origins: dict[int, Origin], own: Own
     def loaded(o: Obj) -> str:
         return effective(origins[id(o)].namespace, is_cluster_scoped(o))
 
+    # Indexes, so that many bindings cost no more than one scan of the objects.
+    named: dict[tuple[Any, str], list[Obj]] = {}
+    by_here: dict[str, set[str]] = {}  # namespace now -> namespaces as loaded
+    by_raw: dict[str, set[str]] = {}  # metadata.namespace now -> namespaces as loaded
+    for o in objects:
+        kind = o.get("kind")
+        if origins[id(o)].stored and kind in ("ServiceAccount", "Service") and _version(o) == "v1":
+            name = _text((o.get("metadata") or {}).get("name"))
+            named.setdefault((kind, name), []).append(o)
+        if not is_cluster_scoped(o):
+            by_here.setdefault(here(o), set()).add(loaded(o))
+            by_raw.setdefault(current[id(o)], set()).add(loaded(o))
+    everywhere = set().union(*by_here.values())
+
     for obj in objects:
         kind, group = obj.get("kind"), _group(obj)
         if kind in ("RoleBinding", "ClusterRoleBinding") and group == "rbac.authorization.k8s.io":
-            target, field = "ServiceAccount", ("subjects",)
-        elif kind in (
-            "ValidatingWebhookConfiguration",
-            "MutatingWebhookConfiguration",
-        ) and group == ("admissionregistration.k8s.io"):
-            target, field = "Service", ("webhooks",)
+            target, field = "ServiceAccount", "subjects"
+        elif (
+            kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+            and group == "admissionregistration.k8s.io"
+        ):
+            target, field = "Service", "webhooks"
         else:
             continue
         origin = origins[id(obj)]
-        items = obj.get(field[0])
+        items = obj.get(field)
         if not isinstance(items, list):
             continue
-        if kind == "RoleBinding" and not is_cluster_scoped(obj):
+        cluster = is_cluster_scoped(obj)
+        bound: set[str] = set()
+        if kind == "RoleBinding" and not cluster:
             bound = {
                 _text(s.get("namespace"))
                 for s in items
                 if isinstance(s, dict) and "namespace" in s and s.get("kind") == "ServiceAccount"
             }
+        if cluster:
+            reach_loaded = everywhere
         else:
-            bound = set()
-        if is_cluster_scoped(obj):
-            reachable = objects
-        else:
-            reachable = [
-                o
-                for o in objects
-                if is_cluster_scoped(o) or here(o) == here(obj) or current[id(o)] in bound
-            ]
+            reach_loaded = set(by_here.get(here(obj), ()))
+            for namespace in bound:
+                reach_loaded |= by_raw.get(namespace, set())
+        mine = here(obj)
+
         for i, item in enumerate(items):
             if target == "Service":
-                path: tuple[Any, ...] = (field[0], i, "clientConfig", "service")
+                path: tuple[Any, ...] = (field, i, "clientConfig", "service")
                 node = (item.get("clientConfig") or {}) if isinstance(item, dict) else {}
                 node = node.get("service") if isinstance(node, dict) else None
             else:
-                path, node = (field[0], i), item
+                path, node = (field, i), item
             if not isinstance(node, dict):
                 continue  # a scalar name keeps its value; nothing else is looked at
             if "name" not in node:
@@ -549,25 +563,24 @@ def fix_back_references(objects: list[Obj], origins: dict[int, Origin], own: Own
                     (*origin.where, *path),
                 )
             name = _text(node["name"])
-            candidates = reachable
+            candidates = [
+                o
+                for o in named.get((target, name), ())
+                if cluster or is_cluster_scoped(o) or here(o) == mine or current[id(o)] in bound
+            ]
             if "namespace" in node:
+                # By the namespace as loaded if any object within reach was loaded
+                # there, else by the namespace now (kustomize's filterMapCandidatesByNamespace).
                 wanted = _text(node["namespace"])
-                candidates = [o for o in reachable if loaded(o) == wanted] or [
-                    o for o in reachable if here(o) == wanted
-                ]
+                by = loaded if wanted in reach_loaded else here
+                candidates = [o for o in candidates if by(o) == wanted]
             candidates = [
                 o
                 for o in candidates
-                if origins[id(o)].stored
-                and _text((o.get("metadata") or {}).get("name")) == name
-                and o.get("kind") == target
-                and _version(o) == "v1"
-                and (
-                    is_cluster_scoped(obj)
-                    or is_cluster_scoped(o)
-                    or o.get("kind") == "ServiceAccount"
-                    or here(o) == here(obj)
-                )
+                if cluster
+                or is_cluster_scoped(o)
+                or o.get("kind") == "ServiceAccount"
+                or here(o) == mine
             ]
             if not candidates:
                 continue
