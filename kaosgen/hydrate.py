@@ -100,6 +100,21 @@ _TEMPLATE_PATHS = {
         ("spec", "jobTemplate", "spec", "template", "metadata"),
     ),
 }
+#: ... and only for these groups / versions of those kinds (None: any), per field: a
+#: custom resource of the same kind name in another group keeps its template.
+_TEMPLATE_SELECTORS: dict[str, dict[str, tuple[str | None, str | None]]] = {
+    "labels": {
+        "ReplicationController": (None, "v1"),
+        "StatefulSet": ("apps", None),
+        "Job": ("batch", None),
+        "CronJob": ("batch", None),
+    },
+    "annotations": {
+        "ReplicationController": (None, "v1"),
+        "Job": ("batch", None),
+        "CronJob": ("batch", None),
+    },
+}
 _REPLICA_KINDS = frozenset({"Deployment", "ReplicationController", "ReplicaSet", "StatefulSet"})
 
 #: Strategic-merge keys of the lists kaosgen's patches touch (others are replaced).
@@ -602,9 +617,14 @@ def add_metadata(
     """`labels` / `commonAnnotations`: onto every object, and into templates if asked."""
     for obj in objects:
         targets = [own.child(obj, "metadata", create=True)]
-        if templates:
-            for path in _TEMPLATE_PATHS.get(obj.get("kind"), ()):
-                targets.append(own.path(obj, path, create=True))
+        kind = obj.get("kind")
+        if templates and kind in _TEMPLATE_PATHS:
+            group, version = _TEMPLATE_SELECTORS[field].get(kind, (None, None))
+            if (group is None or _group(obj) == group) and (
+                version is None or _version(obj) == version
+            ):
+                for path in _TEMPLATE_PATHS[kind]:
+                    targets.append(own.path(obj, path, create=True))
         for meta in targets:
             own.child(meta, field, create=True).update(pairs)
 

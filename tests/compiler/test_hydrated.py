@@ -386,6 +386,16 @@ spec:
     - name: c
       image: ghcr.io/acme/agent:1.0
 ---
+apiVersion: example.com/v1
+kind: StatefulSet
+metadata: {name: not-apps}
+spec: {template: {metadata: {labels: {a: b}}}}
+---
+apiVersion: example.com/v1
+kind: Job
+metadata: {name: not-batch}
+spec: {template: {metadata: {labels: {a: b}}}}
+---
 apiVersion: v1
 kind: Pod
 metadata: {name: p}
@@ -576,6 +586,10 @@ def test_user_documents_are_namespaced_as_kustomize_does(tmp_path: Path) -> None
     plain = {(o["kind"], o["metadata"]["name"]): o for o in built["plain"]["all"]}
     assert plain[("RoleBinding", "rb")]["subjects"][0]["namespace"] == "default"
     assert ("Namespace", "side-ns") in plain
+    for name in ("not-apps", "not-batch"):  # labels reach only the real kinds' templates
+        assert plain[("StatefulSet" if name == "not-apps" else "Job", name)]["spec"] == {
+            "template": {"metadata": {"labels": {"a": "b"}}}
+        }
 
 
 @pytest.mark.parametrize(
