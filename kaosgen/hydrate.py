@@ -150,7 +150,7 @@ def _describe(obj: Any) -> str:
 
 def check_shape(obj: Any) -> None:
     """What the transformers rely on, and kustomize too: a mapping whose metadata, labels
-    and annotations are mappings."""
+    and annotations are mappings (a List's items too)."""
     if not isinstance(obj, dict):
         raise HydrationError("a document that is not a mapping", obj)
     meta = obj.get("metadata")
@@ -163,6 +163,15 @@ def check_shape(obj: Any) -> None:
             raise HydrationError(
                 f"{_describe(obj)}: metadata.{field} is not a mapping", obj, ("metadata", field)
             )
+    kind, items = obj.get("kind"), obj.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        for i, item in enumerate(items):  # kustomize loads each item as a resource
+            if item is None:
+                continue
+            try:
+                check_shape(item)
+            except HydrationError as exc:
+                raise HydrationError(str(exc), obj, ("items", i, *exc.path)) from None
 
 
 def copy(value: Any) -> Any:
