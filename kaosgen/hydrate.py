@@ -369,7 +369,7 @@ class Tree:
                 ]
             for obj, origin in found:
                 mine = own.mine(obj)
-                self.origins[id(mine)] = Origin(*origin)
+                self.origins[id(mine)] = origin
                 objects.append(mine)
         if kust.get("namespace"):
             set_namespace(objects, kust["namespace"], own, self.origins)
@@ -438,6 +438,12 @@ def _set_field(
     node[key] = value
 
 
+#: Kinds with namespace fields beyond metadata.namespace.
+_NAMESPACE_FIELDS = frozenset(
+    {"APIService", "CustomResourceDefinition", "RoleBinding", "ClusterRoleBinding"}
+)
+
+
 def set_namespace(
     objects: Iterable[Obj], namespace: str, own: Own, origins: dict[int, Origin]
 ) -> None:
@@ -447,9 +453,10 @@ def set_namespace(
     namespace (if set), and the subjects named `default` of (Cluster)RoleBindings."""
     for obj in objects:
         origin = origins[id(obj)]
-        origins[id(obj)] = origin._replace(stored=True)
-        kind, group = obj.get("kind"), _group(obj)
-        if not is_cluster_scoped(obj):
+        if not origin.stored:
+            origins[id(obj)] = Origin(origin.source, origin.where, origin.namespace, True)
+        kind = obj.get("kind")
+        if (obj.get("apiVersion"), kind) not in CLUSTER_SCOPED:
             meta = obj.get("metadata") or {}
             # Right after the name, where a reader looks for it.
             head = {"name": meta["name"]} if "name" in meta else {}
@@ -460,9 +467,11 @@ def set_namespace(
             }
         elif kind == "Namespace" and obj.get("apiVersion") == "v1":
             own.child(obj, "metadata", create=True)["name"] = namespace
-        if kind == "APIService" and group == "apiregistration.k8s.io":
+        if kind not in _NAMESPACE_FIELDS:
+            continue
+        if kind == "APIService" and _group(obj) == "apiregistration.k8s.io":
             _create_path(obj, ("spec", "service"), own, origin)["namespace"] = namespace
-        elif kind == "CustomResourceDefinition" and group == "apiextensions.k8s.io":
+        elif kind == "CustomResourceDefinition" and _group(obj) == "apiextensions.k8s.io":
             where = ("spec", "conversion", "webhook", "clientConfig", "service")
             node: Any = obj
             for key in where:
@@ -518,6 +527,14 @@ def fix_back_references(objects: list[Obj], origins: dict[int, Origin], own: Own
             return "~X"
         return "default" if namespace in ("", "default") else namespace
 
+    referrers = {
+        "RoleBinding",
+        "ClusterRoleBinding",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    }
+    if not any(o.get("kind") in referrers for o in objects):
+        return
     current = {id(o): _namespace_of(o) for o in objects}
 
     def here(o: Obj) -> str:
