@@ -373,6 +373,7 @@ class Tree:
                 objects.append(mine)
         if kust.get("namespace"):
             set_namespace(objects, kust["namespace"], own, self.origins)
+            _check_unique(objects, kust["namespace"], self.origins)
         for patch in kust.get("patches") or []:
             body = self._patch_body(directory, patch)
             objects = apply_patch(objects, body, patch.get("target"), own, self.origins)
@@ -442,6 +443,29 @@ def _set_field(
 _NAMESPACE_FIELDS = frozenset(
     {"APIService", "CustomResourceDefinition", "RoleBinding", "ClusterRoleBinding"}
 )
+
+
+def _check_unique(objects: Iterable[Obj], namespace: str, origins: dict[int, Origin]) -> None:
+    """kustomize refuses a `namespace:` that makes two resources one (two Namespace objects,
+    or a ConfigMap `c` in another namespace and one in none); so does the render."""
+    seen: dict[tuple[Any, ...], Obj] = {}
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        ns = "" if is_cluster_scoped(obj) else _text(meta.get("namespace"))
+        key = (obj.get("apiVersion"), obj.get("kind"), "default" if ns == "" else ns)
+        key = (*key, _text(meta.get("name")))
+        first = seen.setdefault(key, obj)
+        if first is not obj:
+            origin = origins[id(obj)]
+            loaded: Any = origin.source
+            for step in origin.where:
+                loaded = loaded[step]
+            raise HydrationError(
+                f"{_describe(loaded)}: `namespace: {namespace}` makes it the same object as "
+                f"another {obj.get('kind')} (kustomize refuses it too): rename one of them",
+                origin.source,
+                origin.where,
+            )
 
 
 def set_namespace(

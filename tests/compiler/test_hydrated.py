@@ -609,6 +609,12 @@ def test_user_documents_are_namespaced_as_kustomize_does(tmp_path: Path) -> None
             6,
             "has no name",
         ),
+        (
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n"
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n",
+            5,
+            "makes it the same object as another Namespace",
+        ),
     ],
 )
 def test_what_kustomize_cannot_namespace_is_an_error_at_its_place(
