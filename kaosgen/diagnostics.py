@@ -155,7 +155,9 @@ def format_text(
         out.append(f"{where}: {sev}: {d.message} [{d.rule}]")
         text = sources.get(loc.path)
         if text is not None and loc.line:
-            lines = line_cache.setdefault(loc.path, text.splitlines())
+            lines = line_cache.get(loc.path)
+            if lines is None:  # split once per file (setdefault would split every time)
+                lines = line_cache[loc.path] = text.splitlines()
             if 0 < loc.line <= len(lines):
                 src, column = _clip(lines[loc.line - 1].expandtabs(1), loc.column)
                 out.append(f"  {loc.line:>4} | {src}")
