@@ -22,7 +22,10 @@ def test_stop_all_reaches_children_that_ignore_sigterm(tmp_path: Path) -> None:
     script = f"sh -c 'trap \"\" TERM; echo child up; sleep 300' & echo $! > {pid_file}; wait"
     running = supervisor.start("parent", ["sh", "-c", script], dict(os.environ), str(tmp_path))
     deadline = time.monotonic() + 10
-    while "child up" not in out.getvalue() and time.monotonic() < deadline:
+    # The child may print before its parent has written the pid file: wait for both.
+    while time.monotonic() < deadline and not (
+        "child up" in out.getvalue() and pid_file.exists() and pid_file.read_text().strip()
+    ):
         time.sleep(0.05)
     child = int(pid_file.read_text())
     assert alive(child)
