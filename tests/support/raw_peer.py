@@ -36,6 +36,9 @@ class RawPeer:
         self.a2a = a2a
         self.port = 0
         self.connections = 0
+        #: The connections (by number) that carried a delegation (POST); card fetches
+        #: (GET, retried in the background while a peer has no card) are not counted.
+        self.post_connections: set[int] = set()
         self.requests: list[tuple[str, Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -88,6 +91,7 @@ class RawPeer:
     # -- the server -----------------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        number = self.connections
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -103,6 +107,7 @@ class RawPeer:
                     writer.write(self.card() if found else _response(404, b""))
                     await writer.drain()
                     continue
+                self.post_connections.add(number)
                 body = json.loads(raw)
                 self.requests.append((path, body))
                 text = self.task_text(body)
