@@ -186,14 +186,28 @@ class Runtime:
         try:
             await self.memory.add_event(session_id, event_type, content, metadata)
         except Exception as exc:
-            self.metrics.errors.labels("memory").inc()
-            log.log(
-                logging.DEBUG if isinstance(exc, MemoryPaused) else logging.WARNING,
-                "memory: could not record %s for session %s: %s",
-                event_type,
-                session_id,
-                exc,
-            )
+            self._memory_failed(f"record {event_type} for", session_id, exc)
+
+    async def history(self, session_id: str) -> list[dict[str, Any]]:
+        """The session's last MEMORY_CONTEXT_LIMIT turns (both APIs); a memory outage is
+        logged and gives none, never fails the request."""
+        if not self.memory_on or self.settings.memory_context_limit <= 0:
+            return []
+        try:
+            return await self.memory.get_messages(session_id, self.settings.memory_context_limit)
+        except Exception as exc:
+            self._memory_failed("load", session_id, exc)
+            return []
+
+    def _memory_failed(self, what: str, session_id: str, exc: Exception) -> None:
+        self.metrics.errors.labels("memory").inc()
+        log.log(
+            logging.DEBUG if isinstance(exc, MemoryPaused) else logging.WARNING,
+            "memory: could not %s session %s: %s",
+            what,
+            session_id,
+            exc,
+        )
 
     def _on_model_call(self, outcome: str, seconds: float, usage: Usage | None) -> None:
         self.metrics.model_calls.labels(outcome).inc()
@@ -363,18 +377,7 @@ async def chat_completions(request: Request) -> Response:
 
     client_messages = req.messages_dicts
     turns = [m for m in client_messages if m.get("role") not in ("system", "developer")]
-    history: list[dict[str, Any]] = []
-    if rt.memory_on and len(turns) <= 1 and settings.memory_context_limit > 0:
-        try:
-            history = await rt.memory.get_messages(session_id, settings.memory_context_limit)
-        except Exception as exc:
-            rt.metrics.errors.labels("memory").inc()
-            log.log(
-                logging.DEBUG if isinstance(exc, MemoryPaused) else logging.WARNING,
-                "memory: could not load session %s: %s",
-                session_id,
-                exc,
-            )
+    history = await rt.history(session_id) if len(turns) <= 1 else []
     messages = build_messages(settings.agent_instructions, client_messages, history)
 
     last = client_messages[-1]

@@ -30,7 +30,6 @@ from opentelemetry import propagate
 
 from ..app import build_messages, conversation_of, model_failure, response_metadata
 from ..loop import Done, LoopRequest, Progress
-from ..memory import MemoryPaused
 from ..model_client import ModelError
 from ..tools import CallContext
 from . import wire
@@ -72,22 +71,6 @@ class LoopExecutor(AgentExecutor):
         updater = TaskUpdater(event_queue, str(context.task_id), str(context.context_id))
         await updater.cancel(_message(updater, "canceled by the client"))
 
-    async def _history(self, session_id: str) -> list[dict[str, Any]]:
-        rt = self.rt
-        if not rt.memory_on or rt.settings.memory_context_limit <= 0:
-            return []
-        try:
-            return await rt.memory.get_messages(session_id, rt.settings.memory_context_limit)
-        except Exception as exc:
-            rt.metrics.errors.labels("memory").inc()
-            log.log(
-                logging.DEBUG if isinstance(exc, MemoryPaused) else logging.WARNING,
-                "memory: could not load session %s: %s",
-                session_id,
-                exc,
-            )
-            return []
-
     async def _run(
         self, context: RequestContext, checked: CheckedMessage, updater: TaskUpdater
     ) -> None:
@@ -96,7 +79,7 @@ class LoopExecutor(AgentExecutor):
         depth, budget = checked.depth, checked.budget
         # As on the OpenAI API: the session's turns from memory unless the caller sent its own.
         client_messages = [*checked.conversation, {"role": "user", "content": checked.text}]
-        history = [] if checked.conversation else await self._history(session_id)
+        history = [] if checked.conversation else await rt.history(session_id)
         messages = build_messages(rt.settings.agent_instructions, client_messages, history)
         await rt.record(
             session_id, "user_message", checked.text, {"delegation_depth": depth} if depth else None
