@@ -1,6 +1,6 @@
 """`python -m kaosgen`: the same as the `kaosgen` command."""
 
-from kaosgen.cli import main
+from kaosgen.cli import run
 
 if __name__ == "__main__":
-    main(prog_name="kaosgen")
+    run()

@@ -81,5 +81,34 @@ def main() -> None:
     """
 
 
+def run() -> None:
+    """The `kaosgen` executable (and `python -m kaosgen`): `main`, then the process ends
+    without tearing down what the command built. Freeing a large project's millions of
+    objects one by one, or the interpreter's clean-up of them, only costs time (about 8%
+    of a 1,000-agent render); stdout and stderr are flushed first. In-process callers
+    (tests, click's CliRunner) call `main` and keep the usual exit."""
+    import os
+    import sys
+
+    from kaosgen.commands import common
+
+    common._KEPT = []
+    try:
+        main(prog_name="kaosgen")
+        status = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            status = exc.code or 0
+        else:  # sys.exit("message"): printed, status 1, as Python does
+            print(exc.code, file=sys.stderr)
+            status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away, a closed stream
+            status = status or 1
+    os._exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

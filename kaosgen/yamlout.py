@@ -223,11 +223,138 @@ def _emit_entry(head: str, item: object, indent: str, out: list[str], in_seq: bo
         out.append(head + " " + scalar(item))
 
 
+# --- the fast path -------------------------------------------------------------------
+# The same output as `_emit`, for the plain dicts, lists, strings and ints that make up
+# nearly every object: one call per container instead of one per entry, and the text of
+# keys and strings looked up in dicts. Anything else goes through `_emit_entry`.
+
+#: Scalar text of strings (`_LIT`: written as a literal block) and `key:` text of keys.
+_TEXT: dict[str, str] = {}
+_KEYS: dict[str, str] = {}
+_LIT = "\n"  # never the text of a scalar (a newline is escaped or in a block)
+_CACHE_LIMIT = 1 << 18
+
+
+def _text(value: str) -> str:
+    literal, text = _string(value)
+    if len(_TEXT) >= _CACHE_LIMIT:
+        _TEXT.clear()
+    text = _TEXT[value] = _LIT if literal else text
+    return text
+
+
+def _key(key: object) -> str:
+    text = scalar(key) + ":"
+    if type(key) is str:
+        if len(_KEYS) >= _CACHE_LIMIT:
+            _KEYS.clear()
+        _KEYS[key] = text
+    return text
+
+
+def _node(value: object, indent: str, out: list[str]) -> None:
+    """`_emit` for a non-empty container."""
+    if id(value) in _SHARED:
+        key = (id(value), indent)
+        text = _MEMO.get(key)
+        if text is None:
+            lines: list[str] = []
+            _node_body(value, indent, lines)
+            text = _MEMO[key] = "\n".join(lines)
+        out.append(text)
+        return
+    _node_body(value, indent, out)
+
+
+def _node_body(value: object, indent: str, out: list[str]) -> None:
+    kind = type(value)
+    if kind is dict:
+        _pairs(value, indent, indent, out)  # type: ignore[arg-type]
+    elif kind is list:
+        _items(value, indent, out)  # type: ignore[arg-type]
+    else:
+        _emit_node(value, indent, out)
+
+
+def _pairs(value: dict, first: str, indent: str, out: list[str]) -> None:
+    """A mapping's entries at `indent`; the first key's line starts with `first` (`- `
+    of a sequence item, or the indentation itself)."""
+    append = out.append
+    prefix = first
+    for key, item in value.items():
+        keytext = _KEYS.get(key) if type(key) is str else None
+        if keytext is None:
+            keytext = _key(key)
+        head = prefix + keytext
+        prefix = indent
+        kind = type(item)
+        if kind is str:
+            text = _TEXT.get(item)
+            if text is None:
+                text = _text(item)
+            if text is _LIT:
+                lines = _literal(item, indent)
+                append(head + " " + lines[0])
+                out.extend(lines[1:])
+            else:
+                append(head + " " + text)
+        elif kind is dict:
+            if item:
+                append(head)
+                _node(item, indent + "  ", out)
+            else:
+                append(head + " {}")
+        elif kind is list:
+            if item:
+                append(head)
+                _node(item, indent, out)
+            else:
+                append(head + " []")
+        elif kind is int:
+            append(head + " " + str(item))
+        else:
+            _emit_entry(head, item, indent, out)
+
+
+def _items(value: list, indent: str, out: list[str]) -> None:
+    """A sequence's items at `indent` (Kubernetes style: the parent key's indentation)."""
+    append = out.append
+    sub = indent + "  "
+    dash = indent + "- "
+    for item in value:
+        kind = type(item)
+        if kind is dict:
+            if item:
+                _pairs(item, dash, sub, out)
+            else:
+                append(dash + "{}")
+        elif kind is str:
+            text = _TEXT.get(item)
+            if text is None:
+                text = _text(item)
+            if text is _LIT:
+                lines = _literal(item, indent)
+                append(dash + lines[0])
+                out.extend(lines[1:])
+            else:
+                append(dash + text)
+        elif kind is list:
+            if item:
+                append(indent + "-")
+                _node(item, sub, out)
+            else:
+                append(dash + "[]")
+        elif kind is int:
+            append(dash + str(item))
+        else:
+            _emit_entry(indent + "-", item, indent, out, in_seq=True)
+
+
 def dump(value: object) -> str:
     """One YAML document (no `---`), ending with a newline."""
     if isinstance(value, (dict, list)) and value:
         out: list[str] = [""]
-        _emit(value, "", out)
+        _node(value, "", out)
         lines = out[1:]
         return "\n".join(lines) + "\n"
     if isinstance(value, str) and _literal_ok(value):

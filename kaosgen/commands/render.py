@@ -17,6 +17,7 @@ from kaosgen.commands.common import (
     describe_inputs,
     fail,
     failed,
+    keep_until_exit,
     merged,
     one_shot,
     os_error,
@@ -110,7 +111,9 @@ def render(
                 err=True,
             )
         compilations.append(
-            compile_project(inputs, project_file=project_file, output=output, progress=progress)
+            keep_until_exit(
+                compile_project(inputs, project_file=project_file, output=output, progress=progress)
+            )
         )
     progress.close()
     if verbose:

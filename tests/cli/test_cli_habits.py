@@ -369,6 +369,33 @@ def test_python_m_kaosgen_is_the_same_command(echo: Path) -> None:
     assert usage.returncode == 2 and usage.stderr.startswith("Usage: kaosgen render")
 
 
+def test_the_executable_exits_without_losing_output(echo: Path) -> None:
+    """`kaosgen` (cli.run) ends the process without tearing down what the command built:
+    stdout and stderr must still arrive whole, through pipes, with the command's status,
+    and say what the in-process command says."""
+    for argv, status in (
+        (["build", "--env", "dev"], 0),
+        (["render", "-q"], 0),
+        (["validate", "missing-file.yaml"], 2),
+    ):
+        proc = subprocess.run(
+            [KAOSGEN, *argv], cwd=echo, capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == status, proc.stderr
+        assert "Traceback" not in proc.stderr
+        if argv[0] == "build":
+            in_process = run_kaosgen(*argv, cwd=echo)
+            assert_no_traceback(in_process)
+            assert proc.stdout == in_process.stdout and len(proc.stdout) > 10_000
+    invalid = echo / "bad.yaml"
+    invalid.write_text("apiVersion: kaos.tools/v1alpha1\nkind: Agent\nmetadata: {}\n")
+    proc = subprocess.run(
+        [KAOSGEN, "validate", "."], cwd=echo, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1 and "bad.yaml:" in proc.stderr
+    assert proc.stderr.rstrip().endswith("warning(s)")  # the summary, the last line
+
+
 def _shell(shell: str) -> str:
     found = shutil.which(shell)
     if found is None:

@@ -108,3 +108,41 @@ def test_ambiguous_words_are_quoted():
     assert yamlout.dump({"a": "yes", "b": "8000", "c": "true", "d": "null"}) == (
         'a: "yes"\nb: "8000"\nc: "true"\nd: "null"\n'
     )
+
+
+class _Mapping(dict):
+    """A dict subclass: written by the generic path, not the fast one."""
+
+
+class _Sequence(list):
+    pass
+
+
+def _generic_dump(value) -> str:
+    """The reference: every entry through the generic `_emit_entry`."""
+    out = [""]
+    yamlout._emit(value, "", out)
+    return "\n".join(out[1:]) + "\n"
+
+
+def _subclassed(value):
+    """The same data with every container a subclass (the generic path all the way)."""
+    if isinstance(value, dict):
+        return _Mapping((k, _subclassed(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return _Sequence(_subclassed(v) for v in value)
+    return value
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(keys, data, min_size=1, max_size=5))
+def test_fast_path_writes_what_the_generic_path_writes(doc):
+    """`dump` takes a fast path for plain dicts, lists, strings and ints; it must write
+    byte for byte what the generic path writes, mixed with subclasses and shared
+    containers (written once per indentation and reused) too."""
+    reference = _generic_dump(_subclassed(doc))
+    assert yamlout.dump(doc) == reference
+    mixed = {"plain": doc, "subclassed": _subclassed(doc), "again": doc, "list": [doc, doc]}
+    shared = {id(v) for v in doc.values() if isinstance(v, (dict, list)) and v} | {id(doc)}
+    with yamlout.sharing(shared):
+        assert yamlout.dump(mixed) == _generic_dump(_subclassed(mixed))
