@@ -41,6 +41,21 @@ def describe_bytes(size: int) -> str:
 MAX_FILE_DIAGNOSTICS = 100
 
 
+#: How long a compilation works before a terminal shows its progress line (env
+#: KAOSGEN_PROGRESS_DELAY, in seconds, overrides it).
+PROGRESS_DELAY_SECONDS = 0.5
+
+
+def progress_delay_seconds() -> float:
+    """PROGRESS_DELAY_SECONDS, or KAOSGEN_PROGRESS_DELAY when it is a number of seconds."""
+    import os
+
+    try:
+        return max(0.0, float(os.environ["KAOSGEN_PROGRESS_DELAY"]))
+    except (KeyError, ValueError):
+        return PROGRESS_DELAY_SECONDS
+
+
 def lock_wait_seconds() -> float:
     """LOCK_WAIT_SECONDS, or KAOSGEN_LOCK_TIMEOUT when it is a number of seconds."""
     import os

@@ -182,10 +182,11 @@ def compile_inputs(
 
 def progress_reporter(*, quiet: bool = False) -> Any:
     """A progress line on stderr for long work, only on a terminal that can erase a line."""
+    from kaosgen.limits import progress_delay_seconds
     from kaosgen.progress import Progress
 
     terminal = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
-    return Progress(sys.stderr, enabled=not quiet and terminal)
+    return Progress(sys.stderr, enabled=not quiet and terminal, delay=progress_delay_seconds())
 
 
 def merged(compilations: list[Any]) -> Any:

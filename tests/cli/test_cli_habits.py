@@ -255,7 +255,10 @@ def _big_project(root: Path, agents: int) -> Path:
 
 def test_long_renders_show_progress_on_a_terminal_only(tmp_path: Path) -> None:
     project = _big_project(tmp_path / "big", 800)
-    code, shown = _on_a_terminal(["render", ".", "-o", "../out-tty"], project)
+    # However fast this machine renders 800 agents, the line is due after 0.05 s.
+    code, shown = _on_a_terminal(
+        ["render", ".", "-o", "../out-tty"], project, KAOSGEN_PROGRESS_DELAY="0.05"
+    )
     assert code == 0, shown
     assert "\r\x1b[Kkaosgen: " in shown  # the progress line, redrawn in place ...
     last = shown.rsplit("\r\x1b[K", 1)[1]
@@ -263,7 +266,7 @@ def test_long_renders_show_progress_on_a_terminal_only(tmp_path: Path) -> None:
     piped = subprocess.run(
         [KAOSGEN, "render", ".", "-o", "../out-pipe"],
         cwd=project,
-        env=tool_env(),
+        env=tool_env(KAOSGEN_PROGRESS_DELAY="0.05"),
         capture_output=True,
         text=True,
         timeout=240,
