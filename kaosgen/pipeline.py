@@ -28,10 +28,10 @@ import dataclasses
 import difflib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.filters import apply_ignores, mute_cascades
@@ -41,6 +41,9 @@ from kaosgen.inputs import reject_foreign_files
 from kaosgen.models import API_GROUP, API_VERSION, KINDS
 from kaosgen.project import LoadedProject, load_project
 from kaosgen.source import STDIN, Document, load_paths
+
+if TYPE_CHECKING:
+    from kaosgen.rendered import RenderedFiles
 
 KAOS_GROUP_PREFIX = "kaos.tools/"
 PROJECT_GROUP_PREFIX = "kaosgen.dev/"
@@ -61,7 +64,7 @@ class Compilation:
     project: LoadedProject | None = None
     graph: Graph | None = None
     output_dir: Path | None = None
-    files: dict[str, str] = field(default_factory=dict)
+    files: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -365,22 +368,20 @@ def delivery_files(
 def serialize(
     files: dict[str, list[dict[str, Any]]],
     vendored: dict[str, dict[str, str]],
-    progress: ProgressReport = _no_progress,
     shared: set[int] | None = None,
-) -> dict[str, str]:
-    """`shared`: ids of containers several objects hold (hydrate): written once."""
-    from kaosgen import yamlout
+) -> RenderedFiles:
+    """Path -> YAML text, each file written when first read (the write pass overlaps
+    creating files with serializing the next ones). `shared`: ids of containers several
+    objects hold (hydrate): written once."""
+    from kaosgen.rendered import RenderedFiles
     from kaosgen.writer import HEADER
 
-    texts = {}
-    with yamlout.sharing(shared or set()):
-        for done, (path, objects) in enumerate(files.items()):
-            progress("writing YAML", done, len(files))
-            texts[path] = yamlout.dump_all(objects, header=HEADER)
-    for directory, component_files in vendored.items():
-        for rel, text in component_files.items():
-            texts[f"{directory}/{rel}"] = HEADER + text
-    return dict(sorted(texts.items()))
+    texts = {
+        f"{directory}/{rel}": HEADER + text
+        for directory, component_files in vendored.items()
+        for rel, text in component_files.items()
+    }
+    return RenderedFiles(files, texts, shared or set())
 
 
 # --- the whole pipeline --------------------------------------------------------------
@@ -482,7 +483,7 @@ def _compile(
             files, vendored, graph, loaded, diags, hydrate_all=hydrate_all, shared=shared
         )
     )
-    result.files = serialize(files, vendored, progress, shared)
+    result.files = serialize(files, vendored, shared)
     return result
 
 

@@ -15,7 +15,8 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,8 +132,8 @@ def read_manifest(out_dir: Path) -> Manifest | None:
 
 
 def plan_changes(
-    out_dir: Path, files: dict[str, str], owner: str, *, force: bool = False
-) -> tuple[SyncResult, dict[str, str | None], dict[str, str]]:
+    out_dir: Path, files: Mapping[str, str], owner: str, *, force: bool = False
+) -> tuple[SyncResult, dict[str, str | None], Mapping[str, str]]:
     """Compare the plan with the disk: what would be added, changed, removed.
 
     Returns the result, the old texts (for diffs) and the files to write, which are
@@ -163,8 +164,9 @@ def plan_changes(
     # Without a manifest (a render by an older kaosgen), generated files where this render
     # writes are overwritten, and the others are kept and reported, never removed.
     adopt = force or previous is None
-    planned = dict(files)
-    planned[MANIFEST] = ownership.render(Manifest(owner, tuple(files)))
+    # Texts are read only where there is a file to compare with (`files` may make them
+    # on demand: the new ones are made while they are written).
+    planned = ChainMap({MANIFEST: ownership.render(Manifest(owner, tuple(files)))}, files)
     result = SyncResult()
     old_texts: dict[str, str | None] = {}
     for rel in sorted(planned):
@@ -201,7 +203,7 @@ def plan_changes(
 
 
 def unified_diff(
-    out_dir: Path, files: dict[str, str], result: SyncResult, old_texts: dict[str, str | None]
+    out_dir: Path, files: Mapping[str, str], result: SyncResult, old_texts: dict[str, str | None]
 ) -> str:
     chunks: list[str] = []
     label = out_dir.as_posix().strip("/")  # a/<dir>/..., also for an absolute DIR
@@ -254,7 +256,7 @@ def remove_temporaries(out_dir: Path) -> list[str]:
     return removed
 
 
-def apply_changes(out_dir: Path, files: dict[str, str], result: SyncResult) -> None:
+def apply_changes(out_dir: Path, files: Mapping[str, str], result: SyncResult) -> None:
     """Write what `plan_changes` planned (`files`: the plan's files, manifest included).
     Call it holding `locked(out_dir)`: leftover temporaries are removed first."""
     remove_temporaries(out_dir)
@@ -262,11 +264,14 @@ def apply_changes(out_dir: Path, files: dict[str, str], result: SyncResult) -> N
     for directory in sorted({(out_dir / rel).parent for rel in targets}):
         directory.mkdir(parents=True, exist_ok=True)
     if len(targets) > 64:
-        # Creating a file is mostly kernel time; a few threads overlap it.
+        # Creating a file is mostly kernel time: a few threads do it while this one
+        # makes the next file's text (`files` may make texts on demand).
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda rel: _atomic_write(out_dir / rel, files[rel]), targets))
+            pending = [pool.submit(_atomic_write, out_dir / rel, files[rel]) for rel in targets]
+            for future in pending:
+                future.result()
     else:
         for rel in targets:
             _atomic_write(out_dir / rel, files[rel])

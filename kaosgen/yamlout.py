@@ -147,16 +147,18 @@ _MEMO: dict[tuple[int, str], str] = {}
 
 
 @contextlib.contextmanager
-def sharing(ids: set[int]) -> Iterator[None]:
+def sharing(ids: set[int], memo: dict[tuple[int, str], str] | None = None) -> Iterator[None]:
     """While writing objects that share the containers `ids` (the same dict or list in
-    several objects, unchanged), write each once per indentation and reuse the text. The
-    containers must not change meanwhile."""
+    several objects, unchanged), write each once per indentation and reuse the text
+    (kept in `memo` when given, for later writes of the same objects). The containers
+    must not change meanwhile."""
     global _SHARED, _MEMO
-    _SHARED, _MEMO = ids, {}
+    saved = _SHARED, _MEMO
+    _SHARED, _MEMO = ids, ({} if memo is None else memo)
     try:
         yield
     finally:
-        _SHARED, _MEMO = frozenset(), {}
+        _SHARED, _MEMO = saved
 
 
 def _emit(value: object, indent: str, out: list[str]) -> None:
