@@ -166,6 +166,17 @@ def measure(agents: int, runs: int, env: str, aggregate: bool) -> dict[str, floa
             figures["largest"] = max(costs.values())
             figures["largest_name"] = max(costs, key=costs.__getitem__)  # type: ignore[assignment]
             figures["sum"] = sum(costs.values())
+            empty = Path(tmp) / "empty"
+            empty.mkdir()
+            (empty / "kustomization.yaml").write_text("resources: []\n", encoding="utf-8")
+            figures["startup"] = cpu_seconds([kubectl, "kustomize", str(empty)], root, runs=3)
+            figures["bytes"] = float(
+                sum(
+                    (s / "resources.yaml").stat().st_size
+                    for s in shards
+                    if (s / "resources.yaml").exists()
+                )
+            )
             if aggregate:
                 print(f"  building overlays/{env} of {agents} agents once ...", flush=True)
                 figures["aggregate"] = cpu_seconds(
@@ -227,6 +238,13 @@ def main() -> None:
     if top["largest"] == top["largest"]:
         print(
             f"  largest shard <= 2.0 s CPU: {top['largest']:.2f} s, {verdict(top['largest'] <= 2.0)}"
+        )
+        agents_n = max(rows)
+        print(
+            f"  (kustomize: {top['sum'] / agents_n * 1000:.1f} ms CPU per agent over "
+            f"{top['bytes'] / 1e6:.1f} MB of objects, {top['sum'] / top['bytes'] * 1e6:.2f} s per MB; "
+            f"{top['startup'] * 1000:.0f} ms of each build is kubectl's start-up, "
+            f"{top['startup'] * top['shards']:.1f} s of the sum)"
         )
         ratio = top["sum"] / top["fresh"]
         print(
