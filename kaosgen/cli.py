@@ -27,11 +27,22 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """An operating-system error no command handled (a file it cannot write, a full
-        disk) is one line and exit 2, never a traceback."""
+        disk) or output the terminal's encoding cannot carry is one line and exit 2, never a
+        traceback; Ctrl-C exits 130, as a shell reports a command SIGINT ended."""
         import errno
 
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted", err=True)
+            ctx.exit(130)
+        except UnicodeEncodeError as exc:
+            click.echo(
+                f"error: cannot write {exc.object[exc.start : exc.end]!r} in this terminal's "
+                f"encoding ({exc.encoding}): use a UTF-8 locale or PYTHONIOENCODING=utf-8",
+                err=True,
+            )
+            ctx.exit(2)
         except OSError as exc:
             if exc.errno == errno.EPIPE:
                 raise  # click ends quietly when the reader of stdout went away
@@ -82,12 +93,14 @@ def main() -> None:
 
 
 def run() -> None:
-    """The `kaosgen` executable (and `python -m kaosgen`): `main`, then the process ends
-    without tearing down what the command built. Freeing a large project's millions of
-    objects one by one, or the interpreter's clean-up of them, only costs time (about 8%
-    of a 1,000-agent render); stdout and stderr are flushed first. In-process callers
-    (tests, click's CliRunner) call `main` and keep the usual exit."""
-    import os
+    """The `kaosgen` executable (and `python -m kaosgen`).
+
+    A command that built a large project (`keep_until_exit`) ends the process without
+    tearing its objects down: freeing millions of objects one by one costs about 8% of a
+    1,000-agent render. Only when no other thread runs (a writer that a second Ctrl-C
+    interrupted finishes its file, as at a normal exit); `atexit` handlers still run (a
+    library's temporary files) and stdout and stderr are flushed. Other commands, and
+    in-process callers (tests and click's CliRunner call `main`), exit as usual."""
     import sys
 
     from kaosgen.commands import common
@@ -95,17 +108,46 @@ def run() -> None:
     common._KEPT = []
     try:
         main(prog_name="kaosgen")
-        status = 0
+        code: object = 0
     except SystemExit as exc:
-        if exc.code is None or isinstance(exc.code, int):
-            status = exc.code or 0
-        else:  # sys.exit("message"): printed, status 1, as Python does
-            print(exc.code, file=sys.stderr)
-            status = 1
+        code = exc.code
+    except OSError as exc:  # `--help` or `--version` into a full disk or a closed pipe
+        _say(f"error: cannot write: {exc.strerror or exc}")
+        _exit_now(2)
+    threading = sys.modules.get("threading")
+    if common._KEPT and (threading is None or threading.active_count() == 1):
+        _exit_now(code)
+    sys.exit(code)
+
+
+def _say(message: str) -> None:
+    import sys
+
+    try:
+        if sys.stderr is not None:
+            print(message, file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+
+
+def _exit_now(code: object) -> None:
+    """End the process as `sys.exit(code)` would, without the interpreter's clean-up."""
+    import atexit
+    import os
+    import sys
+
+    if code is None or isinstance(code, int):
+        status = code or 0
+    else:  # sys.exit("message"): printed, status 1, as Python does
+        _say(str(code))
+        status = 1
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # closed when kaosgen started (`>&-`)
+            continue
         try:
             stream.flush()
-        except (OSError, ValueError):  # a reader that went away, a closed stream
+        except (OSError, ValueError):  # a reader that went away, a full disk
             status = status or 1
     os._exit(status)
 

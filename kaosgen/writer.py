@@ -132,7 +132,12 @@ def read_manifest(out_dir: Path) -> Manifest | None:
 
 
 def plan_changes(
-    out_dir: Path, files: Mapping[str, str], owner: str, *, force: bool = False
+    out_dir: Path,
+    files: Mapping[str, str],
+    owner: str,
+    *,
+    force: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[SyncResult, dict[str, str | None], Mapping[str, str]]:
     """Compare the plan with the disk: what would be added, changed, removed.
 
@@ -169,7 +174,9 @@ def plan_changes(
     planned = ChainMap({MANIFEST: ownership.render(Manifest(owner, tuple(files)))}, files)
     result = SyncResult()
     old_texts: dict[str, str | None] = {}
-    for rel in sorted(planned):
+    for done, rel in enumerate(sorted(planned)):
+        if progress is not None:
+            progress("comparing files", done, len(planned))
         _check_no_links(out_dir, rel)
         path = out_dir / rel
         old = _read(path)
@@ -256,9 +263,16 @@ def remove_temporaries(out_dir: Path) -> list[str]:
     return removed
 
 
-def apply_changes(out_dir: Path, files: Mapping[str, str], result: SyncResult) -> None:
+def apply_changes(
+    out_dir: Path,
+    files: Mapping[str, str],
+    result: SyncResult,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> None:
     """Write what `plan_changes` planned (`files`: the plan's files, manifest included).
     Call it holding `locked(out_dir)`: leftover temporaries are removed first."""
+    report = progress or (lambda *_: None)
     remove_temporaries(out_dir)
     targets = [rel for rel in [*result.added, *result.changed] if rel != MANIFEST]
     for directory in sorted({(out_dir / rel).parent for rel in targets}):
@@ -269,11 +283,15 @@ def apply_changes(out_dir: Path, files: Mapping[str, str], result: SyncResult) -
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=4) as pool:
-            pending = [pool.submit(_atomic_write, out_dir / rel, files[rel]) for rel in targets]
+            pending = []
+            for done, rel in enumerate(targets):
+                report("writing files", done, len(targets))
+                pending.append(pool.submit(_atomic_write, out_dir / rel, files[rel]))
             for future in pending:
                 future.result()
     else:
-        for rel in targets:
+        for done, rel in enumerate(targets):
+            report("writing files", done, len(targets))
             _atomic_write(out_dir / rel, files[rel])
     for rel in result.removed:
         path = out_dir / rel

@@ -185,7 +185,7 @@ def progress_reporter(*, quiet: bool = False) -> Any:
     from kaosgen.limits import progress_delay_seconds
     from kaosgen.progress import Progress
 
-    terminal = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    terminal = sys.stderr is not None and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
     return Progress(sys.stderr, enabled=not quiet and terminal, delay=progress_delay_seconds())
 
 

@@ -123,39 +123,62 @@ def render(
     if failed(compilations, strict=strict) or any(c.output_dir is None for c in compilations):
         sys.exit(EXIT_ERRORS)
     results = [
-        write_output(c, check=check, quiet=quiet, force=force, verbose=verbose)
+        write_output(
+            c,
+            check=check,
+            quiet=quiet,
+            force=force,
+            verbose=verbose,
+            progress=progress_reporter(quiet=quiet),
+        )
         for c in compilations
     ]
     sys.exit(EXIT_OK if all(results) else EXIT_ERRORS)
 
 
 def write_output(
-    compilation: Any, *, check: bool, quiet: bool, force: bool = False, verbose: bool = False
+    compilation: Any,
+    *,
+    check: bool,
+    quiet: bool,
+    force: bool = False,
+    verbose: bool = False,
+    progress: Any = None,
 ) -> bool:
-    """Write (or with --check, compare) one project's output; False when it failed or is stale."""
+    """Write (or with --check, compare) one project's output; False when it failed or is
+    stale. `progress`: a progress line (closed before anything else is printed)."""
     from kaosgen import ownership, writer
 
     out_dir = compilation.output_dir
     owner = ownership.identity(compilation.project, out_dir)
+    report = progress or (lambda *_: None)
+
+    def waiting() -> None:
+        if progress is not None:
+            progress.close()
+        click.echo(f"{out_dir}: waiting for another kaosgen render", err=True)
+
     try:
-        with writer.locked(
-            out_dir,
-            exclusive=not check,
-            on_wait=lambda: click.echo(f"{out_dir}: waiting for another kaosgen render", err=True),
-        ):
+        with writer.locked(out_dir, exclusive=not check, on_wait=waiting):
             result, old, planned = writer.plan_changes(
-                out_dir, compilation.files, owner, force=force
+                out_dir, compilation.files, owner, force=force, progress=report
             )
             if not check:
-                writer.apply_changes(out_dir, planned, result)
+                writer.apply_changes(out_dir, planned, result, progress=report)
     except writer.OutputError as exc:
+        if progress is not None:
+            progress.close()
         click.echo(f"error: {exc}", err=True)
         return False
     except OSError as exc:
+        if progress is not None:
+            progress.close()
         click.echo(
             f"error: cannot {'read' if check else 'write'} {out_dir}: {os_error(exc)}", err=True
         )
         return False
+    if progress is not None:
+        progress.close()
     if result.unowned and not quiet:
         click.echo(
             f"note: {out_dir}: kept {len(result.unowned)} generated file(s) that no render of this "

@@ -261,6 +261,7 @@ def test_long_renders_show_progress_on_a_terminal_only(tmp_path: Path) -> None:
     )
     assert code == 0, shown
     assert "\r\x1b[Kkaosgen: " in shown  # the progress line, redrawn in place ...
+    assert "kaosgen: writing files " in shown  # (the files are written as their YAML is made)
     last = shown.rsplit("\r\x1b[K", 1)[1]
     assert last.startswith("../out-tty: ")  # ... and erased before the summary
     piped = subprocess.run(
@@ -397,6 +398,155 @@ def test_the_executable_exits_without_losing_output(echo: Path) -> None:
     )
     assert proc.returncode == 1 and "bad.yaml:" in proc.stderr
     assert proc.stderr.rstrip().endswith("warning(s)")  # the summary, the last line
+
+
+def test_the_executable_with_closed_streams_and_a_narrow_encoding(echo: Path) -> None:
+    """stdout or stderr closed when kaosgen starts (`>&-`, `2>&-`) is not an error; text
+    the terminal's encoding cannot carry is one line and exit 2, never a traceback."""
+    for redirect in (">&-", "2>&-"):
+        proc = subprocess.run(
+            ["sh", "-c", f'"$@" {redirect}', "sh", KAOSGEN, "validate", "."],
+            cwd=echo,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, (redirect, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    resources = echo / "resources.yaml"
+    resources.write_text(
+        resources.read_text(encoding="utf-8").replace(
+            "instructions: |", "instructions: |\n      ✓ checked", 1
+        ),
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [KAOSGEN, "build", "--env", "dev"],
+        cwd=echo,
+        env={**tool_env(), "PYTHONIOENCODING": "latin-1"},
+        capture_output=True,
+        text=True,
+        encoding="latin-1",
+        check=False,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "cannot write '\\u2713'" in proc.stderr or "cannot write" in proc.stderr
+    assert "PYTHONIOENCODING=utf-8" in proc.stderr
+
+
+def test_ctrl_c_exits_130_and_says_so(echo: Path) -> None:
+    """Ctrl-C (SIGINT) while kaosgen works: exit 130, as a shell reports a command that
+    SIGINT ended, one line, no traceback. (`validate -` waits on stdin: deterministic.)"""
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [KAOSGEN, "validate", "-"],
+        cwd=echo,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)  # started and blocked on stdin
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err.strip() == "interrupted" and "Traceback" not in err
+
+
+def test_the_executable_lets_a_running_thread_finish_and_runs_atexit(tmp_path: Path) -> None:
+    """The fast exit (no clean-up of what a command built) is taken only when no other
+    thread runs: a thread still writing finishes, as at a normal exit. `atexit` handlers
+    run either way (a library's temporary files: the kubernetes client's copies of a
+    kubeconfig's client key are removed by one)."""
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import atexit, sys, threading, time\n"
+        "from pathlib import Path\n"
+        "from kaosgen import cli\n"
+        "from kaosgen.commands import common\n"
+        "out, mode = Path(sys.argv[1]), sys.argv[2]\n"
+        "atexit.register(lambda: (out / 'atexit').write_text('ran'))\n"
+        "def slow():\n"
+        "    time.sleep(0.5)\n"
+        "    (out / 'thread').write_text('finished')\n"
+        "@cli.main.command('probe')\n"
+        "def probe():\n"
+        "    common.keep_until_exit(object())\n"
+        "    if mode == 'thread':\n"
+        "        threading.Thread(target=slow).start()\n"
+        "    sys.exit(3)\n"
+        "sys.argv = ['kaosgen', 'probe']\n"
+        "cli.run()\n",
+        encoding="utf-8",
+    )
+    for mode in ("thread", "alone"):
+        out = tmp_path / mode
+        out.mkdir()
+        proc = subprocess.run(
+            [sys.executable, str(script), str(out), mode],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 3, proc.stderr
+        assert (out / "atexit").read_text() == "ran"
+        assert (out / "thread").exists() == (mode == "thread")
+
+
+def test_status_leaves_no_copy_of_a_client_key(tmp_path: Path, echo: Path) -> None:
+    """A kubeconfig with embedded client credentials (kind, k3s): the kubernetes client
+    copies them to temporary files and removes them at exit; none may be left."""
+    import base64
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+            "-out",
+            "c.pem",
+            "-subj",
+            "/CN=kaosgen-test",
+            "-days",
+            "2",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        check=True,
+    )
+    cert = base64.b64encode((tmp_path / "c.pem").read_bytes()).decode()
+    key = base64.b64encode((tmp_path / "k.pem").read_bytes()).decode()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:1', certificate-authority-data: {cert}}}}}]\n"
+        f"users: [{{name: u, user: {{client-certificate-data: {cert}, client-key-data: {key}}}}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\n",
+        encoding="utf-8",
+    )
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = subprocess.run(
+        [KAOSGEN, "status", ".", "--env", "dev", "--kubeconfig", str(kubeconfig)],
+        cwd=echo,
+        env={**tool_env(), "TMPDIR": str(scratch)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert list(scratch.iterdir()) == []
 
 
 def _shell(shell: str) -> str:
