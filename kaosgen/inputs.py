@@ -52,7 +52,9 @@ def reject_foreign_files(
 ) -> list[Document]:
     """Drop the files none of whose documents has an apiVersion or a kind (a CI config, a
     docker-compose file, notes), with one error per file that says how to exclude it.
-    Files with at least one object keep every document (per-document errors follow)."""
+    Files with at least one object keep every document (per-document errors follow).
+    kaosgen's own rendered files are not input either (`_reject_rendered_output`)."""
+    documents = _reject_rendered_output(documents, diags, project)
     objects: set[str] = set()
     first: dict[str, Document] = {}
     for doc in documents:
@@ -72,14 +74,64 @@ def reject_foreign_files(
     return [doc for doc in documents if doc.path in objects]
 
 
-def _exclude_hint(path: str, project: Any | None) -> str:
-    """How to leave the file out: `project` is None when kaosgen.yaml exists but is broken."""
+def _reject_rendered_output(
+    documents: list[Document], diags: Diagnostics, project: Any | None
+) -> list[Document]:
+    """Files a render wrote (a copy of an output directory, another project's output) are
+    not input: read as input, their kustomizations and objects would be deployed as the
+    user's own, twice. One error per output directory (where its manifest is), else per
+    file; the files are dropped."""
+    from kaosgen.ownership import MANIFEST
+    from kaosgen.writer import HEADER
+
+    first_line = HEADER.splitlines()[0]
+    rendered: dict[str, list[Document]] = {}
+    owners: dict[Path, Path | None] = {}
+    for doc in documents:
+        if doc.path == STDIN or not doc.text.startswith(first_line):
+            continue
+        directory = Path(doc.path).parent
+        if directory not in owners:
+            owners[directory] = next(
+                (d for d in (directory, *directory.parents) if (d / MANIFEST).is_file()), None
+            )
+        owner = owners[directory]
+        rendered.setdefault(owner.as_posix() if owner is not None else doc.path, []).append(doc)
+    for where, docs in rendered.items():
+        files = len({d.path for d in docs})
+        directory = files > 1
+        if not directory:
+            where = docs[0].path
+        what = (
+            f"{where}/ holds kaosgen's rendered output ({files} file(s))"
+            if directory
+            else "this file is kaosgen's rendered output"
+        )
+        diags.error(
+            "rendered-output",
+            f"{what}, which is not input: read as input, its objects would be deployed "
+            "twice and its kustomizations as objects",
+            docs[0].location(),
+            hint=_exclude_hint(where, project, directory=directory).replace(
+                "if the file is not meant for kaosgen, ", ""
+            ),
+        )
+    if not rendered:
+        return documents
+    dropped = {id(d) for docs in rendered.values() for d in docs}
+    return [doc for doc in documents if id(doc) not in dropped]
+
+
+def _exclude_hint(path: str, project: Any | None, *, directory: bool = False) -> str:
+    """How to leave the file (or directory) out: `project` is None when kaosgen.yaml
+    exists but is broken."""
+    slash = "/" if directory else ""
     if path == STDIN:
         return "pass KAOS or Kubernetes documents on stdin"
     if project is not None and project.path is None:
         return (
             "if the file is not meant for kaosgen, move it out of the inputs, or create "
-            f"{PROJECT_FILE} with `exclude: [{Path(path).as_posix()}]`"
+            f"{PROJECT_FILE} with `exclude: [{Path(path).as_posix()}{slash}]`"
         )
     rel = Path(path).as_posix()
     if project is not None:
@@ -87,7 +139,7 @@ def _exclude_hint(path: str, project: Any | None) -> str:
             rel = real_path(path).relative_to(real_path(project.root)).as_posix()
         except ValueError:
             return "if the file is not meant for kaosgen, do not pass it"
-    return f"if the file is not meant for kaosgen, exclude it: add `exclude: [{rel}]` to {PROJECT_FILE}"
+    return f"if the file is not meant for kaosgen, exclude it: add `exclude: [{rel}{slash}]` to {PROJECT_FILE}"
 
 
 # --- `validate FILE` within its project --------------------------------------------------

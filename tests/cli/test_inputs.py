@@ -3,11 +3,14 @@ kaosgen.yaml, `-` for stdin, kaosgen.yaml never read as a resource."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from support.compiler import EXAMPLES_DIR, assert_no_traceback, run_kaosgen, tree
+
+from kaosgen.ownership import MANIFEST
 
 MODELAPI = (
     "apiVersion: kaos.tools/v1alpha1\nkind: ModelAPI\nmetadata: {name: llm}\n"
@@ -107,6 +110,34 @@ def test_excluded_paths_are_not_input(tmp_path: Path) -> None:
     # A file named on the command line is read even when a pattern matches it.
     named = run_kaosgen("validate", "p/ci/pipeline.yaml", cwd=tmp_path)
     assert named.exit_code == 1 and "[not-kubernetes]" in named.stderr
+
+
+def test_rendered_output_among_the_inputs_is_an_error_not_objects(tmp_path: Path) -> None:
+    """A copy of an output directory (or another project's output) inside the project:
+    its files are not read as objects (they were: every Deployment twice and each
+    kustomization as an object); one error per output directory names the exclude."""
+    project = tmp_path / "p"
+    shutil.copytree(EXAMPLES_DIR / "echo", project)
+    shutil.copytree(project / "deploy", project / "old")
+    wrong = run_kaosgen("render", "p", "-o", "out", cwd=tmp_path)
+    assert wrong.exit_code == 1 and not (tmp_path / "out").exists()
+    (error,) = [line for line in wrong.stderr.splitlines() if "[rendered-output]" in line]
+    files = sum(1 for f in (project / "old").rglob("*.yaml") if f.name != MANIFEST)
+    assert f"old/ holds kaosgen's rendered output ({files} file(s))" in error
+    assert error.startswith("p/old/")
+    assert "add `exclude: [old/]` to kaosgen.yaml" in wrong.stderr
+    config = project / "kaosgen.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "exclude: [old/]\n", encoding="utf-8")
+    right = run_kaosgen("render", "p", "-o", "out", cwd=tmp_path)
+    assert right.exit_code == 0, right.output
+    rendered = tree(tmp_path / "out")
+    original = tree(project / "deploy")
+    assert rendered.keys() == original.keys()
+    assert all(rendered[k] == original[k] for k in original if k != MANIFEST)
+    # One rendered file named on the command line: the same error, about the file.
+    named = run_kaosgen("validate", "p/old/base/kustomization.yaml", cwd=tmp_path)
+    assert named.exit_code == 1
+    assert "this file is kaosgen's rendered output" in named.stderr
 
 
 def _stdin_run(args: list[str], text: str, cwd: Path) -> subprocess.CompletedProcess:
