@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -178,12 +179,17 @@ def _source_ref(doc: Document, root: Path) -> str:
     """`<file relative to root>#<document index>`, the same from any working directory."""
     if doc.path == STDIN:
         return f"{STDIN}#{doc.index}"
-    path = Path(doc.path).resolve()
+    return f"{_relative_file(doc.path, root)}#{doc.index}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _relative_file(path: str, root: Path) -> str:
+    """(Cached: a file holds many documents, and resolving a path costs system calls.)"""
+    resolved, base = Path(path).resolve(), root.resolve()
     try:
-        rel = path.relative_to(root.resolve()).as_posix()
+        return resolved.relative_to(base).as_posix()
     except ValueError:
-        rel = Path(os.path.relpath(path, root.resolve())).as_posix()
-    return f"{rel}#{doc.index}"
+        return Path(os.path.relpath(resolved, base)).as_posix()
 
 
 def generate(graph: Graph, loaded: LoadedProject) -> list:
