@@ -445,16 +445,22 @@ _NAMESPACE_FIELDS = frozenset(
 )
 
 
+def object_id(obj: Obj) -> tuple[Any, ...]:
+    """What kustomize tells resources apart by: apiVersion, kind, namespace (none is
+    `default`; none for cluster-scoped kinds) and name. A kustomization refuses a second
+    resource with the id of one it holds."""
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    ns = "" if is_cluster_scoped(obj) else _text(meta.get("namespace"))
+    return (obj.get("apiVersion"), obj.get("kind"), ns or "default", _text(meta.get("name")))
+
+
 def _check_unique(objects: Iterable[Obj], namespace: str, origins: dict[int, Origin]) -> None:
     """kustomize refuses a `namespace:` that makes two resources one (two Namespace objects,
     or a ConfigMap `c` in another namespace and one in none); so does the render."""
     seen: dict[tuple[Any, ...], Obj] = {}
     for obj in objects:
-        meta = obj.get("metadata") or {}
-        ns = "" if is_cluster_scoped(obj) else _text(meta.get("namespace"))
-        key = (obj.get("apiVersion"), obj.get("kind"), "default" if ns == "" else ns)
-        key = (*key, _text(meta.get("name")))
-        first = seen.setdefault(key, obj)
+        first = seen.setdefault(object_id(obj), obj)
         if first is not obj:
             origin = origins[id(obj)]
             loaded: Any = origin.source

@@ -225,8 +225,15 @@ def check_pod_security(rendered: list, diags: Diagnostics) -> None:
                 )
 
 
-def _check_pod_specs(graph: Graph, loaded: LoadedProject, diags: Diagnostics) -> None:
-    """`validate` reports what `render` would: generate just the workloads with a podSpec."""
+def _check_generated(graph: Graph, loaded: LoadedProject, diags: Diagnostics) -> None:
+    """`validate` reports what `render` would: generate the workloads with a podSpec, or
+    every workload and the base when there are pass-through documents (whose ids may be
+    taken by kaosgen's objects)."""
+    if graph.passthrough:
+        rendered = generate(graph, loaded)
+        check_pod_security(rendered, diags)
+        check_object_ids(base_objects(rendered, graph, loaded), graph, rendered, diags)
+        return
     with_pod_spec = Graph(
         agents=[n for n in graph.agents if n.pod_spec],
         modelapis=[n for n in graph.modelapis if n.pod_spec],
@@ -234,6 +241,78 @@ def _check_pod_specs(graph: Graph, loaded: LoadedProject, diags: Diagnostics) ->
     )
     if with_pod_spec.workloads():
         check_pod_security(generate(with_pod_spec, loaded), diags)
+
+
+def base_objects(rendered: list, graph: Graph, loaded: LoadedProject) -> dict[str, list]:
+    """The files of `base/` as objects (what its kustomization loads, vendored pieces
+    aside)."""
+    from kaosgen import layout
+
+    passthrough = [d.data for d in graph.passthrough]
+    return layout.base_files(rendered, graph, loaded.project, passthrough, {})
+
+
+def check_object_ids(
+    files: dict[str, list], graph: Graph, rendered: list, diags: Diagnostics
+) -> None:
+    """kustomize refuses two resources with one id in a kustomization, and the user's
+    pass-through documents share the base with kaosgen's objects: a user's object with
+    the id of another, or of one kaosgen generates, is an error at the document (it
+    rendered, and then no build worked)."""
+    from kaosgen.diagnostics import Location
+    from kaosgen.hydrate import HydrationError, expand_lists, object_id
+    from kaosgen.source import display_path
+
+    docs = {id(d.data): d for d in graph.passthrough}
+    owners = {id(o): item.node for item in rendered for o in item.objects}
+    seen: dict[tuple[Any, ...], tuple[Any, Any, tuple[Any, ...]]] = {}
+    for path, objects in files.items():
+        if not path.startswith("base/") or path.endswith("/kustomization.yaml"):
+            continue
+        try:
+            loaded = [(o, s, w) for o, s, w in expand_lists(objects)]
+        except HydrationError:
+            continue  # a malformed List: reported where it is hydrated
+        for obj, source, where in loaded:
+            key = object_id(obj)
+            first = seen.setdefault(key, (obj, source, where))
+            if first[0] is obj:
+                continue
+            mine, other = (
+                ((obj, source, where), first)
+                if id(source) in docs
+                else (first, (obj, source, where))
+            )
+            doc = docs.get(id(mine[1]))
+            kind, name = key[1], key[3]
+            if doc is None:  # two of kaosgen's own objects: a bug
+                diags.error(
+                    "duplicate-object",
+                    f"kaosgen generates two {kind} objects named {name!r}",
+                    Location(path),
+                    hint="this is a kaosgen bug: please report it with the project that shows it",
+                )
+                continue
+            other_doc = docs.get(id(other[1]))
+            if other_doc is not None:
+                there = other_doc.location((*other[2], "metadata", "name"))
+                also = f"another document defines it too ({display_path(there.path)}:{there.line})"
+            else:
+                node = owners.get(id(other[0]))
+                also = (
+                    "kaosgen generates a "
+                    + kind
+                    + " with this name"
+                    + (f" for the {node.kind} {node.name!r}" if node is not None else "")
+                )
+            namespace = f" in namespace {key[2]!r}" if key[2] != "default" else ""
+            diags.error(
+                "duplicate-object",
+                f"{kind} {name!r}{namespace}: {also}; kustomize refuses two objects with one "
+                "id (apiVersion, kind, namespace, name), so no environment would build",
+                doc.location((*mine[2], "metadata", "name")),
+                hint="rename this object",
+            )
 
 
 # --- overlays ------------------------------------------------------------------------
@@ -467,7 +546,7 @@ def _compile(
     if diags.has_errors():
         return result
     if not render:
-        _check_pod_specs(graph, loaded, diags)
+        _check_generated(graph, loaded, diags)
         _check_hydratable(graph, loaded, diags)
         return result
     # generate
@@ -481,6 +560,9 @@ def _compile(
     # overlays
     progress("laying out overlays", 0, 0)
     files, vendored = build_layout(rendered, graph, loaded)
+    check_object_ids(files, graph, rendered, diags)
+    if diags.has_errors():
+        return result
     # hydrate → shard
     progress("hydrating environments", 0, 0)
     shared: set[int] = set()

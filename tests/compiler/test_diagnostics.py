@@ -788,6 +788,41 @@ CASES = [
         hints={"1": "did you mean 'tools'?"},
     ),
     Case(
+        "duplicate-object-with-a-generated-one",
+        {
+            "case.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: ⟦1⟧mcpserver-tools\n"
+        },
+        [
+            (
+                "1",
+                E,
+                "duplicate-object",
+                "ServiceAccount 'mcpserver-tools': kaosgen generates a ServiceAccount with this "
+                "name for the MCPServer 'tools'; kustomize refuses two objects with one id "
+                "(apiVersion, kind, namespace, name), so no environment would build",
+            )
+        ],
+        hints={"1": "rename this object"},
+    ),
+    Case(
+        "duplicate-object-twice-in-the-inputs",
+        {
+            "a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n",
+            "b.yaml": "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n"
+            "  metadata:\n    name: ⟦1⟧settings\n    namespace: default\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "duplicate-object",
+                "ConfigMap 'settings': another document defines it too (a.yaml:4); kustomize "
+                "refuses two objects with one id (apiVersion, kind, namespace, name), so no "
+                "environment would build",
+            )
+        ],
+    ),
+    Case(
         "ref-agent",
         {
             "case.yaml": agent("""\
@@ -2008,3 +2043,13 @@ def test_missing_input_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
     code, diagnostics = validate_json("empty", cwd=tmp_path)
     assert code == 1
     assert [(d["rule"], d["message"]) for d in diagnostics] == [("io", "no input files found")]
+
+
+def test_render_refuses_an_object_id_taken_twice_and_writes_nothing(tmp_path: Path) -> None:
+    """`render` reports what `validate` does for [duplicate-object] (before, both passed
+    and no environment built: kustomize refuses the second object) and writes nothing."""
+    (case,) = [c for c in CASES if c.id == "duplicate-object-with-a-generated-one"]
+    write_case(case, tmp_path)
+    result = run_kaosgen("render", ".", "-o", "out", cwd=tmp_path)
+    assert result.exit_code == 1 and "[duplicate-object]" in result.stderr
+    assert not (tmp_path / "out").exists()
