@@ -135,10 +135,27 @@ class HydrationError(Exception):
     """An object kustomize could not transform either (`obj`, when one is to blame), or a
     kustomization this module does not understand (a kaosgen bug)."""
 
-    def __init__(self, message: str, obj: Any = None, path: tuple[str, ...] = ()) -> None:
+    #: The diagnostic's rule id.
+    rule = "hydrate"
+
+    def __init__(
+        self,
+        message: str,
+        obj: Any = None,
+        path: tuple[str, ...] = (),
+        other: tuple[Any, tuple[Any, ...]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.obj = obj
         self.path = path
+        #: The other document to blame, when two are (the user's one is named).
+        self.other = other
+
+
+class DuplicateObjectError(HydrationError):
+    """Two resources with one id in a kustomization: kustomize refuses the second."""
+
+    rule = "duplicate-object"
 
 
 def _describe(obj: Any) -> str:
@@ -371,6 +388,7 @@ class Tree:
                 mine = own.mine(obj)
                 self.origins[id(mine)] = origin
                 objects.append(mine)
+        self._check_accumulated(directory, objects)
         if kust.get("namespace"):
             set_namespace(objects, kust["namespace"], own, self.origins)
             _check_unique(objects, kust["namespace"], self.origins)
@@ -391,6 +409,26 @@ class Tree:
             fix_back_references(objects, self.origins, own)
             own.shared_below(objects, self.shared)
         return objects
+
+    def _check_accumulated(self, directory: str, objects: list[Obj]) -> None:
+        """kustomize's accumulation: a resource with the id of one already loaded is
+        refused ("may not add resource with an already registered id")."""
+        seen: dict[tuple[Any, ...], Obj] = {}
+        for obj in objects:
+            first = seen.setdefault(object_id(obj), obj)
+            if first is obj:
+                continue
+            origin, before = self.origins[id(obj)], self.origins[id(first)]
+            key = object_id(obj)
+            namespace = f" in namespace {key[2]!r}" if key[2] != "default" else ""
+            raise DuplicateObjectError(
+                f"{key[1]} {key[3]!r}{namespace} is defined twice in {directory}/ (kustomize "
+                "refuses two objects with one id: apiVersion, kind, namespace, name), so this "
+                "environment would not build",
+                origin.source,
+                (*origin.where, "metadata", "name"),
+                other=(before.source, (*before.where, "metadata", "name")),
+            )
 
     def _patch_body(self, directory: str, patch: dict[str, Any]) -> Any:
         if "patch" in patch:
@@ -462,7 +500,7 @@ def _check_unique(objects: Iterable[Obj], namespace: str, origins: dict[int, Ori
     for obj in objects:
         first = seen.setdefault(object_id(obj), obj)
         if first is not obj:
-            origin = origins[id(obj)]
+            origin, before = origins[id(obj)], origins[id(first)]
             loaded: Any = origin.source
             for step in origin.where:
                 loaded = loaded[step]
@@ -471,6 +509,7 @@ def _check_unique(objects: Iterable[Obj], namespace: str, origins: dict[int, Ori
                 f"another {obj.get('kind')} (kustomize refuses it too): rename one of them",
                 origin.source,
                 origin.where,
+                other=(before.source, before.where),
             )
 
 

@@ -232,7 +232,10 @@ def _check_generated(graph: Graph, loaded: LoadedProject, diags: Diagnostics) ->
     if graph.passthrough:
         rendered = generate(graph, loaded)
         check_pod_security(rendered, diags)
-        check_object_ids(base_objects(rendered, graph, loaded), graph, rendered, diags)
+        files, vendored = build_layout(rendered, graph, loaded)
+        check_object_ids(files, graph, rendered, diags)
+        if not diags.has_errors():
+            check_environments(files, vendored, graph, loaded, diags)
         return
     with_pod_spec = Graph(
         agents=[n for n in graph.agents if n.pod_spec],
@@ -241,15 +244,6 @@ def _check_generated(graph: Graph, loaded: LoadedProject, diags: Diagnostics) ->
     )
     if with_pod_spec.workloads():
         check_pod_security(generate(with_pod_spec, loaded), diags)
-
-
-def base_objects(rendered: list, graph: Graph, loaded: LoadedProject) -> dict[str, list]:
-    """The files of `base/` as objects (what its kustomization loads, vendored pieces
-    aside)."""
-    from kaosgen import layout
-
-    passthrough = [d.data for d in graph.passthrough]
-    return layout.base_files(rendered, graph, loaded.project, passthrough, {})
 
 
 def check_object_ids(
@@ -388,10 +382,17 @@ def _hydration_failed(
     """Say where: the document to blame, else kaosgen.yaml's gitops block."""
     from kaosgen.diagnostics import Location
 
-    obj = getattr(exc, "obj", None)
-    doc = next((d for d in graph.passthrough if d.data is obj), None) if obj is not None else None
+    by_data = {id(d.data): d for d in graph.passthrough}
+    blamed = [(getattr(exc, "obj", None), getattr(exc, "path", ()))]
+    if getattr(exc, "other", None) is not None:
+        blamed.append(exc.other)  # type: ignore[attr-defined]
+    doc, path = next(((by_data[id(o)], p) for o, p in blamed if id(o) in by_data), (None, ()))
+    rule = getattr(exc, "rule", "hydrate")
+    if rule == "duplicate-object" and doc is not None:
+        diags.error(rule, str(exc), doc.location(path), hint="rename this object")
+        return
     if doc is not None:
-        location = doc.location(getattr(exc, "path", ()))
+        location = doc.location(path)
         hint = "kubectl kustomize cannot build this either: fix the document"
     else:
         location = (
@@ -403,19 +404,22 @@ def _hydration_failed(
     diags.error("hydrate", f"cannot compute the hydrated objects: {exc}", location, hint=hint)
 
 
-def _check_hydratable(graph: Graph, loaded: LoadedProject, diags: Diagnostics) -> None:
-    """`validate` reports what `render` would: documents hydrate cannot transform."""
-    if not loaded.project.uses_gitops:
-        return
-    from kaosgen import gitops, hydrate
-
-    if not gitops.delivered_environments(loaded.project):
-        return
-    for doc in graph.passthrough:
-        try:
-            hydrate.check_shape(doc.data)
-        except HydrationError as exc:
-            _hydration_failed(exc, graph, loaded, diags)
+def check_environments(
+    files: dict[str, list[dict[str, Any]]],
+    vendored: dict[str, dict[str, str]],
+    graph: Graph,
+    loaded: LoadedProject,
+    diags: Diagnostics,
+    environments: list[str] | None = None,
+) -> None:
+    """What kustomize refuses in an environment's build (two objects with one id, a
+    namespace that makes two one, a subject it cannot name) is an error at the document,
+    whether or not Flux or Argo CD builds the environment: hydrate computes each build.
+    Only needed with pass-through documents (kaosgen's own objects always build)."""
+    try:
+        hydrate_environments(files, vendored, environments or sorted(loaded.project.environments))
+    except HydrationError as exc:
+        _hydration_failed(exc, graph, loaded, diags)
 
 
 def delivery_files(
@@ -432,6 +436,8 @@ def delivery_files(
     `hydrate_all`: every environment, delivered or not (the equivalence tests)."""
     project = loaded.project
     if not project.uses_gitops and not hydrate_all:
+        if graph.passthrough:
+            check_environments(files, vendored, graph, loaded, diags)
         return {}
     from kaosgen import gitops
     from kaosgen.shard import DEFAULT_SHARD_SIZE
@@ -444,6 +450,11 @@ def delivery_files(
     except HydrationError as exc:
         _hydration_failed(exc, graph, loaded, diags)
         return {}
+    others = sorted(set(project.environments) - set(sizes))
+    if graph.passthrough and others:
+        check_environments(files, vendored, graph, loaded, diags, others)
+        if diags.has_errors():
+            return {}
     out, shards = shard_environments(hydrated, sizes, graph, loaded)
     if project.uses_gitops:
         out.update(gitops.cluster_files(graph, project, shards))
@@ -547,7 +558,6 @@ def _compile(
         return result
     if not render:
         _check_generated(graph, loaded, diags)
-        _check_hydratable(graph, loaded, diags)
         return result
     # generate
     progress(f"generating {len(graph.workloads())} workloads", 0, 0)

@@ -823,6 +823,44 @@ CASES = [
         ],
     ),
     Case(
+        "duplicate-object-with-a-component",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+            "components: {redis: {}}\n",
+            "case.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: ⟦1⟧kaos-redis\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "duplicate-object",
+                "Service 'kaos-redis' is defined twice in base/ (kustomize refuses two objects "
+                "with one id: apiVersion, kind, namespace, name), so this environment would "
+                "not build",
+            )
+        ],
+        hints={"1": "rename this object"},
+    ),
+    Case(
+        "namespace-makes-two-objects-one-without-gitops",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+            "environments: {dev: {namespace: kaos-dev}}\n",
+            "case.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n"
+            "⟦1⟧apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "hydrate",
+                "cannot compute the hydrated objects: Namespace 'b': `namespace: kaos-dev` "
+                "makes it the same object as another Namespace (kustomize refuses it too): "
+                "rename one of them",
+            )
+        ],
+    ),
+    Case(
         "ref-agent",
         {
             "case.yaml": agent("""\
