@@ -445,18 +445,27 @@ def _check_label_set(
     labels: dict[str, str],
     annotations: dict[str, str],
     ours: dict[str, str] | None = None,
+    *,
+    reserved: bool = True,
 ) -> None:
-    """Label keys and values the API server accepts; no reserved key with another value."""
+    """Label keys and values the API server accepts; no reserved key with another value
+    (`reserved`: kaosgen sets labels on these objects)."""
     from kaosgen.generate.pods import is_reserved_label
 
     for key, value in labels.items():
+        if not isinstance(key, str):
+            continue  # not a string: reported where the document is read
         loc = doc.location((*path, "labels", key), key=True)
         problem = _key_problem(key)
-        if problem is None and (len(value) > 63 or not _LABEL_VALUE.match(value)):
+        if (
+            problem is None
+            and isinstance(value, str)
+            and (len(value) > 63 or not _LABEL_VALUE.match(value))
+        ):
             problem = f"the value {value!r} is not a valid label value (at most 63 letters, digits, '-', '_' or '.')"
         if problem:
             diags.error("label-invalid", f"label {key!r}: {problem}", loc)
-        elif is_reserved_label(key) and (ours is None or ours.get(key) != value):
+        elif reserved and is_reserved_label(key) and (ours is None or ours.get(key) != value):
             diags.warning(
                 "label-reserved",
                 f"label {key!r} is kaosgen's (selectors and network policies use it); your value {value!r} is ignored",
@@ -464,6 +473,8 @@ def _check_label_set(
                 hint="choose another label key",
             )
     for key in annotations:
+        if not isinstance(key, str):
+            continue
         problem = _key_problem(key)
         if problem:
             diags.error(
@@ -477,6 +488,18 @@ def check_labels(graph: Graph, project: Project, diags: Diagnostics, project_doc
     for node in graph.workloads():
         ours = {**node.selector, "app.kubernetes.io/managed-by": "kaosgen"}
         _check_label_set(diags, node.doc, ("metadata",), node.labels, node.annotations, ours)
+    for doc in graph.passthrough:  # the API server refuses these at apply
+        meta = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+        if isinstance(meta, dict):
+            labels, annotations = meta.get("labels"), meta.get("annotations")
+            _check_label_set(
+                diags,
+                doc,
+                ("metadata",),
+                labels if isinstance(labels, dict) else {},
+                annotations if isinstance(annotations, dict) else {},
+                reserved=False,
+            )
     if project_doc is None:
         return
     _check_label_set(diags, project_doc, (), project.labels, {})

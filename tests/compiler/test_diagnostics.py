@@ -861,6 +861,29 @@ CASES = [
         ],
     ),
     Case(
+        "label-invalid-on-a-pass-through-document",
+        {
+            "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels:\n"
+            "    ⟦1⟧bad key: x\n    ⟦2⟧tier: not ok!\n    app: agent\n"
+        },
+        [
+            (
+                "1",
+                E,
+                "label-invalid",
+                "label 'bad key': the name must be at most 63 letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit",
+            ),
+            (
+                "2",
+                E,
+                "label-invalid",
+                "label 'tier': the value 'not ok!' is not a valid label value (at most 63 "
+                "letters, digits, '-', '_' or '.')",
+            ),
+        ],
+    ),
+    Case(
         "ref-agent",
         {
             "case.yaml": agent("""\
