@@ -163,6 +163,21 @@ def check(loaded: Any, diags: Diagnostics) -> None:
             continue
         flux, argo = _enabled_flux(cfg), _enabled_argo(cfg)
         any_enabled = any_enabled or bool(flux or argo)
+        path = output_path(cfg, project)
+        if (flux or argo) and (path == ".." or path.startswith("../")):
+            explicit = cfg.repository.path is not None
+            diags.error(
+                "gitops-path-outside",
+                f"environment {env_name!r}: the output's path in the repository ({path!r}) "
+                "leaves the repository: Flux and Argo CD read paths from its root",
+                _location(loaded, env_name)
+                if loaded.document is None
+                else loaded.document.location(
+                    ("gitops", "repository", "path") if explicit else ("output",)
+                ),
+                hint="set gitops.repository.path to where the output directory is in the "
+                "repository (from its root)",
+            )
         if flux is not None:
             _check_flux(loaded, env_name, cfg, flux, diags)
         if argo is not None and not (argo.repo_url or cfg.repository.url):

@@ -884,6 +884,23 @@ CASES = [
         ],
     ),
     Case(
+        "gitops-path-outside",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\noutput: ⟦1⟧../x\n"
+            "environments:\n  dev: {namespace: kaos-dev}\n"
+            "gitops: {repository: {url: 'https://example.com/x.git'}, flux: {}}\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "gitops-path-outside",
+                "environment 'dev': the output's path in the repository ('../x') leaves the "
+                "repository: Flux and Argo CD read paths from its root",
+            )
+        ],
+    ),
+    Case(
         "ref-agent",
         {
             "case.yaml": agent("""\
