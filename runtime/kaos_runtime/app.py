@@ -109,6 +109,8 @@ class Runtime:
         self.turns = turns.Turns()
         #: Work that outlives its request (recording an answer the client walked away from).
         self._background: set[asyncio.Task[Any]] = set()
+        #: Per session, the memory write still going on that its later events wait for.
+        self._writing: dict[str, asyncio.Task[None]] = {}
 
     def _memory_ping(self) -> Any:
         """Redis is a dependency to wait for; in-process memory is not."""
@@ -139,11 +141,12 @@ class Runtime:
             sorted(self.settings.peer_agents) or "none",
         )
 
-    def in_background(self, coro: Any) -> None:
+    def in_background(self, coro: Any) -> asyncio.Task[Any]:
         """Run `coro` to its end even though the request that started it is gone."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def stop(self) -> None:
         if self._background:
@@ -188,8 +191,54 @@ class Runtime:
         """Record a memory event; a memory outage is logged, never fails the request."""
         if not self.memory_on:
             return
+        earlier = self._writing.get(session_id)
+        if earlier is not None:  # the session's events stay in order (`record_meanwhile`)
+            await asyncio.wait((earlier,))  # never cancels it, never raises
+        await self._write(session_id, event_type, content, metadata)
+
+    async def record_meanwhile(
+        self, session_id: str, event_type: str, content: Any, metadata: dict | None = None
+    ) -> None:
+        """Record an event without holding up the request, when memory is a store.
+
+        In-process memory records at once (microseconds). A store (Redis) is written by a
+        task of its own while the request goes on to its model call, and the session's
+        later events (`record`) wait for that write: the user turn is still recorded before
+        the answer, the error or a tool call, and also when the request fails or the
+        client leaves.
+        """
+        if not self.memory_waits:
+            await self.record(session_id, event_type, content, metadata)
+            return
+        earlier = self._writing.get(session_id)
+        task = self.in_background(
+            self._write_after(earlier, session_id, event_type, content, metadata)
+        )
+        self._writing[session_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._writing.get(session_id) is done:
+                del self._writing[session_id]
+
+        task.add_done_callback(forget)
+
+    async def _write_after(
+        self,
+        earlier: asyncio.Task[None] | None,
+        session_id: str,
+        event_type: str,
+        content: Any,
+        metadata: dict | None,
+    ) -> None:
+        if earlier is not None:
+            await asyncio.wait((earlier,))
+        await self._write(session_id, event_type, content, metadata)
+
+    async def _write(
+        self, session_id: str, event_type: str, content: Any, metadata: dict | None
+    ) -> None:
         if self.memory_waits:
-            turns.pass_on()
+            turns.pass_on()  # the next request need not wait for this one's memory store
         try:
             await self.memory.add_event(session_id, event_type, content, metadata)
         except Exception as exc:
@@ -393,7 +442,9 @@ async def chat_completions(request: Request) -> Response:
     last = client_messages[-1]
     if last.get("role") in ("user", "task-delegation"):
         metadata = {"delegation_depth": depth} if depth else None
-        await rt.record(session_id, "user_message", text_of(last.get("content")), metadata)
+        await rt.record_meanwhile(
+            session_id, "user_message", text_of(last.get("content")), metadata
+        )
 
     async def record(event_type: str, content: Any, metadata: dict | None) -> None:
         await rt.record(session_id, event_type, content, metadata)
