@@ -530,13 +530,14 @@ async def _stream(
 ) -> Response:
     """SSE: chunks as the loop produces them, progress as comments, usage, `[DONE]`.
 
-    The loop runs in its own task feeding a queue, so that the response can send keep-alive
-    comments while a long tool call runs, and so that a model failure before anything was
-    produced (within KEEPALIVE_SECONDS) is still answered with a proper 502/504 status
-    instead of a 200 stream.
+    The loop runs in its own task, so that the response can send keep-alive comments while
+    a long tool call runs, and so that a model failure before anything was produced (within
+    KEEPALIVE_SECONDS) is still answered with a proper 502/504 status instead of a 200
+    stream. What it produces goes through an `_Outlet`: queued until the response started,
+    then sent by the loop's task itself.
     """
     writer = ChunkWriter(completion_id(), model_name, req.include_usage)
-    queue: asyncio.Queue[Any] = asyncio.Queue()
+    outlet = _Outlet()
     streamed: list[str] = []  # the answer so far, recorded if the client goes away
 
     async def produce() -> None:
@@ -545,21 +546,22 @@ async def _stream(
             async for event in rt.run(loop_request, parent, span_attributes):
                 if isinstance(event, Delta):
                     streamed.append(event.text)
-                    queue.put_nowait(writer.content(event.text))
+                    await outlet.put(writer.content(event.text))
                 elif isinstance(event, Progress):
-                    queue.put_nowait(writer.comment(event.kind, event.data))
+                    await outlet.put(writer.comment(event.kind, event.data))
                 elif isinstance(event, Done):
                     answered = True
                     rt.metrics.loop_steps.observe(event.steps)
                     await rt.record(
                         session_id, "agent_response", event.content, response_metadata(event)
                     )
-                    queue.put_nowait(writer.finish(event.finish_reason))
+                    end = [writer.finish(event.finish_reason)]
                     if req.include_usage:
-                        queue.put_nowait(writer.usage(event.usage.as_dict()))
-                    queue.put_nowait(ChunkWriter.DONE)
+                        end.append(writer.usage(event.usage.as_dict()))
+                    end.append(ChunkWriter.DONE)
+                    await outlet.put(b"".join(end))
         except ModelError as exc:
-            queue.put_nowait(_Failure(await model_failure(rt, session_id, exc)))
+            await outlet.put(_Failure(await model_failure(rt, session_id, exc)))
         except asyncio.CancelledError:
             if not answered:  # the client went away: the session keeps what it was told
                 partial = "".join(streamed)
@@ -572,17 +574,17 @@ async def _stream(
             log.exception("chat completion failed")
             rt.metrics.errors.labels("internal").inc()
             await rt.record(session_id, "error", f"internal error: {exc}", None)
-            queue.put_nowait(
+            await outlet.put(
                 _Failure(APIError(500, f"internal error: {type(exc).__name__}: {exc}"))
             )
         finally:
             rt.metrics.in_flight.dec()
-            queue.put_nowait(_STREAM_END)
+            outlet.queue.put_nowait(_STREAM_END)
 
     task = asyncio.create_task(produce())
     try:  # a quick failure gets a real status; a slow first token must not hold the headers
         async with asyncio.timeout(KEEPALIVE_SECONDS):  # no task per wait, as wait_for makes
-            first = await queue.get()
+            first = await outlet.queue.get()
     except TimeoutError:
         first = ChunkWriter.KEEPALIVE
     if isinstance(first, _Failure):
@@ -590,17 +592,50 @@ async def _stream(
         return first.error.response()
 
     stream_headers = {**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return EventStream(writer.role(), first, queue, task, stream_headers)
+    return EventStream(writer.role(), first, outlet, task, stream_headers)
+
+
+class _Outlet:
+    """Where the loop's task puts what its client gets.
+
+    Until the response has started, items wait in `queue` (the first one decides the
+    status). Once `EventStream` has sent them, it hands over the client's `send`, and the
+    loop's task sends each chunk as it is produced: no queue, no task switch and no extra
+    pass of the event loop per token. `queue` then carries only the end of the stream and
+    the client going away.
+    """
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.send: Send | None = None
+        self.loop = asyncio.get_running_loop()
+        self.sent_at = 0.0  # loop time of the last chunk sent (keep-alive comments: when idle)
+
+    async def put(self, item: bytes | _Failure) -> None:
+        send = self.send
+        if send is None:
+            self.queue.put_nowait(item)
+            return
+        self.sent_at = self.loop.time()
+        await send({"type": "http.response.body", "body": _body(item), "more_body": True})
+
+
+def _body(item: bytes | _Failure) -> bytes:
+    """A failure after the response started: an error event, then `[DONE]`."""
+    if isinstance(item, _Failure):
+        return ChunkWriter.error(item.error) + ChunkWriter.DONE
+    return item
 
 
 class EventStream(Response):
-    """The SSE body of `_stream`: what the loop's task queues, relayed to the client.
+    """The SSE body of `_stream`, written to the ASGI `send` directly.
 
-    Written to the ASGI `send` directly rather than through `StreamingResponse`, whose
-    anyio task group cost a tenth of a stream's CPU, at its first chunk: everything queued
-    goes out in one message (the role and the first content together, and the last chunk
-    with the end of the body). A client that goes away is noticed by a small task waiting
-    for `http.disconnect`, which stops the loop's task (its answer so far is recorded).
+    Not `StreamingResponse`, whose anyio task group cost a tenth of a stream's CPU. At the
+    start, what the loop's task queued goes out as one message (the role and the first
+    content together); then the loop's task sends itself (`_Outlet`), and this one only
+    ends the body, or sends a keep-alive comment when nothing was sent for
+    KEEPALIVE_SECONDS. A client that goes away is noticed by a small task waiting for
+    `http.disconnect`, which stops the loop's task (its answer so far is recorded).
     """
 
     media_type = "text/event-stream"
@@ -609,7 +644,7 @@ class EventStream(Response):
         self,
         role: bytes,
         first: Any,
-        queue: asyncio.Queue[Any],
+        outlet: _Outlet,
         task: asyncio.Task[None],
         headers: dict[str, str],
     ) -> None:
@@ -618,24 +653,20 @@ class EventStream(Response):
         self.init_headers(headers)
         self.role = role
         self.first = first
-        self.queue = queue
+        self.outlet = outlet
         self.task = task
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        queue = self.queue
+        outlet = self.outlet
+        queue = outlet.queue
         listener = asyncio.ensure_future(_disconnected(receive, queue))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             pending = [self.role]
             item = self.first
-            while True:
-                while True:  # what is queued already goes out as one message
-                    if item is _STREAM_END or item is _CLIENT_GONE:
-                        break
-                    if isinstance(item, _Failure):
-                        pending += (ChunkWriter.error(item.error), ChunkWriter.DONE)
-                    else:
-                        pending.append(item)
+            while True:  # what is queued goes out as one message, until nothing is left
+                while item is not _STREAM_END and item is not _CLIENT_GONE:
+                    pending.append(_body(item))
                     if queue.empty():
                         break
                     item = queue.get_nowait()
@@ -646,13 +677,30 @@ class EventStream(Response):
                 await send({"type": "http.response.body", "body": body, "more_body": not ended})
                 if ended:
                     return
+                if queue.empty():
+                    break
                 pending = []
+                item = queue.get_nowait()
+            outlet.send = send  # from here on, the loop's task sends (no await since empty)
+            outlet.sent_at = outlet.loop.time()
+            while True:
+                idle = outlet.loop.time() - outlet.sent_at
+                if idle >= KEEPALIVE_SECONDS:
+                    outlet.sent_at = outlet.loop.time()
+                    body = ChunkWriter.KEEPALIVE
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                    continue
                 try:
-                    async with asyncio.timeout(KEEPALIVE_SECONDS):  # no task per wait
+                    async with asyncio.timeout(KEEPALIVE_SECONDS - idle):  # no task per wait
                         item = await queue.get()
                 except TimeoutError:
-                    item = ChunkWriter.KEEPALIVE
+                    continue
+                if item is _STREAM_END:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                if item is _STREAM_END or item is _CLIENT_GONE:
+                    return
         finally:
+            outlet.send = None
             listener.cancel()
             if not self.task.done():
                 self.task.cancel()
