@@ -106,7 +106,7 @@ class Runtime:
         #: Whether a memory call waits for a store (Redis), rather than answering at once.
         self.memory_waits = self.memory_on and not isinstance(self.memory, LocalMemory)
         #: Chat requests prepare their model calls one at a time (see `turns.py`).
-        self.turns = turns.Turns()
+        self.turns = turns.Turns() if turns.NEEDED else None
         #: Work that outlives its request (recording an answer the client walked away from).
         self._background: set[asyncio.Task[Any]] = set()
         #: Per session, the memory write still going on that its later events wait for.
@@ -423,7 +423,8 @@ async def chat_completions(request: Request) -> Response:
     body = await read_body(
         request, settings.agent_max_body_bytes, settings.agent_request_read_timeout_seconds
     )
-    await rt.turns.take()  # passed on as the model call is sent (ChatFastPath: at the end)
+    if rt.turns is not None:
+        await rt.turns.take()  # passed on as the model call is sent (ChatFastPath: at the end)
     req = parse_chat_request(body)
 
     session_id = valid_session_id(

@@ -16,13 +16,24 @@ median request waits for half of the others instead of all of them.
 A turn is never held across a wait for something else: it is passed on when the request
 ends or fails before its model call, and at the latest `HOLD_LIMIT_SECONDS` after it was
 taken (a memory store that answers slowly, a code path with no model call).
+
+The price is batching: one request prepared per pass of the event loop instead of all
+that are ready, so a runtime whose CPU is saturated by an instant upstream spends more per
+request (bench/runtime.py, instant upstream). On Python 3.12+ aiohttp starts the writing
+task eagerly (the call leaves within the request's own step) and turns are not used
+(`NEEDED`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 from collections import deque
+
+#: Whether model calls wait for the loop's next pass to be written (aiohttp before eager
+#: tasks, Python < 3.12).
+NEEDED = sys.version_info < (3, 12)
 
 #: The longest one request holds up the next ones (the preparation itself takes well under
 #: a millisecond).
