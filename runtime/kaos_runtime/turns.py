@@ -9,20 +9,23 @@ first content at 32 streams).
 
 `Turns` lets one request at a time prepare its model call: a request takes its turn once
 its body is read, and passes it on as its model call is made (`pass_on`, called by the model
-client just before the backend sends). The next request then prepares in the loop's next
-pass, just before the task that writes the previous call: each call waits for one other
-request's preparation at most, and the median request of a burst for half of the others
-instead of all of them.
+client just before the backend sends). A streamed request makes its call from the task that
+relays its answer, one pass later: the requests that arrive meanwhile queue up, and each is
+woken as the call before it is sent, to prepare in the next pass just before the task that
+writes that call. A burst's calls then leave one by one, each after one other request's
+preparation at most, and the median request waits for half of the others instead of all.
+
+A request that is not streamed makes its call within its own step and passes its turn on
+before any other could queue: requests that arrive together are still prepared in one pass
+(one pass per request cost ~100 us of CPU per request when an instant upstream saturated
+the runtime's CPU; the whole answer is what such a client waits for).
 
 A turn is never held across a wait for something else: it is passed on when the request
 ends or fails before its model call, and at the latest `HOLD_LIMIT_SECONDS` after it was
 taken (a memory store that answers slowly, a code path with no model call).
 
-The price is batching: one request prepared per pass of the event loop instead of all
-that are ready, so a runtime whose CPU is saturated by an instant upstream spends more per
-request (bench/runtime.py, instant upstream). On Python 3.12+ aiohttp starts the writing
-task eagerly (the call leaves within the request's own step) and turns are not used
-(`NEEDED`).
+On Python 3.12+ aiohttp starts the writing task eagerly (the call leaves within the
+request's own step) and turns are not used (`NEEDED`).
 """
 
 from __future__ import annotations
@@ -54,16 +57,12 @@ class Turn:
         self._timer = asyncio.get_running_loop().call_later(HOLD_LIMIT_SECONDS, self.pass_on)
 
     def pass_on(self) -> None:
-        """The next request may prepare, in the loop's next pass."""
+        """The next request may prepare (woken now, it runs in the loop's next pass)."""
         if self.passed:
             return
         self.passed = True
         self._timer.cancel()
-        turns = self._turns
-        if turns._waiting:
-            turns._next()  # woken now: one pass per request (two cost CPU at saturation)
-        else:  # requests that arrived with this one and run after it in this pass queue up
-            asyncio.get_running_loop().call_soon(turns._next)
+        self._turns._next()
 
 
 class Turns:

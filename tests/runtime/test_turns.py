@@ -17,12 +17,17 @@ from support.scripted_model import Reply
 async def _request(
     gate: Turns, name: str, log: list[str], started: asyncio.Event | None = None
 ) -> None:
-    """What a chat request does: take its turn, prepare, send (the write runs from a task
-    of its own, as aiohttp's does), pass the turn on as it sends."""
+    """What a streamed chat request does: take its turn, prepare, hand the call to the task
+    that relays the answer (which passes the turn on as it sends; the write runs from a
+    task of its own, as aiohttp's does)."""
     await gate.take()
     log.append(f"prepare {name}")
     if started is not None:
         started.set()
+    await asyncio.get_running_loop().create_task(_call(name, log))
+
+
+async def _call(name: str, log: list[str]) -> None:
     pass_on()
     asyncio.get_running_loop().create_task(_write(name, log))
     await asyncio.sleep(0.01)  # waiting for the model's answer
@@ -32,7 +37,7 @@ async def _write(name: str, log: list[str]) -> None:
     log.append(f"write {name}")
 
 
-def test_a_burst_prepares_one_request_at_a_time_each_call_written_one_request_later():
+def test_a_burst_of_streams_prepares_one_at_a_time_each_call_written_one_request_later():
     async def main() -> list[str]:
         gate, log = Turns(), []
         await asyncio.gather(*(_request(gate, str(i), log) for i in range(4)))
@@ -40,12 +45,12 @@ def test_a_burst_prepares_one_request_at_a_time_each_call_written_one_request_la
         return log
 
     log = asyncio.run(main())
-    # Each call is written before the request after the next one prepares (the first,
-    # before any other: the burst arrived in one pass and the others queued behind it).
+    # Each call is written right after the next request prepared (the burst arrived in one
+    # pass; without turns every call waits for the last preparation, see below).
     assert log == [
         "prepare 0",
-        "write 0",
         "prepare 1",
+        "write 0",
         "prepare 2",
         "write 1",
         "prepare 3",
