@@ -25,16 +25,16 @@ from opentelemetry import propagate, trace
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import agent_card, ids
+from . import agent_card, ids, turns
 from .budget import ModelCallBudget, parse_budget_header
 from .delegation import Delegation
 from .loop import AgentLoop, Delta, Done, LoopEvent, LoopRequest, Progress, ToolModeSelector
 from .mcp_clients import McpManager
-from .memory import Memory, MemoryPaused, create_memory
+from .memory import LocalMemory, Memory, MemoryPaused, create_memory
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .model_client import Backend, ModelClient, ModelError, Usage
 from .openai_api import (
@@ -58,6 +58,7 @@ CHAT_PATH = "/v1/chat/completions"
 KEEPALIVE_SECONDS = 15.0
 CLIENT_TOOLS_HEADER = "X-KAOS-Client-Tools"
 _STREAM_END = object()
+_CLIENT_GONE = object()
 
 
 class Runtime:
@@ -102,8 +103,14 @@ class Runtime:
             tracer=self.tracer,
         )
         self.memory_on = settings.memory_enabled and settings.memory_type != "null"
+        #: Whether a memory call waits for a store (Redis), rather than answering at once.
+        self.memory_waits = self.memory_on and not isinstance(self.memory, LocalMemory)
+        #: Chat requests prepare their model calls one at a time (see `turns.py`).
+        self.turns = turns.Turns() if turns.NEEDED else None
         #: Work that outlives its request (recording an answer the client walked away from).
         self._background: set[asyncio.Task[Any]] = set()
+        #: Per session, the memory write still going on that its later events wait for.
+        self._writing: dict[str, asyncio.Task[None]] = {}
 
     def _memory_ping(self) -> Any:
         """Redis is a dependency to wait for; in-process memory is not."""
@@ -134,11 +141,12 @@ class Runtime:
             sorted(self.settings.peer_agents) or "none",
         )
 
-    def in_background(self, coro: Any) -> None:
+    def in_background(self, coro: Any) -> asyncio.Task[Any]:
         """Run `coro` to its end even though the request that started it is gone."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def stop(self) -> None:
         if self._background:
@@ -183,6 +191,54 @@ class Runtime:
         """Record a memory event; a memory outage is logged, never fails the request."""
         if not self.memory_on:
             return
+        earlier = self._writing.get(session_id)
+        if earlier is not None:  # the session's events stay in order (`record_meanwhile`)
+            await asyncio.wait((earlier,))  # never cancels it, never raises
+        await self._write(session_id, event_type, content, metadata)
+
+    async def record_meanwhile(
+        self, session_id: str, event_type: str, content: Any, metadata: dict | None = None
+    ) -> None:
+        """Record an event without holding up the request, when memory is a store.
+
+        In-process memory records at once (microseconds). A store (Redis) is written by a
+        task of its own while the request goes on to its model call, and the session's
+        later events (`record`) wait for that write: the user turn is still recorded before
+        the answer, the error or a tool call, and also when the request fails or the
+        client leaves.
+        """
+        if not self.memory_waits:
+            await self.record(session_id, event_type, content, metadata)
+            return
+        earlier = self._writing.get(session_id)
+        task = self.in_background(
+            self._write_after(earlier, session_id, event_type, content, metadata)
+        )
+        self._writing[session_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._writing.get(session_id) is done:
+                del self._writing[session_id]
+
+        task.add_done_callback(forget)
+
+    async def _write_after(
+        self,
+        earlier: asyncio.Task[None] | None,
+        session_id: str,
+        event_type: str,
+        content: Any,
+        metadata: dict | None,
+    ) -> None:
+        if earlier is not None:
+            await asyncio.wait((earlier,))
+        await self._write(session_id, event_type, content, metadata)
+
+    async def _write(
+        self, session_id: str, event_type: str, content: Any, metadata: dict | None
+    ) -> None:
+        if self.memory_waits:
+            turns.pass_on()  # the next request need not wait for this one's memory store
         try:
             await self.memory.add_event(session_id, event_type, content, metadata)
         except Exception as exc:
@@ -193,6 +249,8 @@ class Runtime:
         logged and gives none, never fails the request."""
         if not self.memory_on or self.settings.memory_context_limit <= 0:
             return []
+        if self.memory_waits:
+            turns.pass_on()  # the next request need not wait for this one's memory store
         try:
             return await self.memory.get_messages(session_id, self.settings.memory_context_limit)
         except Exception as exc:
@@ -365,6 +423,8 @@ async def chat_completions(request: Request) -> Response:
     body = await read_body(
         request, settings.agent_max_body_bytes, settings.agent_request_read_timeout_seconds
     )
+    if rt.turns is not None:
+        await rt.turns.take()  # passed on as the model call is sent (ChatFastPath: at the end)
     req = parse_chat_request(body)
 
     session_id = valid_session_id(
@@ -383,7 +443,9 @@ async def chat_completions(request: Request) -> Response:
     last = client_messages[-1]
     if last.get("role") in ("user", "task-delegation"):
         metadata = {"delegation_depth": depth} if depth else None
-        await rt.record(session_id, "user_message", text_of(last.get("content")), metadata)
+        await rt.record_meanwhile(
+            session_id, "user_message", text_of(last.get("content")), metadata
+        )
 
     async def record(event_type: str, content: Any, metadata: dict | None) -> None:
         await rt.record(session_id, event_type, content, metadata)
@@ -469,13 +531,14 @@ async def _stream(
 ) -> Response:
     """SSE: chunks as the loop produces them, progress as comments, usage, `[DONE]`.
 
-    The loop runs in its own task feeding a queue, so that the response can send keep-alive
-    comments while a long tool call runs, and so that a model failure before anything was
-    produced (within KEEPALIVE_SECONDS) is still answered with a proper 502/504 status
-    instead of a 200 stream.
+    The loop runs in its own task, so that the response can send keep-alive comments while
+    a long tool call runs, and so that a model failure before anything was produced (within
+    KEEPALIVE_SECONDS) is still answered with a proper 502/504 status instead of a 200
+    stream. What it produces goes through an `_Outlet`: queued until the response started,
+    then sent by the loop's task itself.
     """
     writer = ChunkWriter(completion_id(), model_name, req.include_usage)
-    queue: asyncio.Queue[Any] = asyncio.Queue()
+    outlet = _Outlet()
     streamed: list[str] = []  # the answer so far, recorded if the client goes away
 
     async def produce() -> None:
@@ -484,21 +547,22 @@ async def _stream(
             async for event in rt.run(loop_request, parent, span_attributes):
                 if isinstance(event, Delta):
                     streamed.append(event.text)
-                    queue.put_nowait(writer.content(event.text))
+                    await outlet.put(writer.content(event.text))
                 elif isinstance(event, Progress):
-                    queue.put_nowait(writer.comment(event.kind, event.data))
+                    await outlet.put(writer.comment(event.kind, event.data))
                 elif isinstance(event, Done):
                     answered = True
                     rt.metrics.loop_steps.observe(event.steps)
                     await rt.record(
                         session_id, "agent_response", event.content, response_metadata(event)
                     )
-                    queue.put_nowait(writer.finish(event.finish_reason))
+                    end = [writer.finish(event.finish_reason)]
                     if req.include_usage:
-                        queue.put_nowait(writer.usage(event.usage.as_dict()))
-                    queue.put_nowait(ChunkWriter.DONE)
+                        end.append(writer.usage(event.usage.as_dict()))
+                    end.append(ChunkWriter.DONE)
+                    await outlet.put(b"".join(end))
         except ModelError as exc:
-            queue.put_nowait(_Failure(await model_failure(rt, session_id, exc)))
+            await outlet.put(_Failure(await model_failure(rt, session_id, exc)))
         except asyncio.CancelledError:
             if not answered:  # the client went away: the session keeps what it was told
                 partial = "".join(streamed)
@@ -511,49 +575,145 @@ async def _stream(
             log.exception("chat completion failed")
             rt.metrics.errors.labels("internal").inc()
             await rt.record(session_id, "error", f"internal error: {exc}", None)
-            queue.put_nowait(
+            await outlet.put(
                 _Failure(APIError(500, f"internal error: {type(exc).__name__}: {exc}"))
             )
         finally:
             rt.metrics.in_flight.dec()
-            queue.put_nowait(_STREAM_END)
+            outlet.queue.put_nowait(_STREAM_END)
 
     task = asyncio.create_task(produce())
     try:  # a quick failure gets a real status; a slow first token must not hold the headers
         async with asyncio.timeout(KEEPALIVE_SECONDS):  # no task per wait, as wait_for makes
-            first = await queue.get()
+            first = await outlet.queue.get()
     except TimeoutError:
         first = ChunkWriter.KEEPALIVE
     if isinstance(first, _Failure):
         await task
         return first.error.response()
 
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            yield writer.role()
-            item = first
-            while item is not _STREAM_END:
-                if isinstance(item, _Failure):
-                    yield ChunkWriter.error(item.error)
-                    yield ChunkWriter.DONE
-                else:
-                    yield item
-                if queue.empty():
-                    try:
-                        async with asyncio.timeout(KEEPALIVE_SECONDS):
-                            item = await queue.get()
-                    except TimeoutError:
-                        item = ChunkWriter.KEEPALIVE
-                else:
-                    item = queue.get_nowait()
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
     stream_headers = {**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(body(), media_type="text/event-stream", headers=stream_headers)
+    return EventStream(writer.role(), first, outlet, task, stream_headers)
+
+
+class _Outlet:
+    """Where the loop's task puts what its client gets.
+
+    Until the response has started, items wait in `queue` (the first one decides the
+    status). Once `EventStream` has sent them, it hands over the client's `send`, and the
+    loop's task sends each chunk as it is produced: no queue, no task switch and no extra
+    pass of the event loop per token. `queue` then carries only the end of the stream and
+    the client going away.
+    """
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.send: Send | None = None
+        self.loop = asyncio.get_running_loop()
+        self.sent_at = 0.0  # loop time of the last chunk sent (keep-alive comments: when idle)
+
+    async def put(self, item: bytes | _Failure) -> None:
+        send = self.send
+        if send is None:
+            self.queue.put_nowait(item)
+            return
+        self.sent_at = self.loop.time()
+        await send({"type": "http.response.body", "body": _body(item), "more_body": True})
+
+
+def _body(item: bytes | _Failure) -> bytes:
+    """A failure after the response started: an error event, then `[DONE]`."""
+    if isinstance(item, _Failure):
+        return ChunkWriter.error(item.error) + ChunkWriter.DONE
+    return item
+
+
+class EventStream(Response):
+    """The SSE body of `_stream`, written to the ASGI `send` directly.
+
+    Not `StreamingResponse`, whose anyio task group cost a tenth of a stream's CPU. At the
+    start, what the loop's task queued goes out as one message (the role and the first
+    content together); then the loop's task sends itself (`_Outlet`), and this one only
+    ends the body, or sends a keep-alive comment when nothing was sent for
+    KEEPALIVE_SECONDS. A client that goes away is noticed by a small task waiting for
+    `http.disconnect`, which stops the loop's task (its answer so far is recorded).
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        role: bytes,
+        first: Any,
+        outlet: _Outlet,
+        task: asyncio.Task[None],
+        headers: dict[str, str],
+    ) -> None:
+        self.status_code = 200
+        self.background = None
+        self.init_headers(headers)
+        self.role = role
+        self.first = first
+        self.outlet = outlet
+        self.task = task
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        outlet = self.outlet
+        queue = outlet.queue
+        listener = asyncio.ensure_future(_disconnected(receive, queue))
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            pending = [self.role]
+            item = self.first
+            while True:  # what is queued goes out as one message, until nothing is left
+                while item is not _STREAM_END and item is not _CLIENT_GONE:
+                    pending.append(_body(item))
+                    if queue.empty():
+                        break
+                    item = queue.get_nowait()
+                if item is _CLIENT_GONE:
+                    return
+                ended = item is _STREAM_END
+                body = b"".join(pending)
+                await send({"type": "http.response.body", "body": body, "more_body": not ended})
+                if ended:
+                    return
+                if queue.empty():
+                    break
+                pending = []
+                item = queue.get_nowait()
+            outlet.send = send  # from here on, the loop's task sends (no await since empty)
+            outlet.sent_at = outlet.loop.time()
+            while True:
+                idle = outlet.loop.time() - outlet.sent_at
+                if idle >= KEEPALIVE_SECONDS:
+                    outlet.sent_at = outlet.loop.time()
+                    body = ChunkWriter.KEEPALIVE
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                    continue
+                try:
+                    async with asyncio.timeout(KEEPALIVE_SECONDS - idle):  # no task per wait
+                        item = await queue.get()
+                except TimeoutError:
+                    continue
+                if item is _STREAM_END:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                if item is _STREAM_END or item is _CLIENT_GONE:
+                    return
+        finally:
+            outlet.send = None
+            listener.cancel()
+            if not self.task.done():
+                self.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.task
+
+
+async def _disconnected(receive: Receive, queue: asyncio.Queue[Any]) -> None:
+    """Tell the stream when its client goes away (`http.disconnect`)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    queue.put_nowait(_CLIENT_GONE)
 
 
 # --- the other endpoints ------------------------------------------------------------------
@@ -692,6 +852,8 @@ class ChatFastPath:
             response = exc.response()
         except HTTPException as exc:
             response = await _http_error(request, exc)
+        finally:
+            turns.pass_on()  # a request that ended before its model call
         await response(scope, receive, send)
 
 

@@ -33,6 +33,7 @@ from opentelemetry import trace
 
 from .ids import unique_hex
 from .settings import Settings
+from .turns import pass_on
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,7 @@ class ModelClient:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise timeout_error(self.timeout)
+                    pass_on()  # the next request prepares while this one is sent
                     turn = await self.backend.complete(request, remaining)
                 except ModelError as exc:
                     self._on_call("error", time.perf_counter() - started, None)
@@ -289,6 +291,7 @@ class ModelClient:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise timeout_error(self.timeout)
+                    pass_on()  # the next request prepares while this one is sent
                     async for item in self.backend.stream(request, remaining):
                         if isinstance(item, ModelTurn):
                             self._on_call("ok", time.perf_counter() - started, item.usage)

@@ -290,6 +290,13 @@ class ChunkWriter:
         self.model = model
         self.created = int(time.time())
         self.include_usage = include_usage
+        # A content chunk is the same envelope around each text: encoded once, the text
+        # spliced in (the bytes `_chunk` would make; tests/runtime/test_chat_api.py).
+        head, _, tail = self._chunk(
+            [{"index": 0, "delta": {"content": ""}, "logprobs": None, "finish_reason": None}]
+        ).partition(b'"content":""')
+        self._content_head = head + b'"content":'
+        self._content_tail = tail
 
     def _chunk(self, choices: list[dict[str, Any]], usage: Any = None) -> bytes:
         data: dict[str, Any] = {
@@ -308,8 +315,7 @@ class ChunkWriter:
         return self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
 
     def content(self, text: str) -> bytes:
-        delta = {"content": text}
-        return self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
+        return self._content_head + dumps(text) + self._content_tail
 
     def finish(self, reason: str = "stop") -> bytes:
         return self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": reason}])

@@ -44,6 +44,8 @@ class LingeringTransport:
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
+        #: Called for every chunk of every response: bound once, not found by `__getattr__`.
+        self.write = transport.write
         self._timer: asyncio.TimerHandle | None = None
         self.lingering = False
         self.dropped = 0

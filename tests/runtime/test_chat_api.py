@@ -430,6 +430,33 @@ def test_a_slow_first_token_does_not_hold_back_the_response_headers(
     assert any('"content":"late"' in e for e in events)
 
 
+def test_keepalive_comments_come_only_when_nothing_was_sent_for_a_while(
+    model, start_runtime, monkeypatch
+):
+    import kaos_runtime.app
+
+    monkeypatch.setattr(kaos_runtime.app, "KEEPALIVE_SECONDS", 0.3)
+    tokens = tuple(f"t{i} " for i in range(10))
+    model.push(Reply.text("".join(tokens), tokens=tokens, token_delay=0.1, delay=0.8))
+    rt = start_runtime(model.url)
+    with httpx.stream(
+        "POST",
+        rt.url + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "q"}], "stream": True},
+        timeout=10,
+    ) as response:
+        events = [e for e in response.read().decode().split("\n\n") if e]
+    first_token = next(i for i, e in enumerate(events) if '"content":"t0 "' in e)
+    assert ": keepalive" in events[:first_token]  # 0.8 s before the first token
+    assert ": keepalive" not in events[first_token:]  # a token every 0.1 s after it
+    assert "".join(
+        json.loads(e[6:])["choices"][0]["delta"].get("content") or ""
+        for e in events
+        if e.startswith("data: {") and json.loads(e[6:])["choices"]
+    ) == "".join(tokens)
+    assert events[-1] == "data: [DONE]"
+
+
 def test_a_body_nested_ten_thousand_deep_is_a_400_not_a_500(model, start_runtime):
     rt = start_runtime(model.url)
     deep = b"[" * 10_000 + b"]" * 10_000

@@ -178,3 +178,98 @@ def test_redis_memory_survives_a_runtime_restart(model, redis_url):
             "user_message",
             "agent_response",
         ]
+
+
+class SlowStore:
+    """A memory store whose user-turn writes take `delay` seconds (as a distant Redis may)."""
+
+    def __init__(self, delay: float) -> None:
+        from kaos_runtime.memory import LocalMemory
+
+        self.delay = delay
+        self.inner = LocalMemory()
+        self.written: list[tuple[str, float]] = []
+
+    async def add_event(self, session_id, event_type, content, metadata=None) -> None:
+        import asyncio
+        import time
+
+        if event_type == "user_message":
+            await asyncio.sleep(self.delay)
+        await self.inner.add_event(session_id, event_type, content, metadata)
+        self.written.append((event_type, time.monotonic()))
+
+    async def get_messages(self, session_id, limit):
+        return await self.inner.get_messages(session_id, limit)
+
+    async def list_sessions(self):
+        return await self.inner.list_sessions()
+
+    async def get_events(self, session_id, limit=None):
+        return await self.inner.get_events(session_id, limit)
+
+    async def has_session(self, session_id):
+        return await self.inner.has_session(session_id)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def test_with_a_memory_store_the_model_call_does_not_wait_for_the_user_turn_write(model):
+    import time
+
+    store = SlowStore(delay=0.8)
+    model.push(Reply.text("Hello there."), Reply.error(401, "invalid key"))
+    with InProcessRuntime(agent_env(model.url), memory=store) as rt:
+        started = time.monotonic()
+        with httpx.stream(
+            "POST",
+            rt.url + "/v1/chat/completions",
+            json={"messages": _user("hi"), "stream": True},
+            headers={"X-Session-ID": "slow-1"},
+            timeout=10,
+        ) as response:
+            first_content = None
+            for line in response.iter_lines():
+                if first_content is None and '"content":"Hello' in line:
+                    first_content = time.monotonic() - started
+        assert first_content is not None and first_content < 0.6  # the write takes 0.8 s
+        # Recorded in order all the same: the answer waited for the user turn.
+        assert [e["type"] for e in _events(rt, "slow-1")] == ["user_message", "agent_response"]
+
+        # A model call that fails while the user turn is being written: both kept, in order.
+        response = httpx.post(
+            rt.url + "/v1/chat/completions",
+            json={"messages": _user("again")},
+            headers={"X-Session-ID": "slow-2"},
+            timeout=10,
+        )
+        assert response.status_code == 502
+        assert [e["type"] for e in _events(rt, "slow-2")] == ["user_message", "error"]
+        assert _events(rt, "slow-2")[0]["content"] == "again"
+
+
+@pytest.mark.redis
+def test_redis_memory_keeps_the_user_turn_and_the_order_when_the_model_fails(model, redis_url):
+    model.push(Reply.error(401, "invalid key"), Reply.text("Fine."))
+    env = agent_env(model.url, MEMORY_TYPE="redis", MEMORY_REDIS_URL=redis_url)
+    with InProcessRuntime(env) as rt:
+        response = httpx.post(
+            rt.url + "/v1/chat/completions",
+            json={"messages": _user("first"), "stream": True},
+            headers={"X-Session-ID": "redis-order"},
+            timeout=10,
+        )
+        assert response.status_code == 502
+        _chat(rt, _user("second"), session="redis-order", stream=True)
+        events = _events(rt, "redis-order")
+        assert [(e["type"], e["content"]) for e in events[:1] + events[2:3]] == [
+            ("user_message", "first"),
+            ("user_message", "second"),
+        ]
+        assert [e["type"] for e in events] == [
+            "user_message",
+            "error",
+            "user_message",
+            "agent_response",
+        ]
