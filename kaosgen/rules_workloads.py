@@ -470,6 +470,93 @@ def _check_storage(
         )
 
 
+# --- resources: limits never below requests ------------------------------------------------
+
+_KIND_KEYS = {"agent": "agent", "mcp_server": "mcpServer", "litellm": "litellm", "ollama": "ollama"}
+
+
+def _limits_below(diags: Diagnostics, what: str, resources: Any, at: Location | None) -> bool:
+    """An error per limit written below the request in the same block; True if any."""
+    from kaosgen.default_limits import below_requests
+
+    names = below_requests(resources)
+    for name in names:
+        diags.error(
+            "resources-limits",
+            f"{what} sets limits.{name}: {resources.limits[name]} below requests.{name}: "
+            f"{resources.requests[name]}; the API server refuses such a pod",
+            at,
+            hint=f"raise limits.{name} to at least the request, or lower the request",
+        )
+    return bool(names)
+
+
+def check_kind_resources(project: Project, diags: Diagnostics, where: _Where) -> None:
+    """kaosgen.yaml's `resources` defaults per kind: limits not below requests, and a note
+    where kaosgen adds its default limits (raised to the requests)."""
+    from kaosgen.default_limits import completed_kinds, needs_limits
+
+    levels = [((), project.resources)] + [
+        (("environments", name), env.resources)
+        for name, env in _environments(project)
+        if env.resources is not None
+    ]
+    for prefix, kinds in levels:
+        filled = completed_kinds(kinds)
+        for kind, key in _KIND_KEYS.items():
+            path = (*prefix, "resources", key)
+            if not where.has(path):
+                continue
+            value = getattr(kinds, kind)
+            if _limits_below(diags, ".".join(path), value, where.first((*path, "limits"), path)):
+                continue
+            if needs_limits(value):
+                limits = getattr(filled, kind).limits or {}
+                diags.note(
+                    "resources-default-limits",
+                    f"{'.'.join(path)} sets no limits; kaosgen adds its default limits, each "
+                    f"raised to the request: {_quantities(limits)}",
+                    where.first(path, key=True),
+                    hint=f"set {'.'.join(path)}.limits to choose them",
+                )
+
+
+def check_override_resources(
+    graph: Graph, project: Project, diags: Diagnostics, where: _Where
+) -> None:
+    """`workloads.<ref>.resources`: a limit written there below the request is an error; a
+    limit from an earlier level below it is raised (as rendered) with a note."""
+    from kaosgen.default_limits import layered, override, prior
+
+    for node in graph.workloads():
+        for env_name, env, settings in _settings(project, node):
+            resources = settings.resources
+            if resources is None:
+                continue
+            at = where.workload(env_name, node.ref, "resources")
+            final = layered(prior(node, project, env), resources)
+            own = final.model_copy(
+                update={"limits": {k: v for k, v in (resources.limits or {}).items()}}
+            )
+            if _limits_below(
+                diags,
+                f"environment {env_name!r}: workloads.{node.ref}.resources",
+                own,
+                where.workload(env_name, node.ref, "resources", "limits"),
+            ):
+                continue
+            _, raised = override(node, project, env, resources)
+            if raised:
+                diags.note(
+                    "resources-default-limits",
+                    f"environment {env_name!r}: workloads.{node.ref}.resources requests more "
+                    f"than the limits it leaves to kaosgen's defaults (or the container's); "
+                    f"kaosgen raises them to the request: {_quantities(raised)}",
+                    at,
+                    hint=f"set workloads.{node.ref}.resources.limits to choose them",
+                )
+
+
 def _quantities(values: dict | None) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted((values or {}).items())) or "none"
 
@@ -483,3 +570,5 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc: Any =
     check_mcp_sessions(graph, project, diags)
     check_autoscaling(graph, project, diags, where)
     check_hosted_models(graph, project, diags, where)
+    check_kind_resources(project, diags, where)
+    check_override_resources(graph, project, diags, where)
