@@ -8,7 +8,7 @@ report; locations point at the kaosgen.yaml entry that asked for the thing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kaos_contract import env as contract
@@ -475,7 +475,9 @@ def _check_storage(
 _KIND_KEYS = {"agent": "agent", "mcp_server": "mcpServer", "litellm": "litellm", "ollama": "ollama"}
 
 
-def _limits_below(diags: Diagnostics, what: str, resources: Any, at: Location | None) -> bool:
+def _limits_below(
+    diags: Diagnostics, what: str, resources: Any, at: Callable[[str], Location | None]
+) -> bool:
     """An error per limit written below the request in the same block; True if any."""
     from kaosgen.default_limits import below_requests
 
@@ -485,7 +487,7 @@ def _limits_below(diags: Diagnostics, what: str, resources: Any, at: Location | 
             "resources-limits",
             f"{what} sets limits.{name}: {resources.limits[name]} below requests.{name}: "
             f"{resources.requests[name]}; the API server refuses such a pod",
-            at,
+            at(name),
             hint=f"raise limits.{name} to at least the request, or lower the request",
         )
     return bool(names)
@@ -508,7 +510,9 @@ def check_kind_resources(project: Project, diags: Diagnostics, where: _Where) ->
             if not where.has(path):
                 continue
             value = getattr(kinds, kind)
-            if _limits_below(diags, ".".join(path), value, where.first((*path, "limits"), path)):
+            if _limits_below(
+                diags, ".".join(path), value, lambda n, p=path: where.first((*p, "limits", n), p)
+            ):
                 continue
             if needs_limits(value):
                 limits = getattr(filled, kind).limits or {}
@@ -542,7 +546,7 @@ def check_override_resources(
                 diags,
                 f"environment {env_name!r}: workloads.{node.ref}.resources",
                 own,
-                where.workload(env_name, node.ref, "resources", "limits"),
+                lambda n, e=env_name, r=node.ref: where.workload(e, r, "resources", "limits", n),
             ):
                 continue
             _, raised = override(node, project, env, resources)

@@ -1533,6 +1533,49 @@ CASES = [
         hints={"1": "set container.resources.limits to choose them"},
     ),
     Case(
+        # A limit below the request in the same block: the API server refuses the pod (a
+        # limit left to kaosgen is raised instead, with a resources-default-limits note).
+        "resources-limits",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+            "resources:\n  mcpServer: {requests: {cpu: 1500m}, limits: {cpu: ⟦2⟧'1'}}\n"
+            "environments:\n  dev:\n    workloads:\n      agent/a:\n"
+            "        resources: {requests: {memory: 4Gi}, limits: {memory: ⟦3⟧1000Mi}}\n",
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                container:
+                  resources:
+                    requests: {memory: 2Gi}
+                    limits: {memory: ⟦1⟧1Gi}
+                """),
+        },
+        [
+            (
+                "1",
+                E,
+                "resources-limits",
+                "container.resources sets limits.memory: 1Gi below requests.memory: 2Gi; "
+                "the API server refuses such a pod",
+            ),
+            (
+                "2",
+                E,
+                "resources-limits",
+                "resources.mcpServer sets limits.cpu: 1 below requests.cpu: 1500m; "
+                "the API server refuses such a pod",
+            ),
+            (
+                "3",
+                E,
+                "resources-limits",
+                "environment 'dev': workloads.agent/a.resources sets limits.memory: 1000Mi "
+                "below requests.memory: 4Gi; the API server refuses such a pod",
+            ),
+        ],
+        hints={"1": "raise limits.memory to at least the request, or lower the request"},
+    ),
+    Case(
         # kaosgen.yaml turns warning rules off: memory-replicas is silent here; a rule id
         # that is not a warning or note rule is an error at its entry.
         "diagnostics-ignore",
