@@ -421,10 +421,21 @@ def _check_storage(
     where: _Where,
     loc: Location | None,
 ) -> None:
-    from kaosgen.generate.modelstorage import claim_size
+    from kaosgen.generate.modelstorage import claim_size, user_model_volume_sources
 
     pull = storage.pull or ("Never" if storage.type == "Image" else "IfNotPresent")
     if storage.type == "PersistentVolumeClaim":
+        replaced = [k for k in user_model_volume_sources(node) if k != "persistentVolumeClaim"]
+        if replaced:
+            diags.note(
+                "model-storage",
+                f"in environment {env_name!r} the model volume of {node.name!r} is the claim: "
+                f"it replaces the volume 'ollama-data' ({', '.join(replaced)}) of the "
+                "ModelAPI's podSpec (a volume has one source)",
+                where.workload(env_name, node.ref, "modelStorage", "type"),
+                hint="to keep the podSpec's volume, drop modelStorage in this environment "
+                "(modelStorage.existingClaim names a claim you made)",
+            )
         if not storage.existing_claim and claim_size(node, storage) is None:
             diags.error(
                 "model-storage",
