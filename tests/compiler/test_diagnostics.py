@@ -450,6 +450,31 @@ CASES = [
         hints={"1": "kubectl kustomize cannot build this either: fix the document"},
     ),
     Case(
+        # Flux labels what it applies with the Kustomization's name: at most 63 characters.
+        "gitops-name",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+            "gitops:\n  repository: {url: 'https://github.com/acme/agents.git'}\n  flux: {}\n"
+            "environments:\n  ⟦1⟧production-europe-west1-cluster-blue-canary-2026: {}\n",
+            "case.yaml": agent("modelAPI: ollama\nmodel: smollm2:135m\n"),
+        },
+        [
+            (
+                "1",
+                E,
+                "gitops-name",
+                "environment 'production-europe-west1-cluster-blue-canary-2026': the Flux "
+                "Kustomization 'kaos-production-europe-west1-cluster-blue-canary-2026-dependencies' "
+                "is 66 characters; Flux labels every object it applies with this name "
+                "(kustomize.toolkit.fluxcd.io/name), and a label value has at most 63, so every "
+                "apply would fail",
+            )
+        ],
+        hints={
+            "1": "shorten the environment name or gitops.name ('kaos') by at least 3 characters"
+        },
+    ),
+    Case(
         "secret-in-output",
         {"case.yaml": "apiVersion: v1\nkind: ⟦1⟧Secret\nmetadata: {name: s}\nstringData: {k: v}\n"},
         [
