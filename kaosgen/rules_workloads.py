@@ -504,6 +504,57 @@ def _limits_below(
     return bool(names)
 
 
+def _readable(resources: Any) -> bool:
+    """Every quantity parses (the ones that do not are errors of their own)."""
+    from kaosgen.quantity import parse_quantity
+
+    try:
+        for section in (resources.requests, resources.limits):
+            for value in (section or {}).values():
+                parse_quantity(value)
+    except ValueError:
+        return False
+    return True
+
+
+def check_resource_quantities(project: Project, diags: Diagnostics, where: _Where) -> None:
+    """Every quantity kaosgen.yaml writes into a container's resources is one the API server
+    accepts (as `container.resources` in the documents)."""
+    from kaosgen.quantity import parse_quantity
+
+    blocks: list[tuple[tuple, Any]] = []
+    levels = [((), project.resources, project.workloads)] + [
+        (("environments", name), env.resources, env.workloads)
+        for name, env in _environments(project)
+    ]
+    for prefix, kinds, workloads in levels:
+        if kinds is not None:
+            blocks += [
+                ((*prefix, "resources", key), getattr(kinds, k)) for k, key in _KIND_KEYS.items()
+            ]
+        blocks += [
+            ((*prefix, "workloads", ref, "resources"), s.resources)
+            for ref, s in sorted(workloads.items())
+            if s.resources is not None
+        ]
+    for path, resources in blocks:
+        if not where.has(path):
+            continue
+        for section in ("requests", "limits"):
+            for name, value in sorted((getattr(resources, section) or {}).items()):
+                try:
+                    parse_quantity(value)
+                except ValueError:
+                    diags.error(
+                        "resources-quantity",
+                        f"{'.'.join(path)}.{section}.{name}: {value!r} is not a Kubernetes "
+                        "quantity",
+                        where.first((*path, section, name), path),
+                        hint="write e.g. 500m or 2 (CPU), 256Mi or 1Gi (memory): a non-negative "
+                        "number with an optional suffix Ki, Mi, Gi, Ti, m, k, M, G or T",
+                    )
+
+
 def check_kind_resources(project: Project, diags: Diagnostics, where: _Where) -> None:
     """kaosgen.yaml's `resources` defaults per kind: limits not below requests, and a note
     where kaosgen adds its default limits (raised to the requests)."""
@@ -521,6 +572,8 @@ def check_kind_resources(project: Project, diags: Diagnostics, where: _Where) ->
             if not where.has(path):
                 continue
             value = getattr(kinds, kind)
+            if not _readable(value):
+                continue
             if _limits_below(
                 diags, ".".join(path), value, lambda n, p=path: where.first((*p, "limits", n), p)
             ):
@@ -546,16 +599,19 @@ def check_override_resources(
     for node in graph.workloads():
         for env_name, env, settings in _settings(project, node):
             resources = settings.resources
-            if resources is None:
+            if resources is None or not _readable(resources):
                 continue
             at = where.workload(env_name, node.ref, "resources")
+            # Set once at the top for every environment: said once, unless it differs.
+            env_level = where.has(("environments", env_name, "workloads", node.ref, "resources"))
+            scope = f"environment {env_name!r}: " if env_level else ""
             final = layered(prior(node, project, env), resources)
             own = final.model_copy(
                 update={"limits": {k: v for k, v in (resources.limits or {}).items()}}
             )
             if _limits_below(
                 diags,
-                f"environment {env_name!r}: workloads.{node.ref}.resources",
+                f"{scope}workloads.{node.ref}.resources",
                 own,
                 lambda n, e=env_name, r=node.ref: where.workload(e, r, "resources", "limits", n),
             ):
@@ -564,7 +620,7 @@ def check_override_resources(
             if raised:
                 diags.note(
                     "resources-default-limits",
-                    f"environment {env_name!r}: workloads.{node.ref}.resources requests more "
+                    f"{scope}workloads.{node.ref}.resources requests more "
                     f"than the limits it leaves to kaosgen's defaults (or the container's); "
                     f"kaosgen raises them to the request: {_quantities(raised)}",
                     at,
@@ -585,5 +641,6 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc: Any =
     check_mcp_sessions(graph, project, diags)
     check_autoscaling(graph, project, diags, where)
     check_hosted_models(graph, project, diags, where)
+    check_resource_quantities(project, diags, where)
     check_kind_resources(project, diags, where)
     check_override_resources(graph, project, diags, where)

@@ -362,3 +362,50 @@ def test_a_kaosgen_yaml_limit_below_its_request_is_an_error(tmp_path: Path) -> N
     result = render(tmp_path / "in", tmp_path / "out")
     assert result.exit_code == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_kaosgen_yaml_quantities_are_checked_and_top_level_settings_reported_once(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "kaosgen.yaml").write_text(
+        "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+        "workloads:\n"
+        "  agent/a1: {resources: {requests: {cpu: '4'}, limits: {cpu: 2}}}\n"
+        "environments:\n"
+        "  dev:\n"
+        "    resources: {mcpServer: {requests: {memory: 8GB}}}\n"
+        "    workloads:\n"
+        "      modelapi/llm: {resources: {limits: {cpu: two}}}\n"
+        "  prod: {}\n",
+        encoding="utf-8",
+    )
+    write_docs(
+        tmp_path / "in" / "resources.yaml",
+        [
+            kaos("ModelAPI", "llm", {"mode": "Hosted", "hostedConfig": {"model": "smollm2:135m"}}),
+            kaos("Agent", "a1", {"modelAPI": "llm", "model": "smollm2:135m"}),
+        ],
+    )
+    code, diagnostics = validate_json(tmp_path / "in")
+    assert code == 1
+    assert sorted((d["line"], d["rule"], d["message"]) for d in diagnostics) == [
+        (
+            4,
+            "resources-limits",
+            "workloads.agent/a1.resources sets limits.cpu: 2 below requests.cpu: 4; "
+            "the API server refuses such a pod",
+        ),
+        (
+            7,
+            "resources-quantity",
+            "environments.dev.resources.mcpServer.requests.memory: '8GB' is not a "
+            "Kubernetes quantity",
+        ),
+        (
+            9,
+            "resources-quantity",
+            "environments.dev.workloads.modelapi/llm.resources.limits.cpu: 'two' is not a "
+            "Kubernetes quantity",
+        ),
+    ]
