@@ -421,11 +421,21 @@ def _check_storage(
     where: _Where,
     loc: Location | None,
 ) -> None:
-    from kaosgen.generate.modelstorage import claim_size, user_model_volume_sources
+    from kaosgen.generate.modelstorage import (
+        claim_name,
+        claim_size,
+        user_model_volume,
+        user_model_volume_sources,
+    )
 
     pull = storage.pull or ("Never" if storage.type == "Image" else "IfNotPresent")
     if storage.type == "PersistentVolumeClaim":
-        replaced = [k for k in user_model_volume_sources(node) if k != "persistentVolumeClaim"]
+        own_claim = (user_model_volume(node).get("persistentVolumeClaim") or {}).get("claimName")
+        replaced = [
+            k
+            for k in user_model_volume_sources(node)
+            if k != "persistentVolumeClaim" or own_claim != claim_name(node, storage)
+        ]
         if replaced:
             diags.note(
                 "model-storage",

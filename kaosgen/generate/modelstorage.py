@@ -57,12 +57,18 @@ def persistent_volume_claim(
     )
 
 
-def user_model_volume_sources(node: ModelAPINode) -> list[str]:
-    """The sources the ModelAPI's own podSpec gives the model volume (none: kaosgen's)."""
+def user_model_volume(node: ModelAPINode) -> dict[str, Any]:
+    """The model volume as the ModelAPI's own podSpec writes it ({}: it does not)."""
     for volume in (node.pod_spec or {}).get("volumes") or []:
         if isinstance(volume, dict) and volume.get("name") == OLLAMA_DATA_VOLUME:
-            return [k for k in pods.volume_sources(volume) if volume[k] is not None]
-    return []
+            return volume
+    return {}
+
+
+def user_model_volume_sources(node: ModelAPINode) -> list[str]:
+    """The sources the ModelAPI's own podSpec gives the model volume (none: kaosgen's)."""
+    volume = user_model_volume(node)
+    return [k for k in pods.volume_sources(volume) if volume[k] is not None]
 
 
 def deployment_patch(node: ModelAPINode, storage: ModelStorage) -> dict[str, Any] | None:

@@ -393,6 +393,37 @@ def test_a_podspec_model_volume_has_one_source_with_or_without_a_claim(tmp_path:
     }
 
 
+@pytest.mark.parametrize(("existing", "noted"), [("", True), (", existingClaim: mine", False)])
+def test_a_podspec_claim_replaced_by_another_is_noted(
+    tmp_path: Path, existing: str, noted: bool
+) -> None:
+    llm = kaos(
+        "ModelAPI",
+        "llm",
+        {
+            "mode": "Hosted",
+            "hostedConfig": {"model": "smollm2:135m"},
+            "podSpec": {
+                "volumes": [{"name": "ollama-data", "persistentVolumeClaim": {"claimName": "mine"}}]
+            },
+        },
+    )
+    config = (
+        "environments:\n  dev:\n    workloads:\n"
+        f"      modelapi/llm: {{modelStorage: {{type: PersistentVolumeClaim{existing}}}}}\n"
+    )
+    messages = [m for _, r, m in _diagnostics(tmp_path, config, llm) if r == "model-storage"]
+    assert messages == (
+        [
+            "in environment 'dev' the model volume of 'llm' is the claim: it replaces the "
+            "volume 'ollama-data' (persistentVolumeClaim) of the ModelAPI's podSpec (a volume "
+            "has one source)"
+        ]
+        if noted
+        else []
+    )
+
+
 def test_a_podspec_volume_with_another_source_replaces_kaosgens() -> None:
     from kaosgen.generate.pods import strategic_merge
 
