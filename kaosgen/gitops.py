@@ -146,8 +146,9 @@ def _location(loaded: Any, env_name: str, *tail: str):
 # --- check pass ------------------------------------------------------------------------
 
 
-def check(loaded: Any, diags: Diagnostics) -> None:
-    """Settings that only make sense together (URLs, refs, ApplicationSet destinations)."""
+def check(loaded: Any, diags: Diagnostics, graph: Graph | None = None) -> None:
+    """Settings that only make sense together (URLs, refs, ApplicationSet destinations),
+    and names Flux can use (with `graph`: the shards it will have)."""
     project: Project = loaded.project
     any_enabled = False
     for env_name in sorted(project.environments):
@@ -180,6 +181,7 @@ def check(loaded: Any, diags: Diagnostics) -> None:
             )
         if flux is not None:
             _check_flux(loaded, env_name, cfg, flux, diags)
+            _check_flux_names(loaded, env_name, cfg, flux, graph, diags)
         if argo is not None and not (argo.repo_url or cfg.repository.url):
             diags.error(
                 "gitops-repository",
@@ -254,6 +256,57 @@ def _check_flux(loaded: Any, env_name: str, cfg: GitOps, flux: Flux, diags: Diag
                 where,
                 hint=f"use one of {', '.join(allowed)}",
             )
+
+
+#: Flux labels every object a Kustomization applies with its name
+#: (`kustomize.toolkit.fluxcd.io/name`): a label value, at most 63 characters.
+FLUX_NAME_MAX = 63
+
+
+def flux_kustomization_names(
+    cfg: GitOps, env_name: str, shard_names: list[str], agents: bool
+) -> list[str]:
+    """The names `flux_objects` gives an environment's Kustomizations."""
+    assert cfg.flux is not None
+    base_name = f"{cfg.name}-{env_name}"
+    if len(shard_names) > 1:
+        return [f"{base_name}-{name}" for name in shard_names]
+    if cfg.flux.ordering == "dependsOn" and agents:
+        return [f"{base_name}-dependencies", f"{base_name}-agents"]
+    return [base_name]
+
+
+def _check_flux_names(
+    loaded: Any, env_name: str, cfg: GitOps, flux: Flux, graph: Graph | None, diags: Diagnostics
+) -> None:
+    from kaosgen.shard import SINGLE_SHARD, possible_names
+
+    if graph is None:  # no documents: the names of a single shard with agents
+        shards, agents = [SINGLE_SHARD], True
+    else:
+        shards, agents = possible_names(graph, cfg.shard_size), bool(graph.agents)
+    names = flux_kustomization_names(cfg, env_name, shards, agents)
+    longest = max(names, key=len)
+    if len(longest) <= FLUX_NAME_MAX:
+        return
+    doc = loaded.document
+    if doc is None:
+        where = _location(loaded, env_name)
+    elif len(cfg.name) > len(env_name):
+        where = _location(loaded, env_name, "name")
+    else:
+        where = doc.location(("environments", env_name), key=True)
+    over = len(longest) - FLUX_NAME_MAX
+    diags.error(
+        "gitops-name",
+        f"environment {env_name!r}: the Flux Kustomization {longest!r} is {len(longest)} "
+        f"characters; Flux labels every object it applies with this name "
+        f"(kustomize.toolkit.fluxcd.io/name), and a label value has at most "
+        f"{FLUX_NAME_MAX}, so every apply would fail",
+        where,
+        hint=f"shorten the environment name or gitops.name ({cfg.name!r}) by at least "
+        f"{over} character{'s' if over > 1 else ''}",
+    )
 
 
 def _safe_effective(project: Project, env_name: str) -> GitOps | None:

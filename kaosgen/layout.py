@@ -12,7 +12,7 @@ from typing import Any
 
 from kaos_contract import env as contract
 
-from kaosgen import effective, imageref, images, yamlout
+from kaosgen import default_limits, effective, imageref, images, yamlout
 from kaosgen.generate import envoy, gateway, modelstorage, network, pods, scaling, workloads
 from kaosgen.generate.templating import render
 from kaosgen.generate.workloads import RenderedWorkload
@@ -346,7 +346,8 @@ def workload_overlay(
     # Resources set for this workload in kaosgen.yaml.
     if settings.resources is not None:
         path = f"patches/{node.object_name}-resources.yaml"
-        out.patch_files[path] = [_resources_patch(node.container_name, settings.resources)]
+        resources, _ = default_limits.override(node, project, env, settings.resources)
+        out.patch_files[path] = [_resources_patch(node.container_name, resources)]
         out.patches.append(
             {"path": path, "target": {"kind": "Deployment", "name": node.object_name}}
         )

@@ -552,7 +552,7 @@ def _compile(
     if loaded.project.uses_gitops:
         from kaosgen import gitops
 
-        gitops.check(loaded, diags)
+        gitops.check(loaded, diags, graph)
     mute_cascades(documents, diags, checked)
     if diags.has_errors():
         return result

@@ -354,7 +354,7 @@ def _memory_hint(agent: AgentNode, project: Project, env_name: str) -> str:
 
 def check_resources(graph: Graph, project: Project, diags: Diagnostics) -> None:
     """Quantities the API server accepts; a note where kaosgen supplies the limits."""
-    from kaosgen.default_limits import completed, kaosgen_defaults, needs_limits
+    from kaosgen.default_limits import below_requests, completed, kaosgen_defaults, needs_limits
     from kaosgen.quantity import parse_quantity
 
     for node in graph.workloads():
@@ -376,6 +376,15 @@ def check_resources(graph: Graph, project: Project, diags: Diagnostics) -> None:
                         hint="write e.g. 500m or 2 (CPU), 256Mi or 1Gi (memory): a non-negative "
                         "number with an optional suffix Ki, Mi, Gi, Ti, m, k, M, G or T",
                     )
+        for name in below_requests(resources) if valid else []:
+            valid = False
+            diags.error(
+                "resources-limits",
+                f"container.resources sets limits.{name}: {resources.limits[name]} below "
+                f"requests.{name}: {resources.requests[name]}; the API server refuses such a pod",
+                node.doc.location((*at, "limits", name)),
+                hint=f"raise limits.{name} to at least the request, or lower the request",
+            )
         if valid and needs_limits(resources):
             defaults = kaosgen_defaults(node, project)
             filled = completed(resources, defaults)

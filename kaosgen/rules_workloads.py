@@ -8,7 +8,7 @@ report; locations point at the kaosgen.yaml entry that asked for the thing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kaos_contract import env as contract
@@ -421,10 +421,31 @@ def _check_storage(
     where: _Where,
     loc: Location | None,
 ) -> None:
-    from kaosgen.generate.modelstorage import claim_size
+    from kaosgen.generate.modelstorage import (
+        claim_name,
+        claim_size,
+        user_model_volume,
+        user_model_volume_sources,
+    )
 
     pull = storage.pull or ("Never" if storage.type == "Image" else "IfNotPresent")
     if storage.type == "PersistentVolumeClaim":
+        own_claim = (user_model_volume(node).get("persistentVolumeClaim") or {}).get("claimName")
+        replaced = [
+            k
+            for k in user_model_volume_sources(node)
+            if k != "persistentVolumeClaim" or own_claim != claim_name(node, storage)
+        ]
+        if replaced:
+            diags.note(
+                "model-storage",
+                f"in environment {env_name!r} the model volume of {node.name!r} is the claim: "
+                f"it replaces the volume 'ollama-data' ({', '.join(replaced)}) of the "
+                "ModelAPI's podSpec (a volume has one source)",
+                where.workload(env_name, node.ref, "modelStorage", "type"),
+                hint="to keep the podSpec's volume, drop modelStorage in this environment "
+                "(modelStorage.existingClaim names a claim you made)",
+            )
         if not storage.existing_claim and claim_size(node, storage) is None:
             diags.error(
                 "model-storage",
@@ -470,6 +491,153 @@ def _check_storage(
         )
 
 
+# --- resources: limits never below requests ------------------------------------------------
+
+_KIND_KEYS = {"agent": "agent", "mcp_server": "mcpServer", "litellm": "litellm", "ollama": "ollama"}
+
+
+def _limits_below(
+    diags: Diagnostics, what: str, resources: Any, at: Callable[[str], Location | None]
+) -> bool:
+    """An error per limit written below the request in the same block; True if any."""
+    from kaosgen.default_limits import below_requests
+
+    names = below_requests(resources)
+    for name in names:
+        diags.error(
+            "resources-limits",
+            f"{what} sets limits.{name}: {resources.limits[name]} below requests.{name}: "
+            f"{resources.requests[name]}; the API server refuses such a pod",
+            at(name),
+            hint=f"raise limits.{name} to at least the request, or lower the request",
+        )
+    return bool(names)
+
+
+def _readable(resources: Any) -> bool:
+    """Every quantity parses (the ones that do not are errors of their own)."""
+    from kaosgen.quantity import parse_quantity
+
+    try:
+        for section in (resources.requests, resources.limits):
+            for value in (section or {}).values():
+                parse_quantity(value)
+    except ValueError:
+        return False
+    return True
+
+
+def check_resource_quantities(project: Project, diags: Diagnostics, where: _Where) -> None:
+    """Every quantity kaosgen.yaml writes into a container's resources is one the API server
+    accepts (as `container.resources` in the documents)."""
+    from kaosgen.quantity import parse_quantity
+
+    blocks: list[tuple[tuple, Any]] = []
+    levels = [((), project.resources, project.workloads)] + [
+        (("environments", name), env.resources, env.workloads)
+        for name, env in _environments(project)
+    ]
+    for prefix, kinds, workloads in levels:
+        if kinds is not None:
+            blocks += [
+                ((*prefix, "resources", key), getattr(kinds, k)) for k, key in _KIND_KEYS.items()
+            ]
+        blocks += [
+            ((*prefix, "workloads", ref, "resources"), s.resources)
+            for ref, s in sorted(workloads.items())
+            if s.resources is not None
+        ]
+    for path, resources in blocks:
+        if not where.has(path):
+            continue
+        for section in ("requests", "limits"):
+            for name, value in sorted((getattr(resources, section) or {}).items()):
+                try:
+                    parse_quantity(value)
+                except ValueError:
+                    diags.error(
+                        "resources-quantity",
+                        f"{'.'.join(path)}.{section}.{name}: {value!r} is not a Kubernetes "
+                        "quantity",
+                        where.first((*path, section, name), path),
+                        hint="write e.g. 500m or 2 (CPU), 256Mi or 1Gi (memory): a non-negative "
+                        "number with an optional suffix Ki, Mi, Gi, Ti, m, k, M, G or T",
+                    )
+
+
+def check_kind_resources(project: Project, diags: Diagnostics, where: _Where) -> None:
+    """kaosgen.yaml's `resources` defaults per kind: limits not below requests, and a note
+    where kaosgen adds its default limits (raised to the requests)."""
+    from kaosgen.default_limits import completed_kinds, needs_limits
+
+    levels = [((), project.resources)] + [
+        (("environments", name), env.resources)
+        for name, env in _environments(project)
+        if env.resources is not None
+    ]
+    for prefix, kinds in levels:
+        filled = completed_kinds(kinds)
+        for kind, key in _KIND_KEYS.items():
+            path = (*prefix, "resources", key)
+            if not where.has(path):
+                continue
+            value = getattr(kinds, kind)
+            if not _readable(value):
+                continue
+            if _limits_below(
+                diags, ".".join(path), value, lambda n, p=path: where.first((*p, "limits", n), p)
+            ):
+                continue
+            if needs_limits(value):
+                limits = getattr(filled, kind).limits or {}
+                diags.note(
+                    "resources-default-limits",
+                    f"{'.'.join(path)} sets no limits; kaosgen adds its default limits, each "
+                    f"raised to the request: {_quantities(limits)}",
+                    where.first(path, key=True),
+                    hint=f"set {'.'.join(path)}.limits to choose them",
+                )
+
+
+def check_override_resources(
+    graph: Graph, project: Project, diags: Diagnostics, where: _Where
+) -> None:
+    """`workloads.<ref>.resources`: a limit written there below the request is an error; a
+    limit from an earlier level below it is raised (as rendered) with a note."""
+    from kaosgen.default_limits import layered, override, prior
+
+    for node in graph.workloads():
+        for env_name, env, settings in _settings(project, node):
+            resources = settings.resources
+            if resources is None or not _readable(resources):
+                continue
+            at = where.workload(env_name, node.ref, "resources")
+            # Set once at the top for every environment: said once, unless it differs.
+            env_level = where.has(("environments", env_name, "workloads", node.ref, "resources"))
+            scope = f"environment {env_name!r}: " if env_level else ""
+            final = layered(prior(node, project, env), resources)
+            own = final.model_copy(
+                update={"limits": {k: v for k, v in (resources.limits or {}).items()}}
+            )
+            if _limits_below(
+                diags,
+                f"{scope}workloads.{node.ref}.resources",
+                own,
+                lambda n, e=env_name, r=node.ref: where.workload(e, r, "resources", "limits", n),
+            ):
+                continue
+            _, raised = override(node, project, env, resources)
+            if raised:
+                diags.note(
+                    "resources-default-limits",
+                    f"{scope}workloads.{node.ref}.resources requests more "
+                    f"than the limits it leaves to kaosgen's defaults (or the container's); "
+                    f"kaosgen raises them to the request: {_quantities(raised)}",
+                    at,
+                    hint=f"set workloads.{node.ref}.resources.limits to choose them",
+                )
+
+
 def _quantities(values: dict | None) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted((values or {}).items())) or "none"
 
@@ -483,3 +651,6 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc: Any =
     check_mcp_sessions(graph, project, diags)
     check_autoscaling(graph, project, diags, where)
     check_hosted_models(graph, project, diags, where)
+    check_resource_quantities(project, diags, where)
+    check_kind_resources(project, diags, where)
+    check_override_resources(graph, project, diags, where)

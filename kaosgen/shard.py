@@ -75,6 +75,24 @@ def _chunks(nodes: list[Workload], size: int) -> list[list[Workload]]:
     return [nodes[i : i + size] for i in range(0, len(nodes), size)]
 
 
+def _chunk_name(stem: str, index: int, count: int) -> str:
+    width = max(3, len(str(count)))
+    return stem if count == 1 else f"{stem}-{index + 1:0{width}d}"
+
+
+def possible_names(graph: Graph, size: int) -> list[str]:
+    """The names `plan` can give the environment's shards (before hydration tells whether
+    there are platform objects): what the GitOps object names are made of."""
+    if len(graph.workloads()) <= size:
+        return [SINGLE_SHARD]
+    names = ["platform"]
+    for stem, nodes in (("models", graph.modelapis), ("tools", graph.mcpservers)):
+        count = len(_chunks(list(nodes), size))
+        names.extend(_chunk_name(stem, i, count) for i in range(count))
+    count = len(_chunks(list(graph.agents), size))
+    return names + [_chunk_name("agents", i, count) for i in range(count)]
+
+
 def plan(graph: Graph, objects: list[Obj], size: int, namespace: str | None = None) -> list[Shard]:
     """One environment's shards, in the order GitOps applies them."""
     owners = _owners(graph)
@@ -99,10 +117,8 @@ def plan(graph: Graph, objects: list[Obj], size: int, namespace: str | None = No
         ("agents", "agents", graph.agents),
     ):
         chunks = _chunks(list(nodes), size)
-        width = max(3, len(str(len(chunks))))
         for i, chunk in enumerate(chunks):
-            name = stem if len(chunks) == 1 else f"{stem}-{i + 1:0{width}d}"
-            shard = Shard(name, role, chunk)
+            shard = Shard(_chunk_name(stem, i, len(chunks)), role, chunk)
             for node in chunk:
                 shard.objects.extend(by_node.get(id(node), []))
             shards.append(shard)

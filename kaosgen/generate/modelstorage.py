@@ -57,6 +57,20 @@ def persistent_volume_claim(
     )
 
 
+def user_model_volume(node: ModelAPINode) -> dict[str, Any]:
+    """The model volume as the ModelAPI's own podSpec writes it ({}: it does not)."""
+    for volume in (node.pod_spec or {}).get("volumes") or []:
+        if isinstance(volume, dict) and volume.get("name") == OLLAMA_DATA_VOLUME:
+            return volume
+    return {}
+
+
+def user_model_volume_sources(node: ModelAPINode) -> list[str]:
+    """The sources the ModelAPI's own podSpec gives the model volume (none: kaosgen's)."""
+    volume = user_model_volume(node)
+    return [k for k in pods.volume_sources(volume) if volume[k] is not None]
+
+
 def deployment_patch(node: ModelAPINode, storage: ModelStorage) -> dict[str, Any] | None:
     """A strategic merge patch of the Deployment (None when the base is already right)."""
     pull = storage.pull or ("Never" if storage.type == "Image" else None)
@@ -64,10 +78,14 @@ def deployment_patch(node: ModelAPINode, storage: ModelStorage) -> dict[str, Any
     main_env: list[dict[str, str]] = []
     pod: dict[str, Any] = {}
     if storage.type == "PersistentVolumeClaim":
+        # The claim replaces the volume's source in the base (an emptyDir, or the one the
+        # ModelAPI's podSpec gives it): a volume has exactly one.
+        replaced = {k: None for k in ["emptyDir", *user_model_volume_sources(node)]}
+        replaced.pop("persistentVolumeClaim", None)
         pod["volumes"] = [
             {
                 "name": OLLAMA_DATA_VOLUME,
-                "emptyDir": None,
+                **dict(sorted(replaced.items())),
                 "persistentVolumeClaim": {"claimName": claim_name(node, storage)},
             }
         ]

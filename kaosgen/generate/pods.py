@@ -214,9 +214,26 @@ def strategic_merge(base: Any, patch: Any, field: str = "") -> Any:
             elif index is None:
                 result.append(_strip_directives(item))
             else:
-                result[index] = strategic_merge(result[index], item, field)
+                base_item = result[index]
+                if field == "volumes":
+                    base_item = _without_other_source(base_item, item)
+                result[index] = strategic_merge(base_item, item, field)
         return result
     return _strip_directives(patch)
+
+
+def volume_sources(volume: dict[str, Any]) -> list[str]:
+    """The source fields of a volume (`emptyDir`, `nfs`, ...): Kubernetes allows one."""
+    return sorted(k for k in volume if k != "name" and not k.startswith("$"))
+
+
+def _without_other_source(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A volume the patch gives another source keeps only its name: merging would give it
+    two sources, which the API server refuses (a volume source is one of many)."""
+    sources = [k for k in volume_sources(patch) if patch[k] is not None]
+    if not sources or set(sources) & set(volume_sources(base)):
+        return base
+    return {"name": base["name"]}
 
 
 def _strip_directives(value: Any) -> Any:

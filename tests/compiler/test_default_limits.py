@@ -18,6 +18,7 @@ from support.compiler import (
     build_overlay,
     find,
     kaos,
+    render,
     render_ok,
     validate_json,
     write_docs,
@@ -245,3 +246,166 @@ def test_a_render_with_resources_does_not_import_the_kubernetes_client(tmp_path:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert "'kubernetes'" not in out
+
+
+def _limits_cover_requests(objects: list) -> None:
+    for deployment in (o for o in objects if o["kind"] == "Deployment"):
+        spec = deployment["spec"]["template"]["spec"]
+        for container in [*spec["containers"], *spec.get("initContainers", [])]:
+            resources = container["resources"]
+            for name, request in resources.get("requests", {}).items():
+                limit = resources["limits"][name]
+                assert parse_quantity(limit) >= parse_quantity(request), (deployment, name)
+
+
+def test_kaosgen_yaml_requests_above_the_default_limits_raise_them(tmp_path: Path) -> None:
+    """`workloads.<ref>.resources` and `resources.<kind>` in kaosgen.yaml: a limit they
+    leave to kaosgen (its default, or the container's) is raised to the request."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "kaosgen.yaml").write_text(
+        "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+        "environments:\n"
+        "  dev:\n"
+        "    namespace: kaos-dev\n"
+        "    workloads:\n"
+        "      agent/a1: {resources: {requests: {cpu: '4', memory: 4Gi}}}\n"
+        "      agent/a2: {resources: {requests: {memory: 1500Mi}}}\n"
+        "  wide:\n"
+        "    resources: {agent: {requests: {memory: 8Gi}}}\n"
+        "    workloads:\n"
+        "      agent/a1: {resources: {requests: {cpu: 500m}, limits: {cpu: '1'}}}\n",
+        encoding="utf-8",
+    )
+    write_docs(
+        tmp_path / "in" / "resources.yaml",
+        [
+            kaos("ModelAPI", "llm", {"mode": "Hosted", "hostedConfig": {"model": "smollm2:135m"}}),
+            kaos("Agent", "a1", {"modelAPI": "llm", "model": "smollm2:135m"}),
+            kaos(
+                "Agent",
+                "a2",
+                {
+                    "modelAPI": "llm",
+                    "model": "smollm2:135m",
+                    "container": {
+                        "resources": {"requests": {"memory": "1000Mi"}, "limits": {"memory": "1Gi"}}
+                    },
+                },
+            ),
+        ],
+    )
+    code, diagnostics = validate_json(tmp_path / "in")
+    assert code == 0, diagnostics
+    notes = sorted(d["message"] for d in diagnostics if d["rule"] == "resources-default-limits")
+    assert notes == [
+        "environment 'dev': workloads.agent/a1.resources requests more than the limits it "
+        "leaves to kaosgen's defaults (or the container's); kaosgen raises them to the "
+        "request: cpu 4, memory 4Gi",
+        "environment 'dev': workloads.agent/a2.resources requests more than the limits it "
+        "leaves to kaosgen's defaults (or the container's); kaosgen raises them to the "
+        "request: memory 1500Mi",
+        "environments.wide.resources.agent sets no limits; kaosgen adds its default limits, "
+        "each raised to the request: cpu 1, memory 8Gi",
+    ]
+    out = render_ok(tmp_path / "in", tmp_path / "out")
+    dev = build_overlay(out / "overlays" / "dev")
+    assert _resources(dev, "agent-a1", "agent") == {
+        "requests": {"cpu": "4", "memory": "4Gi"},
+        "limits": {"cpu": "4", "memory": "4Gi"},
+    }
+    assert _resources(dev, "agent-a2", "agent") == {
+        "requests": {"memory": "1500Mi"},
+        "limits": {"memory": "1500Mi"},
+    }
+    wide = build_overlay(out / "overlays" / "wide")
+    assert _resources(wide, "agent-a1", "agent") == {
+        "requests": {"cpu": "500m", "memory": "8Gi"},
+        "limits": {"cpu": "1", "memory": "8Gi"},
+    }
+    for objects in (dev, wide):
+        _limits_cover_requests(objects)
+
+
+def test_a_kaosgen_yaml_limit_below_its_request_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "kaosgen.yaml").write_text(
+        "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+        "environments:\n"
+        "  dev:\n"
+        "    resources: {agent: {requests: {memory: 1Gi}, limits: {memory: 1000Mi}}}\n"
+        "    workloads:\n"
+        "      agent/a1: {resources: {requests: {memory: 4Gi}, limits: {memory: 1Gi}}}\n",
+        encoding="utf-8",
+    )
+    write_docs(
+        tmp_path / "in" / "resources.yaml",
+        [
+            kaos("ModelAPI", "llm", {"mode": "Hosted", "hostedConfig": {"model": "smollm2:135m"}}),
+            kaos("Agent", "a1", {"modelAPI": "llm", "model": "smollm2:135m"}),
+        ],
+    )
+    code, diagnostics = validate_json(tmp_path / "in")
+    assert code == 1
+    errors = sorted((d["line"], d["message"]) for d in diagnostics if d["severity"] == "error")
+    assert errors == [
+        (
+            5,
+            "environments.dev.resources.agent sets limits.memory: 1000Mi below "
+            "requests.memory: 1Gi; the API server refuses such a pod",
+        ),
+        (
+            7,
+            "environment 'dev': workloads.agent/a1.resources sets limits.memory: 1Gi below "
+            "requests.memory: 4Gi; the API server refuses such a pod",
+        ),
+    ]
+    result = render(tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_kaosgen_yaml_quantities_are_checked_and_top_level_settings_reported_once(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "kaosgen.yaml").write_text(
+        "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+        "workloads:\n"
+        "  agent/a1: {resources: {requests: {cpu: '4'}, limits: {cpu: 2}}}\n"
+        "environments:\n"
+        "  dev:\n"
+        "    resources: {mcpServer: {requests: {memory: 8GB}}}\n"
+        "    workloads:\n"
+        "      modelapi/llm: {resources: {limits: {cpu: two}}}\n"
+        "  prod: {}\n",
+        encoding="utf-8",
+    )
+    write_docs(
+        tmp_path / "in" / "resources.yaml",
+        [
+            kaos("ModelAPI", "llm", {"mode": "Hosted", "hostedConfig": {"model": "smollm2:135m"}}),
+            kaos("Agent", "a1", {"modelAPI": "llm", "model": "smollm2:135m"}),
+        ],
+    )
+    code, diagnostics = validate_json(tmp_path / "in")
+    assert code == 1
+    assert sorted((d["line"], d["rule"], d["message"]) for d in diagnostics) == [
+        (
+            4,
+            "resources-limits",
+            "workloads.agent/a1.resources sets limits.cpu: 2 below requests.cpu: 4; "
+            "the API server refuses such a pod",
+        ),
+        (
+            7,
+            "resources-quantity",
+            "environments.dev.resources.mcpServer.requests.memory: '8GB' is not a "
+            "Kubernetes quantity",
+        ),
+        (
+            9,
+            "resources-quantity",
+            "environments.dev.workloads.modelapi/llm.resources.limits.cpu: 'two' is not a "
+            "Kubernetes quantity",
+        ),
+    ]

@@ -450,6 +450,31 @@ CASES = [
         hints={"1": "kubectl kustomize cannot build this either: fix the document"},
     ),
     Case(
+        # Flux labels what it applies with the Kustomization's name: at most 63 characters.
+        "gitops-name",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+            "gitops:\n  repository: {url: 'https://github.com/acme/agents.git'}\n  flux: {}\n"
+            "environments:\n  ⟦1⟧production-europe-west1-cluster-blue-canary-2026: {}\n",
+            "case.yaml": agent("modelAPI: ollama\nmodel: smollm2:135m\n"),
+        },
+        [
+            (
+                "1",
+                E,
+                "gitops-name",
+                "environment 'production-europe-west1-cluster-blue-canary-2026': the Flux "
+                "Kustomization 'kaos-production-europe-west1-cluster-blue-canary-2026-dependencies' "
+                "is 66 characters; Flux labels every object it applies with this name "
+                "(kustomize.toolkit.fluxcd.io/name), and a label value has at most 63, so every "
+                "apply would fail",
+            )
+        ],
+        hints={
+            "1": "shorten the environment name or gitops.name ('kaos') by at least 3 characters"
+        },
+    ),
+    Case(
         "secret-in-output",
         {"case.yaml": "apiVersion: v1\nkind: ⟦1⟧Secret\nmetadata: {name: s}\nstringData: {k: v}\n"},
         [
@@ -1609,6 +1634,49 @@ CASES = [
             )
         ],
         hints={"1": "set container.resources.limits to choose them"},
+    ),
+    Case(
+        # A limit below the request in the same block: the API server refuses the pod (a
+        # limit left to kaosgen is raised instead, with a resources-default-limits note).
+        "resources-limits",
+        {
+            "kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n"
+            "resources:\n  mcpServer: {requests: {cpu: 1500m}, limits: {cpu: ⟦2⟧'1'}}\n"
+            "environments:\n  dev:\n    workloads:\n      agent/a:\n"
+            "        resources: {requests: {memory: 4Gi}, limits: {memory: ⟦3⟧1000Mi}}\n",
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                container:
+                  resources:
+                    requests: {memory: 2Gi}
+                    limits: {memory: ⟦1⟧1Gi}
+                """),
+        },
+        [
+            (
+                "1",
+                E,
+                "resources-limits",
+                "container.resources sets limits.memory: 1Gi below requests.memory: 2Gi; "
+                "the API server refuses such a pod",
+            ),
+            (
+                "2",
+                E,
+                "resources-limits",
+                "resources.mcpServer sets limits.cpu: 1 below requests.cpu: 1500m; "
+                "the API server refuses such a pod",
+            ),
+            (
+                "3",
+                E,
+                "resources-limits",
+                "environment 'dev': workloads.agent/a.resources sets limits.memory: 1000Mi "
+                "below requests.memory: 4Gi; the API server refuses such a pod",
+            ),
+        ],
+        hints={"1": "raise limits.memory to at least the request, or lower the request"},
     ),
     Case(
         # kaosgen.yaml turns warning rules off: memory-replicas is silent here; a rule id

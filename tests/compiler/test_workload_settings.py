@@ -349,6 +349,99 @@ def test_model_storage_mistakes_are_reported(tmp_path: Path) -> None:
     )
 
 
+def test_a_podspec_model_volume_has_one_source_with_or_without_a_claim(tmp_path: Path) -> None:
+    """The ModelAPI's podSpec gives `ollama-data` an NFS source: it replaces kaosgen's
+    emptyDir in the base, and an environment's PersistentVolumeClaim replaces it in turn
+    (a note says so); never two sources, which the API server refuses."""
+    nfs = {"server": "nfs.example.com", "path": "/models"}
+    llm = kaos(
+        "ModelAPI",
+        "llm",
+        {
+            "mode": "Hosted",
+            "hostedConfig": {"model": "smollm2:135m"},
+            "podSpec": {"volumes": [{"name": "ollama-data", "nfs": nfs}]},
+        },
+    )
+    config = (
+        "environments:\n  dev:\n    namespace: kaos-dev\n    workloads:\n"
+        "      modelapi/llm: {modelStorage: {type: PersistentVolumeClaim}}\n  prod: {}\n"
+    )
+    project = _project(tmp_path / "in", config, llm)
+    notes = [
+        (s, m) for s, r, m in _diagnostics(tmp_path / "in", config, llm) if r == "model-storage"
+    ]
+    assert notes == [
+        (
+            "note",
+            "in environment 'dev' the model volume of 'llm' is the claim: it replaces the "
+            "volume 'ollama-data' (nfs) of the ModelAPI's podSpec (a volume has one source)",
+        )
+    ]
+    out = render_ok(project, tmp_path / "out")
+
+    def volume(env: str) -> dict[str, Any]:
+        pod = _deployments(build_overlay(out / "overlays" / env))["modelapi-llm"]
+        return next(
+            v for v in pod["spec"]["template"]["spec"]["volumes"] if v["name"] == "ollama-data"
+        )
+
+    assert volume("prod") == {"name": "ollama-data", "nfs": nfs}
+    assert volume("dev") == {
+        "name": "ollama-data",
+        "persistentVolumeClaim": {"claimName": "modelapi-llm-models"},
+    }
+
+
+@pytest.mark.parametrize(("existing", "noted"), [("", True), (", existingClaim: mine", False)])
+def test_a_podspec_claim_replaced_by_another_is_noted(
+    tmp_path: Path, existing: str, noted: bool
+) -> None:
+    llm = kaos(
+        "ModelAPI",
+        "llm",
+        {
+            "mode": "Hosted",
+            "hostedConfig": {"model": "smollm2:135m"},
+            "podSpec": {
+                "volumes": [{"name": "ollama-data", "persistentVolumeClaim": {"claimName": "mine"}}]
+            },
+        },
+    )
+    config = (
+        "environments:\n  dev:\n    workloads:\n"
+        f"      modelapi/llm: {{modelStorage: {{type: PersistentVolumeClaim{existing}}}}}\n"
+    )
+    messages = [m for _, r, m in _diagnostics(tmp_path, config, llm) if r == "model-storage"]
+    assert messages == (
+        [
+            "in environment 'dev' the model volume of 'llm' is the claim: it replaces the "
+            "volume 'ollama-data' (persistentVolumeClaim) of the ModelAPI's podSpec (a volume "
+            "has one source)"
+        ]
+        if noted
+        else []
+    )
+
+
+def test_a_podspec_volume_with_another_source_replaces_kaosgens() -> None:
+    from kaosgen.generate.pods import strategic_merge
+
+    base = {"volumes": [{"name": "d", "emptyDir": {"sizeLimit": "1Gi"}}, {"name": "e"}]}
+    assert strategic_merge(base, {"volumes": [{"name": "d", "nfs": {"path": "/m"}}]}) == {
+        "volumes": [{"name": "d", "nfs": {"path": "/m"}}, {"name": "e"}]
+    }
+    # The same source merges field by field.
+    assert strategic_merge(
+        base, {"volumes": [{"name": "d", "emptyDir": {"medium": "Memory"}}]}
+    ) == {
+        "volumes": [
+            {"name": "d", "emptyDir": {"sizeLimit": "1Gi", "medium": "Memory"}},
+            {"name": "e"},
+        ]
+    }
+
+
 # --- the pull script, under a real shell with a scripted `ollama` ----------------------------
 
 _FAKE_OLLAMA = """\

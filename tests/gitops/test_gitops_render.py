@@ -425,3 +425,86 @@ def test_sharded_environment_argocd_sources_and_applicationset(tmp_path: Path) -
     patch = appset["spec"]["templatePatch"]
     assert "{{- range .paths }}" in patch and "path: {{ . | toJson }}" in patch
     assert "repoURL: {{ $.repoURL | toJson }}" in patch
+
+
+# --- names Flux can use as label values ------------------------------------------------------
+
+
+def _long_env_project(tmp_path: Path, env: str, gitops: str, agents: int = 1) -> Path:
+    project = tmp_path / "project"
+    project.mkdir(parents=True)
+    (project / "kaosgen.yaml").write_text(
+        "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\noutput: deploy\n"
+        f"gitops:\n  repository: {{url: 'https://example.com/x.git'}}\n{gitops}"
+        f"environments:\n  {env}: {{namespace: kaos-dev}}\n",
+        encoding="utf-8",
+    )
+    docs = [
+        "apiVersion: kaos.tools/v1alpha1\nkind: ModelAPI\nmetadata: {name: llm}\n"
+        "spec: {mode: Hosted, hostedConfig: {model: 'smollm2:135m'}}\n"
+    ] + [
+        f"apiVersion: kaos.tools/v1alpha1\nkind: Agent\nmetadata: {{name: a{i}}}\n"
+        "spec: {modelAPI: llm, model: 'smollm2:135m'}\n"
+        for i in range(agents)
+    ]
+    (project / "resources.yaml").write_text("---\n".join(docs), encoding="utf-8")
+    return project
+
+
+@pytest.mark.parametrize(
+    ("gitops", "agents", "longest_suffix"),
+    [
+        ("  flux: {}\n", 1, "-dependencies"),  # dependsOn: dependencies, then agents
+        ("  flux: {ordering: none}\n", 1, ""),  # one Kustomization named after the env
+        ("  shardSize: 1\n  flux: {}\n", 2, "-agents-001"),  # one per shard
+    ],
+)
+def test_flux_kustomization_names_fit_a_label_value(
+    tmp_path: Path, gitops: str, agents: int, longest_suffix: str
+) -> None:
+    """Flux labels every object it applies with its Kustomization's name
+    (`kustomize.toolkit.fluxcd.io/name`, at most 63 characters): the longest environment
+    name that fits renders names up to exactly 63; one more character is an error at the
+    environment, in validate and render alike, and nothing is written."""
+    fits = 63 - len("kaos-") - len(longest_suffix)
+    env = ("production-europe-west1-cluster-blue-canary-2026-" * 2)[: fits - 1] + "x"
+    assert len(env) == fits
+    project = _long_env_project(tmp_path, env, gitops, agents)
+    files = render(project)
+    names = [
+        k["metadata"]["name"] for k in by_kind(files[f"clusters/{env}/flux.yaml"], "Kustomization")
+    ]
+    assert max(len(n) for n in names) == 63, names
+    assert f"kaos-{env}{longest_suffix}" in names
+
+    longer = env[:-1] + "xy"
+    project = _long_env_project(tmp_path / "over", longer, gitops, agents)
+    import json
+
+    for command in (["validate", ".", "--format", "json"], ["render", ".", "--format", "json"]):
+        proc = kaosgen(*command, cwd=project)
+        assert proc.returncode == 1, proc.stdout
+        (diag,) = [d for d in json.loads(proc.stdout)["diagnostics"] if d["severity"] == "error"]
+        assert diag["rule"] == "gitops-name"
+        assert f"'kaos-{longer}{longest_suffix}' is 64 characters" in diag["message"]
+        lines = (project / "kaosgen.yaml").read_text(encoding="utf-8").splitlines()
+        assert lines[diag["line"] - 1][diag["column"] - 1 :].startswith(longer)  # its key
+        assert diag["hint"] == (
+            "shorten the environment name or gitops.name ('kaos') by at least 1 character"
+        )
+    assert not (project / "deploy").exists()
+
+
+def test_a_long_gitops_name_is_reported_at_gitops_name(tmp_path: Path) -> None:
+    name = "k" * 60
+    project = _long_env_project(tmp_path, "dev", f"  name: {name}\n  flux: {{}}\n")
+    proc = kaosgen("validate", ".", "--format", "json", cwd=project)
+    assert proc.returncode == 1
+    import json
+
+    (diag,) = json.loads(proc.stdout)["diagnostics"]
+    assert diag["rule"] == "gitops-name"
+    assert diag["message"].startswith(
+        f"environment 'dev': the Flux Kustomization '{name}-dev-dependencies' is 77 characters"
+    )
+    assert (diag["line"], diag["column"]) == (6, 9)  # gitops.name
