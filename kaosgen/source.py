@@ -126,24 +126,65 @@ class _OutOfRange(int):
     """An integer too long for Python to parse (over 4,300 digits): out of range anyway."""
 
 
-def _scalar_value(node: Any) -> Any:
-    """YAML 1.2 core schema; timestamps, binary and unknown tags stay strings."""
+#: Integers as Go's strconv.ParseInt(s, 0, 64) reads them (underscores removed first):
+#: what go-yaml v3, and so kubectl and kustomize, Flux and Argo CD, make of a plain scalar.
+#: A leading 0 means octal (`0755` is 493), and the prefixes may be upper case.
+_GO_INT = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|0[0-7]*|[1-9][0-9]*)\Z")
+_GO_BASES = {"x": 16, "b": 2, "o": 8}
+#: go-yaml's float syntax (tried after the integer forms).
+_GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_SPECIAL_FLOATS = frozenset((".inf", "+.inf", "-.inf", ".nan"))
+
+
+def _go_int(sign: str, digits: str) -> int:
+    if len(digits) > 1 and digits[0] == "0":
+        base = _GO_BASES.get(digits[1].lower(), 8)
+        body = digits[2:] if base != 8 or digits[1] in "oO" else digits[1:]
+    else:
+        base, body = 10, digits
+    try:
+        value = int(body, base)
+    except ValueError:  # Python's digit limit: surely out of range
+        return _OutOfRange(-1 if sign == "-" else 1)
+    return -value if sign == "-" else value
+
+
+def _go_number(text: str) -> Any:
+    """A plain scalar that starts like a number, read the way go-yaml v3 (kubectl,
+    kustomize) reads it, where YAML 1.2 differs: `0755` and `0O17` are octal, `0X1F` and
+    `0B11` hex and binary, underscores anywhere are ignored (`1e3_`). Not a number: the text.
+    """
+    plain = text.replace("_", "")
+    if (match := _GO_INT.match(plain)) is not None:
+        return _go_int(match.group(1), match.group(2))
+    if _GO_FLOAT.match(plain):
+        return float(plain)
+    return text
+
+
+def _scalar_value(node: Any, lines: list[str] | None = None) -> Any:
+    """YAML 1.2 core schema, with numbers as kubectl reads them (see _go_number);
+    timestamps, binary and unknown tags stay strings. `lines` (the file's) tell a
+    scalar tagged in the file (`!!str 0755` stays a string)."""
     tag, text = node.tag, node.value
+    if (
+        not node.style  # plain
+        and text[:1] in _NUMBER_START
+        and text.lower() not in _SPECIAL_FLOATS
+        and tag.endswith((":int", ":float", ":str"))
+    ):
+        value = _go_number(text)
+        if type(value) is str or not tag.endswith(":str") or not _tagged(node, lines):
+            return value
     if tag.endswith(":null"):
         return None
     if tag.endswith(":bool"):
         return text.lower() in ("true", "yes", "on")
     if tag.endswith(":int"):
-        clean = text.replace("_", "")
-        try:
-            return int(clean, 0)
-        except ValueError:
-            try:
-                return int(clean, 10)
-            except ValueError:
-                if clean.lstrip("+-").isdigit():  # Python's digit limit: surely out of range
-                    return _OutOfRange(-1 if clean.startswith("-") else 1)
-                return text
+        match = _GO_INT.match(text.replace("_", ""))
+        if match is not None:
+            return _go_int(match.group(1), match.group(2))
+        return text
     if tag.endswith(":float"):
         low = text.lower().replace("_", "")
         if low in (".inf", "+.inf"):
@@ -157,6 +198,20 @@ def _scalar_value(node: Any) -> Any:
         except ValueError:
             return text
     return text
+
+
+_NUMBER_START = frozenset("0123456789+-.")
+
+
+def _tagged(node: Any, lines: list[str] | None) -> bool:
+    """Whether the scalar carries a tag written in the file (`!!str 0755`, `&a !!str 1`)."""
+    mark = node.start_mark
+    if lines is None or mark.line >= len(lines):
+        return False
+    head = lines[mark.line][mark.column :]
+    if head.startswith("&"):
+        head = head.split(None, 1)[-1]
+    return head.startswith("!")
 
 
 def _number_problem(value: Any, text: str) -> str | None:
@@ -197,8 +252,10 @@ class _Builder:
         diags: Diagnostics,
         check_chars: bool = False,
         budget: list[int] | None = None,
+        lines: list[str] | None = None,
     ) -> None:
         self.path = path
+        self.lines = lines
         self.diags = diags
         self.check_chars = check_chars
         self.values: dict[DocPath, tuple[int, int]] = {}
@@ -223,7 +280,7 @@ class _Builder:
             )
 
     def _scalar(self, node: Any) -> Any:
-        value = _scalar_value(node)
+        value = _scalar_value(node, self.lines)
         if type(value) is not str:
             problem = _number_problem(value, node.value)
             if problem is not None:
@@ -250,7 +307,7 @@ class _Builder:
         if key_node.id != "scalar":
             self.error("yaml-syntax", "complex mapping keys are not supported", self._at(key_node))
             return None
-        key = _scalar_value(key_node)
+        key = _scalar_value(key_node, self.lines)
         if isinstance(key, str):
             return key
         what = _SCALAR_TYPE_NAMES.get(type(key), "not a string")
@@ -455,10 +512,11 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
     # Only files that contain such a character, or an escape that could make one, are checked.
     check_chars = bool(_KUSTOMIZE_UNSAFE.search(text) or _ESCAPE.search(text))
     budget = [MAX_FILE_DIAGNOSTICS]
+    lines = text.split("\n")
     for index, node in enumerate(nodes):
         if node is None:
             continue
-        builder = _Builder(path, diags, check_chars, budget)
+        builder = _Builder(path, diags, check_chars, budget, lines)
         data = builder.build(node)
         if data is None:
             continue
