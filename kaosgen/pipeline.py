@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 KAOS_GROUP_PREFIX = "kaos.tools/"
 PROJECT_GROUP_PREFIX = "kaosgen.dev/"
+#: kustomize's own documents (Kustomization, Component): build settings, not objects.
+KUSTOMIZE_GROUP_PREFIX = "kustomize.config.k8s.io/"
 
 
 #: Told `(stage, done, total)` as the pipeline works (the CLI draws a progress line).
@@ -110,6 +112,18 @@ def validate_documents(
                 doc.location(("apiVersion",)),
                 hint="project settings live in kaosgen.yaml; remove this document from the inputs",
             )
+            continue
+        if api_version.startswith(KUSTOMIZE_GROUP_PREFIX):
+            # kustomize's build settings: deployed as an object, the apply would fail.
+            diags.error(
+                "kustomize-document",
+                f"a {api_version} {kind} is kustomize's build settings, not a Kubernetes object",
+                doc.location(("apiVersion",)),
+                hint="kaosgen writes the kustomizations itself: exclude this file from the inputs "
+                "(`exclude:` in kaosgen.yaml), and give kaosgen the resources it lists instead",
+            )
+            continue
+        if _kaos_list_items(doc, diags):
             continue
         near_miss = not api_version.startswith(KAOS_GROUP_PREFIX) and _near_kaos(api_version, kind)
         if not api_version.startswith(KAOS_GROUP_PREFIX) and not near_miss:
@@ -401,6 +415,31 @@ def _hydration_failed(
         )
         hint = "this is a kaosgen bug: please report it with the project that shows it"
     diags.error("hydrate", f"cannot compute the hydrated objects: {exc}", location, hint=hint)
+
+
+def _kaos_list_items(doc: Document, diags: Diagnostics) -> bool:
+    """A `kind: *List` (how `kubectl get agents -o yaml` exports) holding KAOS or kaosgen
+    documents: an error at each such item. kustomize would deploy them as raw kaos.tools
+    objects, uncompiled; kaosgen compiles documents, not items of a List."""
+    kind, items = doc.data.get("kind"), doc.data.get("items")
+    if not (isinstance(kind, str) and kind.endswith("List") and isinstance(items, list)):
+        return False
+    found = False
+    for i, item in enumerate(items):
+        api_version = item.get("apiVersion") if isinstance(item, dict) else None
+        if not isinstance(api_version, str) or not api_version.startswith(
+            (KAOS_GROUP_PREFIX, PROJECT_GROUP_PREFIX)
+        ):
+            continue
+        found = True
+        diags.error(
+            "kaos-in-list",
+            f"a {api_version} {item.get('kind')} inside a {kind} is not compiled "
+            "(it would be deployed as a raw KAOS object)",
+            doc.location(("items", i)),
+            hint="unwrap the List: write each item as its own document (separated by ---)",
+        )
+    return found
 
 
 def _check_hydratable(graph: Graph, loaded: LoadedProject, diags: Diagnostics) -> None:

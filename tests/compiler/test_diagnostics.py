@@ -331,6 +331,59 @@ CASES = [
         ],
     ),
     Case(
+        "kaos-in-list",
+        {
+            # how `kubectl get agents,modelapis -o yaml` exports them
+            "case.yaml": "apiVersion: v1\nkind: List\nitems:\n"
+            "- ⟦1⟧apiVersion: kaos.tools/v1alpha1\n  kind: Agent\n  metadata: {name: a}\n"
+            "  spec: {modelAPI: ollama, model: 'smollm2:135m'}\n"
+            "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: c}\n"
+            "- ⟦2⟧{apiVersion: kaos.tools/v1alpha1, kind: ModelAPI, metadata: {name: m}}\n"
+        },
+        [
+            (
+                "1",
+                E,
+                "kaos-in-list",
+                "a kaos.tools/v1alpha1 Agent inside a List is not compiled "
+                "(it would be deployed as a raw KAOS object)",
+            ),
+            (
+                "2",
+                E,
+                "kaos-in-list",
+                "a kaos.tools/v1alpha1 ModelAPI inside a List is not compiled "
+                "(it would be deployed as a raw KAOS object)",
+            ),
+        ],
+        hints={"1": "unwrap the List: write each item as its own document (separated by ---)"},
+    ),
+    Case(
+        "kustomize-document",
+        {
+            "kustomization.yaml": "apiVersion: ⟦1⟧kustomize.config.k8s.io/v1beta1\n"
+            "kind: Kustomization\nresources: [base.yaml]\n",
+            "component.yaml": "apiVersion: ⟦2⟧kustomize.config.k8s.io/v1alpha1\n"
+            "kind: Component\npatches: []\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "kustomize-document",
+                "a kustomize.config.k8s.io/v1beta1 Kustomization is kustomize's build settings, "
+                "not a Kubernetes object",
+            ),
+            (
+                "2",
+                E,
+                "kustomize-document",
+                "a kustomize.config.k8s.io/v1alpha1 Component is kustomize's build settings, "
+                "not a Kubernetes object",
+            ),
+        ],
+    ),
+    Case(
         "yaml-depth",
         {"case.yaml": "x: " + "[" * 99 + "⟦1⟧[" + "]" * 100 + "\n"},
         [("1", E, "yaml-depth", "nesting deeper than 100 levels")],
