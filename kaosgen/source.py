@@ -256,6 +256,8 @@ class _Builder:
     ) -> None:
         self.path = path
         self.lines = lines
+        #: The text of scalars under a `metadata.annotations` (see check_metadata).
+        self.raw: dict[DocPath, str] = {}
         self.diags = diags
         self.check_chars = check_chars
         self.values: dict[DocPath, tuple[int, int]] = {}
@@ -279,8 +281,10 @@ class _Builder:
                 hint="fix these and run kaosgen again",
             )
 
-    def _scalar(self, node: Any) -> Any:
+    def _scalar(self, node: Any, at: DocPath = ()) -> Any:
         value = _scalar_value(node, self.lines)
+        if len(at) >= 3 and at[-3] == "metadata" and at[-2] == "annotations":
+            self.raw[at] = node.value
         if type(value) is not str:
             problem = _number_problem(value, node.value)
             if problem is not None:
@@ -363,7 +367,91 @@ class _Builder:
             return result
         if node_id == "sequence":
             return [self.build(item, (*at, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        return self._scalar(node, at)
+
+
+_KAOS_PREFIX = "kaos.tools/"  # their labels are checked by the KAOS schema
+
+
+def _own_metadata(data: dict[str, Any]) -> Iterable[tuple[DocPath, dict[str, Any]]]:
+    """(path, object) for a document and, in a `kind: *List`, for each of its items."""
+    yield (), data
+    kind, items = data.get("kind"), data.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                yield ("items", i), item
+
+
+def check_metadata(data: Any, builder: _Builder) -> None:
+    """Label and annotation values are strings in Kubernetes. kustomize (kubectl, Flux,
+    Argo CD) writes a non-string annotation value as its text (`port: 9090` becomes
+    "9090", `mode: 0755` "0755"): kaosgen does the same, with a warning, so what it
+    prints itself (`kaosgen build`, hydrated shards) applies as kustomize's output does.
+    A label value that is not a string kustomize leaves as it is and the API server
+    rejects; so does kaosgen, as an error here. An annotation value that is a list or a
+    mapping kustomize turns into "": an error too."""
+    if not isinstance(data, dict):
+        return
+    for base, obj in _own_metadata(data):
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            continue
+        at = (*base, "metadata")
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict):
+            for key, value in annotations.items():
+                if type(value) is str:
+                    continue
+                where = (*at, "annotations", key)
+                loc = Location(builder.path, *builder.values.get(where, (1, 1)))
+                if isinstance(value, (dict, list)):
+                    builder.error(
+                        "metadata-value",
+                        f"annotation {key!r} is a {'list' if isinstance(value, list) else 'mapping'}"
+                        ", not a string (kustomize would write it as an empty string)",
+                        loc,
+                        hint="annotation values are strings: write it as one (e.g. JSON in quotes)",
+                    )
+                    continue
+                text = builder.raw.get(where, "")
+                annotations[key] = text
+                builder.diags.warning(
+                    "annotation-value",
+                    f"annotation {key!r} is read as {_SCALAR_TYPE_NAMES.get(type(value), 'not a string')}"
+                    f", not a string; written as the string {text!r}, as kustomize writes it",
+                    loc,
+                    hint=f'annotation values are strings: quote it ({key}: "{text}")',
+                )
+        labels = meta.get("labels")
+        api_version = obj.get("apiVersion")
+        if isinstance(labels, dict) and not (
+            isinstance(api_version, str) and api_version.startswith(_KAOS_PREFIX)
+        ):
+            for key, value in labels.items():
+                if type(value) is str:
+                    continue
+                where = (*at, "labels", key)
+                what = _SCALAR_TYPE_NAMES.get(type(value), "not a string")
+                if isinstance(value, (dict, list)):
+                    what = "a list" if isinstance(value, list) else "a mapping"
+                shown = "" if isinstance(value, (dict, list)) else _label_text(value)
+                builder.error(
+                    "metadata-value",
+                    f"label {key!r} is {what}, not a string: the API server rejects the object",
+                    Location(builder.path, *builder.values.get(where, (1, 1))),
+                    hint=f'label values are strings: quote it ({key}: "{shown}")'
+                    if shown
+                    else "label values are strings",
+                )
+
+
+def _label_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _yaml_parser():
@@ -520,6 +608,7 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
         data = builder.build(node)
         if data is None:
             continue
+        check_metadata(data, builder)
         documents.append(
             Document(
                 path=path,

@@ -331,6 +331,75 @@ CASES = [
         ],
     ),
     Case(
+        "annotation-value",
+        {
+            "case.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations:\n"
+            "    prometheus.io/scrape: ⟦1⟧true\n    prometheus.io/port: ⟦2⟧9090\n"
+            '    ok: "1"\n    mode: ⟦3⟧0755\n'
+            "spec: {ports: [{port: 80}]}\n"
+        },
+        [
+            (
+                "1",
+                W,
+                "annotation-value",
+                "annotation 'prometheus.io/scrape' is read as a boolean, not a string; "
+                "written as the string 'true', as kustomize writes it",
+            ),
+            (
+                "2",
+                W,
+                "annotation-value",
+                "annotation 'prometheus.io/port' is read as an integer, not a string; "
+                "written as the string '9090', as kustomize writes it",
+            ),
+            (
+                "3",
+                W,
+                "annotation-value",
+                "annotation 'mode' is read as an integer, not a string; "
+                "written as the string '0755', as kustomize writes it",
+            ),
+        ],
+        hints={"2": 'annotation values are strings: quote it (prometheus.io/port: "9090")'},
+    ),
+    Case(
+        "metadata-value",
+        {
+            "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+            "  labels: {b: ⟦1⟧true, n: ⟦2⟧12, ok: x}\n  annotations: {j: ⟦3⟧[1]}\n---\n"
+            "apiVersion: v1\nkind: List\nitems:\n"
+            "- {apiVersion: v1, kind: ConfigMap, metadata: {name: d, labels: {v: ⟦4⟧1.5}}}\n"
+        },
+        [
+            (
+                "1",
+                E,
+                "metadata-value",
+                "label 'b' is a boolean, not a string: the API server rejects the object",
+            ),
+            (
+                "2",
+                E,
+                "metadata-value",
+                "label 'n' is an integer, not a string: the API server rejects the object",
+            ),
+            (
+                "3",
+                E,
+                "metadata-value",
+                "annotation 'j' is a list, not a string (kustomize would write it as an empty string)",
+            ),
+            (
+                "4",
+                E,
+                "metadata-value",
+                "label 'v' is a number, not a string: the API server rejects the object",
+            ),
+        ],
+        hints={"1": 'label values are strings: quote it (b: "true")'},
+    ),
+    Case(
         "kaos-in-list",
         {
             # how `kubectl get agents,modelapis -o yaml` exports them
