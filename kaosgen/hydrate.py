@@ -271,9 +271,57 @@ def _as_json(value: Any, source: Any, where: tuple[Any, ...]) -> Any:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise HydrationError("a List item with a value JSON cannot hold", source, where)
-        if value.is_integer() and abs(value) < 1e21:
-            return int(value)
+        return _json_float(value)
     return value
+
+
+#: The integers go-yaml reads back from encoding/json's digits (int64, then uint64).
+_JSON_INT_MIN, _JSON_INT_END = -(2**63), 2**64
+
+
+def _json_float(value: float) -> float | int:
+    """A float as kustomize prints it after its encoding/json round trip: an integral one
+    (`2.0`, `1e3`, `-0.0`) comes back as an integer when its digits fit go-yaml's
+    integers, else (`1e20`) stays a float."""
+    if value.is_integer() and abs(value) < 1e21:
+        number = int(value)
+        if _JSON_INT_MIN <= number < _JSON_INT_END:
+            return number
+    return value
+
+
+def json_numbers(value: Any) -> Any:
+    """`value` with every integral float as kustomize prints it (see _json_float);
+    the same object when nothing changes, else a copy of the containers on the way."""
+    kind = type(value)
+    if kind is dict:
+        changed = None
+        for key, item in value.items():
+            if type(item) in _LEAVES:
+                continue
+            new = json_numbers(item)
+            if new is not item:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = new
+        return value if changed is None else changed
+    if kind is list:
+        copied = None
+        for i, item in enumerate(value):
+            if type(item) in _LEAVES:
+                continue
+            new = json_numbers(item)
+            if new is not item:
+                if copied is None:
+                    copied = list(value)
+                copied[i] = new
+        return value if copied is None else copied
+    if kind is float:
+        return _json_float(value)
+    return value
+
+
+_LEAVES = frozenset({str, int, bool, type(None)})
 
 
 def expand_lists(docs: list[Obj]) -> Iterator[tuple[Obj, Any, tuple[Any, ...]]]:
@@ -363,8 +411,9 @@ class Tree:
             if self.is_directory(path):
                 found = [(o, self.origins[id(o)]) for o in self.build(path)]
             else:
+                # kustomize prints every float through encoding/json: `replicas: 2.0` is 2.
                 found = [
-                    (o, Origin(source, where, _namespace_of(o), False))
+                    (json_numbers(o), Origin(source, where, _namespace_of(o), False))
                     for o, source, where in expand_lists(self.objects(path))
                 ]
             for obj, origin in found:

@@ -158,6 +158,10 @@ def _go_number(text: str) -> Any:
     if (match := _GO_INT.match(plain)) is not None:
         return _go_int(match.group(1), match.group(2))
     if _GO_FLOAT.match(plain):
+        if plain.lstrip("+-").isdigit():  # `08`: not octal; a float 8 that kubectl prints as 8
+            return _go_int(
+                plain[0] if plain[0] in "+-" else "", plain.lstrip("+-").lstrip("0") or "0"
+            )
         return float(plain)
     return text
 
