@@ -324,6 +324,10 @@ def json_numbers(value: Any) -> Any:
 _LEAVES = frozenset({str, int, bool, type(None)})
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 def expand_lists(docs: list[Obj]) -> Iterator[tuple[Obj, Any, tuple[Any, ...]]]:
     """(resource, its document, path in it): what kustomize loads from a file's documents.
     A document whose kind ends in `List` and that has `items` is replaced by its items,
@@ -364,8 +368,12 @@ def expand_lists(docs: list[Obj]) -> Iterator[tuple[Obj, Any, tuple[Any, ...]]]:
 class Tree:
     """The output files in memory: generated objects plus vendored text files."""
 
-    def __init__(self, files: Files, vendored: dict[str, dict[str, str]]) -> None:
+    def __init__(
+        self, files: Files, vendored: dict[str, dict[str, str]], floats: bool = True
+    ) -> None:
         self.files = files
+        #: Whether the objects may hold floats (see json_numbers); False skips the walk.
+        self.floats = floats
         self.texts = {
             f"{directory}/{rel}": text
             for directory, pieces in vendored.items()
@@ -412,8 +420,9 @@ class Tree:
                 found = [(o, self.origins[id(o)]) for o in self.build(path)]
             else:
                 # kustomize prints every float through encoding/json: `replicas: 2.0` is 2.
+                fix = json_numbers if self.floats else _same
                 found = [
-                    (json_numbers(o), Origin(source, where, _namespace_of(o), False))
+                    (fix(o), Origin(source, where, _namespace_of(o), False))
                     for o, source, where in expand_lists(self.objects(path))
                 ]
             for obj, origin in found:
@@ -1055,11 +1064,13 @@ def hydrate(
     vendored: dict[str, dict[str, str]],
     environments: Iterable[str],
     shared: set[int] | None = None,
+    floats: bool = True,
 ) -> dict[str, list[Obj]]:
     """Environment -> the objects of `overlays/<env>`, every transformer applied.
     `shared` receives the ids of the containers they share with each other and with the
-    output files (yamlout.sharing writes those once)."""
-    tree = Tree(files, vendored)
+    output files (yamlout.sharing writes those once). `floats=False`: the caller knows
+    no object holds a float (kaosgen writes none; the inputs had none)."""
+    tree = Tree(files, vendored, floats)
     if shared is not None:
         tree.shared = shared
     # Millions of fresh containers and nothing cyclic: the cycle collector would rescan

@@ -369,12 +369,14 @@ def hydrate_environments(
     vendored: dict[str, dict[str, str]],
     environments: list[str],
     shared: set[int] | None = None,
+    floats: bool = True,
 ) -> dict[str, list[dict[str, Any]]]:
     """Environment -> what `kubectl kustomize overlays/<env>` builds, computed here.
-    `shared` receives the ids of containers shared between objects (serialize)."""
+    `shared` receives the ids of containers shared between objects (serialize);
+    `floats`: whether an input document held a float (see hydrate.json_numbers)."""
     from kaosgen import hydrate
 
-    return hydrate.hydrate(files, vendored, environments, shared)
+    return hydrate.hydrate(files, vendored, environments, shared, floats)
 
 
 def shard_environments(
@@ -479,7 +481,12 @@ def delivery_files(
     if hydrate_all:
         sizes = {env: sizes.get(env, DEFAULT_SHARD_SIZE) for env in project.environments}
     try:
-        hydrated = hydrate_environments(files, vendored, sorted(sizes), shared)
+        floats = (
+            any(d.floats for d in graph.passthrough)
+            or any(w.doc.floats for w in graph.workloads())
+            or (loaded.document is not None and loaded.document.floats)
+        )
+        hydrated = hydrate_environments(files, vendored, sorted(sizes), shared, floats)
     except HydrationError as exc:
         _hydration_failed(exc, graph, loaded, diags)
         return {}

@@ -51,6 +51,9 @@ class Document:
     keys: dict[DocPath, tuple[int, int]] = field(default_factory=dict)
     line: int = 1  # where the document starts
     text: str = field(default="", repr=False)  # the whole file, for positions inside scalars
+    #: Whether the document holds a float (kustomize prints integral ones as integers:
+    #: hydrate looks for them only when some document has one).
+    floats: bool = False
 
     def location(self, path: DocPath = (), *, key: bool = False) -> Location:
         """Where `path` is; falls back to the nearest ancestor that exists in the file."""
@@ -260,6 +263,7 @@ class _Builder:
     ) -> None:
         self.path = path
         self.lines = lines
+        self.floats = False
         #: The text of scalars under a `metadata.annotations` (see check_metadata).
         self.raw: dict[DocPath, str] = {}
         self.diags = diags
@@ -287,6 +291,8 @@ class _Builder:
 
     def _scalar(self, node: Any, at: DocPath = ()) -> Any:
         value = _scalar_value(node, self.lines)
+        if type(value) is float:
+            self.floats = True
         if len(at) >= 3 and at[-3] == "metadata" and at[-2] == "annotations":
             self.raw[at] = node.value
         if type(value) is not str:
@@ -622,6 +628,7 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
                 keys=builder.keys,
                 line=node.start_mark.line + 1,
                 text=text,
+                floats=builder.floats,
             )
         )
     return documents
