@@ -399,8 +399,9 @@ def check_metadata(data: Any, builder: _Builder) -> None:
     "9090", `mode: 0755` "0755"): kaosgen does the same, with a warning, so what it
     prints itself (`kaosgen build`, hydrated shards) applies as kustomize's output does.
     A label value that is not a string kustomize leaves as it is and the API server
-    rejects; so does kaosgen, as an error here. An annotation value that is a list or a
-    mapping kustomize turns into "": an error too."""
+    rejects; so does kaosgen, as an error here, and so for any value in the pod template
+    metadata of Kubernetes' workload kinds (kustomize leaves those as they are). An
+    annotation value that is a list or a mapping kustomize turns into "": an error too."""
     if not isinstance(data, dict):
         return
     for base, obj in _own_metadata(data):
@@ -433,27 +434,69 @@ def check_metadata(data: Any, builder: _Builder) -> None:
                     loc,
                     hint=f'annotation values are strings: quote it ({key}: "{text}")',
                 )
-        labels = meta.get("labels")
         api_version = obj.get("apiVersion")
-        if isinstance(labels, dict) and not (
-            isinstance(api_version, str) and api_version.startswith(_KAOS_PREFIX)
-        ):
-            for key, value in labels.items():
-                if type(value) is str:
-                    continue
-                where = (*at, "labels", key)
-                what = _SCALAR_TYPE_NAMES.get(type(value), "not a string")
-                if isinstance(value, (dict, list)):
-                    what = "a list" if isinstance(value, list) else "a mapping"
-                shown = "" if isinstance(value, (dict, list)) else _label_text(value)
-                builder.error(
-                    "metadata-value",
-                    f"label {key!r} is {what}, not a string: the API server rejects the object",
-                    Location(builder.path, *builder.values.get(where, (1, 1))),
-                    hint=f'label values are strings: quote it ({key}: "{shown}")'
-                    if shown
-                    else "label values are strings",
-                )
+        if isinstance(api_version, str) and api_version.startswith(_KAOS_PREFIX):
+            continue
+        _must_be_strings(builder, meta, at, "labels")
+        # A pod template's metadata kustomize leaves as it is: non-strings are rejected.
+        for path in _TEMPLATE_METADATA.get(obj.get("kind"), ()) if _core(api_version) else ():
+            template = obj
+            for part in path:
+                template = template.get(part) if isinstance(template, dict) else None
+            if isinstance(template, dict):
+                for name in ("labels", "annotations"):
+                    _must_be_strings(builder, template, (*base, *path), name)
+
+
+#: Where the built-in workload kinds keep pod (and job) template metadata.
+_TEMPLATE_METADATA: dict[Any, tuple[DocPath, ...]] = {
+    **{
+        kind: (("spec", "template", "metadata"),)
+        for kind in (
+            "Deployment",
+            "StatefulSet",
+            "DaemonSet",
+            "ReplicaSet",
+            "ReplicationController",
+            "Job",
+            "PodTemplate",
+        )
+    },
+    "CronJob": (
+        ("spec", "jobTemplate", "metadata"),
+        ("spec", "jobTemplate", "spec", "template", "metadata"),
+    ),
+}
+
+
+def _core(api_version: Any) -> bool:
+    """Kubernetes' own workload groups (a custom resource may call its kind Job)."""
+    return isinstance(api_version, str) and (
+        api_version == "v1" or api_version.startswith(("apps/", "batch/"))
+    )
+
+
+def _must_be_strings(builder: _Builder, meta: dict[str, Any], at: DocPath, name: str) -> None:
+    """An error at each value of `meta[name]` (labels, annotations) that is not a string."""
+    values = meta.get(name)
+    if not isinstance(values, dict):
+        return
+    noun = name[:-1]  # label, annotation
+    for key, value in values.items():
+        if type(value) is str:
+            continue
+        what = _SCALAR_TYPE_NAMES.get(type(value), "not a string")
+        if isinstance(value, (dict, list)):
+            what = "a list" if isinstance(value, list) else "a mapping"
+        shown = "" if isinstance(value, (dict, list)) else _label_text(value)
+        builder.error(
+            "metadata-value",
+            f"{noun} {key!r} is {what}, not a string: the API server rejects the object",
+            Location(builder.path, *builder.values.get((*at, name, key), (1, 1))),
+            hint=f'{noun} values are strings: quote it ({key}: "{shown}")'
+            if shown
+            else f"{noun} values are strings",
+        )
 
 
 def _label_text(value: Any) -> str:

@@ -370,6 +370,11 @@ CASES = [
             "  labels: {b: ⟦1⟧true, n: ⟦2⟧12, ok: x}\n  annotations: {j: ⟦3⟧[1]}\n---\n"
             "apiVersion: v1\nkind: List\nitems:\n"
             "- {apiVersion: v1, kind: ConfigMap, metadata: {name: d, labels: {v: ⟦4⟧1.5}}}\n"
+            # kustomize turns no template's annotations into strings
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec:\n"
+            "  template:\n    metadata: {labels: {app: w}, annotations: {s: ⟦5⟧true}}\n"
+            "---\napiVersion: example.com/v1\nkind: Deployment\nmetadata: {name: cr}\n"
+            "spec: {template: {metadata: {annotations: {s: true}}}}\n"
         },
         [
             (
@@ -395,6 +400,12 @@ CASES = [
                 E,
                 "metadata-value",
                 "label 'v' is a number, not a string: the API server rejects the object",
+            ),
+            (
+                "5",
+                E,
+                "metadata-value",
+                "annotation 's' is a boolean, not a string: the API server rejects the object",
             ),
         ],
         hints={"1": 'label values are strings: quote it (b: "true")'},
