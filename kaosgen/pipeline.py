@@ -48,8 +48,6 @@ if TYPE_CHECKING:
 
 KAOS_GROUP_PREFIX = "kaos.tools/"
 PROJECT_GROUP_PREFIX = "kaosgen.dev/"
-#: kustomize's own documents (Kustomization, Component): build settings, not objects.
-KUSTOMIZE_GROUP_PREFIX = "kustomize.config.k8s.io/"
 
 
 #: Told `(stage, done, total)` as the pipeline works (the CLI draws a progress line).
@@ -111,16 +109,6 @@ def validate_documents(
                 f"a {api_version} {kind} document is kaosgen's own settings, not a resource",
                 doc.location(("apiVersion",)),
                 hint="project settings live in kaosgen.yaml; remove this document from the inputs",
-            )
-            continue
-        if api_version.startswith(KUSTOMIZE_GROUP_PREFIX):
-            # kustomize's build settings: deployed as an object, the apply would fail.
-            diags.error(
-                "kustomize-document",
-                f"a {api_version} {kind} is kustomize's build settings, not a Kubernetes object",
-                doc.location(("apiVersion",)),
-                hint="kaosgen writes the kustomizations itself: exclude this file from the inputs "
-                "(`exclude:` in kaosgen.yaml), and give kaosgen the resources it lists instead",
             )
             continue
         if _kaos_list_items(doc, diags):

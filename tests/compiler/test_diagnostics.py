@@ -462,6 +462,11 @@ CASES = [
                 "not a Kubernetes object",
             ),
         ],
+        hints={
+            "1": "kaosgen writes the kustomizations; give it the resources this one lists, and "
+            "move it out of the inputs, or create kaosgen.yaml with "
+            "`exclude: [kustomization.yaml]`"
+        },
     ),
     Case(
         "yaml-depth",
