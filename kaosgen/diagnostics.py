@@ -17,6 +17,7 @@ from enum import StrEnum
 #: (A test holds this list to the rules the compiler reports.)
 SILENCEABLE_RULES = frozenset(
     {
+        "annotation-value",
         "autoscaling-replicas",
         "callers-no-policies",
         "delegation-cycle",

@@ -288,8 +288,60 @@ def _as_json(value: Any, source: Any, where: tuple[Any, ...]) -> Any:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise HydrationError("a List item with a value JSON cannot hold", source, where)
-        if value.is_integer() and abs(value) < 1e21:
-            return int(value)
+        return _json_float(value)
+    return value
+
+
+#: The integers go-yaml reads back from encoding/json's digits (int64, then uint64).
+_JSON_INT_MIN, _JSON_INT_END = -(2**63), 2**64
+
+
+def _json_float(value: float) -> float | int:
+    """A float as kustomize prints it after its encoding/json round trip: an integral one
+    (`2.0`, `1e3`, `-0.0`) comes back as an integer when its digits fit go-yaml's
+    integers, else (`1e20`) stays a float."""
+    if value.is_integer() and abs(value) < 1e21:
+        number = int(value)
+        if _JSON_INT_MIN <= number < _JSON_INT_END:
+            return number
+    return value
+
+
+def json_numbers(value: Any) -> Any:
+    """`value` with every integral float as kustomize prints it (see _json_float);
+    the same object when nothing changes, else a copy of the containers on the way."""
+    kind = type(value)
+    if kind is dict:
+        changed = None
+        for key, item in value.items():
+            if type(item) in _LEAVES:
+                continue
+            new = json_numbers(item)
+            if new is not item:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = new
+        return value if changed is None else changed
+    if kind is list:
+        copied = None
+        for i, item in enumerate(value):
+            if type(item) in _LEAVES:
+                continue
+            new = json_numbers(item)
+            if new is not item:
+                if copied is None:
+                    copied = list(value)
+                copied[i] = new
+        return value if copied is None else copied
+    if kind is float:
+        return _json_float(value)
+    return value
+
+
+_LEAVES = frozenset({str, int, bool, type(None)})
+
+
+def _same(value: Any) -> Any:
     return value
 
 
@@ -333,8 +385,12 @@ def expand_lists(docs: list[Obj]) -> Iterator[tuple[Obj, Any, tuple[Any, ...]]]:
 class Tree:
     """The output files in memory: generated objects plus vendored text files."""
 
-    def __init__(self, files: Files, vendored: dict[str, dict[str, str]]) -> None:
+    def __init__(
+        self, files: Files, vendored: dict[str, dict[str, str]], floats: bool = True
+    ) -> None:
         self.files = files
+        #: Whether the objects may hold floats (see json_numbers); False skips the walk.
+        self.floats = floats
         self.texts = {
             f"{directory}/{rel}": text
             for directory, pieces in vendored.items()
@@ -380,8 +436,10 @@ class Tree:
             if self.is_directory(path):
                 found = [(o, self.origins[id(o)]) for o in self.build(path)]
             else:
+                # kustomize prints every float through encoding/json: `replicas: 2.0` is 2.
+                fix = json_numbers if self.floats else _same
                 found = [
-                    (o, Origin(source, where, _namespace_of(o), False))
+                    (fix(o), Origin(source, where, _namespace_of(o), False))
                     for o, source, where in expand_lists(self.objects(path))
                 ]
             for obj, origin in found:
@@ -1045,11 +1103,13 @@ def hydrate(
     vendored: dict[str, dict[str, str]],
     environments: Iterable[str],
     shared: set[int] | None = None,
+    floats: bool = True,
 ) -> dict[str, list[Obj]]:
     """Environment -> the objects of `overlays/<env>`, every transformer applied.
     `shared` receives the ids of the containers they share with each other and with the
-    output files (yamlout.sharing writes those once)."""
-    tree = Tree(files, vendored)
+    output files (yamlout.sharing writes those once). `floats=False`: the caller knows
+    no object holds a float (kaosgen writes none; the inputs had none)."""
+    tree = Tree(files, vendored, floats)
     if shared is not None:
         tree.shared = shared
     # Millions of fresh containers and nothing cyclic: the cycle collector would rescan

@@ -55,6 +55,7 @@ def reject_foreign_files(
     Files with at least one object keep every document (per-document errors follow).
     kaosgen's own rendered files are not input either (`_reject_rendered_output`)."""
     documents = _reject_rendered_output(documents, diags, project)
+    documents = _reject_kustomizations(documents, diags, project)
     objects: set[str] = set()
     first: dict[str, Document] = {}
     for doc in documents:
@@ -72,6 +73,34 @@ def reject_foreign_files(
     if not foreign:
         return documents
     return [doc for doc in documents if doc.path in objects]
+
+
+#: kustomize's own documents (Kustomization, Component): build settings, not objects.
+KUSTOMIZE_GROUP_PREFIX = "kustomize.config.k8s.io/"
+
+
+def _reject_kustomizations(
+    documents: list[Document], diags: Diagnostics, project: Any | None
+) -> list[Document]:
+    """A `kustomize.config.k8s.io` document among the inputs would be deployed as an
+    object (and rejected by the API server): an error at the document, which is dropped.
+    kaosgen writes the kustomizations itself."""
+    kept = []
+    for doc in documents:
+        api_version = doc.api_version
+        if not (isinstance(api_version, str) and api_version.startswith(KUSTOMIZE_GROUP_PREFIX)):
+            kept.append(doc)
+            continue
+        diags.error(
+            "kustomize-document",
+            f"a {api_version} {doc.kind} is kustomize's build settings, not a Kubernetes object",
+            doc.location(("apiVersion",)),
+            hint="kaosgen writes the kustomizations; give it the resources this one lists, and "
+            + _exclude_hint(doc.path, project).replace(
+                "if the file is not meant for kaosgen, ", ""
+            ),
+        )
+    return kept
 
 
 def _reject_rendered_output(

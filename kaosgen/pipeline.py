@@ -111,6 +111,8 @@ def validate_documents(
                 hint="project settings live in kaosgen.yaml; remove this document from the inputs",
             )
             continue
+        if _kaos_list_items(doc, diags):
+            continue
         near_miss = not api_version.startswith(KAOS_GROUP_PREFIX) and _near_kaos(api_version, kind)
         if not api_version.startswith(KAOS_GROUP_PREFIX) and not near_miss:
             if kind == "Secret" and (doc.data.get("data") or doc.data.get("stringData")):
@@ -349,12 +351,14 @@ def hydrate_environments(
     vendored: dict[str, dict[str, str]],
     environments: list[str],
     shared: set[int] | None = None,
+    floats: bool = True,
 ) -> dict[str, list[dict[str, Any]]]:
     """Environment -> what `kubectl kustomize overlays/<env>` builds, computed here.
-    `shared` receives the ids of containers shared between objects (serialize)."""
+    `shared` receives the ids of containers shared between objects (serialize);
+    `floats`: whether an input document held a float (see hydrate.json_numbers)."""
     from kaosgen import hydrate
 
-    return hydrate.hydrate(files, vendored, environments, shared)
+    return hydrate.hydrate(files, vendored, environments, shared, floats)
 
 
 def shard_environments(
@@ -422,6 +426,31 @@ def check_environments(
         _hydration_failed(exc, graph, loaded, diags)
 
 
+def _kaos_list_items(doc: Document, diags: Diagnostics) -> bool:
+    """A `kind: *List` (how `kubectl get agents -o yaml` exports) holding KAOS or kaosgen
+    documents: an error at each such item. kustomize would deploy them as raw kaos.tools
+    objects, uncompiled; kaosgen compiles documents, not items of a List."""
+    kind, items = doc.data.get("kind"), doc.data.get("items")
+    if not (isinstance(kind, str) and kind.endswith("List") and isinstance(items, list)):
+        return False
+    found = False
+    for i, item in enumerate(items):
+        api_version = item.get("apiVersion") if isinstance(item, dict) else None
+        if not isinstance(api_version, str) or not api_version.startswith(
+            (KAOS_GROUP_PREFIX, PROJECT_GROUP_PREFIX)
+        ):
+            continue
+        found = True
+        diags.error(
+            "kaos-in-list",
+            f"a {api_version} {item.get('kind')} inside a {kind} is not compiled "
+            "(it would be deployed as a raw KAOS object)",
+            doc.location(("items", i)),
+            hint="unwrap the List: write each item as its own document (separated by ---)",
+        )
+    return found
+
+
 def delivery_files(
     files: dict[str, list[dict[str, Any]]],
     vendored: dict[str, dict[str, str]],
@@ -446,7 +475,12 @@ def delivery_files(
     if hydrate_all:
         sizes = {env: sizes.get(env, DEFAULT_SHARD_SIZE) for env in project.environments}
     try:
-        hydrated = hydrate_environments(files, vendored, sorted(sizes), shared)
+        floats = (
+            any(d.floats for d in graph.passthrough)
+            or any(w.doc.floats for w in graph.workloads())
+            or (loaded.document is not None and loaded.document.floats)
+        )
+        hydrated = hydrate_environments(files, vendored, sorted(sizes), shared, floats)
     except HydrationError as exc:
         _hydration_failed(exc, graph, loaded, diags)
         return {}

@@ -51,6 +51,9 @@ class Document:
     keys: dict[DocPath, tuple[int, int]] = field(default_factory=dict)
     line: int = 1  # where the document starts
     text: str = field(default="", repr=False)  # the whole file, for positions inside scalars
+    #: Whether the document holds a float (kustomize prints integral ones as integers:
+    #: hydrate looks for them only when some document has one).
+    floats: bool = False
 
     def location(self, path: DocPath = (), *, key: bool = False) -> Location:
         """Where `path` is; falls back to the nearest ancestor that exists in the file."""
@@ -126,24 +129,69 @@ class _OutOfRange(int):
     """An integer too long for Python to parse (over 4,300 digits): out of range anyway."""
 
 
-def _scalar_value(node: Any) -> Any:
-    """YAML 1.2 core schema; timestamps, binary and unknown tags stay strings."""
+#: Integers as Go's strconv.ParseInt(s, 0, 64) reads them (underscores removed first):
+#: what go-yaml v3, and so kubectl and kustomize, Flux and Argo CD, make of a plain scalar.
+#: A leading 0 means octal (`0755` is 493), and the prefixes may be upper case.
+_GO_INT = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|0[0-7]*|[1-9][0-9]*)\Z")
+_GO_BASES = {"x": 16, "b": 2, "o": 8}
+#: go-yaml's float syntax (tried after the integer forms).
+_GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_SPECIAL_FLOATS = frozenset((".inf", "+.inf", "-.inf", ".nan"))
+
+
+def _go_int(sign: str, digits: str) -> int:
+    if len(digits) > 1 and digits[0] == "0":
+        base = _GO_BASES.get(digits[1].lower(), 8)
+        body = digits[2:] if base != 8 or digits[1] in "oO" else digits[1:]
+    else:
+        base, body = 10, digits
+    try:
+        value = int(body, base)
+    except ValueError:  # Python's digit limit: surely out of range
+        return _OutOfRange(-1 if sign == "-" else 1)
+    return -value if sign == "-" else value
+
+
+def _go_number(text: str) -> Any:
+    """A plain scalar that starts like a number, read the way go-yaml v3 (kubectl,
+    kustomize) reads it, where YAML 1.2 differs: `0755` and `0O17` are octal, `0X1F` and
+    `0B11` hex and binary, underscores anywhere are ignored (`1e3_`). Not a number: the text.
+    """
+    plain = text.replace("_", "")
+    if (match := _GO_INT.match(plain)) is not None:
+        return _go_int(match.group(1), match.group(2))
+    if _GO_FLOAT.match(plain):
+        if plain.lstrip("+-").isdigit():  # `08`: not octal; a float 8 that kubectl prints as 8
+            return _go_int(
+                plain[0] if plain[0] in "+-" else "", plain.lstrip("+-").lstrip("0") or "0"
+            )
+        return float(plain)
+    return text
+
+
+def _scalar_value(node: Any, lines: list[str] | None = None) -> Any:
+    """YAML 1.2 core schema, with numbers as kubectl reads them (see _go_number);
+    timestamps, binary and unknown tags stay strings. `lines` (the file's) tell a
+    scalar tagged in the file (`!!str 0755` stays a string)."""
     tag, text = node.tag, node.value
+    if (
+        not node.style  # plain
+        and text[:1] in _NUMBER_START
+        and text.lower() not in _SPECIAL_FLOATS
+        and tag.endswith((":int", ":float", ":str"))
+    ):
+        value = _go_number(text)
+        if type(value) is str or not tag.endswith(":str") or not _tagged(node, lines):
+            return value
     if tag.endswith(":null"):
         return None
     if tag.endswith(":bool"):
         return text.lower() in ("true", "yes", "on")
     if tag.endswith(":int"):
-        clean = text.replace("_", "")
-        try:
-            return int(clean, 0)
-        except ValueError:
-            try:
-                return int(clean, 10)
-            except ValueError:
-                if clean.lstrip("+-").isdigit():  # Python's digit limit: surely out of range
-                    return _OutOfRange(-1 if clean.startswith("-") else 1)
-                return text
+        match = _GO_INT.match(text.replace("_", ""))
+        if match is not None:
+            return _go_int(match.group(1), match.group(2))
+        return text
     if tag.endswith(":float"):
         low = text.lower().replace("_", "")
         if low in (".inf", "+.inf"):
@@ -157,6 +205,20 @@ def _scalar_value(node: Any) -> Any:
         except ValueError:
             return text
     return text
+
+
+_NUMBER_START = frozenset("0123456789+-.")
+
+
+def _tagged(node: Any, lines: list[str] | None) -> bool:
+    """Whether the scalar carries a tag written in the file (`!!str 0755`, `&a !!str 1`)."""
+    mark = node.start_mark
+    if lines is None or mark.line >= len(lines):
+        return False
+    head = lines[mark.line][mark.column :]
+    if head.startswith("&"):
+        head = head.split(None, 1)[-1]
+    return head.startswith("!")
 
 
 def _number_problem(value: Any, text: str) -> str | None:
@@ -197,8 +259,13 @@ class _Builder:
         diags: Diagnostics,
         check_chars: bool = False,
         budget: list[int] | None = None,
+        lines: list[str] | None = None,
     ) -> None:
         self.path = path
+        self.lines = lines
+        self.floats = False
+        #: The text of scalars under a `metadata.annotations` (see check_metadata).
+        self.raw: dict[DocPath, str] = {}
         self.diags = diags
         self.check_chars = check_chars
         self.values: dict[DocPath, tuple[int, int]] = {}
@@ -222,8 +289,12 @@ class _Builder:
                 hint="fix these and run kaosgen again",
             )
 
-    def _scalar(self, node: Any) -> Any:
-        value = _scalar_value(node)
+    def _scalar(self, node: Any, at: DocPath = ()) -> Any:
+        value = _scalar_value(node, self.lines)
+        if type(value) is float:
+            self.floats = True
+        if len(at) >= 3 and at[-3] == "metadata" and at[-2] == "annotations":
+            self.raw[at] = node.value
         if type(value) is not str:
             problem = _number_problem(value, node.value)
             if problem is not None:
@@ -250,7 +321,7 @@ class _Builder:
         if key_node.id != "scalar":
             self.error("yaml-syntax", "complex mapping keys are not supported", self._at(key_node))
             return None
-        key = _scalar_value(key_node)
+        key = _scalar_value(key_node, self.lines)
         if isinstance(key, str):
             return key
         what = _SCALAR_TYPE_NAMES.get(type(key), "not a string")
@@ -306,7 +377,134 @@ class _Builder:
             return result
         if node_id == "sequence":
             return [self.build(item, (*at, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        return self._scalar(node, at)
+
+
+_KAOS_PREFIX = "kaos.tools/"  # their labels are checked by the KAOS schema
+
+
+def _own_metadata(data: dict[str, Any]) -> Iterable[tuple[DocPath, dict[str, Any]]]:
+    """(path, object) for a document and, in a `kind: *List`, for each of its items."""
+    yield (), data
+    kind, items = data.get("kind"), data.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                yield ("items", i), item
+
+
+def check_metadata(data: Any, builder: _Builder) -> None:
+    """Label and annotation values are strings in Kubernetes. kustomize (kubectl, Flux,
+    Argo CD) writes a non-string annotation value as its text (`port: 9090` becomes
+    "9090", `mode: 0755` "0755"): kaosgen does the same, with a warning, so what it
+    prints itself (`kaosgen build`, hydrated shards) applies as kustomize's output does.
+    A label value that is not a string kustomize leaves as it is and the API server
+    rejects; so does kaosgen, as an error here, and so for any value in the pod template
+    metadata of Kubernetes' workload kinds (kustomize leaves those as they are). An
+    annotation value that is a list or a mapping kustomize turns into "": an error too."""
+    if not isinstance(data, dict):
+        return
+    for base, obj in _own_metadata(data):
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            continue
+        at = (*base, "metadata")
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict):
+            for key, value in annotations.items():
+                if type(value) is str:
+                    continue
+                where = (*at, "annotations", key)
+                loc = Location(builder.path, *builder.values.get(where, (1, 1)))
+                if isinstance(value, (dict, list)):
+                    builder.error(
+                        "metadata-value",
+                        f"annotation {key!r} is a {'list' if isinstance(value, list) else 'mapping'}"
+                        ", not a string (kustomize would write it as an empty string)",
+                        loc,
+                        hint="annotation values are strings: write it as one (e.g. JSON in quotes)",
+                    )
+                    continue
+                text = builder.raw.get(where, "")
+                annotations[key] = text
+                builder.diags.warning(
+                    "annotation-value",
+                    f"annotation {key!r} is read as {_SCALAR_TYPE_NAMES.get(type(value), 'not a string')}"
+                    f", not a string; written as the string {text!r}, as kustomize writes it",
+                    loc,
+                    hint=f'annotation values are strings: quote it ({key}: "{text}")',
+                )
+        api_version = obj.get("apiVersion")
+        if isinstance(api_version, str) and api_version.startswith(_KAOS_PREFIX):
+            continue
+        _must_be_strings(builder, meta, at, "labels")
+        # A pod template's metadata kustomize leaves as it is: non-strings are rejected.
+        for path in _TEMPLATE_METADATA.get(obj.get("kind"), ()) if _core(api_version) else ():
+            template = obj
+            for part in path:
+                template = template.get(part) if isinstance(template, dict) else None
+            if isinstance(template, dict):
+                for name in ("labels", "annotations"):
+                    _must_be_strings(builder, template, (*base, *path), name)
+
+
+#: Where the built-in workload kinds keep pod (and job) template metadata.
+_TEMPLATE_METADATA: dict[Any, tuple[DocPath, ...]] = {
+    **{
+        kind: (("spec", "template", "metadata"),)
+        for kind in (
+            "Deployment",
+            "StatefulSet",
+            "DaemonSet",
+            "ReplicaSet",
+            "ReplicationController",
+            "Job",
+            "PodTemplate",
+        )
+    },
+    "CronJob": (
+        ("spec", "jobTemplate", "metadata"),
+        ("spec", "jobTemplate", "spec", "template", "metadata"),
+    ),
+}
+
+
+def _core(api_version: Any) -> bool:
+    """Kubernetes' own workload groups (a custom resource may call its kind Job)."""
+    return isinstance(api_version, str) and (
+        api_version == "v1" or api_version.startswith(("apps/", "batch/"))
+    )
+
+
+def _must_be_strings(builder: _Builder, meta: dict[str, Any], at: DocPath, name: str) -> None:
+    """An error at each value of `meta[name]` (labels, annotations) that is not a string."""
+    values = meta.get(name)
+    if not isinstance(values, dict):
+        return
+    noun = name[:-1]  # label, annotation
+    for key, value in values.items():
+        if type(value) is str:
+            continue
+        what = _SCALAR_TYPE_NAMES.get(type(value), "not a string")
+        if isinstance(value, (dict, list)):
+            what = "a list" if isinstance(value, list) else "a mapping"
+        shown = "" if isinstance(value, (dict, list)) else _label_text(value)
+        builder.error(
+            "metadata-value",
+            f"{noun} {key!r} is {what}, not a string: the API server rejects the object",
+            Location(builder.path, *builder.values.get((*at, name, key), (1, 1))),
+            hint=f'{noun} values are strings: quote it ({key}: "{shown}")'
+            if shown
+            else f"{noun} values are strings",
+        )
+
+
+def _label_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _yaml_parser():
@@ -455,13 +653,15 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
     # Only files that contain such a character, or an escape that could make one, are checked.
     check_chars = bool(_KUSTOMIZE_UNSAFE.search(text) or _ESCAPE.search(text))
     budget = [MAX_FILE_DIAGNOSTICS]
+    lines = text.split("\n")
     for index, node in enumerate(nodes):
         if node is None:
             continue
-        builder = _Builder(path, diags, check_chars, budget)
+        builder = _Builder(path, diags, check_chars, budget, lines)
         data = builder.build(node)
         if data is None:
             continue
+        check_metadata(data, builder)
         documents.append(
             Document(
                 path=path,
@@ -471,6 +671,7 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
                 keys=builder.keys,
                 line=node.start_mark.line + 1,
                 text=text,
+                floats=builder.floats,
             )
         )
     return documents

@@ -117,3 +117,49 @@ def test_config_management_plugin_generates_one_environment(tmp_path: Path) -> N
     )
     init = _sh(spec["init"], project, env)
     assert init.returncode == 1 and "[ref-modelapi]" in init.stderr
+
+
+_SCALARS = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: metrics
+  annotations: {prometheus.io/scrape: true, prometheus.io/port: 9090}
+spec: {ports: [{port: 9090}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: exporter}
+spec:
+  replicas: 2.0
+  selector: {matchLabels: {app: exporter}}
+  template:
+    metadata: {labels: {app: exporter}}
+    spec:
+      containers: [{name: c, image: busybox}]
+      volumes: [{name: s, secret: {secretName: s, defaultMode: 0400}}]
+"""
+
+
+def test_build_prints_scalars_as_kustomize_does(tmp_path: Path) -> None:
+    """`kaosgen build | kubectl apply -f -`: annotation values are strings, 2.0 is 2 and
+    0400 octal, as `kubectl kustomize` of the rendered overlay prints them."""
+    import json
+
+    project = _copy(tmp_path)
+    (project / "extra.yaml").write_text(_SCALARS, encoding="utf-8")
+    built = {
+        o["metadata"]["name"]: o
+        for o in load_all(kaosgen("build", "--env", "prod", ".", cwd=project, check=True).stdout)
+    }
+    kaosgen("render", ".", cwd=project, check=True)
+    overlay = {
+        o["metadata"]["name"]: o for o in kustomize(project / "deploy" / "overlays" / "prod")
+    }
+    service, deployment = built["metrics"], built["exporter"]
+    assert service["metadata"]["annotations"]["prometheus.io/port"] == "9090"
+    assert service["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    assert json.dumps(deployment["spec"]["replicas"]) == "2"
+    assert deployment["spec"]["template"]["spec"]["volumes"][0]["secret"]["defaultMode"] == 0o400
+    for name in ("metrics", "exporter"):
+        assert json.dumps(built[name], sort_keys=True) == json.dumps(overlay[name], sort_keys=True)

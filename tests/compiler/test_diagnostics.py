@@ -331,6 +331,144 @@ CASES = [
         ],
     ),
     Case(
+        "annotation-value",
+        {
+            "case.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations:\n"
+            "    prometheus.io/scrape: ⟦1⟧true\n    prometheus.io/port: ⟦2⟧9090\n"
+            '    ok: "1"\n    mode: ⟦3⟧0755\n'
+            "spec: {ports: [{port: 80}]}\n"
+        },
+        [
+            (
+                "1",
+                W,
+                "annotation-value",
+                "annotation 'prometheus.io/scrape' is read as a boolean, not a string; "
+                "written as the string 'true', as kustomize writes it",
+            ),
+            (
+                "2",
+                W,
+                "annotation-value",
+                "annotation 'prometheus.io/port' is read as an integer, not a string; "
+                "written as the string '9090', as kustomize writes it",
+            ),
+            (
+                "3",
+                W,
+                "annotation-value",
+                "annotation 'mode' is read as an integer, not a string; "
+                "written as the string '0755', as kustomize writes it",
+            ),
+        ],
+        hints={"2": 'annotation values are strings: quote it (prometheus.io/port: "9090")'},
+    ),
+    Case(
+        "metadata-value",
+        {
+            "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+            "  labels: {b: ⟦1⟧true, n: ⟦2⟧12, ok: x}\n  annotations: {j: ⟦3⟧[1]}\n---\n"
+            "apiVersion: v1\nkind: List\nitems:\n"
+            "- {apiVersion: v1, kind: ConfigMap, metadata: {name: d, labels: {v: ⟦4⟧1.5}}}\n"
+            # kustomize turns no template's annotations into strings
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec:\n"
+            "  template:\n    metadata: {labels: {app: w}, annotations: {s: ⟦5⟧true}}\n"
+            "---\napiVersion: example.com/v1\nkind: Deployment\nmetadata: {name: cr}\n"
+            "spec: {template: {metadata: {annotations: {s: true}}}}\n"
+        },
+        [
+            (
+                "1",
+                E,
+                "metadata-value",
+                "label 'b' is a boolean, not a string: the API server rejects the object",
+            ),
+            (
+                "2",
+                E,
+                "metadata-value",
+                "label 'n' is an integer, not a string: the API server rejects the object",
+            ),
+            (
+                "3",
+                E,
+                "metadata-value",
+                "annotation 'j' is a list, not a string (kustomize would write it as an empty string)",
+            ),
+            (
+                "4",
+                E,
+                "metadata-value",
+                "label 'v' is a number, not a string: the API server rejects the object",
+            ),
+            (
+                "5",
+                E,
+                "metadata-value",
+                "annotation 's' is a boolean, not a string: the API server rejects the object",
+            ),
+        ],
+        hints={"1": 'label values are strings: quote it (b: "true")'},
+    ),
+    Case(
+        "kaos-in-list",
+        {
+            # how `kubectl get agents,modelapis -o yaml` exports them
+            "case.yaml": "apiVersion: v1\nkind: List\nitems:\n"
+            "- ⟦1⟧apiVersion: kaos.tools/v1alpha1\n  kind: Agent\n  metadata: {name: a}\n"
+            "  spec: {modelAPI: ollama, model: 'smollm2:135m'}\n"
+            "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: c}\n"
+            "- ⟦2⟧{apiVersion: kaos.tools/v1alpha1, kind: ModelAPI, metadata: {name: m}}\n"
+        },
+        [
+            (
+                "1",
+                E,
+                "kaos-in-list",
+                "a kaos.tools/v1alpha1 Agent inside a List is not compiled "
+                "(it would be deployed as a raw KAOS object)",
+            ),
+            (
+                "2",
+                E,
+                "kaos-in-list",
+                "a kaos.tools/v1alpha1 ModelAPI inside a List is not compiled "
+                "(it would be deployed as a raw KAOS object)",
+            ),
+        ],
+        hints={"1": "unwrap the List: write each item as its own document (separated by ---)"},
+    ),
+    Case(
+        "kustomize-document",
+        {
+            "kustomization.yaml": "apiVersion: ⟦1⟧kustomize.config.k8s.io/v1beta1\n"
+            "kind: Kustomization\nresources: [base.yaml]\n",
+            "component.yaml": "apiVersion: ⟦2⟧kustomize.config.k8s.io/v1alpha1\n"
+            "kind: Component\npatches: []\n",
+        },
+        [
+            (
+                "1",
+                E,
+                "kustomize-document",
+                "a kustomize.config.k8s.io/v1beta1 Kustomization is kustomize's build settings, "
+                "not a Kubernetes object",
+            ),
+            (
+                "2",
+                E,
+                "kustomize-document",
+                "a kustomize.config.k8s.io/v1alpha1 Component is kustomize's build settings, "
+                "not a Kubernetes object",
+            ),
+        ],
+        hints={
+            "1": "kaosgen writes the kustomizations; give it the resources this one lists, and "
+            "move it out of the inputs, or create kaosgen.yaml with "
+            "`exclude: [kustomization.yaml]`"
+        },
+    ),
+    Case(
         "yaml-depth",
         {"case.yaml": "x: " + "[" * 99 + "⟦1⟧[" + "]" * 100 + "\n"},
         [("1", E, "yaml-depth", "nesting deeper than 100 levels")],

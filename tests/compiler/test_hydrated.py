@@ -635,3 +635,137 @@ def test_what_kustomize_cannot_namespace_is_an_error_at_its_place(
     assert result.exit_code == 1, result.output
     assert f"extra.yaml:{line + 4}:" in result.output and message in result.output
     assert "[hydrate]" in result.output
+
+
+# --- scalars as kubectl reads and kustomize prints them -------------------------------
+
+#: Numbers YAML 1.2 reads otherwise than go-yaml (kubectl, kustomize) does, floats
+#: kustomize prints as integers, and annotation values that are not strings.
+_SCALARS = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c, image: busybox}]
+  volumes:
+  - {name: cm, configMap: {name: c, defaultMode: 0755}}
+  - {name: s, secret: {secretName: s, defaultMode: 0400}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: metrics
+  annotations: {prometheus.io/scrape: true, prometheus.io/port: 9090, mode: 0755,
+    ratio: 2.0, big: 1e3, none: ~, ok: "x"}
+spec: {ports: [{port: 9090}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  replicas: 2.0
+  selector: {matchLabels: {app: d}}
+  template:
+    metadata: {labels: {app: d}}
+    spec: {containers: [{name: c, image: busybox}]}
+---
+apiVersion: example.com/v1
+kind: Numbers
+metadata: {name: n}
+spec:
+  ints: [0755, -0755, +0755, 0o755, 0O17, 0x1F, 0X1F, -0x1F, +12, 1_000, 0b101, 0B11,
+    08, 0x_1F, 1__0, 00, -0]
+  floats: [2.0, 1e3, 1E3, 1e3_, -0.0, -2.0, 1e20, 1.5, 09.5, 1_0.5, .5, 3e-2, 9.3e18]
+  text: ["0755", '0x1F', !!str 0O17, 0x, 0o8, 0xG, _1]
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: example.com/v1
+  kind: Numbers
+  metadata: {name: in-list}
+  spec: {a: 0755, b: 2.0, c: 0X1F}
+"""
+
+
+def _typed(value: Any) -> str:
+    """JSON text: 2 and 2.0, 1 and true, 493 and "493" differ (== does not tell them)."""
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+def _by_name(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects}
+
+
+def test_scalars_are_read_and_printed_as_kubectl_does(tmp_path: Path) -> None:
+    """The user's own file through `kubectl kustomize`, the rendered base, the hydrated
+    objects (what `kaosgen build` prints) and `kubectl kustomize overlays/<env>` all hold
+    the same values, of the same types: `0755` is octal 493 (YAML 1.2 said 755),
+    `replicas: 2.0` is 2, annotation values are strings."""
+    from support.compiler import load_all
+
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "extra.yaml").write_text(_SCALARS, encoding="utf-8")
+    (user / "kustomization.yaml").write_text("resources: [extra.yaml]\n", encoding="utf-8")
+    expected = _by_name(build_overlay(user))
+    (user / "kustomization.yaml").unlink()
+
+    project = _namespaces_project(tmp_path / "project")
+    (project / "extra.yaml").write_text(_SCALARS, encoding="utf-8")
+    result = compile_project([str(project)], output=str(tmp_path / "x"), hydrate_all=True)
+    assert result.ok, result.diagnostics.items
+    output = write(result.files, tmp_path / "out")
+    built = assert_shards_equal_overlay(output)
+    rendered = _by_name(
+        [
+            o
+            for rel, text in result.files.items()
+            if rel.startswith("base/") and rel.endswith(".yaml")
+            for o in load_all(text)
+            if isinstance(o, dict) and "metadata" in o
+        ]
+    )
+
+    fields = {
+        "p": ("spec", "volumes"),
+        "metrics": ("metadata", "annotations"),
+        "d": ("spec", "replicas"),
+        "n": ("spec",),
+        "in-list": ("spec",),
+    }
+
+    def at(obj: dict[str, Any], path: tuple[str, ...]) -> Any:
+        for key in path:
+            obj = obj[key]
+        return obj
+
+    # What kubectl makes of the user's file, as the tester saw it.
+    assert at(expected["p"], fields["p"])[0]["configMap"]["defaultMode"] == 493
+    assert at(expected["p"], fields["p"])[1]["secret"]["defaultMode"] == 0o400
+    assert _typed(at(expected["metrics"], fields["metrics"])["prometheus.io/port"]) == '"9090"'
+    assert _typed(at(expected["d"], fields["d"])) == "2"
+    for env in built:
+        overlay = _by_name(build_overlay(output / "overlays" / env))
+        hydrated = _by_name(
+            [
+                o
+                for shard in shard_dirs(output, env)
+                for o in load_all((shard / "resources.yaml").read_text(encoding="utf-8"))
+            ]
+        )
+        for name, path in fields.items():
+            want = _typed(at(expected[name], path))
+            assert _typed(at(hydrated[name], path)) == want, (env, name)
+            assert _typed(at(overlay[name], path)) == want, (env, name)
+    # The base as written holds the integers and strings kubectl reads (floats are
+    # kustomize's to print: it turns 2.0 into 2 on its way out, as hydrate does).
+    assert _typed(rendered["p"]["spec"]["volumes"]) == _typed(expected["p"]["spec"]["volumes"])
+    for key in ("ints", "text"):
+        assert _typed(rendered["n"]["spec"][key]) == _typed(expected["n"]["spec"][key]), key
+    assert (
+        rendered["metrics"]["metadata"]["annotations"]
+        == (expected["metrics"]["metadata"]["annotations"])
+    )
