@@ -174,9 +174,10 @@ def plan_changes(
     planned = ChainMap({MANIFEST: ownership.render(Manifest(owner, tuple(files)))}, files)
     result = SyncResult()
     old_texts: dict[str, str | None] = {}
-    for done, rel in enumerate(sorted(planned)):
+    paths = sorted(planned)
+    for done, rel in enumerate(paths):
         if progress is not None:
-            progress("comparing files", done, len(planned))
+            progress("comparing files", done, len(paths))
         _check_no_links(out_dir, rel)
         path = out_dir / rel
         old = _read(path)
