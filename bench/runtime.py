@@ -557,7 +557,7 @@ def main(argv: list[str] | None = None) -> None:
          "memory": 2000}
         if args.quick
         else {"warmup": 300, "c1": 1000, "c32": 2000, "waves": 4, "rounds": 3,
-              "c1_realistic": 12, "memory": 10000}
+              "c1_realistic": 30, "memory": 10000}
     )  # fmt: skip
     clients = ["direct", "litellm"] if args.model_client == "both" else [args.model_client]
     plan_cpus(args.shared)
