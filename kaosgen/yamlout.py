@@ -163,16 +163,10 @@ def sharing(ids: set[int], memo: dict[tuple[int, str], str] | None = None) -> It
 
 def _emit(value: object, indent: str, out: list[str]) -> None:
     """Append `value` as a block node whose parent line is already written."""
-    if value and id(value) in _SHARED:
-        key = (id(value), indent)
-        text = _MEMO.get(key)
-        if text is None:
-            lines: list[str] = []
-            _emit_node(value, indent, lines)
-            text = _MEMO[key] = "\n".join(lines)
-        out.append(text)
-        return
-    _emit_node(value, indent, out)
+    if value:
+        _node(value, indent, out)  # shared containers written once (see `sharing`)
+    else:
+        _emit_node(value, indent, out)
 
 
 def _emit_node(value: object, indent: str, out: list[str]) -> None:
