@@ -444,6 +444,9 @@ def test_ctrl_c_exits_130_and_says_so(echo: Path) -> None:
     proc = subprocess.Popen(
         [KAOSGEN, "validate", "-"],
         cwd=echo,
+        # As from a terminal: a test run started in the background (`pytest &`) has SIGINT
+        # ignored, which children inherit (and then rightly keep ignoring).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
