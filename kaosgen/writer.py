@@ -44,6 +44,10 @@ class SyncResult:
     unchanged: int = 0
     #: Generated files no manifest lists (a render before manifests existed): kept.
     unowned: list[str] = field(default_factory=list)
+    #: Written before any new file when the directory has a manifest: the old files and
+    #: the new ones, so a render interrupted after writing a new file has listed it, and
+    #: the next render owns it instead of refusing it as another project's.
+    interim_manifest: str | None = None
 
     @property
     def stale(self) -> bool:
@@ -207,6 +211,10 @@ def plan_changes(
             result.removed.append(rel)
             old_texts[rel] = _read(path)
     result.unowned = sorted(on_disk - owned - planned.keys())
+    new_files = [rel for rel in result.added if rel != MANIFEST]
+    if previous is not None and new_files:
+        interim = Manifest(owner, tuple(sorted(owned | set(files))))
+        result.interim_manifest = ownership.render(interim)
     return result, old_texts, planned
 
 
@@ -275,6 +283,8 @@ def apply_changes(
     Call it holding `locked(out_dir)`: leftover temporaries are removed first."""
     report = progress or (lambda *_: None)
     remove_temporaries(out_dir)
+    if result.interim_manifest is not None:
+        _atomic_write(out_dir / MANIFEST, result.interim_manifest)
     targets = [rel for rel in [*result.added, *result.changed] if rel != MANIFEST]
     for directory in sorted({(out_dir / rel).parent for rel in targets}):
         directory.mkdir(parents=True, exist_ok=True)

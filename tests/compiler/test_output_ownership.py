@@ -268,6 +268,47 @@ def test_temporaries_of_an_interrupted_render_are_removed(tmp_path: Path) -> Non
     assert not leftover.exists()
 
 
+def test_a_render_interrupted_while_adding_files_does_not_lock_the_project_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The render stops (Ctrl-C, a full disk) after writing a new agent's first file, and
+    the agent changes: the next render owns that file instead of calling it another
+    project's, and removing the agent removes it."""
+    from kaosgen import writer
+
+    project = _project(tmp_path / "a", "alpha")
+    _render("a", cwd=tmp_path)
+    (project / "beta.yaml").write_text(_agent("beta"), encoding="utf-8")
+    real_write = writer._atomic_write
+    written: list[Path] = []
+
+    def write_then_stop(path: Path, text: str) -> None:
+        real_write(path, text)
+        if path.name != MANIFEST and "beta" in path.as_posix():
+            written.append(path.resolve())
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "_atomic_write", write_then_stop)
+    interrupted = run_kaosgen("render", "a", cwd=tmp_path)
+    assert interrupted.exit_code != 0 and written and written[0].exists()
+    monkeypatch.undo()
+    (project / "beta.yaml").write_text(
+        _agent("beta").replace('135m"}', '135m", config: {instructions: Be brief.}}')
+    )
+    _render("a", cwd=tmp_path)
+    fresh = tmp_path / "fresh"
+    _render("a", "-o", fresh, cwd=tmp_path)
+    assert tree(project / "deploy", manifest=False) == tree(fresh, manifest=False)
+    # Interrupted again, and then the agent is removed: so are its files.
+    monkeypatch.setattr(writer, "_atomic_write", write_then_stop)
+    (project / "beta.yaml").write_text(_agent("beta"), encoding="utf-8")
+    assert run_kaosgen("render", "a", cwd=tmp_path).exit_code != 0
+    monkeypatch.undo()
+    (project / "beta.yaml").unlink()
+    _render("a", cwd=tmp_path)
+    assert not [path for path in tree(project / "deploy") if "beta" in path]
+
+
 # --- links and modes --------------------------------------------------------------------------
 
 
