@@ -227,25 +227,49 @@ def check_pod_security(rendered: list, diags: Diagnostics) -> None:
                 )
 
 
+def check_workload_objects(rendered: list, graph: Graph, diags: Diagnostics) -> None:
+    """What the cluster would refuse or weaken in the generated objects: a podSpec that
+    fails the restricted Pod Security Standard, an object too large (long instructions,
+    source code, a pass-through ConfigMap)."""
+    from kaosgen import object_limits
+
+    check_pod_security(rendered, diags)
+    for item in rendered:
+        if object_limits.worth_checking(item.node.doc):
+            object_limits.check_objects(item.objects, item.node.doc, diags)
+    for doc in graph.passthrough:
+        if isinstance(doc.data, dict) and object_limits.worth_checking(doc):
+            items = doc.data.get("items")
+            listed = str(doc.data.get("kind", "")).endswith("List") and isinstance(items, list)
+            objects = [i for i in items if isinstance(i, dict)] if listed else [doc.data]
+            object_limits.check_objects(objects, doc, diags)
+
+
 def _check_generated(graph: Graph, loaded: LoadedProject, diags: Diagnostics) -> None:
-    """`validate` reports what `render` would: generate the workloads with a podSpec, or
-    every workload and the base when there are pass-through documents (whose ids may be
-    taken by kaosgen's objects)."""
+    """`validate` reports what `render` would: generate the workloads with a podSpec or
+    much text, or every workload and the base when there are pass-through documents (whose
+    ids may be taken by kaosgen's objects)."""
+    from kaosgen.object_limits import worth_checking
+
     if graph.passthrough:
         rendered = generate(graph, loaded)
-        check_pod_security(rendered, diags)
+        check_workload_objects(rendered, graph, diags)
         files, vendored = build_layout(rendered, graph, loaded)
         check_object_ids(files, graph, rendered, diags)
         if not diags.has_errors():
             check_environments(files, vendored, graph, loaded, diags)
         return
-    with_pod_spec = Graph(
-        agents=[n for n in graph.agents if n.pod_spec],
-        modelapis=[n for n in graph.modelapis if n.pod_spec],
-        mcpservers=[n for n in graph.mcpservers if n.pod_spec],
+
+    def worth(nodes: list) -> list:
+        return [n for n in nodes if n.pod_spec or worth_checking(n.doc)]
+
+    some = Graph(
+        agents=worth(graph.agents),
+        modelapis=worth(graph.modelapis),
+        mcpservers=worth(graph.mcpservers),
     )
-    if with_pod_spec.workloads():
-        check_pod_security(generate(with_pod_spec, loaded), diags)
+    if some.workloads():
+        check_workload_objects(generate(some, loaded), graph, diags)
 
 
 def check_object_ids(
@@ -596,7 +620,9 @@ def _compile(
     # generate
     progress(f"generating {len(graph.workloads())} workloads", 0, 0)
     rendered = generate(graph, loaded)
-    check_pod_security(rendered, diags)
+    check_workload_objects(rendered, graph, diags)
+    if diags.has_errors():
+        return result
     # pin
     from kaosgen import images
 

@@ -516,8 +516,58 @@ def check_labels(graph: Graph, project: Project, diags: Diagnostics, project_doc
         _check_label_set(diags, project_doc, ("environments", name), env.labels, env.annotations)
 
 
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+
+
+def _object_name_problem(kind: str, name: str) -> str | None:
+    """What the API server would say of `name` for `kind` (its per-kind name rules)."""
+    if kind in _RBAC_KINDS:  # a path segment
+        if name in (".", "..") or "/" in name or "%" in name:
+            return "must not be '.' or '..' and must not contain '/' or '%'"
+        return None
+    if kind == "Service":
+        if len(name) > 63 or not _DNS1035.match(name):
+            return "must be a DNS-1035 label: at most 63 lower-case letters, digits and '-', starting with a letter"
+        return None
+    if kind == "Namespace":
+        if len(name) > 63 or not _DNS1123.match(name):
+            return "must be a DNS-1123 label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
+        return None
+    if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+        return "must be a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+    return None
+
+
+def check_passthrough_names(graph: Graph, diags: Diagnostics) -> None:
+    """A pass-through object's name and namespace as the API server checks them: a name
+    it refuses renders and builds, and fails only at apply."""
+    for doc in graph.passthrough:
+        data = doc.data if isinstance(doc.data, dict) else {}
+        meta = data.get("metadata")
+        if not isinstance(meta, dict):
+            continue
+        kind, name = str(data.get("kind", "")), meta.get("name")
+        problem = _object_name_problem(kind, name) if isinstance(name, str) else None
+        if problem:
+            diags.error(
+                "name-dns1123",
+                f"{kind} name {name!r} {problem}",
+                doc.location(("metadata", "name")),
+            )
+        namespace = meta.get("namespace")
+        if isinstance(namespace, str) and (len(namespace) > 63 or not _DNS1123.match(namespace)):
+            diags.error(
+                "name-dns1123",
+                f"namespace {namespace!r} is not a valid DNS-1123 label",
+                doc.location(("metadata", "namespace")),
+                hint="use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
+            )
+
+
 def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
     check_names(graph, diags)
+    check_passthrough_names(graph, diags)
     check_models(graph, diags)
     check_delegation(graph, diags)
     check_timeouts(project, diags, project_doc)
