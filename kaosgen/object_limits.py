@@ -17,7 +17,8 @@ from typing import Any
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.source import Document
 
-#: One environment string, `NAME=value` and its terminating NUL (Linux's MAX_ARG_STRLEN).
+#: One environment string (`NAME=value`) or argument, with its terminating NUL (Linux's
+#: MAX_ARG_STRLEN).
 MAX_ENV_STRING = 32 * 4096
 #: A ConfigMap's or Secret's data (the API server's validation).
 MAX_CONFIG_DATA = 1024 * 1024
@@ -87,6 +88,20 @@ def _problems(obj: dict[str, Any]) -> Iterator[tuple[str, str, int]]:
                     value,
                     size - MAX_ENV_STRING,
                 )
+        for field in ("command", "args"):
+            for arg in container.get(field) or ():
+                if not isinstance(arg, str):
+                    continue
+                value = arg.replace("$$", "$")
+                size = len(value.encode("utf-8", "surrogatepass")) + 1
+                if size > MAX_ENV_STRING:
+                    yield (
+                        f"an argument of container {container.get('name')} is {_kib(size)} KiB; "
+                        f"Linux refuses to start a process with one over {MAX_ENV_STRING // 1024} "
+                        "KiB (the pod would crash-loop with 'argument list too long')",
+                        value,
+                        size - MAX_ENV_STRING,
+                    )
     encoded = json.dumps(obj, ensure_ascii=False, default=str)
     size = len(encoded.encode("utf-8", "surrogatepass"))
     if size > MAX_OBJECT:

@@ -142,3 +142,22 @@ def test_an_object_over_etcds_limit(tmp_path: Path) -> None:
     (error,) = _errors(root)
     assert "Corpus 'big'" in error["message"] and "1536 KiB" in error["message"]
     assert error["line"] in (5, 6)
+
+
+def test_an_argument_too_long_for_the_kernel(tmp_path: Path) -> None:
+    """A runtime that passes spec.params as an argument: one argument over 128 KiB."""
+    root = _project(
+        tmp_path / "p",
+        server=(
+            "apiVersion: kaos.tools/v1alpha1\nkind: MCPServer\nmetadata: {name: notes}\n"
+            f"spec:\n  runtime: notes\n  params: {'n' * (130 * 1024)}\n"
+        ),
+    )
+    (root / "kaosgen.yaml").write_text(
+        PROJECT + "images:\n  mcpRuntimes:\n"
+        "    notes: {image: 'ghcr.io/example/notes:1.0', args: ['--notes', '{params}']}\n",
+        encoding="utf-8",
+    )
+    (error,) = _errors(root)
+    assert "an argument of container" in error["message"], error
+    assert (Path(error["file"]).name, error["line"]) == ("server.yaml", 6)
