@@ -439,7 +439,9 @@ def check_metadata(data: Any, builder: _Builder) -> None:
             continue
         _must_be_strings(builder, meta, at, "labels")
         # A pod template's metadata kustomize leaves as it is: non-strings are rejected.
-        for path in _TEMPLATE_METADATA.get(obj.get("kind"), ()) if _core(api_version) else ():
+        kind = obj.get("kind")
+        core = isinstance(kind, str) and _core(api_version)
+        for path in _TEMPLATE_METADATA.get(kind, ()) if core else ():
             template = obj
             for part in path:
                 template = template.get(part) if isinstance(template, dict) else None
@@ -619,9 +621,17 @@ def check_structure(yaml: Any, path: str, text: str, diags: Diagnostics) -> bool
     return True
 
 
+def _offset_location(path: str, text: str, offset: int) -> Location:
+    """The 1-based line and column of the character at `offset` in `text`."""
+    offset = max(0, min(offset, len(text)))
+    line_start = text.rfind("\n", 0, offset) + 1
+    return Location(path, text.count("\n", 0, offset) + 1, offset - line_start + 1)
+
+
 def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
     """Parse a multi-document YAML text. On a syntax error, report it and return []."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -645,6 +655,19 @@ def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
             f"YAML syntax error: {problem}",
             Location(path, line, col),
             hint="fix the YAML syntax; check indentation and quotes around this position",
+        )
+        return []
+    except ReaderError as exc:  # a character YAML does not allow (a control character)
+        code = exc.character if isinstance(exc.character, int) else 0xFFFD
+        # kubectl kustomize cannot carry U+007F-U+009F even escaped: only C0 can be escaped.
+        escape = f' or write it as an escape in a double-quoted string ("\\x{code:02x}")'
+        diags.error(
+            "yaml-syntax",
+            f"YAML syntax error: the character U+{code:04X} is not allowed in YAML (only "
+            "printable characters are)",
+            _offset_location(path, text, exc.position),
+            hint="remove it (an invisible character, often pasted in)"
+            + (f",{escape}" if code < 0x20 else ""),
         )
         return []
     except YAMLError as exc:  # pragma: no cover - unmarked errors are rare
