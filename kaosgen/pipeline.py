@@ -211,14 +211,27 @@ def generate(graph: Graph, loaded: LoadedProject) -> list:
 
 
 def check_pod_security(rendered: list, diags: Diagnostics) -> None:
-    """A user's podSpec may weaken the defaults: say so at the podSpec."""
-    from kaosgen.generate.pods import restricted_violations
+    """A user's podSpec may break the pod or weaken the defaults: say so at the podSpec."""
+    from kaosgen.generate.pods import patch_breakage, restricted_violations
 
     for item in rendered:
         for obj in item.objects:
             if obj.get("kind") != "Deployment":
                 continue
-            problems = restricted_violations(obj["spec"]["template"]["spec"])
+            pod_spec = obj["spec"]["template"]["spec"]
+            if item.node.pod_spec:
+                broken = patch_breakage(pod_spec, item.node.container_name)
+                if broken:
+                    field = broken[0][0]
+                    at = ("spec", "podSpec", *((field,) if field in item.node.pod_spec else ()))
+                    diags.error(
+                        "pod-spec-patch",
+                        f"{item.node.kind} {item.node.name!r}: the podSpec patch breaks the pod: {'; '.join(why for _, why in broken)}",
+                        item.node.doc.location(at, key=True),
+                        hint="list only what to add or change: containers and volumes merge by name",
+                    )
+                    continue
+            problems = restricted_violations(pod_spec)
             if problems:
                 diags.warning(
                     "pod-security",

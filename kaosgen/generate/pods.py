@@ -253,6 +253,33 @@ def content_hash(*parts: Any) -> str:
     return digest.hexdigest()[:16]
 
 
+def patch_breakage(pod_spec: dict[str, Any], main: str) -> list[tuple[str, str]]:
+    """What a podSpec patch removed that the pod cannot run without, as (the podSpec
+    field, why): kaosgen's container `main` (`containers: null`, `$patch: delete`,
+    `$patch: replace`), or a volume a container still mounts (the API server refuses that
+    Deployment)."""
+    problems: list[tuple[str, str]] = []
+    containers = pod_spec.get("containers")
+    containers = containers if isinstance(containers, list) else []
+    if not any(isinstance(c, dict) and c.get("name") == main for c in containers):
+        problems.append(("containers", f"it removes the container {main!r} that runs the workload"))
+    volumes = pod_spec.get("volumes")
+    names = {v.get("name") for v in volumes or () if isinstance(v, dict)}
+    init = pod_spec.get("initContainers")
+    for c in [*(init if isinstance(init, list) else []), *containers]:
+        mounts = c.get("volumeMounts") if isinstance(c, dict) else None
+        for mount in mounts if isinstance(mounts, list) else ():
+            if isinstance(mount, dict) and mount.get("name") not in names:
+                problems.append(
+                    (
+                        "volumes",
+                        f"container {c.get('name')!r} mounts the volume {mount.get('name')!r}, "
+                        "which it removes",
+                    )
+                )
+    return problems
+
+
 def restricted_violations(pod_spec: dict[str, Any]) -> list[str]:
     """What keeps a pod spec from passing the "restricted" Pod Security Standard."""
     problems: list[str] = []

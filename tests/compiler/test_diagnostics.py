@@ -155,6 +155,32 @@ CASES = [
         [("1", E, "yaml-duplicate-key", "duplicate key 'model': YAML keeps only one of them")],
     ),
     Case(
+        "yaml-syntax-control-character",
+        {
+            # One error a file: reading stops at the first such character.
+            "case.yaml": AGENT_HEAD + "  modelAPI: ollama\n  model: small⟦1⟧\x01model\n",
+            "other.yaml": AGENT_HEAD + '  modelAPI: ollama\n  model: "big⟦2⟧\x7fmodel"\n',
+        },
+        [
+            (
+                "1",
+                E,
+                "yaml-syntax",
+                "YAML syntax error: the character U+0001 is not allowed in YAML (only printable characters are)",
+            ),
+            (
+                "2",
+                E,
+                "yaml-syntax",
+                "YAML syntax error: the character U+007F is not allowed in YAML (only printable characters are)",
+            ),
+        ],
+        hints={
+            "1": 'remove it (an invisible character, often pasted in), or write it as an escape in a double-quoted string ("\\x01")',
+            "2": "remove it (an invisible character, often pasted in)",
+        },
+    ),
+    Case(
         "encoding",
         {"case.yaml": "apiVersion: v1\nkind: ConfigMap\ndata:\n  k: ⟦1⟧<0xff>\n"},
         [("1", E, "encoding", "file is not valid UTF-8 (byte 0xff)")],
@@ -1860,6 +1886,51 @@ CASES = [
                 "Agent 'a' does not pass the restricted Pod Security Standard: host namespaces are not allowed",
             )
         ],
+    ),
+    Case(
+        "pod-spec-patch",
+        {
+            "case.yaml": agent("""\
+                modelAPI: ollama
+                model: smollm2:135m
+                podSpec:
+                  ⟦1⟧containers: null
+                """)
+            + "---\n"
+            + doc(
+                "MCPServer",
+                "files",
+                "runtime: custom\ncontainer: {image: 'x:1'}\npodSpec:\n  ⟦2⟧volumes: null\n",
+            )
+            + "---\n"
+            + doc(
+                "MCPServer",
+                "more",
+                "runtime: custom\ncontainer: {image: 'x:1'}\n⟦3⟧podSpec:\n"
+                "  $patch: replace\n  hostname: x\n",
+            )
+        },
+        [
+            (
+                "1",
+                E,
+                "pod-spec-patch",
+                "Agent 'a': the podSpec patch breaks the pod: it removes the container 'agent' that runs the workload",
+            ),
+            (
+                "2",
+                E,
+                "pod-spec-patch",
+                "MCPServer 'files': the podSpec patch breaks the pod: container 'mcp-server' mounts the volume 'tmp', which it removes",
+            ),
+            (
+                "3",
+                E,
+                "pod-spec-patch",
+                "MCPServer 'more': the podSpec patch breaks the pod: it removes the container 'mcp-server' that runs the workload",
+            ),
+        ],
+        hints={"1": "list only what to add or change: containers and volumes merge by name"},
     ),
     Case(
         "telemetry-unsupported",

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from support.compiler import assert_no_traceback, dump_all, kaos, run_kaosgen
 
@@ -167,6 +167,7 @@ def test_the_unmutated_project_renders() -> None:
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated(DOCS))
+@example([*DOCS[:-1], {**DOCS[-1], "kind": []}])  # a core kind that is a list: was a traceback
 def test_mutated_documents_never_crash(docs: list[Any]) -> None:
     _check(docs, PROJECT)
 
