@@ -267,6 +267,8 @@ def _check_generated(graph: Graph, loaded: LoadedProject, diags: Diagnostics) ->
     if graph.passthrough:
         rendered = generate(graph, loaded)
         check_workload_objects(rendered, graph, diags)
+        if diags.has_errors():  # a broken pod or an object too large: nothing to lay out
+            return
         files, vendored = build_layout(rendered, graph, loaded)
         check_object_ids(files, graph, rendered, diags)
         if not diags.has_errors():

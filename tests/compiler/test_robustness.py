@@ -168,6 +168,12 @@ def test_the_unmutated_project_renders() -> None:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated(DOCS))
 @example([*DOCS[:-1], {**DOCS[-1], "kind": []}])  # a core kind that is a list: was a traceback
+@example(  # a podSpec that deletes the container, beside a pass-through: was a traceback
+    [
+        {**d, "spec": {**d["spec"], "podSpec": {"containers": None}}} if d["kind"] == "Agent" else d
+        for d in DOCS
+    ]
+)
 def test_mutated_documents_never_crash(docs: list[Any]) -> None:
     _check(docs, PROJECT)
 
