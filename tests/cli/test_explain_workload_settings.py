@@ -12,6 +12,9 @@ from kaosgen.jsonschemas import model_schema
 
 #: kaosgen.yaml blocks whose every field must carry documentation.
 DOCUMENTED = [
+    ("gateway",),
+    ("environments", "*", "gateway"),
+    ("security",),
     ("gateway", "routes"),
     ("gateway", "auth"),
     ("gateway", "rateLimit"),
