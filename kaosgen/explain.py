@@ -13,6 +13,10 @@ from kaosgen.jsonschemas import model_schema
 #: Descriptions from the KAOS contract for fields whose models carry none.
 CONTRACT_DOCS = {
     "Agent": "An LLM agent: a model behind a ModelAPI, MCP servers for tools, peer agents it may delegate to. Rendered as Deployment agent-<name>, Service, ServiceAccount and NetworkPolicy.",
+    "Agent.spec": "The agent's ModelAPI and model, its MCP servers, behaviour (config), peers (agentNetwork), container and pod overrides.",
+    "Agent.spec.gatewayRoute": "KAOS's route settings: timeout of the agent's HTTPRoute. Whether it is routed, and with what authentication, is set in kaosgen.yaml (gateway, workloads.agent/<name>.route).",
+    "ModelAPI.spec.gatewayRoute": "KAOS's route settings: timeout of the HTTPRoute. ModelAPIs are routed only when kaosgen.yaml asks (gateway.routes.modelapi, workloads.modelapi/<name>.route).",
+    "MCPServer.spec.gatewayRoute": "KAOS's route settings: timeout of the HTTPRoute. MCP servers are routed only when kaosgen.yaml asks (gateway.routes.mcp, workloads.mcpserver/<name>.route).",
     "Agent.spec.mcpServers": "MCPServer names in the same namespace whose tools the agent may call (env MCP_SERVERS, MCP_SERVER_<name>_URL).",
     "Agent.spec.waitForDependencies": "Readiness waits for the ModelAPI and MCP servers (env WAIT_FOR_DEPENDENCIES); Argo CD sync wave 1 after them.",
     "Agent.spec.config": "Agent behaviour: description, instructions, reasoning loop, memory, telemetry.",

@@ -115,7 +115,13 @@ def validate_documents(
             continue
         near_miss = not api_version.startswith(KAOS_GROUP_PREFIX) and _near_kaos(api_version, kind)
         if not api_version.startswith(KAOS_GROUP_PREFIX) and not near_miss:
-            if kind == "Secret" and (doc.data.get("data") or doc.data.get("stringData")):
+            # A SOPS-encrypted Secret (its `sops:` block) is what the hint asks for.
+            encrypted = isinstance(doc.data.get("sops"), dict)
+            if (
+                kind == "Secret"
+                and (doc.data.get("data") or doc.data.get("stringData"))
+                and not encrypted
+            ):
                 diags.warning(
                     "secret-in-output",
                     "this Secret's data will be written into the rendered output",

@@ -30,7 +30,15 @@ environments:
     # More replicas need shared session memory: components.redis: true and
     # spec.config.memory.type: redis in the agent.
     replicas: 1
-# Deliver with Flux and/or Argo CD (objects in deploy/clusters/<env>/), see docs/gitops.md:
+# Expose the agents through a Gateway API gateway, every route behind an API key from a
+# Secret you create (`kaosgen explain Project.gateway`):
+# gateway:
+#   enabled: true
+#   vendor: envoy
+#   auth:
+#     apiKey: {secretRef: {name: agents-api-keys}}
+# Deliver with Flux and/or Argo CD, objects in deploy/clusters/<env>/
+# (`kaosgen explain Project.gitops`):
 # gitops:
 #   repository:
 #     url: https://github.com/example/agents.git

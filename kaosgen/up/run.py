@@ -176,7 +176,9 @@ def run_up(
             )
         if not [p for p in starting if p.argv is not None]:
             raise UpError("no workload of this environment can run locally")
-        return _run(starting, out, workdir, smoke=smoke, timeout=timeout, env=env)
+        return _run(
+            starting, out, workdir, smoke=smoke, timeout=timeout, env=env, left_out=len(reasons)
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -194,7 +196,14 @@ def _answers(model_url: str) -> bool:
 
 
 def _run(
-    processes: list[Process], out: Any, workdir: Path, *, smoke: bool, timeout: float, env: str
+    processes: list[Process],
+    out: Any,
+    workdir: Path,
+    *,
+    smoke: bool,
+    timeout: float,
+    env: str,
+    left_out: int = 0,
 ) -> bool:
     width = max(len(p.name) for p in processes)
     supervisor = Supervisor(out, width)
@@ -213,7 +222,7 @@ def _run(
                 supervisor.announce(f"error: {exc}")
             supervisor.stop_all()
             return interrupted
-        supervisor.announce(_table(processes, env))
+        supervisor.announce(_table(processes, env, left_out))
         if smoke:
             ok = _smoke(processes, supervisor)
             supervisor.stop_all()
@@ -260,11 +269,13 @@ def _start_level(
             supervisor.run_once(process.name, argv, process.env, str(workdir / process.name))
 
 
-def _table(processes: list[Process], env: str) -> str:
+def _table(processes: list[Process], env: str, left_out: int) -> str:
     rows = [("WORKLOAD", "RUNS AS", "URL")]
     rows += [(p.name, p.how or "-", p.url or "-") for p in processes]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [f"environment {env}: every workload is ready"]
+    ready = f"environment {env}: every workload is ready"
+    # The workloads left out were listed first (`not started: ...`): never claim them.
+    lines = [ready + (f" but the {left_out} not started above" if left_out else "")]
     lines += [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]

@@ -12,6 +12,9 @@ from kaosgen.jsonschemas import model_schema
 
 #: kaosgen.yaml blocks whose every field must carry documentation.
 DOCUMENTED = [
+    ("gateway",),
+    ("environments", "*", "gateway"),
+    ("security",),
     ("gateway", "routes"),
     ("gateway", "auth"),
     ("gateway", "rateLimit"),
@@ -81,3 +84,12 @@ def test_explain_shows_the_new_blocks() -> None:
         assert f"\n  {field}\t" in out, field
     out = kaosgen("explain", "Project.workloads.agent/a.route.paths", cwd=REPO, check=True).stdout
     assert '"memory" | "metrics" | "health"' in out and "/memory/" in out
+
+
+@pytest.mark.parametrize(
+    "field", ["Agent.spec", "Agent.spec.gatewayRoute", "MCPServer.spec.gatewayRoute"]
+)
+def test_the_fields_a_newcomer_starts_from_are_described(field: str) -> None:
+    out = kaosgen("explain", field, cwd=REPO, check=True).stdout
+    description = out.split("DESCRIPTION:\n", 1)[1].split("\n\n", 1)[0]
+    assert "(no description)" not in description, out

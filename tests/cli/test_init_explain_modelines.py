@@ -85,6 +85,19 @@ def test_init_scaffolds_a_project_that_validates_and_renders(tmp_path: Path) -> 
         assert {o["metadata"].get("namespace") for o in objects} == {f"agents-{env}"}
 
 
+def test_the_scaffolds_commented_blocks_validate_once_uncommented(tmp_path: Path) -> None:
+    """The gateway and gitops blocks kaosgen.yaml offers as comments are what a user
+    uncomments first: with them, the project still validates without a warning."""
+    kaosgen("init", "agents", cwd=tmp_path, check=True)
+    config = tmp_path / "agents" / "kaosgen.yaml"
+    text = config.read_text(encoding="utf-8")
+    offered = re.findall(r"^# ((?:gateway|gitops):\n(?:#   .*\n)+)", text, re.MULTILINE)
+    assert [block.split(":")[0] for block in offered] == ["gateway", "gitops"]
+    config.write_text(text + "".join(re.sub(r"^# ?", "", b, flags=re.M) for b in offered))
+    validate = kaosgen("validate", "agents", "--strict", cwd=tmp_path)
+    assert validate.returncode == 0 and validate.stderr == "", validate.stderr
+
+
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     (tmp_path / "agent.yaml").write_text("mine\n", encoding="utf-8")
     proc = kaosgen("init", ".", cwd=tmp_path)

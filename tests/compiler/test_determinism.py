@@ -253,6 +253,8 @@ def test_check_writes_nothing_and_shows_a_unified_diff(tmp_path: Path) -> None:
     assert re.search(r"^@@ -\d+(,\d+)? \+\d+(,\d+)? @@", diff, re.MULTILINE)
     assert "--- a/p/deploy/base/agents/beta.yaml\n+++ /dev/null\n" in diff
     assert "rendered output is stale (0 to add, " in stale.stderr
+    # The way out names the inputs checked: `kaosgen render` alone would render the cwd.
+    assert "run `kaosgen render p` and commit the result" in stale.stderr
     # The diff is exactly what a render then changes: apply it and the check is clean.
     _render(["p"], tmp_path)
     assert run_kaosgen("render", "p", "--check", cwd=tmp_path).exit_code == 0

@@ -650,6 +650,17 @@ CASES = [
             )
         ],
     ),
+    Case(
+        # A SOPS-encrypted Secret is what the hint above asks for (Flux decrypts it): silent.
+        "secret-in-output-sops",
+        {
+            "case.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+            "stringData: {k: 'ENC[AES256_GCM,data:dg==,iv:aXY=,tag:dGFn,type:str]'}\n"
+            "sops:\n  age: [{recipient: age1abc, enc: x}]\n  mac: 'ENC[AES256_GCM,data:bQ==]'\n"
+            "  encrypted_regex: ^(data|stringData)$\n  version: 3.9.0\n"
+        },
+        [],
+    ),
     # --- schema -----------------------------------------------------------------------
     Case(
         "schema-unknown-field",

