@@ -23,6 +23,7 @@ SILENCEABLE_RULES = frozenset(
         "delegation-cycle",
         "deprecated-field",
         "env-override",
+        "gateway-plaintext",
         "gateway-route-unused",
         "gitops-path",
         "label-reserved",

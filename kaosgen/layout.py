@@ -87,30 +87,87 @@ def gateway_platform_files(project: Project) -> Files:
     """The kustomization of the vendored Envoy Gateway piece, named after gateway.parentRef.
 
     The Gateway is placed with a patch, not kustomize's `namespace:`, which would also
-    stamp a namespace on the cluster-scoped GatewayClass.
+    stamp a namespace on the cluster-scoped GatewayClass. With `gateway.tls` it listens
+    for HTTPS on 443, and port 80 only redirects there (one HTTPRoute, `<name>-https`).
     """
     parent = project.gateway.parent_ref
-    ops = [
+    namespace = parent.namespace or "envoy-gateway-system"
+    ops: list[dict[str, Any]] = [
         {"op": "replace", "path": "/metadata/name", "value": parent.name},
-        {
-            "op": "add",
-            "path": "/metadata/namespace",
-            "value": parent.namespace or "envoy-gateway-system",
-        },
+        {"op": "add", "path": "/metadata/namespace", "value": namespace},
     ]
-    return {
-        "platform/gateway/kustomization.yaml": [
-            kustomization(
-                resources=["gateway.yaml"],
-                patches=[
+    resources = ["gateway.yaml"]
+    files: Files = {}
+    tls = project.gateway.tls
+    if tls is not None:
+        every_namespace = {"namespaces": {"from": "All"}}
+        ops.append(
+            {
+                "op": "replace",
+                "path": "/spec/listeners",
+                "value": [
                     {
-                        "patch": yamlout.dump(ops),
-                        "target": {"kind": "Gateway", "name": "kaos-gateway"},
-                    }
+                        "name": "http",
+                        "protocol": "HTTP",
+                        "port": 80,
+                        # Only the redirect below attaches here.
+                        "allowedRoutes": {"namespaces": {"from": "Same"}},
+                    },
+                    {
+                        "name": "https",
+                        "protocol": "HTTPS",
+                        "port": 443,
+                        "tls": {
+                            "mode": "Terminate",
+                            "certificateRefs": [{"kind": "Secret", "name": tls.certificate_secret}],
+                        },
+                        "allowedRoutes": every_namespace,
+                    },
                 ],
-            )
+            }
+        )
+        resources.append("https-redirect.yaml")
+        files["platform/gateway/https-redirect.yaml"] = [
+            {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "HTTPRoute",
+                "metadata": {
+                    "name": f"{parent.name}-https",
+                    "namespace": namespace,
+                    "labels": {
+                        "app.kubernetes.io/managed-by": "kaosgen",
+                        "app.kubernetes.io/part-of": "kaos",
+                    },
+                },
+                "spec": {
+                    "parentRefs": [
+                        {"name": parent.name, "namespace": namespace, "sectionName": "http"}
+                    ],
+                    "rules": [
+                        {
+                            "filters": [
+                                {
+                                    "type": "RequestRedirect",
+                                    "requestRedirect": {"scheme": "https", "statusCode": 301},
+                                }
+                            ]
+                        }
+                    ],
+                },
+            }
         ]
-    }
+    files["platform/gateway/kustomization.yaml"] = [
+        kustomization(
+            resources=resources,
+            patches=[
+                {
+                    "patch": yamlout.dump(ops),
+                    "target": {"kind": "Gateway", "name": "kaos-gateway"},
+                }
+            ],
+        )
+    ]
+    return files
 
 
 def _registry_name(ref: imageref.ImageReference, registry: str) -> str:

@@ -130,6 +130,58 @@ def check_gateway_auth(project: Project, diags: Diagnostics, where: _Where) -> N
                 )
 
 
+def check_gateway_listeners(project: Project, diags: Diagnostics, where: _Where) -> None:
+    """The Gateway kaosgen renders (`vendor: envoy`) takes routes on one listener: `http`,
+    or with gateway.tls `https` (port 80 then only redirects). A sectionName naming another
+    attaches the routes nowhere; without TLS, the credentials gateway.auth asks for cross
+    the listener in clear."""
+    gateway = project.gateway
+    if gateway.tls is not None and gateway.vendor != "envoy":
+        diags.error(
+            "gateway-vendor",
+            "gateway.tls configures the Gateway kaosgen renders for Envoy Gateway, and "
+            f"gateway.vendor is {gateway.vendor!r}",
+            where.first(("gateway", "tls"), key=True),
+            hint="set gateway.vendor: envoy; with a Gateway of yours, give it an HTTPS listener "
+            "and set gateway.parentRef.sectionName",
+        )
+        return
+    if gateway.vendor != "envoy":
+        return
+    listener = "https" if gateway.tls is not None else "http"
+    ours = (gateway.parent_ref.name, gateway.parent_ref.namespace)
+    parents = [(("gateway", "parentRef", "sectionName"), gateway.parent_ref)]
+    for env_name, env in _environments(project):
+        if env.gateway is not None and env.gateway.parent_ref is not None:
+            path = ("environments", env_name, "gateway", "parentRef", "sectionName")
+            parents.append((path, env.gateway.parent_ref))
+    for path, parent in parents:
+        if parent.section_name in (None, listener) or (parent.name, parent.namespace) != ours:
+            continue
+        diags.error(
+            "gateway-listener",
+            f"sectionName {parent.section_name!r} is not a listener the rendered Gateway takes "
+            f"routes on: it has {listener!r}{' (port 80 only redirects)' if gateway.tls else ''}",
+            where.first(path),
+            hint=f"remove sectionName, or set it to {listener!r}",
+        )
+    if gateway.tls is not None:
+        return
+    for env_name, env in _environments(project):
+        settings = effective.gateway(project, env)
+        if settings.enabled and settings.auth is not None and settings.auth.rendered:
+            diags.warning(
+                "gateway-plaintext",
+                "the Gateway kaosgen renders listens on plain HTTP only: the API keys and "
+                f"tokens gateway.auth asks for (environment {env_name!r}) cross it in clear",
+                where.first(("gateway", "vendor")),
+                hint="set gateway.tls.certificateSecret (a kubernetes.io/tls Secret, e.g. from "
+                "cert-manager), or, when TLS ends in front of the gateway, turn this warning off "
+                "(diagnostics.ignore)",
+            )
+            return
+
+
 def check_routes(graph: Graph, project: Project, diags: Diagnostics, where: _Where) -> None:
     for node in graph.workloads():
         for env_name, env, settings in _settings(project, node):
@@ -646,6 +698,7 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc: Any =
     where = _Where(project_doc)
     check_workload_refs(graph, project, diags, where)
     check_gateway_auth(project, diags, where)
+    check_gateway_listeners(project, diags, where)
     check_routes(graph, project, diags, where)
     check_callers(graph, project, diags, where)
     check_mcp_sessions(graph, project, diags)

@@ -30,11 +30,12 @@ environments:
     # More replicas need shared session memory: components.redis: true and
     # spec.config.memory.type: redis in the agent.
     replicas: 1
-# Expose the agents through a Gateway API gateway, every route behind an API key from a
-# Secret you create (`kaosgen explain Project.gateway`):
+# Expose the agents through a Gateway API gateway over HTTPS, every route behind an API
+# key; both Secrets are yours to create (`kaosgen explain Project.gateway`):
 # gateway:
 #   enabled: true
 #   vendor: envoy
+#   tls: {certificateSecret: agents-tls}
 #   auth:
 #     apiKey: {secretRef: {name: agents-api-keys}}
 # Deliver with Flux and/or Argo CD, objects in deploy/clusters/<env>/

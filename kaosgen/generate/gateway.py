@@ -88,6 +88,17 @@ def _rule(
     return rule
 
 
+def rendered_gateway_section(project: Project, parent: ParentRef) -> str | None:
+    """The listener of the Gateway kaosgen renders (`vendor: envoy`) that routes attach to:
+    with `gateway.tls` the HTTPS one (port 80 only redirects), else any."""
+    platform = project.gateway.parent_ref
+    ours = project.gateway.vendor == "envoy" and (parent.name, parent.namespace) == (
+        platform.name,
+        platform.namespace,
+    )
+    return "https" if ours and project.gateway.tls is not None else None
+
+
 def httproute(
     node: Workload,
     project: Project,
@@ -102,7 +113,7 @@ def httproute(
     parent_ref = {
         "name": parent.name,
         "namespace": parent.namespace,
-        "sectionName": parent.section_name,
+        "sectionName": parent.section_name or rendered_gateway_section(project, parent),
     }
     prefix = route_path(node, namespace)
     backend = {"name": node.object_name, "port": node.port}

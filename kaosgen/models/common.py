@@ -12,6 +12,7 @@ from kaosgen.imageref import ImageRef
 #: Gateway API Duration, as KAOS validates `gatewayRoute.timeout`.
 DURATION_PATTERN = r"^([0-9]+(h|m|s|ms)){1,4}$"
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 #: A Deployment's replica count (int32 in Kubernetes).
 Replicas = Annotated[int, Field(ge=0, le=2**31 - 1)]
 #: A TCP/UDP port number.

@@ -9,10 +9,16 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from kaos_contract.version import kaosgen_version
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from kaosgen.imageref import Digest, ImageRef, TaggedImageRef
-from kaosgen.models.common import DNS1123_LABEL, KaosModel, Replicas, ResourceRequirements
+from kaosgen.models.common import (
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    KaosModel,
+    Replicas,
+    ResourceRequirements,
+)
 from kaosgen.models.exposure import Caller, GatewayAuth, RateLimit, RouteKinds, RouteSettings
 from kaosgen.models.gitops import GitOps
 from kaosgen.models.scaling import Autoscaling, ModelStorage
@@ -103,6 +109,18 @@ class ParentRef(KaosModel):
     )
 
 
+class GatewayTLS(KaosModel):
+    """HTTPS on the Gateway kaosgen renders for Envoy Gateway (`vendor: envoy`)."""
+
+    certificate_secret: Annotated[
+        str, StringConstraints(max_length=253, pattern=DNS1123_SUBDOMAIN)
+    ] = Field(
+        description="A kubernetes.io/tls Secret in the Gateway's namespace (cert-manager "
+        "makes one): the certificate of the HTTPS listener on port 443. Port 80 then only "
+        "redirects to HTTPS, and the routes attach to the HTTPS listener."
+    )
+
+
 class Gateway(KaosModel):
     """Gateway API routes to the workloads (docs/gateway.md)."""
 
@@ -133,6 +151,11 @@ class Gateway(KaosModel):
     )
     rate_limit: RateLimit | None = Field(
         None, description="A rate limit on every route (Envoy Gateway BackendTrafficPolicy)."
+    )
+    tls: GatewayTLS | None = Field(
+        None,
+        description="HTTPS on the Gateway rendered with vendor envoy (without it, its only "
+        "listener is plain HTTP: API keys and tokens cross it in clear).",
     )
 
 

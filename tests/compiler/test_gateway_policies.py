@@ -24,6 +24,7 @@ from support.compiler import (
     kaos,
     load_file,
     objects_of,
+    overlay_dirs,
     render_ok,
     validate_json,
     write_docs,
@@ -438,7 +439,8 @@ def test_routing_a_modelapi_or_mcp_server_without_authentication_warns(tmp_path:
     # Authenticated by kaosgen (Envoy) or by the gateway itself: no warning.
     envoy = config.replace(
         "enabled: true\n",
-        "enabled: true\n  vendor: envoy\n  auth: {apiKey: {secretRef: {name: keys}}}\n",
+        "enabled: true\n  vendor: envoy\n  auth: {apiKey: {secretRef: {name: keys}}}\n"
+        "  tls: {certificateSecret: agents-tls}\n",
         1,
     )
     assert not [d for d in _diagnostics(tmp_path / "envoy", envoy) if d[0] == "warning"]
@@ -522,3 +524,74 @@ def test_a_kaos_gateway_route_on_an_unrouted_workload_says_how_to_route_it(
     )
     _, diags = validate_json(".", cwd=routed)
     assert not [d for d in diags if d["rule"] == "gateway-route-unused"]
+
+
+# --- HTTPS on the rendered Gateway ------------------------------------------------------------
+
+
+def test_gateway_tls_serves_https_and_port_80_only_redirects(tmp_path: Path) -> None:
+    config = (
+        "gateway:\n  enabled: true\n  vendor: envoy\n"
+        "  auth: {apiKey: {secretRef: {name: keys}}}\n"
+        "  tls: {certificateSecret: agents-tls}\n"
+    )
+    out = render_ok(_project(tmp_path / "p", config), tmp_path / "out")
+    platform = build_overlay(out / "platform" / "gateway")
+    for obj in platform:
+        if obj["kind"] != "GatewayClass":
+            validate_crd_object(obj)
+    (gateway,) = [o for o in platform if o["kind"] == "Gateway"]
+    listeners = {item["name"]: item for item in gateway["spec"]["listeners"]}
+    assert listeners["https"]["port"] == 443 and listeners["https"]["protocol"] == "HTTPS"
+    assert listeners["https"]["tls"]["certificateRefs"] == [
+        {"kind": "Secret", "name": "agents-tls"}
+    ]
+    # Port 80 takes only routes of the Gateway's own namespace: the redirect.
+    assert listeners["http"]["allowedRoutes"] == {"namespaces": {"from": "Same"}}
+    (redirect,) = [o for o in platform if o["kind"] == "HTTPRoute"]
+    assert redirect["metadata"]["namespace"] == gateway["metadata"]["namespace"]
+    assert redirect["spec"]["parentRefs"][0]["sectionName"] == "http"
+    (rule,) = redirect["spec"]["rules"]
+    assert rule["filters"] == [
+        {"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}
+    ]
+    # Every workload route attaches to the HTTPS listener only.
+    (env,) = overlay_dirs(out)
+    routes = [o for o in build_overlay(env) if o["kind"] == "HTTPRoute"]
+    assert routes and all(
+        [p.get("sectionName") for p in r["spec"]["parentRefs"]] == ["https"] for r in routes
+    )
+
+
+def test_gateway_tls_checks(tmp_path: Path) -> None:
+    auth = "  auth: {apiKey: {secretRef: {name: keys}}}\n"
+    plain = _diagnostics(tmp_path / "plain", "gateway:\n  enabled: true\n  vendor: envoy\n" + auth)
+    assert [d[:2] for d in plain] == [("warning", "gateway-plaintext")]
+    # TLS is for the Gateway kaosgen renders; a listener it does not have attaches nothing.
+    tls = "  tls: {certificateSecret: agents-tls}\n"
+    foreign = _diagnostics(tmp_path / "foreign", "gateway:\n  enabled: true\n" + tls + auth)
+    assert ("error", "gateway-vendor") in [d[:2] for d in foreign]
+    section = (
+        "gateway:\n  enabled: true\n  vendor: envoy\n"
+        "  parentRef: {name: kaos-gateway, namespace: envoy-gateway-system, sectionName: http}\n"
+    )
+    found = _diagnostics(tmp_path / "section", section + tls + auth)
+    assert ("error", "gateway-listener",
+            "sectionName 'http' is not a listener the rendered Gateway takes routes on: it has "
+            "'https' (port 80 only redirects)") in found  # fmt: skip
+    other = section.replace("sectionName: http", "sectionName: web")
+    found = _diagnostics(tmp_path / "other", other + auth)
+    assert ("error", "gateway-listener",
+            "sectionName 'web' is not a listener the rendered Gateway takes routes on: it has "
+            "'http'") in found  # fmt: skip
+
+
+@pytest.mark.parametrize("project", _envoy_projects())
+def test_the_rendered_gateway_validates_against_the_gateway_api_crds(
+    project: str, renders: Renders
+) -> None:
+    platform = build_overlay(renders.output(project) / "platform" / "gateway")
+    assert {o["kind"] for o in platform} >= {"GatewayClass", "Gateway"}
+    for obj in platform:
+        if obj["kind"] != "GatewayClass":
+            validate_crd_object(obj)

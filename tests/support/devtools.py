@@ -106,6 +106,14 @@ CRD_FILES = {
     ),
     ("argoproj.io/v1alpha1", "Application"): ("argo-cd", "argoproj.io_applications.yaml"),
     ("argoproj.io/v1alpha1", "ApplicationSet"): ("argo-cd", "argoproj.io_applicationsets.yaml"),
+    ("gateway.networking.k8s.io/v1", "Gateway"): (
+        "gateway-api",
+        "gateway.networking.k8s.io_gateways.yaml",
+    ),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): (
+        "gateway-api",
+        "gateway.networking.k8s.io_httproutes.yaml",
+    ),
     ("gateway.envoyproxy.io/v1alpha1", "SecurityPolicy"): (
         "envoy-gateway",
         "gateway.envoyproxy.io_securitypolicies.yaml",
