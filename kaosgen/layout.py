@@ -83,11 +83,27 @@ def base_files(
     return files
 
 
-def gateway_platform_files(project: Project) -> Files:
+def route_namespaces(project: Project, graph: Graph) -> list[str] | None:
+    """The namespaces the project's HTTPRoutes land in (each environment's namespace, else
+    the resources' own), or None when one is left to whoever applies the output."""
+    found: set[str] = set()
+    for env in project.environments.values():
+        if env.namespace:
+            found.add(env.namespace)
+            continue
+        for namespace in graph.namespaces():
+            if not namespace:
+                return None
+            found.add(namespace)
+    return sorted(found)
+
+
+def gateway_platform_files(project: Project, graph: Graph) -> Files:
     """The kustomization of the vendored Envoy Gateway piece, named after gateway.parentRef.
 
     The Gateway is placed with a patch, not kustomize's `namespace:`, which would also
-    stamp a namespace on the cluster-scoped GatewayClass.
+    stamp a namespace on the cluster-scoped GatewayClass. Its listener takes routes only
+    from the project's namespaces: open to all, any tenant could publish on it.
     """
     parent = project.gateway.parent_ref
     ops = [
@@ -98,6 +114,16 @@ def gateway_platform_files(project: Project) -> Files:
             "value": parent.namespace or "envoy-gateway-system",
         },
     ]
+    namespaces = route_namespaces(project, graph)
+    if namespaces is not None:
+        selector = {"key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces}
+        ops.append(
+            {
+                "op": "replace",
+                "path": "/spec/listeners/0/allowedRoutes/namespaces",
+                "value": {"from": "Selector", "selector": {"matchExpressions": [selector]}},
+            }
+        )
     return {
         "platform/gateway/kustomization.yaml": [
             kustomization(

@@ -356,7 +356,7 @@ def build_layout(
         | set(components.images({k: v for k, v in vendored.items() if k.startswith("base/")}))
     )
     if "platform/gateway" in vendored:
-        files.update(layout.gateway_platform_files(project))
+        files.update(layout.gateway_platform_files(project, graph))
     if "base/redis" in vendored:
         files.update(layout.redis_component_files(project))
     shared: dict[tuple, Any] = {}
