@@ -212,7 +212,7 @@ def generate(graph: Graph, loaded: LoadedProject) -> list:
 
 def check_pod_security(rendered: list, diags: Diagnostics) -> None:
     """A user's podSpec may weaken the defaults: say so at the podSpec."""
-    from kaosgen.generate.pods import restricted_violations
+    from kaosgen.generate.podsecurity import restricted_violations
 
     for item in rendered:
         for obj in item.objects:
