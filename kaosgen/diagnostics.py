@@ -34,6 +34,7 @@ SILENCEABLE_RULES = frozenset(
         "pod-security",
         "resources-default-limits",
         "route-unauthenticated",
+        "secret-in-env",
         "secret-in-output",
         "telemetry-unsupported",
     }

@@ -83,12 +83,29 @@ def base_files(
     return files
 
 
-def gateway_platform_files(project: Project) -> Files:
+def route_namespaces(project: Project, graph: Graph) -> list[str] | None:
+    """The namespaces the project's HTTPRoutes land in (each environment's namespace, else
+    the resources' own), or None when one is left to whoever applies the output."""
+    found: set[str] = set()
+    for env in project.environments.values():
+        if env.namespace:
+            found.add(env.namespace)
+            continue
+        for namespace in graph.namespaces():
+            if not namespace:
+                return None
+            found.add(namespace)
+    return sorted(found)
+
+
+def gateway_platform_files(project: Project, graph: Graph) -> Files:
     """The kustomization of the vendored Envoy Gateway piece, named after gateway.parentRef.
 
     The Gateway is placed with a patch, not kustomize's `namespace:`, which would also
-    stamp a namespace on the cluster-scoped GatewayClass. With `gateway.tls` it listens
-    for HTTPS on 443, and port 80 only redirects there (one HTTPRoute, `<name>-https`).
+    stamp a namespace on the cluster-scoped GatewayClass. Its listener takes routes only
+    from the project's namespaces: open to all, any tenant could publish on it. With
+    `gateway.tls` that listener is HTTPS on 443, and port 80 only redirects there (one
+    HTTPRoute, `<name>-https`).
     """
     parent = project.gateway.parent_ref
     namespace = parent.namespace or "envoy-gateway-system"
@@ -96,66 +113,39 @@ def gateway_platform_files(project: Project) -> Files:
         {"op": "replace", "path": "/metadata/name", "value": parent.name},
         {"op": "add", "path": "/metadata/namespace", "value": namespace},
     ]
-    resources = ["gateway.yaml"]
+    namespaces = route_namespaces(project, graph)
+    allowed: dict[str, Any] = {"from": "All"}
+    if namespaces is not None:
+        selector = {"key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces}
+        allowed = {"from": "Selector", "selector": {"matchExpressions": [selector]}}
     files: Files = {}
+    resources = ["gateway.yaml"]
     tls = project.gateway.tls
-    if tls is not None:
-        every_namespace = {"namespaces": {"from": "All"}}
-        ops.append(
+    if tls is None:
+        if namespaces is not None:
+            ops.append(
+                {
+                    "op": "replace",
+                    "path": "/spec/listeners/0/allowedRoutes/namespaces",
+                    "value": allowed,
+                }
+            )
+    else:
+        certificate = {"kind": "Secret", "name": tls.certificate_secret}
+        listeners = [
+            # Only the redirect below, in the Gateway's namespace, attaches here.
+            {"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": _SAME_NAMESPACE},
             {
-                "op": "replace",
-                "path": "/spec/listeners",
-                "value": [
-                    {
-                        "name": "http",
-                        "protocol": "HTTP",
-                        "port": 80,
-                        # Only the redirect below attaches here.
-                        "allowedRoutes": {"namespaces": {"from": "Same"}},
-                    },
-                    {
-                        "name": "https",
-                        "protocol": "HTTPS",
-                        "port": 443,
-                        "tls": {
-                            "mode": "Terminate",
-                            "certificateRefs": [{"kind": "Secret", "name": tls.certificate_secret}],
-                        },
-                        "allowedRoutes": every_namespace,
-                    },
-                ],
-            }
-        )
-        resources.append("https-redirect.yaml")
-        files["platform/gateway/https-redirect.yaml"] = [
-            {
-                "apiVersion": "gateway.networking.k8s.io/v1",
-                "kind": "HTTPRoute",
-                "metadata": {
-                    "name": f"{parent.name}-https",
-                    "namespace": namespace,
-                    "labels": {
-                        "app.kubernetes.io/managed-by": "kaosgen",
-                        "app.kubernetes.io/part-of": "kaos",
-                    },
-                },
-                "spec": {
-                    "parentRefs": [
-                        {"name": parent.name, "namespace": namespace, "sectionName": "http"}
-                    ],
-                    "rules": [
-                        {
-                            "filters": [
-                                {
-                                    "type": "RequestRedirect",
-                                    "requestRedirect": {"scheme": "https", "statusCode": 301},
-                                }
-                            ]
-                        }
-                    ],
-                },
-            }
+                "name": "https",
+                "protocol": "HTTPS",
+                "port": 443,
+                "tls": {"mode": "Terminate", "certificateRefs": [certificate]},
+                "allowedRoutes": {"namespaces": allowed},
+            },
         ]
+        ops.append({"op": "replace", "path": "/spec/listeners", "value": listeners})
+        resources.append("https-redirect.yaml")
+        files["platform/gateway/https-redirect.yaml"] = [_https_redirect(parent.name, namespace)]
     files["platform/gateway/kustomization.yaml"] = [
         kustomization(
             resources=resources,
@@ -168,6 +158,38 @@ def gateway_platform_files(project: Project) -> Files:
         )
     ]
     return files
+
+
+_SAME_NAMESPACE = {"namespaces": {"from": "Same"}}
+
+
+def _https_redirect(gateway: str, namespace: str) -> dict[str, Any]:
+    """The route of the Gateway's port 80: every request redirected to HTTPS (301)."""
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {
+            "name": f"{gateway}-https",
+            "namespace": namespace,
+            "labels": {
+                "app.kubernetes.io/managed-by": "kaosgen",
+                "app.kubernetes.io/part-of": "kaos",
+            },
+        },
+        "spec": {
+            "parentRefs": [{"name": gateway, "namespace": namespace, "sectionName": "http"}],
+            "rules": [
+                {
+                    "filters": [
+                        {
+                            "type": "RequestRedirect",
+                            "requestRedirect": {"scheme": "https", "statusCode": 301},
+                        }
+                    ]
+                }
+            ],
+        },
+    }
 
 
 def _registry_name(ref: imageref.ImageReference, registry: str) -> str:

@@ -218,7 +218,8 @@ def generate(graph: Graph, loaded: LoadedProject) -> list:
 
 def check_pod_security(rendered: list, diags: Diagnostics) -> None:
     """A user's podSpec may break the pod or weaken the defaults: say so at the podSpec."""
-    from kaosgen.generate.pods import patch_breakage, restricted_violations
+    from kaosgen.generate.podsecurity import restricted_violations
+    from kaosgen.generate.pods import patch_breakage
 
     for item in rendered:
         for obj in item.objects:
@@ -377,7 +378,7 @@ def build_layout(
         | set(components.images({k: v for k, v in vendored.items() if k.startswith("base/")}))
     )
     if "platform/gateway" in vendored:
-        files.update(layout.gateway_platform_files(project))
+        files.update(layout.gateway_platform_files(project, graph))
     if "base/redis" in vendored:
         files.update(layout.redis_component_files(project))
     shared: dict[tuple, Any] = {}

@@ -278,36 +278,3 @@ def patch_breakage(pod_spec: dict[str, Any], main: str) -> list[tuple[str, str]]
                     )
                 )
     return problems
-
-
-def restricted_violations(pod_spec: dict[str, Any]) -> list[str]:
-    """What keeps a pod spec from passing the "restricted" Pod Security Standard."""
-    problems: list[str] = []
-    pod_sc = pod_spec.get("securityContext") or {}
-    if pod_spec.get("hostNetwork") or pod_spec.get("hostPID") or pod_spec.get("hostIPC"):
-        problems.append("host namespaces are not allowed")
-    for vol in pod_spec.get("volumes") or []:
-        if "hostPath" in vol:
-            problems.append(f"hostPath volume {vol.get('name')!r} is not allowed")
-    for c in [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or [])]:
-        sc = c.get("securityContext") or {}
-        name = c.get("name")
-        if sc.get("privileged"):
-            problems.append(f"container {name!r} is privileged")
-        if sc.get("allowPrivilegeEscalation") is not False:
-            problems.append(f"container {name!r} must set allowPrivilegeEscalation: false")
-        if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
-            problems.append(f"container {name!r} must drop ALL capabilities")
-        added = set((sc.get("capabilities") or {}).get("add") or []) - {"NET_BIND_SERVICE"}
-        if added:
-            problems.append(f"container {name!r} adds capabilities {sorted(added)}")
-        if not (sc.get("runAsNonRoot") or pod_sc.get("runAsNonRoot")):
-            problems.append(f"container {name!r} must run as non-root")
-        if sc.get("runAsUser") == 0 or (
-            sc.get("runAsUser") is None and pod_sc.get("runAsUser") == 0
-        ):
-            problems.append(f"container {name!r} runs as uid 0")
-        seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            problems.append(f"container {name!r} needs seccompProfile RuntimeDefault")
-    return problems

@@ -1,4 +1,5 @@
-"""An independent scanner: checkov's Kubernetes checks on every built overlay of every example.
+"""An independent scanner: checkov's Kubernetes checks on every built overlay of every example
+and of tests/compiler/data/production.
 
 The examples are pinned first (every image by digest, written into a copy of each
 kaosgen.yaml the way `kaosgen images pin` writes it), so the image checks (CKV_K8S_43
@@ -28,12 +29,14 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> list:
 
 
 def test_checkov_saw_every_overlay(results: list) -> None:
-    from support.compiler import example_dirs
+    from support.checkov import scanned_projects
+    from support.compiler import load_file
 
     scanned = {(r.example, r.overlay) for r in results}
-    for example in example_dirs():
-        overlays = {p.name for p in (example / "deploy" / "overlays").iterdir()}
-        assert {(example.name, o) for o in overlays} <= scanned, example.name
+    for project in scanned_projects():
+        (config,) = load_file(project / "kaosgen.yaml")
+        overlays = set(config.get("environments") or {"default": {}})
+        assert {(project.name, o) for o in overlays} <= scanned, project.name
     assert sum(r.passed for r in results) > 1000  # the Kubernetes checks really ran
 
 

@@ -1,4 +1,6 @@
-"""checkov, an independent scanner, over every built overlay of every example.
+"""checkov, an independent scanner, over every built overlay of every example and of the
+production test project (every production feature at once: gateway auth, Redis with a
+password, HPAs, model storage).
 
 checkov pins many packages, so it lives in its own virtual environment (`.ci/run` makes
 `.venv-checkov/` from `tests/scan/checkov-requirements.txt`; `KAOSGEN_CHECKOV` may name
@@ -23,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from .compiler import REPO, example_dirs, kustomize_build
+from .compiler import REPO, TEST_PROJECTS_DIR, example_dirs, kustomize_build
 
 REQUIRE_ENV = "KAOSGEN_REQUIRE_CHECKOV"
 SKIPS_FILE = REPO / "tests" / "scan" / "checkov-skips.yaml"
@@ -87,10 +89,16 @@ def render(project: Path, output: Path) -> list[str]:
     return sorted(compilation.project.project.environments)
 
 
+def scanned_projects() -> list[Path]:
+    """The examples and the production test project, which alone renders some features."""
+    return [*example_dirs(), TEST_PROJECTS_DIR / "production"]
+
+
 def build_examples(workdir: Path, *, pinned: bool) -> Path:
-    """`kubectl kustomize` of every overlay of every example, as `<builds>/<example>/<env>.yaml`."""
+    """`kubectl kustomize` of every overlay of every scanned project, as
+    `<builds>/<project>/<env>.yaml`."""
     builds = workdir / ("pinned" if pinned else "as-committed")
-    for example in example_dirs():
+    for example in scanned_projects():
         project = pinned_copy(example, workdir / "projects" / example.name) if pinned else example
         output = workdir / "renders" / ("pinned" if pinned else "plain") / example.name
         for env in render(project, output):
@@ -122,7 +130,7 @@ class Result:
         where = f"{self.namespace}/{self.name}" if self.namespace else self.name
         return (
             f"{self.check} ({self.title}) failed on {self.kind} {where} "
-            f"in examples/{self.example} overlays/{self.overlay}"
+            f"in {self.example} overlays/{self.overlay}"
         )
 
 
