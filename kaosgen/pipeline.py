@@ -218,8 +218,8 @@ def generate(graph: Graph, loaded: LoadedProject) -> list:
 
 def check_pod_security(rendered: list, diags: Diagnostics) -> None:
     """A user's podSpec may break the pod or weaken the defaults: say so at the podSpec."""
-    from kaosgen.generate.podsecurity import restricted_violations
     from kaosgen.generate.pods import patch_breakage
+    from kaosgen.generate.podsecurity import restricted_violations
 
     for item in rendered:
         for obj in item.objects:
