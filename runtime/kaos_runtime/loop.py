@@ -42,6 +42,7 @@ from .tools import (
     StringModeParser,
     Tool,
     ToolOutcome,
+    loads_arguments,
     openai_tools,
     parse_arguments,
     string_mode_prompt,
@@ -449,7 +450,7 @@ def _finish(reason: str | None) -> str:
 
 def _loads_or_raw(text: str) -> Any:
     try:
-        return json.loads(text) if text else {}
+        return loads_arguments(text) if text else {}
     except (ValueError, RecursionError):
         return text
 

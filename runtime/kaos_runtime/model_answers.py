@@ -3,8 +3,8 @@
 The model API is a peer the runtime does not control; what it sends is checked here, field
 by field, before anything reaches the agentic loop or memory:
 
-* JSON is read without `NaN`/`Infinity` (not JSON; they become `null`), so no such value
-  ever reaches memory or a response.
+* JSON is read without `NaN`/`Infinity` (not JSON; they become `null`, as do numbers out
+  of a float's range such as `1e999`), so no such value ever reaches memory or a response.
 * Fields the runtime uses must have their OpenAI types (`choices` a list of objects,
   `message`/`delta` objects, `content` a string or text parts); anything else is a
   `ModelError` (502) that says which field was wrong.
@@ -44,8 +44,14 @@ def _no_constant(name: str) -> None:
     return None
 
 
+def _finite_or_none(text: str) -> float | None:
+    """A number out of a float's range (`1e999` reads as infinity): null, like `Infinity`."""
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
 #: One decoder for every answer (`json.loads` with options builds a new one per call).
-_decoder = json.JSONDecoder(parse_constant=_no_constant)
+_decoder = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_or_none)
 
 
 def loads(raw: bytes | str) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -74,6 +75,28 @@ def openai_tools(tools: list[Tool]) -> list[dict[str, Any]]:
     return [tool.openai() for tool in tools]
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
+#: Arguments are read without `NaN`/`Infinity` (not JSON, though Python writes them) and
+#: numbers out of a float's range (`1e999`): no JSON encoder after this one (the SSE
+#: progress, the MCP client) could write such a value back.
+_arguments_decoder = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
+
+
+def loads_arguments(text: str) -> Any:
+    """Tool-call arguments as JSON (`ValueError` when they are not JSON that can be re-sent)."""
+    return _arguments_decoder.decode(text)
+
+
 def parse_arguments(raw: str | dict[str, Any] | None) -> dict[str, Any]:
     """A tool call's arguments as a dict; raises ValueError with a model-readable reason."""
     if raw is None or raw == "":
@@ -81,7 +104,7 @@ def parse_arguments(raw: str | dict[str, Any] | None) -> dict[str, Any]:
     if isinstance(raw, dict):
         return raw
     try:
-        value = json.loads(raw)
+        value = loads_arguments(raw)
     except ValueError as exc:
         raise ValueError(f"arguments are not valid JSON ({exc}): {raw[:200]}") from None
     if value is None:

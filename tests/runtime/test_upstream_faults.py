@@ -65,6 +65,8 @@ EXPECTED: dict[str, tuple[Answer | Failure, Answer | Failure]] = {
     "message-string": _both(Failure(502, "is str, not an object")),
     "odd-usage": (Answer("usage is odd", usage=(7, 2)), Answer("usage is odd")),
     "arguments-object": _both(Answer("tool result seen")),
+    "arguments-nan": _both(Answer("tool result seen")),
+    "arguments-overflow": _both(Answer("tool result seen")),
     "nan": (Answer("NaN survived", usage=(0, 0)), Answer("NaN survived")),
     "hang": _both(Failure(504, "did not answer within 1.5s")),
     "trickle": _both(Failure(504, "did not answer within 1.5s")),
@@ -78,6 +80,14 @@ EXPECTED: dict[str, tuple[Answer | Failure, Answer | Failure]] = {
         Failure(502, "received 141 of 283 bytes"),
         Failure(502, "stream ended before the answer was complete", streamed_after_content=True),
     ),
+}
+
+
+#: fault -> the tool call's arguments as memory records them
+RECORDED_ARGUMENTS = {
+    "arguments-object": {"q": "x"},  # sent as an object, recorded as the object it was
+    "arguments-nan": '{"q": NaN}',  # not JSON: recorded as the text it was
+    "arguments-overflow": {"q": None},  # 1e999: out of range, read as null (as NaN is)
 }
 
 
@@ -162,9 +172,9 @@ def test_upstream_fault(fault, stream, runtime, upstream, caplog):
         assert events[0]["type"] == "user_message"
         assert events[-1]["type"] == "agent_response"
         assert events[-1]["content"] == expected.content
-        if fault == "arguments-object":  # sent as an object, recorded as the object it was
+        if fault in RECORDED_ARGUMENTS:  # what the model sent, as JSON can hold it
             call = next(e for e in events if e["type"] == "tool_call")
-            assert call["content"] == {"name": "lookup", "arguments": {"q": "x"}}
+            assert call["content"] == {"name": "lookup", "arguments": RECORDED_ARGUMENTS[fault]}
     else:
         assert kind == "error", outcome
         status, body = outcome

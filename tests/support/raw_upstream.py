@@ -435,6 +435,40 @@ async def arguments_object(conn: Connection, req: Request) -> bool:
     return True
 
 
+async def _tool_call_raw(conn: Connection, req: Request, arguments: bytes) -> None:
+    """A call of `lookup` whose `arguments` are the raw JSON bytes given."""
+    call = b'{"id": "call_raw", "type": "function", "function": {"name": "lookup", "arguments": '
+    call += arguments + b"}}"
+    if req.stream:
+        body = (
+            event(delta_chunk({"role": "assistant"}))
+            + b'data: {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, '
+            + call[1:]
+            + b"]}}]}\n\n"
+            + event(delta_chunk({}, "tool_calls"))
+            + b"data: [DONE]\n\n"
+        )
+        await conn.send(response(body=body, content_type="text/event-stream"))
+    else:
+        body = (
+            b'{"choices": [{"index": 0, "message": {"role": "assistant", "content": null, '
+            b'"tool_calls": [' + call + b']}, "finish_reason": "tool_calls"}]}'
+        )
+        await conn.send(response(body=body))
+
+
+async def arguments_nan(conn: Connection, req: Request) -> bool:
+    """Tool-call arguments (a JSON string, as usual) that hold `NaN`, as Python writes it."""
+    await _tool_call_raw(conn, req, json.dumps('{"q": NaN}').encode())
+    return True
+
+
+async def arguments_overflow(conn: Connection, req: Request) -> bool:
+    """Tool-call arguments sent as an object holding a number no float can hold."""
+    await _tool_call_raw(conn, req, b'{"q": 1e999}')
+    return True
+
+
 async def nan_values(conn: Connection, req: Request) -> bool:
     """`NaN`/`Infinity` (not JSON, but Python writes them) in usage, logprobs and extras."""
     usage = '{"prompt_tokens": NaN, "completion_tokens": Infinity, "total_tokens": -Infinity}'
@@ -547,6 +581,8 @@ FAULTS: dict[str, Play] = {
     "message-string": message_string,
     "odd-usage": odd_usage,
     "arguments-object": arguments_object,
+    "arguments-nan": arguments_nan,
+    "arguments-overflow": arguments_overflow,
     "nan": nan_values,
     "hang": hang,
     "trickle": trickle,
