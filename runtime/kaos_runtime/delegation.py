@@ -61,11 +61,13 @@ class Peer:
         if not self.card:
             return f"Delegate a task to the agent '{self.name}' and get its answer."
         text = f"Delegate a task to the agent '{self.name}'"
-        about = str(self.card.get("description") or "").strip()
+        about = self.card.get("description")
+        about = about.strip() if isinstance(about, str) else ""
         text += f": {about}" if about else "."
+        listed = self.card.get("skills")  # the peer's to write: a list, or anything
         skills = [
             str(s.get("name") or s.get("id"))
-            for s in self.card.get("skills") or []
+            for s in (listed if isinstance(listed, list) else [])
             if isinstance(s, dict) and s.get("id") != "chat"
         ]
         if skills:
@@ -234,12 +236,36 @@ class Delegation:
                 model_calls=spent,
             )
         try:
-            content = data["choices"][0]["message"].get("content") or ""
+            content = data["choices"][0]["message"].get("content")
         except (TypeError, KeyError, IndexError, AttributeError):
             return ToolOutcome(
                 False, f"agent '{peer.name}' sent an unexpected answer", model_calls=spent
             )
-        return ToolOutcome(True, content, model_calls=spent)
+        text = _answer_text(content)
+        if text is None:
+            return ToolOutcome(
+                False,
+                f"agent '{peer.name}' sent an unexpected answer: its content is "
+                f"{type(content).__name__}, not text",
+                model_calls=spent,
+            )
+        return ToolOutcome(True, text, model_calls=spent)
+
+
+def _answer_text(content: Any) -> str | None:
+    """An answer's `content` as text: a string, text parts or null; None when it is none
+    of these (a tool result must be text: the loop, memory and the model read it)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(part.get("text") or "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return None
 
 
 def _one_shot_client(timeout: float) -> httpx.AsyncClient:
