@@ -53,8 +53,13 @@ DEFAULT_MAX_SESSION_EVENTS = 500
 class MemoryBackendError(RuntimeError):
     """The memory store (Redis) could not be reached or answered with an error.
 
-    Raised instead of the client library's own exceptions so callers catch one type.
+    Raised instead of the client library's own exceptions so callers catch one type;
+    `timed_out` tells a store that did not answer in time from one that failed.
     """
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 class MemoryPaused(MemoryBackendError):
@@ -416,7 +421,12 @@ class RedisMemory:
         return f"{self.prefix}events:{session_id}"
 
     def _error(self, exc: Exception) -> MemoryBackendError:
-        return MemoryBackendError(f"redis memory at {redact_url(self.url)} failed: {exc}")
+        from redis.exceptions import TimeoutError as RedisTimeout
+
+        return MemoryBackendError(
+            f"redis memory at {redact_url(self.url)} failed: {exc}",
+            timed_out=isinstance(exc, TimeoutError | RedisTimeout),
+        )
 
     async def _run(self, coro: Any) -> Any:
         """Await a redis-py call through the breaker, its exceptions as `MemoryBackendError`."""

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -346,3 +347,60 @@ async def test_the_password_can_come_from_a_mounted_file(protected_redis, tmp_pa
     (tmp_path / "empty").write_text("\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="is empty"):
         _settings(protected_redis.port, MEMORY_REDIS_PASSWORD_FILE=str(tmp_path / "empty"))
+
+
+# --- /memory/* while Redis fails ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def silent_redis() -> Iterator[str]:
+    """A Redis that accepts connections (the kernel completes the handshake of a listening
+    socket) and never answers a byte."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+
+
+def refused_redis() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"redis://127.0.0.1:{sock.getsockname()[1]}/0"  # closed: refused
+
+
+MEMORY_PATHS = ("/memory/sessions", "/memory/events", "/memory/events?session_id=s")
+
+
+def _memory_errors(rt) -> list[tuple[int, dict]]:
+    return [(r.status_code, r.json()) for r in (httpx.get(rt.url + p) for p in MEMORY_PATHS)]
+
+
+def test_memory_endpoints_answer_502_when_redis_refuses(model, caplog) -> None:
+    from support.runtime_harness import InProcessRuntime, agent_env
+
+    url = refused_redis()
+    memory = RedisMemory(url, connect_timeout=0.5, timeout=0.5, breaker_failures=100)
+    with InProcessRuntime(agent_env(model.url, AGENT_NAME="mem-refused"), memory=memory) as rt:
+        for status, body in _memory_errors(rt):
+            assert status == 502, body
+            assert body["error"]["code"] == "memory_unavailable"
+            assert body["error"]["type"] == "upstream_error"
+            assert "redis memory at" in body["error"]["message"]
+    assert not [r for r in caplog.records if r.exc_info]  # one line each, no traceback
+
+
+def test_memory_endpoints_answer_504_when_redis_hangs_then_503_while_paused(model, caplog) -> None:
+    from support.runtime_harness import InProcessRuntime, agent_env
+
+    with silent_redis() as url:
+        memory = RedisMemory(url, connect_timeout=0.3, timeout=0.3, breaker_failures=3)
+        with InProcessRuntime(agent_env(model.url, AGENT_NAME="mem-silent"), memory=memory) as rt:
+            started = time.monotonic()
+            statuses = [status for status, _ in _memory_errors(rt)]
+            assert statuses == [504, 504, 504]  # each waited for its timeout
+            assert time.monotonic() - started < 5
+            for status, body in _memory_errors(rt):  # the breaker is open: no wait
+                assert status == 503, body
+                assert body["error"]["code"] == "memory_unavailable"
+                assert "failed 3 times in a row" in body["error"]["message"]
+    assert not [r for r in caplog.records if r.exc_info]
