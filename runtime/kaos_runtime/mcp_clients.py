@@ -119,6 +119,12 @@ class McpConnection:
             cause = _root_cause(exc)
             if _is_protocol_error(cause):  # the server answered: the session is fine
                 return ToolOutcome(False, str(cause) or type(cause).__name__)
+            invalid = _invalid_result(cause)
+            if invalid is not None:  # so did this one, with a result that is not MCP
+                log.warning("MCP server %s: invalid result for %s: %s", self.name, tool, invalid)
+                return ToolOutcome(
+                    False, f"MCP server {self.name} sent an invalid result for {tool}: {invalid}"
+                )
             self._mark_down(cause)
             self._broken.set()
             return ToolOutcome(False, f"MCP server {self.name} failed: {cause}")
@@ -131,6 +137,22 @@ def _is_protocol_error(exc: BaseException) -> bool:
     from mcp_types.jsonrpc import CONNECTION_CLOSED
 
     return isinstance(exc, MCPError) and exc.code != CONNECTION_CLOSED
+
+
+def _invalid_result(exc: BaseException) -> str | None:
+    """One line saying why a result did not validate (None: `exc` is not that).
+
+    The client validates a call's result after reading it whole: the server answered and
+    its session is fine, so this is one call's error, not a reason to drop the server.
+    """
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return None
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the result"
+    more = exc.error_count() - 1
+    return f"{where}: {first['msg']}" + (f" (and {more} more errors)" if more else "")
 
 
 def _root_cause(exc: BaseException) -> BaseException:
