@@ -10,10 +10,7 @@ the session id, the delegation depth + 1 (a loop between agents stops at
 OpenAI `/v1/chat/completions`. Any failure of the peer comes back to the model as a tool
 error, never as a failure of this agent's request.
 
-Peer connections are never reused. A pooled keep-alive connection on which a peer sent
-more than its answer (a second response in the same packet, stray bytes while idle) would
-hand those bytes to the next request, another user's, as its answer (httpx/h11 read them
-as the next response); a connection per call costs a TCP handshake next to a model call.
+Peer connections are never reused, and what a peer answers is bounded (`peer_http.py`).
 """
 
 from __future__ import annotations
@@ -29,6 +26,7 @@ from opentelemetry import propagate
 
 from .a2a import client as a2a_client
 from .budget import calls_reported
+from .peer_http import AnswerTooLarge, one_shot_client
 from .tools import CallContext, Tool, ToolOutcome
 
 log = logging.getLogger(__name__)
@@ -93,8 +91,8 @@ class Delegation:
         self.max_depth = max_depth
         self.refresh_seconds = refresh_seconds
         self.timeout = timeout
-        self.client = _one_shot_client(timeout)
-        self.a2a_http = _one_shot_client(timeout)  # a2a-sdk sets its version header on it
+        self.client = one_shot_client(timeout)
+        self.a2a_http = one_shot_client(timeout)  # a2a-sdk sets its version header on it
         self._on_result = on_result or (lambda peer, outcome: None)
         self._task: asyncio.Task[None] | None = None
         #: Cancellations sent to peers whose tasks a canceled request no longer needs.
@@ -214,6 +212,8 @@ class Delegation:
             return ToolOutcome(
                 False, f"agent '{peer.name}' did not answer in time", model_calls=granted
             )
+        except AnswerTooLarge as exc:
+            return ToolOutcome(False, f"agent '{peer.name}' sent an {exc}", model_calls=granted)
         except httpx.HTTPError as exc:
             spent = 0 if isinstance(exc, httpx.ConnectError) else granted
             return ToolOutcome(
@@ -266,13 +266,3 @@ def _answer_text(content: Any) -> str | None:
             if isinstance(part, dict) and part.get("type") == "text"
         )
     return None
-
-
-def _one_shot_client(timeout: float) -> httpx.AsyncClient:
-    """An HTTP client that opens a connection per request and closes it after the answer
-    (see the module docstring: no keep-alive, so nothing a peer sends lingers)."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-        limits=httpx.Limits(max_connections=256, max_keepalive_connections=0),
-        headers={"Connection": "close"},
-    )

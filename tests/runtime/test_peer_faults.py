@@ -28,6 +28,8 @@ EXPECTED = {
     "garbage-after": "the answer",
     "hang": "Error: agent 'raw' did not answer in time",
     "close-mid": "Error: agent 'raw'",
+    "huge": "Error: agent 'raw' sent an answer over 33554432 bytes, not read further",
+    "endless": "Error: agent 'raw' sent an answer over 33554432 bytes, not read further",
 }
 
 

@@ -9,7 +9,8 @@ task text, so a test can tell whose answer a caller got, unless the task is
 Faults: `two-in-one` (a second response in the same packet as the answer), `stray-after`
 (a second response 50 ms after the answer, on the same connection), `garbage-after`
 (bytes that are not HTTP after the answer), `hang` (never answers), `close-mid` (closes
-half-way through the body), `content-json` (OpenAI API only: the message's `content` is
+half-way through the body), `huge` (a valid answer of over 32 MiB), `endless` (a body
+that never ends), `content-json` (OpenAI API only: the message's `content` is
 `<words>` read as JSON, e.g. a number). `RawPeer(card=...)` serves that card instead
 (whatever it holds). Every connection is counted, so a test can see reuse.
 """
@@ -23,6 +24,8 @@ import threading
 from typing import Any
 
 STRAY = "STRAY answer meant for nobody"
+#: The text of the `huge` fault's answer: just over the 32 MiB a peer's answer may take.
+HUGE = 32 * 1024 * 1024 + 1
 
 
 def _response(status: int, body: bytes, content_type: str = "application/json") -> bytes:
@@ -146,6 +149,18 @@ class RawPeer:
             with contextlib.suppress(Exception):
                 await reader.read()
             return False
+        elif name == "huge":  # a valid answer, a little over what a peer may send
+            writer.write(self.answer(body, "x" * HUGE))
+        elif name == "endless":  # a body that never ends (until the client goes away)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            piece = b" " * (1 << 20)
+            while True:  # 100 MB/s at most: the test machine is shared
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await writer.drain()
+                await asyncio.sleep(0.01)
         elif name == "content-json" and not self.a2a:
             writer.write(self.answer(body, json.loads(words)))
         elif name == "close-mid":
