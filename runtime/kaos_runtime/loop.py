@@ -114,9 +114,19 @@ class ToolModeSelector:
     def can_fall_back(self) -> bool:
         return self.configured == "auto" and self.mode() == "native"
 
-    def fall_back(self, reason: str) -> None:
-        log.warning("the model API rejected native tool calling (%s); using string mode", reason)
-        self.fell_back = True
+    def fall_back(self, reason: str, *, for_good: bool) -> None:
+        """Use string mode from now on (`for_good`), or for the current request only."""
+        if for_good:
+            log.warning(
+                "the model API rejected native tool calling (%s); using string mode", reason
+            )
+            self.fell_back = True
+        else:
+            log.warning(
+                "the model API rejected a request with tool-call history (%s); that request "
+                "goes on in string mode",
+                reason,
+            )
 
 
 @dataclass
@@ -183,7 +193,14 @@ class AgentLoop:
                     )
                     if not fallback or attempt > 0 or streamed:
                         raise
-                    self.selector.fall_back(exc.message)
+                    # A request carrying tool calls or results may have been rejected for
+                    # those (OpenAI: a call without its result), not for `tools`: only a
+                    # rejection of a request without any says what the model cannot do.
+                    history = any(
+                        m.get("tool_calls") or m.get("role") in ("tool", "function")
+                        for m in messages
+                    )
+                    self.selector.fall_back(exc.message, for_good=not history)
                     budget.charge(1)  # the rejected call reached the model API too
                     mode = "string"
                     done = [_plain(m) for m in messages[len(req.messages) :]]
