@@ -1,18 +1,20 @@
-"""Fault injection: an MCP server that answers a tool call with something that is not MCP.
+"""Fault injection: an MCP server that answers a tool call with something that is not MCP,
+or with more than the agent reads (32 MiB, or a body without end).
 
 The server (`support.raw_mcp`, a raw loopback socket) is up and its session fine; only one
-call's result is malformed. That call is a one-line tool error for the model, and the
-server's tools stay offered: the next request, another user's, still has them and gets
-its own result.
+call's answer is bad. That call is a one-line tool error for the model (soon: a body
+without end is cut off, not waited out), and the server's tools stay offered: the next
+request, another user's, still has them and gets its own result on the same session.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from support.raw_mcp import RawMcp
+from support.raw_mcp import ENDLESS, RawMcp
 from support.runtime_harness import InProcessRuntime, agent_env
 from support.scripted_model import Reply
 
@@ -25,15 +27,24 @@ BAD_RESULTS = {
 }
 
 
+#: Answers over 32 MiB: not read further (the SDK reads a JSON answer whole).
+TOO_LARGE = {
+    "huge": {"content": [{"type": "text", "text": "x" * (32 * 1024 * 1024)}]},
+    "endless": ENDLESS,
+}
+TOOL_TIMEOUT = 4.0
+
+
 @pytest.fixture(scope="module")
 def setup(_model_server) -> Iterator[tuple[InProcessRuntime, RawMcp]]:
-    with RawMcp(BAD_RESULTS) as server:
+    with RawMcp({**BAD_RESULTS, **TOO_LARGE}) as server:
         env = agent_env(
             _model_server.url,
             AGENT_NAME="mcp-faults",
             MCP_SERVERS="raw",
             MCP_SERVER_raw_URL=server.url,
             MCP_CONNECT_TIMEOUT_SECONDS=5,
+            TOOL_TIMEOUT_SECONDS=TOOL_TIMEOUT,
         )
         with InProcessRuntime(env) as rt:
             yield rt, server
@@ -65,5 +76,20 @@ def test_an_invalid_tool_result_is_a_tool_error_and_the_server_stays(fault, setu
     assert "\n" not in result and "pydantic.dev" not in result
     status = rt.runtime.mcp.status()["raw"]
     assert status["up"] and status["tools"] == 1 and status["error"] is None
+    assert tool_result(rt, model, "the next user's text") == "the next user's text"
+    assert server.methods.count("initialize") == connects  # the session was kept
+
+
+@pytest.mark.parametrize("fault", sorted(TOO_LARGE))
+def test_a_tool_answer_over_32_mib_is_not_read_further(fault, setup, model):
+    rt, server = setup
+    connects = server.methods.count("initialize")
+    started = time.monotonic()
+
+    result = tool_result(rt, model, f"fault:{fault}")
+
+    assert result.startswith("Error: ") and "answer over 33554432 bytes" in result, result[:300]
+    assert time.monotonic() - started < TOOL_TIMEOUT  # cut off, not timed out
+    assert rt.runtime.mcp.status()["raw"]["up"]
     assert tool_result(rt, model, "the next user's text") == "the next user's text"
     assert server.methods.count("initialize") == connects  # the session was kept

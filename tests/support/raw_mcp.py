@@ -6,7 +6,8 @@ initialize, list the tools and call them, with no SDK on the server side: what i
 is whatever the test scripted, valid MCP or not.
 
 Tools: `echo(text)`. A call answers `text` as a text block, unless `text` is
-`fault:<name>`: then the JSON-RPC `result` is `results[<name>]` exactly as given.
+`fault:<name>`: then the JSON-RPC `result` is `results[<name>]` exactly as given, or, when
+that is `ENDLESS`, a JSON body that never ends (until the client goes away).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import asyncio
 import json
 import threading
 from typing import Any
+
+#: A result that is a body without end (blanks, 1 MiB every 10 ms).
+ENDLESS = object()
 
 ECHO = {
     "name": "echo",
@@ -78,6 +82,16 @@ class RawMcp:
                     writer.write(_response("405 Method Not Allowed"))
                 elif "id" not in (message := json.loads(raw)):
                     writer.write(_response("202 Accepted"))  # a notification
+                elif self._result(message) is ENDLESS:
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n"
+                    )
+                    piece = b" " * (1 << 20)
+                    while True:  # 100 MB/s at most: the test machine is shared
+                        writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        await writer.drain()
+                        await asyncio.sleep(0.01)
                 else:
                     self.methods.append(message["method"])
                     answer = {
