@@ -52,6 +52,10 @@ from .tools import (
 log = logging.getLogger(__name__)
 
 PREVIEW_CHARS = 500
+#: Tool calls run in one step; a model asking for more (an answer of 32 MiB can ask for
+#: 400,000) would otherwise hold the event loop, every other user's requests and the
+#: health probes with it, for minutes. The others get a result saying they were not run.
+MAX_TOOL_CALLS_PER_STEP = 64
 #: Of each tool result, in the answer given when the model-call budget is spent.
 PROGRESS_CHARS = 2000
 
@@ -306,6 +310,21 @@ class AgentLoop:
         budget: ModelCallBudget,
         progress: list[str],
     ) -> AsyncIterator[LoopEvent]:
+        results: dict[str, ToolOutcome] = {}
+        if len(calls) > MAX_TOOL_CALLS_PER_STEP:
+            log.warning(
+                "the model asked for %d tool calls in one step; running the first %d",
+                len(calls),
+                MAX_TOOL_CALLS_PER_STEP,
+            )
+            not_run = ToolOutcome(
+                False,
+                f"not run: this step asked for {len(calls)} tool calls and at most "
+                f"{MAX_TOOL_CALLS_PER_STEP} run in one step; ask for the others in the next step",
+            )
+            results = {call.id: not_run for call in calls[MAX_TOOL_CALLS_PER_STEP:]}
+        answered = calls  # every call gets a result message (OpenAI requires one per call)
+        calls = calls[:MAX_TOOL_CALLS_PER_STEP]
         for call in calls:
             tool = tools.get(call.name)
             args_preview = _loads_or_raw(call.arguments)
@@ -338,7 +357,6 @@ class AgentLoop:
             ): call
             for call in calls
         }
-        results: dict[str, ToolOutcome] = {}
         try:
             for future in asyncio.as_completed(list(tasks)):
                 call, outcome = await future
@@ -372,7 +390,7 @@ class AgentLoop:
             for task in tasks:
                 task.cancel()
 
-        for call in calls:
+        for call in answered:
             outcome = results[call.id]
             if outcome.ok:
                 progress.append(f"{call.name}: {outcome.text[:PROGRESS_CHARS]}")

@@ -2,8 +2,8 @@
 or with more than the agent reads (32 MiB, or a body without end).
 
 The server (`support.raw_mcp`, a raw loopback socket) is up and its session fine; only one
-call's answer is bad. That call is a one-line tool error for the model (soon: a body
-without end is cut off, not waited out), and the server's tools stay offered: the next
+call's answer is bad. That call is a one-line tool error for the model (a body without
+end is cut off, not waited out), and the server's tools stay offered: the next
 request, another user's, still has them and gets its own result on the same session.
 """
 

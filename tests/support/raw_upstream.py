@@ -27,7 +27,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FAULTS", "RawUpstream", "Request", "completion", "response", "sse"]
+__all__ = [
+    "FAULTS",
+    "MANY_TOOL_CALLS",
+    "RawUpstream",
+    "Request",
+    "completion",
+    "response",
+    "sse",
+]
 
 
 @dataclass
@@ -469,6 +477,32 @@ async def arguments_overflow(conn: Connection, req: Request) -> bool:
     return True
 
 
+#: How many tool calls the `many-tool-calls` fault asks for in one answer.
+MANY_TOOL_CALLS = 1000
+
+
+async def many_tool_calls(conn: Connection, req: Request) -> bool:
+    """One answer asking for a thousand tool calls (it could be 400,000 in 32 MiB)."""
+    calls = [
+        {"id": f"call_{i}", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+        for i in range(MANY_TOOL_CALLS)
+    ]
+    if req.stream:
+        indexed = [{"index": i, **call} for i, call in enumerate(calls)]
+        body = (
+            event(delta_chunk({"role": "assistant", "tool_calls": indexed}))
+            + event(delta_chunk({}, "tool_calls"))
+            + b"data: [DONE]\n\n"
+        )
+        await conn.send(response(body=body, content_type="text/event-stream"))
+    else:
+        body_ = completion(None)
+        body_["choices"][0]["message"]["tool_calls"] = calls
+        body_["choices"][0]["finish_reason"] = "tool_calls"
+        await conn.send(response(body=json.dumps(body_).encode()))
+    return True
+
+
 async def nan_values(conn: Connection, req: Request) -> bool:
     """`NaN`/`Infinity` (not JSON, but Python writes them) in usage, logprobs and extras."""
     usage = '{"prompt_tokens": NaN, "completion_tokens": Infinity, "total_tokens": -Infinity}'
@@ -583,6 +617,7 @@ FAULTS: dict[str, Play] = {
     "arguments-object": arguments_object,
     "arguments-nan": arguments_nan,
     "arguments-overflow": arguments_overflow,
+    "many-tool-calls": many_tool_calls,
     "nan": nan_values,
     "hang": hang,
     "trickle": trickle,
