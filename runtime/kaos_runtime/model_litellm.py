@@ -350,8 +350,15 @@ def _noting(call: _Call, connect_timeout: float) -> Iterator[None]:
 _ENVELOPE = {"id": "chatcmpl-kaos", "created": 0, "model": "model-api"}
 
 
+def _reencode(data: dict[str, Any]) -> bytes:
+    """An answer re-encoded for litellm, in ASCII: text the model API sent may hold a lone
+    surrogate (`\\ud800` is valid JSON), which UTF-8 cannot encode; escaped, it reaches
+    the runtime as it would through the direct client."""
+    return json.dumps(data).encode()
+
+
 def _event(data: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
+    return b"data: " + _reencode(data) + b"\n\n"
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -384,7 +391,7 @@ def _completion(turn: ModelTurn) -> bytes:
     }
     if turn.usage is not None:
         body["usage"] = turn.usage.as_dict()
-    return json.dumps(body, ensure_ascii=False).encode()
+    return _reencode(body)
 
 
 def _streaming(request: httpx.Request) -> bool:

@@ -503,6 +503,17 @@ async def many_tool_calls(conn: Connection, req: Request) -> bool:
     return True
 
 
+async def lone_surrogate(conn: Connection, req: Request) -> bool:
+    """Content holding `\\ud800`, a lone UTF-16 surrogate: valid JSON, not encodable text
+    (Python's json.dumps writes one for a str that holds it)."""
+    text = "lone \ud800 surrogate"
+    if req.stream:
+        await conn.send(response(body=sse([text[:7], text[7:]]), content_type="text/event-stream"))
+    else:
+        await conn.send(response(body=json.dumps(completion(text)).encode()))
+    return True
+
+
 async def nan_values(conn: Connection, req: Request) -> bool:
     """`NaN`/`Infinity` (not JSON, but Python writes them) in usage, logprobs and extras."""
     usage = '{"prompt_tokens": NaN, "completion_tokens": Infinity, "total_tokens": -Infinity}'
@@ -618,6 +629,7 @@ FAULTS: dict[str, Play] = {
     "arguments-nan": arguments_nan,
     "arguments-overflow": arguments_overflow,
     "many-tool-calls": many_tool_calls,
+    "lone-surrogate": lone_surrogate,
     "nan": nan_values,
     "hang": hang,
     "trickle": trickle,
