@@ -112,7 +112,7 @@ class LiteLLMBackend:
 
     def _kwargs(self, request: dict[str, Any], timeout: float, call_id: str) -> dict[str, Any]:
         return {
-            **request,
+            **_encodable(request),
             "model": "openai/" + request["model"],
             "api_base": self.settings.model_api_base,
             "api_key": self.settings.model_api_key or PLACEHOLDER_KEY,
@@ -236,6 +236,27 @@ class LiteLLMBackend:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def _encodable(request: dict[str, Any]) -> dict[str, Any]:
+    """`request` as UTF-8 can carry it: a lone surrogate (`\\ud800` is valid JSON in what a
+    client, a tool or a peer sent) becomes `?`, as the direct client sends it. Otherwise
+    the OpenAI SDK fails to encode the body, which litellm reports as the server's 500."""
+    try:
+        json.dumps(request, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return _replaced(request)
+    return request
+
+
+def _replaced(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode()
+    if isinstance(value, dict):
+        return {key: _replaced(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item) for item in value]
+    return value
 
 
 # --- the guarded transport -------------------------------------------------------------

@@ -86,15 +86,24 @@ def _finite(text: str) -> float:
     return value
 
 
-#: Arguments are read without `NaN`/`Infinity` (not JSON, though Python writes them) and
-#: numbers out of a float's range (`1e999`): no JSON encoder after this one (the SSE
-#: progress, the MCP client) could write such a value back.
+#: Arguments are read without `NaN`/`Infinity` (not JSON, though Python writes them),
+#: numbers out of a float's range (`1e999`) and lone surrogates (`\ud800`, valid JSON but
+#: not text UTF-8 can carry): nothing after this (the SSE progress, the MCP client, a peer)
+#: could write such a value back.
 _arguments_decoder = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
 
 
 def loads_arguments(text: str) -> Any:
     """Tool-call arguments as JSON (`ValueError` when they are not JSON that can be re-sent)."""
-    return _arguments_decoder.decode(text)
+    value = _arguments_decoder.decode(text)
+    if not text.isascii() or "\\u" in text:  # a surrogate comes from an escape or such text
+        try:
+            json.dumps(value, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise ValueError(
+                "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text"
+            ) from None
+    return value
 
 
 def parse_arguments(raw: str | dict[str, Any] | None) -> dict[str, Any]:

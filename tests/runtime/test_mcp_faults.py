@@ -50,9 +50,10 @@ def setup(_model_server) -> Iterator[tuple[InProcessRuntime, RawMcp]]:
             yield rt, server
 
 
-def tool_result(rt: InProcessRuntime, model, text: str) -> str:
-    """Ask the agent; its model calls `echo(text)`; returns the tool result the model read."""
-    model.push(Reply.tool_call("echo", {"text": text}), Reply.text("done"))
+def tool_result(rt: InProcessRuntime, model, text: str, arguments: str | None = None) -> str:
+    """Ask the agent; its model calls `echo(text)` (or `echo` with the JSON text
+    `arguments`); returns the tool result the model read."""
+    model.push(Reply.tool_call("echo", arguments or {"text": text}), Reply.text("done"))
     before = len(model.requests)
     response = httpx.post(
         rt.url + "/v1/chat/completions",
@@ -93,3 +94,18 @@ def test_a_tool_answer_over_32_mib_is_not_read_further(fault, setup, model):
     assert rt.runtime.mcp.status()["raw"]["up"]
     assert tool_result(rt, model, "the next user's text") == "the next user's text"
     assert server.methods.count("initialize") == connects  # the session was kept
+
+
+def test_arguments_holding_a_lone_surrogate_are_a_tool_error_and_the_server_stays(setup, model):
+    """A model may write `\\ud800` in arguments (valid JSON, not text UTF-8 can carry): the
+    call could not be sent, which is not the server failing."""
+    rt, server = setup
+    connects = server.methods.count("initialize")
+
+    result = tool_result(rt, model, "", arguments='{"text": "a \\ud800 b"}')
+
+    assert result.startswith("Error: arguments are not valid JSON"), result
+    assert "surrogate" in result
+    assert rt.runtime.mcp.status()["raw"]["up"]
+    assert tool_result(rt, model, "the next user's text") == "the next user's text"
+    assert server.methods.count("initialize") == connects
