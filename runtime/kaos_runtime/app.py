@@ -394,13 +394,16 @@ def build_messages(
 
 
 def conversation_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """User/assistant text turns (what a peer gets as context when we delegate)."""
+    """User/assistant text turns (what a peer gets as context when we delegate), as UTF-8
+    can carry them: a lone surrogate (`\\ud800`, valid JSON in a request) becomes `?`."""
     result = []
     for message in messages:
         role = message.get("role")
         if role not in ("user", "assistant") or message.get("tool_calls"):
             continue
         text = text_of(message.get("content"))
+        if not text.isascii():
+            text = text.encode("utf-8", "replace").decode()
         if text:
             result.append({"role": role, "content": text})
     return result

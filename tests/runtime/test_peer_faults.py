@@ -138,3 +138,27 @@ def test_a_peer_card_of_the_wrong_shape_never_breaks_the_agent(card, model):
                 t for t in model.requests[-2]["tools"] if t["function"]["name"] == "delegate_to_raw"
             )
             assert tool["function"]["description"].startswith("Delegate a task to the agent 'raw'")
+
+
+def test_a_conversation_holding_a_lone_surrogate_still_reaches_the_peer(setup, model):
+    """A user's `\\ud800` (valid JSON, not text UTF-8 can carry) goes to the peer as `?`
+    in the context: the delegation is made, not failed before it left."""
+    from kaos_runtime.a2a import wire
+
+    rt, peer = setup
+    model.push(Reply.tool_call("delegate_to_raw", {"task": "the task"}), Reply.text("done"))
+    body = b'{"messages": [{"role": "user", "content": "hi \\ud800 there"}]}'
+    response = httpx.post(
+        rt.url + "/v1/chat/completions",
+        content=body,
+        headers={"content-type": "application/json", "X-Session-ID": "surrogate"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert model.requests[-1]["messages"][-1]["content"] == "the task"
+    _, sent = peer.requests[-1]
+    if peer.a2a:
+        context = sent["params"]["message"]["metadata"][wire.CONVERSATION_KEY]
+    else:
+        context = sent["messages"][:-1]
+    assert {"role": "user", "content": "hi ? there"} in context
