@@ -229,8 +229,10 @@ class StreamReader:
         if self._size > MAX_ANSWER_BYTES:
             raise ModelError(f"model API answer exceeds {MAX_ANSWER_BYTES} bytes")
         if not self._decided:
-            self._head = (self._head + piece)[:_SNIPPET]
-            start = self._head.lstrip()[:1]
+            # Leading blank lines (a server's heartbeats) say nothing: the head starts at
+            # the first other byte, however many there were.
+            self._head = (self._head + piece).lstrip()[:_SNIPPET]
+            start = self._head[:1]
             if not start:
                 return []
             self._decided = True

@@ -69,6 +69,7 @@ EXPECTED: dict[str, tuple[Answer | Failure, Answer | Failure]] = {
     "arguments-overflow": _both(Answer("tool result seen")),
     "many-tool-calls": _both(Answer("tool result seen")),
     "lone-surrogate": _both(Answer("lone ? surrogate")),  # written as UTF-8 can hold it
+    "blank-lines-first": _both(Answer("blank lines first")),
     "nan": (Answer("NaN survived", usage=(0, 0)), Answer("NaN survived")),
     "hang": _both(Failure(504, "did not answer within 1.5s")),
     "trickle": _both(Failure(504, "did not answer within 1.5s")),

@@ -514,6 +514,15 @@ async def lone_surrogate(conn: Connection, req: Request) -> bool:
     return True
 
 
+async def blank_lines_first(conn: Connection, req: Request) -> bool:
+    """The answer after 256 blank lines (a server's heartbeats while its model loads)."""
+    words = ["blank ", "lines ", "first"]
+    body = sse(words) if req.stream else json.dumps(completion("".join(words))).encode()
+    content_type = "text/event-stream" if req.stream else "application/json"
+    await conn.send(response(body=b"\n" * 256 + body, content_type=content_type))
+    return True
+
+
 async def nan_values(conn: Connection, req: Request) -> bool:
     """`NaN`/`Infinity` (not JSON, but Python writes them) in usage, logprobs and extras."""
     usage = '{"prompt_tokens": NaN, "completion_tokens": Infinity, "total_tokens": -Infinity}'
@@ -630,6 +639,7 @@ FAULTS: dict[str, Play] = {
     "arguments-overflow": arguments_overflow,
     "many-tool-calls": many_tool_calls,
     "lone-surrogate": lone_surrogate,
+    "blank-lines-first": blank_lines_first,
     "nan": nan_values,
     "hang": hang,
     "trickle": trickle,
