@@ -127,8 +127,8 @@ class ToolModeSelector:
             self.fell_back = True
         else:
             log.warning(
-                "the model API rejected a request with tool-call history (%s); that request "
-                "goes on in string mode",
+                "the model API rejected native tool calling for one request (%s); that "
+                "request goes on in string mode",
                 reason,
             )
 
@@ -197,14 +197,16 @@ class AgentLoop:
                     )
                     if not fallback or attempt > 0 or streamed:
                         raise
-                    # A request carrying tool calls or results may have been rejected for
-                    # those (OpenAI: a call without its result), not for `tools`: only a
-                    # rejection of a request without any says what the model cannot do.
+                    # Only a 4xx (or 501) to a request without tool calls or results says
+                    # what the model cannot do: one carrying some may have been rejected
+                    # for those (OpenAI: a call without its result), and a 500 is a failure
+                    # of that answer (Ollama: "error parsing tool call" its model wrote).
                     history = any(
                         m.get("tool_calls") or m.get("role") in ("tool", "function")
                         for m in messages
                     )
-                    self.selector.fall_back(exc.message, for_good=not history)
+                    for_good = not history and exc.upstream_status != 500
+                    self.selector.fall_back(exc.message, for_good=for_good)
                     budget.charge(1)  # the rejected call reached the model API too
                     mode = "string"
                     done = [_plain(m) for m in messages[len(req.messages) :]]

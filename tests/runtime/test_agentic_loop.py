@@ -256,6 +256,27 @@ def test_a_rejection_of_one_clients_tool_history_leaves_other_users_in_native_mo
     assert not rt.runtime.selector.fell_back
 
 
+def test_a_500_about_a_tool_call_leaves_other_users_in_native_mode(
+    model, start_runtime, mcp_server
+):
+    """Ollama answers 500 "error parsing tool call" when its model wrote a call it cannot
+    parse (one request in four, for some models): a failure of that answer, not a sign
+    that the model cannot call tools. Once its retries are spent (here: none), that
+    request goes on in string mode; the next is native again."""
+    model.push(Reply.error(500, 'error parsing tool call: raw=\'{"path": "a.ts"}]\', err=invalid'))
+    model.default = Reply.text("answered")
+    rt = start_runtime(
+        model.url, MODEL_NAME="ollama/gpt-oss:20b", MODEL_MAX_RETRIES=0, **_mcp_env(mcp_server)
+    )
+    assert _ask(rt).choices[0].message.content == "answered"
+    rejected, retried = model.requests
+    assert "tools" in rejected and "tools" not in retried
+
+    assert _ask(rt).choices[0].message.content == "answered"
+    assert "tools" in model.requests[-1]
+    assert not rt.runtime.selector.fell_back
+
+
 @pytest.mark.parametrize(("model_name", "native"), [("gpt-4o", True), ("deepseek-reasoner", False)])
 def test_auto_mode_follows_the_known_capability_of_the_model(
     model, start_runtime, mcp_server, model_name, native
