@@ -215,7 +215,10 @@ class StreamReader:
         self.done = False
         self._json: list[bytes] | None = None
         self._decided = False
-        self._pending = b""
+        #: The line not yet ended, in the pieces it came in (joined once it ends: joining
+        #: it anew for every piece costs the square of its length).
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._size = 0
         self._head = b""  # the first bytes, for error messages
         self._chunks = 0
@@ -245,10 +248,17 @@ class StreamReader:
             return []
         if self.done:
             return []
-        data = self._pending + piece if self._pending else piece
+        if b"\n" not in piece:
+            self._pending.append(piece)
+            self._pending_size += len(piece)
+            if self._pending_size > MAX_LINE_BYTES:
+                raise ModelError(f"model API sent a stream line over {MAX_LINE_BYTES} bytes")
+            return []
+        data = b"".join((*self._pending, piece)) if self._pending else piece
         lines = data.split(b"\n")
-        self._pending = lines.pop()
-        if len(self._pending) > MAX_LINE_BYTES:
+        rest = lines.pop()
+        self._pending, self._pending_size = ([rest] if rest else []), len(rest)
+        if self._pending_size > MAX_LINE_BYTES:
             raise ModelError(f"model API sent a stream line over {MAX_LINE_BYTES} bytes")
         out: list[str] = []
         for line in lines:
@@ -320,9 +330,10 @@ class StreamReader:
                     f"event stream nor JSON: {snippet(raw)}"
                 ) from None
             return turn_from_completion(body)
-        if self._pending.startswith(b"data:"):  # a last line without its newline
-            self._data(self._pending[5:].strip(), [])
-            self._pending = b""
+        pending = b"".join(self._pending)
+        if pending.startswith(b"data:"):  # a last line without its newline
+            self._data(pending[5:].strip(), [])
+            self._pending, self._pending_size = [], 0
         if not self._chunks and not self.done:
             kind = self.content_type or "no content type"
             got = f": {snippet(self._head)}" if self._head.strip() else " (an empty body)"
