@@ -7,6 +7,7 @@ import contextlib
 import json
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -403,4 +404,64 @@ def test_memory_endpoints_answer_504_when_redis_hangs_then_503_while_paused(mode
                 assert status == 503, body
                 assert body["error"]["code"] == "memory_unavailable"
                 assert "failed 3 times in a row" in body["error"]["message"]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+@contextlib.contextmanager
+def lying_redis(reply: bytes) -> Iterator[str]:
+    """A server that speaks RESP and answers every command with `reply`, whatever was asked
+    (not Redis, or not quite: a proxy, another store on the port)."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    port: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while line := await reader.readline():
+                if line.startswith(b"*"):  # a command: its arguments, two lines each
+                    for _ in range(2 * int(line[1:])):
+                        await reader.readline()
+                    writer.write(reply)
+                    await writer.drain()
+        writer.close()
+
+    stopping: list[asyncio.Event] = []
+
+    async def main() -> None:
+        stopping.append(asyncio.Event())
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port.append(server.sockets[0].getsockname()[1])
+        ready.set()
+        await stopping[0].wait()
+        server.close()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        yield f"redis://127.0.0.1:{port[0]}/0"
+    finally:
+        loop.call_soon_threadsafe(stopping[0].set)
+        thread.join(10)
+
+
+@pytest.mark.parametrize("reply", [b":1\r\n", b"+OK\r\n", b"$3\r\nabc\r\n"])
+def test_memory_endpoints_answer_502_when_redis_sends_the_wrong_type(reply, model, caplog):
+    from support.runtime_harness import InProcessRuntime, agent_env
+    from support.scripted_model import Reply
+
+    model.default = Reply.text("answered")
+    with lying_redis(reply) as url:
+        memory = RedisMemory(url, connect_timeout=1, timeout=1, breaker_failures=100)
+        with InProcessRuntime(agent_env(model.url, AGENT_NAME="mem-lying"), memory=memory) as rt:
+            chat = httpx.post(
+                rt.url + "/v1/chat/completions",
+                json={"messages": [{"role": "user", "content": "q"}]},
+                timeout=30,
+            )
+            assert chat.status_code == 200  # memory is lost, the answer is not
+            for status, body in _memory_errors(rt):
+                assert status == 502, body
+                assert body["error"]["code"] == "memory_unavailable"
+                assert "was expected" in body["error"]["message"]
     assert not [r for r in caplog.records if r.exc_info]
