@@ -31,6 +31,10 @@ from .tools import CallContext, Tool, ToolOutcome
 
 log = logging.getLogger(__name__)
 
+#: How much of a peer card's description, and of each skill's name, its delegation tool
+#: shows: the tool goes to the model with every request, and a card is the peer's to write.
+MAX_DESCRIPTION_CHARS = 2000
+MAX_SKILL_CHARS = 100
 CARD_PATHS = ("/.well-known/agent.json", "/.well-known/agent-card.json", "/.well-known/agent")
 TASK_PARAMETERS = {
     "type": "object",
@@ -60,17 +64,21 @@ class Peer:
             return f"Delegate a task to the agent '{self.name}' and get its answer."
         text = f"Delegate a task to the agent '{self.name}'"
         about = self.card.get("description")
-        about = about.strip() if isinstance(about, str) else ""
+        about = _bounded(about.strip(), MAX_DESCRIPTION_CHARS) if isinstance(about, str) else ""
         text += f": {about}" if about else "."
         listed = self.card.get("skills")  # the peer's to write: a list, or anything
         skills = [
-            str(s.get("name") or s.get("id"))
+            _bounded(str(s.get("name") or s.get("id")), MAX_SKILL_CHARS)
             for s in (listed if isinstance(listed, list) else [])
             if isinstance(s, dict) and s.get("id") != "chat"
         ]
         if skills:
             text += f" Its skills: {', '.join(skills[:20])}."
         return text
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 class Delegation:

@@ -116,12 +116,13 @@ def test_a_peer_answer_whose_content_is_not_text(content, setup, model):
         {"name": "raw", "skills": 5},
         {"name": "raw", "skills": True, "description": ["not", "text"]},
         {"name": "raw", "skills": [{"id": "s", "name": 7}, "not a skill"]},
+        {"name": "raw", "description": "d" * 100_000, "skills": [{"id": "s", "name": "n" * 5000}]},
     ],
-    ids=["skills-number", "skills-bool", "skill-odd"],
+    ids=["skills-number", "skills-bool", "skill-odd", "huge"],
 )
 def test_a_peer_card_of_the_wrong_shape_never_breaks_the_agent(card, model):
-    """A card is a peer's to write: its odd fields shape a tool description at most, and
-    every request (and the agent's own card) is still answered."""
+    """A card is a peer's to write: its odd fields shape a tool description at most (of a
+    bounded length), and every request (and the agent's own card) is still answered."""
     with RawPeer(a2a=False, card=card) as peer:
         env = agent_env(
             model.url,
@@ -137,7 +138,9 @@ def test_a_peer_card_of_the_wrong_shape_never_breaks_the_agent(card, model):
             tool = next(
                 t for t in model.requests[-2]["tools"] if t["function"]["name"] == "delegate_to_raw"
             )
-            assert tool["function"]["description"].startswith("Delegate a task to the agent 'raw'")
+            description = tool["function"]["description"]
+            assert description.startswith("Delegate a task to the agent 'raw'")
+            assert len(description) < 2500  # it goes to the model with every request
 
 
 def test_a_conversation_holding_a_lone_surrogate_still_reaches_the_peer(setup, model):
