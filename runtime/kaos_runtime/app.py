@@ -34,7 +34,7 @@ from .budget import ModelCallBudget, parse_budget_header
 from .delegation import Delegation
 from .loop import AgentLoop, Delta, Done, LoopEvent, LoopRequest, Progress, ToolModeSelector
 from .mcp_clients import McpManager
-from .memory import LocalMemory, Memory, MemoryPaused, create_memory
+from .memory import LocalMemory, Memory, MemoryBackendError, MemoryPaused, create_memory
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .model_client import Backend, ModelClient, ModelError, Usage
 from .openai_api import (
@@ -394,13 +394,16 @@ def build_messages(
 
 
 def conversation_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """User/assistant text turns (what a peer gets as context when we delegate)."""
+    """User/assistant text turns (what a peer gets as context when we delegate), as UTF-8
+    can carry them: a lone surrogate (`\\ud800`, valid JSON in a request) becomes `?`."""
     result = []
     for message in messages:
         role = message.get("role")
         if role not in ("user", "assistant") or message.get("tool_calls"):
             continue
         text = text_of(message.get("content"))
+        if not text.isascii():
+            text = text.encode("utf-8", "replace").decode()
         if text:
             result.append({"role": role, "content": text})
     return result
@@ -823,6 +826,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return APIError(exc.status_code, message, headers=dict(exc.headers or {})).response()
 
 
+async def _memory_error(request: Request, exc: Exception) -> Response:
+    """The memory store failed under `/memory/...`: 502, 504 when it did not answer in
+    time, 503 while it is not called (its cool-down); a warning, not a traceback."""
+    assert isinstance(exc, MemoryBackendError)
+    status = 503 if isinstance(exc, MemoryPaused) else 504 if exc.timed_out else 502
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    rt: Runtime = request.app.state.runtime
+    rt.metrics.errors.labels("memory").inc()
+    return APIError(status, str(exc), code="memory_unavailable").response()
+
+
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return APIError(500, f"internal error: {type(exc).__name__}").response()
@@ -939,6 +953,7 @@ def create_app(
         exception_handlers={
             APIError: _api_error,
             HTTPException: _http_error,
+            MemoryBackendError: _memory_error,
             Exception: _internal_error,
         },
     )

@@ -10,10 +10,7 @@ the session id, the delegation depth + 1 (a loop between agents stops at
 OpenAI `/v1/chat/completions`. Any failure of the peer comes back to the model as a tool
 error, never as a failure of this agent's request.
 
-Peer connections are never reused. A pooled keep-alive connection on which a peer sent
-more than its answer (a second response in the same packet, stray bytes while idle) would
-hand those bytes to the next request, another user's, as its answer (httpx/h11 read them
-as the next response); a connection per call costs a TCP handshake next to a model call.
+Peer connections are never reused, and what a peer answers is bounded (`peer_http.py`).
 """
 
 from __future__ import annotations
@@ -29,10 +26,15 @@ from opentelemetry import propagate
 
 from .a2a import client as a2a_client
 from .budget import calls_reported
+from .peer_http import AnswerTooLarge, one_shot_client
 from .tools import CallContext, Tool, ToolOutcome
 
 log = logging.getLogger(__name__)
 
+#: How much of a peer card's description, and of each skill's name, its delegation tool
+#: shows: the tool goes to the model with every request, and a card is the peer's to write.
+MAX_DESCRIPTION_CHARS = 2000
+MAX_SKILL_CHARS = 100
 CARD_PATHS = ("/.well-known/agent.json", "/.well-known/agent-card.json", "/.well-known/agent")
 TASK_PARAMETERS = {
     "type": "object",
@@ -61,16 +63,22 @@ class Peer:
         if not self.card:
             return f"Delegate a task to the agent '{self.name}' and get its answer."
         text = f"Delegate a task to the agent '{self.name}'"
-        about = str(self.card.get("description") or "").strip()
+        about = self.card.get("description")
+        about = _bounded(about.strip(), MAX_DESCRIPTION_CHARS) if isinstance(about, str) else ""
         text += f": {about}" if about else "."
+        listed = self.card.get("skills")  # the peer's to write: a list, or anything
         skills = [
-            str(s.get("name") or s.get("id"))
-            for s in self.card.get("skills") or []
+            _bounded(str(s.get("name") or s.get("id")), MAX_SKILL_CHARS)
+            for s in (listed if isinstance(listed, list) else [])
             if isinstance(s, dict) and s.get("id") != "chat"
         ]
         if skills:
             text += f" Its skills: {', '.join(skills[:20])}."
         return text
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 class Delegation:
@@ -91,8 +99,8 @@ class Delegation:
         self.max_depth = max_depth
         self.refresh_seconds = refresh_seconds
         self.timeout = timeout
-        self.client = _one_shot_client(timeout)
-        self.a2a_http = _one_shot_client(timeout)  # a2a-sdk sets its version header on it
+        self.client = one_shot_client(timeout)
+        self.a2a_http = one_shot_client(timeout)  # a2a-sdk sets its version header on it
         self._on_result = on_result or (lambda peer, outcome: None)
         self._task: asyncio.Task[None] | None = None
         #: Cancellations sent to peers whose tasks a canceled request no longer needs.
@@ -212,6 +220,8 @@ class Delegation:
             return ToolOutcome(
                 False, f"agent '{peer.name}' did not answer in time", model_calls=granted
             )
+        except AnswerTooLarge as exc:
+            return ToolOutcome(False, f"agent '{peer.name}' sent an {exc}", model_calls=granted)
         except httpx.HTTPError as exc:
             spent = 0 if isinstance(exc, httpx.ConnectError) else granted
             return ToolOutcome(
@@ -234,19 +244,33 @@ class Delegation:
                 model_calls=spent,
             )
         try:
-            content = data["choices"][0]["message"].get("content") or ""
+            content = data["choices"][0]["message"].get("content")
         except (TypeError, KeyError, IndexError, AttributeError):
             return ToolOutcome(
                 False, f"agent '{peer.name}' sent an unexpected answer", model_calls=spent
             )
-        return ToolOutcome(True, content, model_calls=spent)
+        text = _answer_text(content)
+        if text is None:
+            return ToolOutcome(
+                False,
+                f"agent '{peer.name}' sent an unexpected answer: its content is "
+                f"{type(content).__name__}, not text",
+                model_calls=spent,
+            )
+        return ToolOutcome(True, text, model_calls=spent)
 
 
-def _one_shot_client(timeout: float) -> httpx.AsyncClient:
-    """An HTTP client that opens a connection per request and closes it after the answer
-    (see the module docstring: no keep-alive, so nothing a peer sends lingers)."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-        limits=httpx.Limits(max_connections=256, max_keepalive_connections=0),
-        headers={"Connection": "close"},
-    )
+def _answer_text(content: Any) -> str | None:
+    """An answer's `content` as text: a string, text parts or null; None when it is none
+    of these (a tool result must be text: the loop, memory and the model read it)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(part.get("text") or "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return None

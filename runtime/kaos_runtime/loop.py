@@ -42,6 +42,7 @@ from .tools import (
     StringModeParser,
     Tool,
     ToolOutcome,
+    loads_arguments,
     openai_tools,
     parse_arguments,
     string_mode_prompt,
@@ -51,6 +52,10 @@ from .tools import (
 log = logging.getLogger(__name__)
 
 PREVIEW_CHARS = 500
+#: Tool calls run in one step; a model asking for more (an answer of 32 MiB can ask for
+#: 400,000) would otherwise hold the event loop, every other user's requests and the
+#: health probes with it, for minutes. The others get a result saying they were not run.
+MAX_TOOL_CALLS_PER_STEP = 64
 #: Of each tool result, in the answer given when the model-call budget is spent.
 PROGRESS_CHARS = 2000
 
@@ -113,9 +118,19 @@ class ToolModeSelector:
     def can_fall_back(self) -> bool:
         return self.configured == "auto" and self.mode() == "native"
 
-    def fall_back(self, reason: str) -> None:
-        log.warning("the model API rejected native tool calling (%s); using string mode", reason)
-        self.fell_back = True
+    def fall_back(self, reason: str, *, for_good: bool) -> None:
+        """Use string mode from now on (`for_good`), or for the current request only."""
+        if for_good:
+            log.warning(
+                "the model API rejected native tool calling (%s); using string mode", reason
+            )
+            self.fell_back = True
+        else:
+            log.warning(
+                "the model API rejected native tool calling for one request (%s); that "
+                "request goes on in string mode",
+                reason,
+            )
 
 
 @dataclass
@@ -182,7 +197,16 @@ class AgentLoop:
                     )
                     if not fallback or attempt > 0 or streamed:
                         raise
-                    self.selector.fall_back(exc.message)
+                    # Only a 4xx (or 501) to a request without tool calls or results says
+                    # what the model cannot do: one carrying some may have been rejected
+                    # for those (OpenAI: a call without its result), and a 500 is a failure
+                    # of that answer (Ollama: "error parsing tool call" its model wrote).
+                    history = any(
+                        m.get("tool_calls") or m.get("role") in ("tool", "function")
+                        for m in messages
+                    )
+                    for_good = not history and exc.upstream_status != 500
+                    self.selector.fall_back(exc.message, for_good=for_good)
                     budget.charge(1)  # the rejected call reached the model API too
                     mode = "string"
                     done = [_plain(m) for m in messages[len(req.messages) :]]
@@ -288,6 +312,21 @@ class AgentLoop:
         budget: ModelCallBudget,
         progress: list[str],
     ) -> AsyncIterator[LoopEvent]:
+        results: dict[str, ToolOutcome] = {}
+        if len(calls) > MAX_TOOL_CALLS_PER_STEP:
+            log.warning(
+                "the model asked for %d tool calls in one step; running the first %d",
+                len(calls),
+                MAX_TOOL_CALLS_PER_STEP,
+            )
+            not_run = ToolOutcome(
+                False,
+                f"not run: this step asked for {len(calls)} tool calls and at most "
+                f"{MAX_TOOL_CALLS_PER_STEP} run in one step; ask for the others in the next step",
+            )
+            results = {call.id: not_run for call in calls[MAX_TOOL_CALLS_PER_STEP:]}
+        answered = calls  # every call gets a result message (OpenAI requires one per call)
+        calls = calls[:MAX_TOOL_CALLS_PER_STEP]
         for call in calls:
             tool = tools.get(call.name)
             args_preview = _loads_or_raw(call.arguments)
@@ -320,7 +359,6 @@ class AgentLoop:
             ): call
             for call in calls
         }
-        results: dict[str, ToolOutcome] = {}
         try:
             for future in asyncio.as_completed(list(tasks)):
                 call, outcome = await future
@@ -354,7 +392,7 @@ class AgentLoop:
             for task in tasks:
                 task.cancel()
 
-        for call in calls:
+        for call in answered:
             outcome = results[call.id]
             if outcome.ok:
                 progress.append(f"{call.name}: {outcome.text[:PROGRESS_CHARS]}")
@@ -449,7 +487,7 @@ def _finish(reason: str | None) -> str:
 
 def _loads_or_raw(text: str) -> Any:
     try:
-        return json.loads(text) if text else {}
+        return loads_arguments(text) if text else {}
     except (ValueError, RecursionError):
         return text
 

@@ -6,6 +6,10 @@ and refreshes the tool list every `MCP_REFRESH_SECONDS`. Tool calls from any req
 that one session (KAOS opened a connection per call). When a call or a refresh fails, the
 server's tools disappear from the agent's tool list and the task reconnects with backoff,
 so a server that is down never stops the agent from answering.
+
+What a server answers a request with is bounded (`MAX_MCP_ANSWER_BYTES`): the MCP SDK reads
+a JSON answer whole, and a server that sends without end would otherwise grow the agent's
+memory until `TOOL_TIMEOUT_SECONDS` ends the call.
 """
 
 from __future__ import annotations
@@ -17,11 +21,17 @@ import logging
 import time
 from typing import Any
 
+import httpx2  # the MCP SDK's HTTP client
 from kaos_contract import env as contract
 
+from .model_answers import MAX_ANSWER_BYTES
 from .tools import CallContext, Tool, ToolOutcome
 
 log = logging.getLogger(__name__)
+
+#: The most one answer of an MCP server (to one POST) may take: a tool result goes to the
+#: model, bounded like a model's answer.
+MAX_MCP_ANSWER_BYTES = MAX_ANSWER_BYTES
 
 
 class McpConnection:
@@ -77,7 +87,7 @@ class McpConnection:
             self._broken.clear()
             try:
                 client = Client(
-                    StreamableHttpTransport(self.url),
+                    StreamableHttpTransport(self.url, httpx_client_factory=_bounded_http_client),
                     timeout=self.call_timeout,
                     init_timeout=min(10.0, self.refresh_seconds * 2),
                 )
@@ -119,10 +129,56 @@ class McpConnection:
             cause = _root_cause(exc)
             if _is_protocol_error(cause):  # the server answered: the session is fine
                 return ToolOutcome(False, str(cause) or type(cause).__name__)
+            invalid = _invalid_result(cause)
+            if invalid is not None:  # so did this one, with a result that is not MCP
+                log.warning("MCP server %s: invalid result for %s: %s", self.name, tool, invalid)
+                return ToolOutcome(
+                    False, f"MCP server {self.name} sent an invalid result for {tool}: {invalid}"
+                )
             self._mark_down(cause)
             self._broken.set()
             return ToolOutcome(False, f"MCP server {self.name} failed: {cause}")
         return ToolOutcome(not result.is_error, _result_text(result))
+
+
+def _bounded_http_client(
+    *, headers: Any = None, timeout: Any = None, auth: Any = None, **_: Any
+) -> Any:
+    """The MCP SDK's own HTTP client (its timeouts; redirects left to the transport, as
+    without a factory), each POST's answer cut off past `MAX_MCP_ANSWER_BYTES`."""
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
+    client.event_hooks.setdefault("response", []).append(_bound_answer)
+    return client
+
+
+async def _bound_answer(response: httpx2.Response) -> None:
+    """A response hook (before the body is read). Not the session's GET, a stream that
+    lasts as long as the session: its events are bounded one by one by the SDK."""
+    if response.request.method == "POST":
+        assert isinstance(response.stream, httpx2.AsyncByteStream)
+        response.stream = _BoundedStream(response.stream, MAX_MCP_ANSWER_BYTES)
+
+
+class _BoundedStream(httpx2.AsyncByteStream):
+    """An httpx2 response stream that stops past `limit` bytes with a `StreamError`, which
+    the SDK answers the waiting call with (a protocol error: the session is kept)."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream, limit: int) -> None:
+        self.inner = inner
+        self.limit = limit
+
+    async def __aiter__(self) -> Any:
+        size = 0
+        async for piece in self.inner:
+            size += len(piece)
+            if size > self.limit:
+                raise httpx2.StreamError(f"answer over {self.limit} bytes, not read further")
+            yield piece
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def _is_protocol_error(exc: BaseException) -> bool:
@@ -131,6 +187,22 @@ def _is_protocol_error(exc: BaseException) -> bool:
     from mcp_types.jsonrpc import CONNECTION_CLOSED
 
     return isinstance(exc, MCPError) and exc.code != CONNECTION_CLOSED
+
+
+def _invalid_result(exc: BaseException) -> str | None:
+    """One line saying why a result did not validate (None: `exc` is not that).
+
+    The client validates a call's result after reading it whole: the server answered and
+    its session is fine, so this is one call's error, not a reason to drop the server.
+    """
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return None
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the result"
+    more = exc.error_count() - 1
+    return f"{where}: {first['msg']}" + (f" (and {more} more errors)" if more else "")
 
 
 def _root_cause(exc: BaseException) -> BaseException:

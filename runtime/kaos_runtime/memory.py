@@ -25,6 +25,7 @@ import logging
 import math
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -53,8 +54,13 @@ DEFAULT_MAX_SESSION_EVENTS = 500
 class MemoryBackendError(RuntimeError):
     """The memory store (Redis) could not be reached or answered with an error.
 
-    Raised instead of the client library's own exceptions so callers catch one type.
+    Raised instead of the client library's own exceptions so callers catch one type;
+    `timed_out` tells a store that did not answer in time from one that failed.
     """
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 class MemoryPaused(MemoryBackendError):
@@ -416,10 +422,17 @@ class RedisMemory:
         return f"{self.prefix}events:{session_id}"
 
     def _error(self, exc: Exception) -> MemoryBackendError:
-        return MemoryBackendError(f"redis memory at {redact_url(self.url)} failed: {exc}")
+        from redis.exceptions import TimeoutError as RedisTimeout
 
-    async def _run(self, coro: Any) -> Any:
-        """Await a redis-py call through the breaker, its exceptions as `MemoryBackendError`."""
+        return MemoryBackendError(
+            f"redis memory at {redact_url(self.url)} failed: {exc}",
+            timed_out=isinstance(exc, TimeoutError | RedisTimeout),
+        )
+
+    async def _run(self, coro: Any, expected: _Shape | None = None) -> Any:
+        """Await a redis-py call through the breaker, its exceptions as `MemoryBackendError`;
+        a reply not of the `expected` shape (a server that is not Redis, or not quite) is
+        one too."""
         from redis.exceptions import RedisError
 
         try:
@@ -432,6 +445,20 @@ class RedisMemory:
         except (RedisError, OSError, TimeoutError) as exc:  # OSError: DNS, refused, raw
             self.breaker.failure(exc)
             raise self._error(exc) from exc
+        except (TypeError, ValueError, IndexError) as exc:  # redis-py could not read a reply
+            wrong = MemoryBackendError(
+                f"redis memory at {redact_url(self.url)} sent a reply of the wrong type, where "
+                f"{expected.what if expected else 'another'} was expected: {exc}"
+            )
+            self.breaker.failure(wrong)
+            raise wrong from exc
+        if expected is not None and not expected.fits(result):
+            wrong = MemoryBackendError(
+                f"redis memory at {redact_url(self.url)} sent {type(result).__name__} where "
+                f"{expected.what} was expected: {str(result)[:100]}"
+            )
+            self.breaker.failure(wrong)
+            raise wrong
         self.breaker.success()
         return result
 
@@ -447,13 +474,13 @@ class RedisMemory:
         pipe.zadd(self._sessions_key, {session_id: epoch})
         pipe.hsetnx(self._created_key, session_id, event["timestamp"])
         pipe.zcard(self._sessions_key)
-        results = await self._run(pipe.execute())
+        results = await self._run(pipe.execute(), _TRANSACTION)
         if results[-1] > self.max_sessions:
             await self._evict(results[-1] - self.max_sessions)
 
     async def _evict(self, count: int) -> None:
         """Drop the `count` least recently updated sessions (concurrent evictions are harmless)."""
-        oldest = await self._run(self._client.zrange(self._sessions_key, 0, count - 1))
+        oldest = await self._run(self._client.zrange(self._sessions_key, 0, count - 1), _TEXTS)
         if not oldest:
             return
         pipe = self._client.pipeline(transaction=True)
@@ -464,7 +491,7 @@ class RedisMemory:
 
     async def _load(self, session_id: str, limit: int | None = None) -> list[dict]:
         start = -limit if limit else 0
-        raw = await self._run(self._client.lrange(self._events_key(session_id), start, -1))
+        raw = await self._run(self._client.lrange(self._events_key(session_id), start, -1), _TEXTS)
         return [_read_event(item, session_id) for item in raw]
 
     async def get_messages(self, session_id: str, limit: int) -> list[dict]:
@@ -473,7 +500,9 @@ class RedisMemory:
         return _to_messages(await self._load(session_id), limit)
 
     async def list_sessions(self) -> list[dict]:
-        scored = await self._run(self._client.zrevrange(self._sessions_key, 0, -1, withscores=True))
+        scored = await self._run(
+            self._client.zrevrange(self._sessions_key, 0, -1, withscores=True), _SCORED
+        )
         if not scored:
             return []
         ids = [sid for sid, _ in scored]
@@ -481,7 +510,7 @@ class RedisMemory:
         pipe.hmget(self._created_key, ids)
         for sid in ids:
             pipe.llen(self._events_key(sid))
-        created, *counts = await self._run(pipe.execute())
+        created, *counts = await self._run(pipe.execute(), _listing(len(ids)))
         return [
             {
                 "session_id": sid,
@@ -498,7 +527,7 @@ class RedisMemory:
         return await self._load(session_id, limit)
 
     async def has_session(self, session_id: str) -> bool:
-        score = await self._run(self._client.zscore(self._sessions_key, session_id))
+        score = await self._run(self._client.zscore(self._sessions_key, session_id), _SCORE)
         return score is not None
 
     async def ping(self) -> None:
@@ -507,6 +536,63 @@ class RedisMemory:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+# --- reply shapes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a Redis reply must look like before it is used (`RedisMemory._run`)."""
+
+    what: str
+    fits: Callable[[Any], bool]
+
+
+#: The latest time `datetime` can show (a session's score is its last update, in seconds).
+_MAX_EPOCH = 253402300799.0
+
+
+def _is_epoch(value: Any) -> bool:
+    return isinstance(value, int | float) and 0 <= value <= _MAX_EPOCH
+
+
+_TEXTS = _Shape(
+    "a list of strings", lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v)
+)
+_SCORE = _Shape("a score", lambda v: v is None or _is_epoch(v))
+_SCORED = _Shape(
+    "a list of (session, time) pairs",
+    lambda v: (
+        isinstance(v, list)
+        and all(
+            isinstance(p, list | tuple)
+            and len(p) == 2
+            and isinstance(p[0], str)
+            and _is_epoch(p[1])
+            for p in v
+        )
+    ),
+)
+_TRANSACTION = _Shape(
+    "the transaction's five replies",
+    lambda v: isinstance(v, list) and len(v) == 5 and isinstance(v[-1], int),
+)
+
+
+def _listing(sessions: int) -> _Shape:
+    """Creation times, then event counts, of `sessions` sessions."""
+    return _Shape(
+        f"{sessions} creation times and {sessions} counts",
+        lambda v: (
+            isinstance(v, list)
+            and len(v) == sessions + 1
+            and isinstance(v[0], list)
+            and len(v[0]) == sessions
+            and all(c is None or isinstance(c, str) for c in v[0])
+            and all(isinstance(n, int) for n in v[1:])
+        ),
+    )
 
 
 # --- factory ----------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 The model API is a peer the runtime does not control; what it sends is checked here, field
 by field, before anything reaches the agentic loop or memory:
 
-* JSON is read without `NaN`/`Infinity` (not JSON; they become `null`), so no such value
-  ever reaches memory or a response.
+* JSON is read without `NaN`/`Infinity` (not JSON; they become `null`, as do numbers out
+  of a float's range such as `1e999`), so no such value ever reaches memory or a response.
 * Fields the runtime uses must have their OpenAI types (`choices` a list of objects,
   `message`/`delta` objects, `content` a string or text parts); anything else is a
   `ModelError` (502) that says which field was wrong.
@@ -44,8 +44,14 @@ def _no_constant(name: str) -> None:
     return None
 
 
+def _finite_or_none(text: str) -> float | None:
+    """A number out of a float's range (`1e999` reads as infinity): null, like `Infinity`."""
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
 #: One decoder for every answer (`json.loads` with options builds a new one per call).
-_decoder = json.JSONDecoder(parse_constant=_no_constant)
+_decoder = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_or_none)
 
 
 def loads(raw: bytes | str) -> Any:
@@ -209,7 +215,10 @@ class StreamReader:
         self.done = False
         self._json: list[bytes] | None = None
         self._decided = False
-        self._pending = b""
+        #: The line not yet ended, in the pieces it came in (joined once it ends: joining
+        #: it anew for every piece costs the square of its length).
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._size = 0
         self._head = b""  # the first bytes, for error messages
         self._chunks = 0
@@ -223,8 +232,10 @@ class StreamReader:
         if self._size > MAX_ANSWER_BYTES:
             raise ModelError(f"model API answer exceeds {MAX_ANSWER_BYTES} bytes")
         if not self._decided:
-            self._head = (self._head + piece)[:_SNIPPET]
-            start = self._head.lstrip()[:1]
+            # Leading blank lines (a server's heartbeats) say nothing: the head starts at
+            # the first other byte, however many there were.
+            self._head = (self._head + piece).lstrip()[:_SNIPPET]
+            start = self._head[:1]
             if not start:
                 return []
             self._decided = True
@@ -237,10 +248,17 @@ class StreamReader:
             return []
         if self.done:
             return []
-        data = self._pending + piece if self._pending else piece
+        if b"\n" not in piece:
+            self._pending.append(piece)
+            self._pending_size += len(piece)
+            if self._pending_size > MAX_LINE_BYTES:
+                raise ModelError(f"model API sent a stream line over {MAX_LINE_BYTES} bytes")
+            return []
+        data = b"".join((*self._pending, piece)) if self._pending else piece
         lines = data.split(b"\n")
-        self._pending = lines.pop()
-        if len(self._pending) > MAX_LINE_BYTES:
+        rest = lines.pop()
+        self._pending, self._pending_size = ([rest] if rest else []), len(rest)
+        if self._pending_size > MAX_LINE_BYTES:
             raise ModelError(f"model API sent a stream line over {MAX_LINE_BYTES} bytes")
         out: list[str] = []
         for line in lines:
@@ -312,9 +330,10 @@ class StreamReader:
                     f"event stream nor JSON: {snippet(raw)}"
                 ) from None
             return turn_from_completion(body)
-        if self._pending.startswith(b"data:"):  # a last line without its newline
-            self._data(self._pending[5:].strip(), [])
-            self._pending = b""
+        pending = b"".join(self._pending)
+        if pending.startswith(b"data:"):  # a last line without its newline
+            self._data(pending[5:].strip(), [])
+            self._pending, self._pending_size = [], 0
         if not self._chunks and not self.done:
             kind = self.content_type or "no content type"
             got = f": {snippet(self._head)}" if self._head.strip() else " (an empty body)"

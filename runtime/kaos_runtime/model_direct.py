@@ -121,7 +121,10 @@ def env_proxy(url: str) -> str | None:
 
 
 def encode(request: dict[str, Any]) -> bytes:
-    return json.dumps(request, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    """The request body; a lone surrogate (`\\ud800` from a client, a tool or a peer is
+    valid JSON, but not text UTF-8 can carry) goes as `?`, as the runtime's answers write it."""
+    text = json.dumps(request, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode("utf-8", "replace")
 
 
 class DirectBackend:

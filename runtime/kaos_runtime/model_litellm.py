@@ -112,7 +112,7 @@ class LiteLLMBackend:
 
     def _kwargs(self, request: dict[str, Any], timeout: float, call_id: str) -> dict[str, Any]:
         return {
-            **request,
+            **_encodable(request),
             "model": "openai/" + request["model"],
             "api_base": self.settings.model_api_base,
             "api_key": self.settings.model_api_key or PLACEHOLDER_KEY,
@@ -238,6 +238,27 @@ class LiteLLMBackend:
             self._client = None
 
 
+def _encodable(request: dict[str, Any]) -> dict[str, Any]:
+    """`request` as UTF-8 can carry it: a lone surrogate (`\\ud800` is valid JSON in what a
+    client, a tool or a peer sent) becomes `?`, as the direct client sends it. Otherwise
+    the OpenAI SDK fails to encode the body, which litellm reports as the server's 500."""
+    try:
+        json.dumps(request, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return _replaced(request)
+    return request
+
+
+def _replaced(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode()
+    if isinstance(value, dict):
+        return {key: _replaced(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item) for item in value]
+    return value
+
+
 # --- the guarded transport -------------------------------------------------------------
 
 
@@ -350,8 +371,15 @@ def _noting(call: _Call, connect_timeout: float) -> Iterator[None]:
 _ENVELOPE = {"id": "chatcmpl-kaos", "created": 0, "model": "model-api"}
 
 
+def _reencode(data: dict[str, Any]) -> bytes:
+    """An answer re-encoded for litellm, in ASCII: text the model API sent may hold a lone
+    surrogate (`\\ud800` is valid JSON), which UTF-8 cannot encode; escaped, it reaches
+    the runtime as it would through the direct client."""
+    return json.dumps(data).encode()
+
+
 def _event(data: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
+    return b"data: " + _reencode(data) + b"\n\n"
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -384,7 +412,7 @@ def _completion(turn: ModelTurn) -> bytes:
     }
     if turn.usage is not None:
         body["usage"] = turn.usage.as_dict()
-    return json.dumps(body, ensure_ascii=False).encode()
+    return _reencode(body)
 
 
 def _streaming(request: httpx.Request) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -74,6 +75,37 @@ def openai_tools(tools: list[Tool]) -> list[dict[str, Any]]:
     return [tool.openai() for tool in tools]
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
+#: Arguments are read without `NaN`/`Infinity` (not JSON, though Python writes them),
+#: numbers out of a float's range (`1e999`) and lone surrogates (`\ud800`, valid JSON but
+#: not text UTF-8 can carry): nothing after this (the SSE progress, the MCP client, a peer)
+#: could write such a value back.
+_arguments_decoder = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
+
+
+def loads_arguments(text: str) -> Any:
+    """Tool-call arguments as JSON (`ValueError` when they are not JSON that can be re-sent)."""
+    value = _arguments_decoder.decode(text)
+    if not text.isascii() or "\\u" in text:  # a surrogate comes from an escape or such text
+        try:
+            json.dumps(value, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise ValueError(
+                "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text"
+            ) from None
+    return value
+
+
 def parse_arguments(raw: str | dict[str, Any] | None) -> dict[str, Any]:
     """A tool call's arguments as a dict; raises ValueError with a model-readable reason."""
     if raw is None or raw == "":
@@ -81,7 +113,7 @@ def parse_arguments(raw: str | dict[str, Any] | None) -> dict[str, Any]:
     if isinstance(raw, dict):
         return raw
     try:
-        value = json.loads(raw)
+        value = loads_arguments(raw)
     except ValueError as exc:
         raise ValueError(f"arguments are not valid JSON ({exc}): {raw[:200]}") from None
     if value is None:
@@ -230,6 +262,11 @@ class _BlockEnd:
 #: The opening fence and its language tag, up to the end of the line or the JSON.
 _FENCE_HEADER = re.compile(r"```[^\S\n]*([A-Za-z_]*)[^\S\n]*")
 
+#: The most text held back as a possible tool call. More is no call (it is shown as text):
+#: what is held is searched again with every token, and a reply of megabytes held whole
+#: cost minutes of CPU (the event loop's, every other request waiting).
+MAX_HELD_CHARS = 64 * 1024
+
 
 class StringModeParser:
     """Separates string-mode tool calls from the text a model streams.
@@ -270,11 +307,11 @@ class StringModeParser:
         if self._state == "start":
             stripped = buf.lstrip()
             if not stripped:
-                return "", False
+                return self._wait("text")
             self._state = "bare" if stripped[0] in "{[" else "text"
             return "", True
         if self._state == "bare":
-            return "", False
+            return self._wait("text")
         if self._state in ("text", "other"):
             i = buf.find("```")
             if i < 0:
@@ -293,7 +330,7 @@ class StringModeParser:
             assert header is not None
             end = header.end()
             if end == len(buf):
-                return "", False  # the language tag may go on
+                return self._wait("other")  # the language tag may go on
             if buf[end] in "{[":  # JSON on the fence's line: ```json {"tool": ...}```
                 return self._open_body(end)
             if buf[end] == "\n":
@@ -309,23 +346,35 @@ class StringModeParser:
                 self._state = "text"
                 return buf[: close + 3], True
             if nl < 0:
-                return "", False
+                return self._wait("other")
             self._buf = buf[nl + 1 :]
             self._state = "other"
             return buf[: nl + 1], True
         if self._state == "body":
             j = self._block_end.find(buf)
             if j is None:
-                return "", False
+                if len(buf) - self._body_start <= MAX_HELD_CHARS:
+                    return "", False
+                self._buf = buf[self._body_start :]  # no call: the rest streams as text
+                self._state = "other"
+                return buf[: self._body_start], True
             block, inner = buf[: j + 3], buf[self._body_start : j]
             self._buf = buf[j + 3 :]
             self._state = "text"
-            calls = calls_from_json(inner)
+            calls = calls_from_json(inner) if len(inner) <= MAX_HELD_CHARS else []
             if calls:
                 self.calls.extend(calls)
                 return "", True
             return block, True
         raise AssertionError(self._state)
+
+    def _wait(self, otherwise: str) -> tuple[str, bool]:
+        """Hold what came so far for more, unless it is over `MAX_HELD_CHARS`: then read
+        it in state `otherwise` (as text: `text`, or `other`, a block that is no call)."""
+        if len(self._buf) <= MAX_HELD_CHARS:
+            return "", False
+        self._state = otherwise
+        return "", True
 
     def finish(self) -> str:
         buf, state = self._buf, self._state

@@ -481,6 +481,24 @@ def test_nan_is_not_json_and_gets_a_400(model, start_runtime):
     assert "NaN is not a JSON value" in _error(response)["message"]
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+@pytest.mark.parametrize("backend", ["direct", "litellm"])
+def test_a_lone_surrogate_in_a_request_reaches_the_model_replaced_not_a_500(
+    model, start_runtime, backend, stream
+):
+    """`\\ud800` is valid JSON, but no text UTF-8 can carry: the model gets `?` in its
+    place (as the runtime writes it in its own answers), and the client its answer."""
+    model.default = Reply.text("ok")
+    rt = start_runtime(model.url, MODEL_CLIENT=backend, MODEL_MAX_RETRIES=0)
+    body = b'{"stream": %s, "messages": [{"role": "user", "content": "hi \\ud800 there"}]}' % (
+        b"true" if stream else b"false"
+    )
+    response = _post(rt.url, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert "ok" in response.text
+    assert model.requests[-1]["messages"][-1]["content"] == "hi ? there"
+
+
 @pytest.mark.parametrize(
     "session_id", ["a\r\nX-Injected: yes", "tab\there", "nul\x00", "caf\u00e9", "\u2028"]
 )

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import json
 import signal
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -346,3 +348,120 @@ async def test_the_password_can_come_from_a_mounted_file(protected_redis, tmp_pa
     (tmp_path / "empty").write_text("\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="is empty"):
         _settings(protected_redis.port, MEMORY_REDIS_PASSWORD_FILE=str(tmp_path / "empty"))
+
+
+# --- /memory/* while Redis fails ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def silent_redis() -> Iterator[str]:
+    """A Redis that accepts connections (the kernel completes the handshake of a listening
+    socket) and never answers a byte."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+
+
+def refused_redis() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"redis://127.0.0.1:{sock.getsockname()[1]}/0"  # closed: refused
+
+
+MEMORY_PATHS = ("/memory/sessions", "/memory/events", "/memory/events?session_id=s")
+
+
+def _memory_errors(rt) -> list[tuple[int, dict]]:
+    return [(r.status_code, r.json()) for r in (httpx.get(rt.url + p) for p in MEMORY_PATHS)]
+
+
+def test_memory_endpoints_answer_502_when_redis_refuses(model, caplog) -> None:
+    from support.runtime_harness import InProcessRuntime, agent_env
+
+    url = refused_redis()
+    memory = RedisMemory(url, connect_timeout=0.5, timeout=0.5, breaker_failures=100)
+    with InProcessRuntime(agent_env(model.url, AGENT_NAME="mem-refused"), memory=memory) as rt:
+        for status, body in _memory_errors(rt):
+            assert status == 502, body
+            assert body["error"]["code"] == "memory_unavailable"
+            assert body["error"]["type"] == "upstream_error"
+            assert "redis memory at" in body["error"]["message"]
+    assert not [r for r in caplog.records if r.exc_info]  # one line each, no traceback
+
+
+def test_memory_endpoints_answer_504_when_redis_hangs_then_503_while_paused(model, caplog) -> None:
+    from support.runtime_harness import InProcessRuntime, agent_env
+
+    with silent_redis() as url:
+        memory = RedisMemory(url, connect_timeout=0.3, timeout=0.3, breaker_failures=3)
+        with InProcessRuntime(agent_env(model.url, AGENT_NAME="mem-silent"), memory=memory) as rt:
+            started = time.monotonic()
+            statuses = [status for status, _ in _memory_errors(rt)]
+            assert statuses == [504, 504, 504]  # each waited for its timeout
+            assert time.monotonic() - started < 5
+            for status, body in _memory_errors(rt):  # the breaker is open: no wait
+                assert status == 503, body
+                assert body["error"]["code"] == "memory_unavailable"
+                assert "failed 3 times in a row" in body["error"]["message"]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+@contextlib.contextmanager
+def lying_redis(reply: bytes) -> Iterator[str]:
+    """A server that speaks RESP and answers every command with `reply`, whatever was asked
+    (not Redis, or not quite: a proxy, another store on the port)."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    port: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while line := await reader.readline():
+                if line.startswith(b"*"):  # a command: its arguments, two lines each
+                    for _ in range(2 * int(line[1:])):
+                        await reader.readline()
+                    writer.write(reply)
+                    await writer.drain()
+        writer.close()
+
+    stopping: list[asyncio.Event] = []
+
+    async def main() -> None:
+        stopping.append(asyncio.Event())
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port.append(server.sockets[0].getsockname()[1])
+        ready.set()
+        await stopping[0].wait()
+        server.close()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        yield f"redis://127.0.0.1:{port[0]}/0"
+    finally:
+        loop.call_soon_threadsafe(stopping[0].set)
+        thread.join(10)
+
+
+@pytest.mark.parametrize("reply", [b":1\r\n", b"+OK\r\n", b"$3\r\nabc\r\n"])
+def test_memory_endpoints_answer_502_when_redis_sends_the_wrong_type(reply, model, caplog):
+    from support.runtime_harness import InProcessRuntime, agent_env
+    from support.scripted_model import Reply
+
+    model.default = Reply.text("answered")
+    with lying_redis(reply) as url:
+        memory = RedisMemory(url, connect_timeout=1, timeout=1, breaker_failures=100)
+        with InProcessRuntime(agent_env(model.url, AGENT_NAME="mem-lying"), memory=memory) as rt:
+            chat = httpx.post(
+                rt.url + "/v1/chat/completions",
+                json={"messages": [{"role": "user", "content": "q"}]},
+                timeout=30,
+            )
+            assert chat.status_code == 200  # memory is lost, the answer is not
+            for status, body in _memory_errors(rt):
+                assert status == 502, body
+                assert body["error"]["code"] == "memory_unavailable"
+                assert "was expected" in body["error"]["message"]
+    assert not [r for r in caplog.records if r.exc_info]

@@ -165,3 +165,40 @@ def test_the_prompt_lists_unusual_names_as_json_strings():
     lines = string_mode_prompt(tools).splitlines()
     assert "- add: Adds. Arguments: {}" in lines
     assert '- "a```b\\nc": Odd name. Arguments: {}' in lines
+
+
+def _tokens(text: str, size: int = 4) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "{" + "a" * 1_000_000,  # a bare JSON-looking reply, held to the end to be read
+        '```json\n{"tool": "echo", "arguments": {"text": "' + "a" * 1_000_000,
+        "```python" + "a" * 1_000_000,  # a fence line that never ends
+    ],
+    ids=["bare", "fenced", "fence-line"],
+)
+def test_a_megabyte_held_back_costs_milliseconds_not_minutes(reply):
+    """What may be a tool call is held back and searched again with every token: a reply
+    of a megabyte held whole cost 27 s of CPU (the event loop's). Past 64 KiB it is no
+    call: it is shown as text, and the rest streams through."""
+    import time
+
+    parser = StringModeParser()
+    started = time.process_time()
+    visible = "".join(parser.feed(token) for token in _tokens(reply)) + parser.finish()
+    elapsed = time.process_time() - started
+    assert visible == reply and parser.calls == []
+    assert elapsed < 3.0, f"{elapsed:.2f}s of CPU"
+
+
+def test_a_block_over_64_kib_is_text_whole_and_streamed_and_a_small_one_still_a_call():
+    big = '```json\n{"tool": "echo", "arguments": {"text": "' + "x" * 70_000 + '"}}\n```'
+    assert parse_string_mode(big) == (big, [])
+    assert _stream(big, list(range(0, len(big), 7))) == (big, [])
+    small = '```json\n{"tool": "echo", "arguments": {"text": "hi"}}\n```' + "y" * 100_000
+    for visible, calls in (parse_string_mode(small), _stream(small, [10, 50, 70_000])):
+        assert visible == "y" * 100_000
+        assert _calls(calls) == [("echo", {"text": "hi"})]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import httpx
 import openai
 import pytest
-from support.raw_upstream import FAULTS, RawUpstream
+from support.raw_upstream import FAULTS, MANY_TOOL_CALLS, RawUpstream
 from support.runtime_harness import InProcessRuntime, agent_env, openai_client
 
 TIMEOUT = 1.5  # MODEL_TIMEOUT_SECONDS of the runtimes here
@@ -65,6 +65,11 @@ EXPECTED: dict[str, tuple[Answer | Failure, Answer | Failure]] = {
     "message-string": _both(Failure(502, "is str, not an object")),
     "odd-usage": (Answer("usage is odd", usage=(7, 2)), Answer("usage is odd")),
     "arguments-object": _both(Answer("tool result seen")),
+    "arguments-nan": _both(Answer("tool result seen")),
+    "arguments-overflow": _both(Answer("tool result seen")),
+    "many-tool-calls": _both(Answer("tool result seen")),
+    "lone-surrogate": _both(Answer("lone ? surrogate")),  # written as UTF-8 can hold it
+    "blank-lines-first": _both(Answer("blank lines first")),
     "nan": (Answer("NaN survived", usage=(0, 0)), Answer("NaN survived")),
     "hang": _both(Failure(504, "did not answer within 1.5s")),
     "trickle": _both(Failure(504, "did not answer within 1.5s")),
@@ -78,6 +83,14 @@ EXPECTED: dict[str, tuple[Answer | Failure, Answer | Failure]] = {
         Failure(502, "received 141 of 283 bytes"),
         Failure(502, "stream ended before the answer was complete", streamed_after_content=True),
     ),
+}
+
+
+#: fault -> the tool call's arguments as memory records them
+RECORDED_ARGUMENTS = {
+    "arguments-object": {"q": "x"},  # sent as an object, recorded as the object it was
+    "arguments-nan": '{"q": NaN}',  # not JSON: recorded as the text it was
+    "arguments-overflow": {"q": None},  # 1e999: out of range, read as null (as NaN is)
 }
 
 
@@ -128,8 +141,24 @@ def ask(rt: InProcessRuntime, content: str, session: str, stream: bool) -> tuple
         return "error", (200, exc.body)
 
 
+def assert_only_the_first_calls_ran(upstream: RawUpstream, events: list[dict]) -> None:
+    """A step runs at most 64 tool calls; the model reads why the others were not run
+    (each call still has its result: OpenAI requires one per call)."""
+    assert sum(e["type"] == "tool_call" for e in events) == 64
+    assert sum(e["type"] == "tool_result" for e in events) == 64
+    results = [m for m in upstream.requests[-1].body["messages"] if m["role"] == "tool"]
+    assert len(results) == MANY_TOOL_CALLS
+    assert all(r["content"].startswith("Error: unknown tool 'lookup'") for r in results[:64])
+    assert all(r["content"] == results[64]["content"] for r in results[64:])
+    assert results[64]["content"] == (
+        "Error: not run: this step asked for 1000 tool calls and at most 64 run in one step; "
+        "ask for the others in the next step"
+    )
+
+
 def events_of(rt: InProcessRuntime, session: str) -> list[dict]:
-    response = httpx.get(rt.url + "/memory/events", params={"session_id": session}, timeout=10)
+    params = {"session_id": session, "limit": 10000}
+    response = httpx.get(rt.url + "/memory/events", params=params, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()["events"]
 
@@ -162,9 +191,11 @@ def test_upstream_fault(fault, stream, runtime, upstream, caplog):
         assert events[0]["type"] == "user_message"
         assert events[-1]["type"] == "agent_response"
         assert events[-1]["content"] == expected.content
-        if fault == "arguments-object":  # sent as an object, recorded as the object it was
+        if fault == "many-tool-calls":
+            assert_only_the_first_calls_ran(upstream, events)
+        if fault in RECORDED_ARGUMENTS:  # what the model sent, as JSON can hold it
             call = next(e for e in events if e["type"] == "tool_call")
-            assert call["content"] == {"name": "lookup", "arguments": {"q": "x"}}
+            assert call["content"] == {"name": "lookup", "arguments": RECORDED_ARGUMENTS[fault]}
     else:
         assert kind == "error", outcome
         status, body = outcome

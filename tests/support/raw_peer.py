@@ -9,7 +9,10 @@ task text, so a test can tell whose answer a caller got, unless the task is
 Faults: `two-in-one` (a second response in the same packet as the answer), `stray-after`
 (a second response 50 ms after the answer, on the same connection), `garbage-after`
 (bytes that are not HTTP after the answer), `hang` (never answers), `close-mid` (closes
-half-way through the body). Every connection is counted, so a test can see reuse.
+half-way through the body), `huge` (a valid answer of over 32 MiB), `endless` (a body
+that never ends), `content-json` (OpenAI API only: the message's `content` is
+`<words>` read as JSON, e.g. a number). `RawPeer(card=...)` serves that card instead
+(whatever it holds). Every connection is counted, so a test can see reuse.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import threading
 from typing import Any
 
 STRAY = "STRAY answer meant for nobody"
+#: The text of the `huge` fault's answer: just over the 32 MiB a peer's answer may take.
+HUGE = 32 * 1024 * 1024 + 1
 
 
 def _response(status: int, body: bytes, content_type: str = "application/json") -> bytes:
@@ -32,8 +37,9 @@ def _response(status: int, body: bytes, content_type: str = "application/json") 
 
 
 class RawPeer:
-    def __init__(self, a2a: bool) -> None:
+    def __init__(self, a2a: bool, card: Any = None) -> None:
         self.a2a = a2a
+        self.card_body = card
         self.port = 0
         self.connections = 0
         #: The connections (by number) that carried a delegation (POST); card fetches
@@ -49,6 +55,8 @@ class RawPeer:
 
     # -- answers --------------------------------------------------------------------------
     def card(self) -> bytes:
+        if self.card_body is not None:
+            return _response(200, json.dumps(self.card_body).encode())
         card = {
             "name": "raw",
             "description": "A raw peer.",
@@ -63,7 +71,7 @@ class RawPeer:
         }
         return _response(200, json.dumps(card).encode())
 
-    def answer(self, body: Any, text: str) -> bytes:
+    def answer(self, body: Any, text: Any) -> bytes:
         if not self.a2a:
             message = {"role": "assistant", "content": text}
             data = {
@@ -103,7 +111,9 @@ class RawPeer:
                 raw = await reader.readexactly(int(headers.get("content-length", "0")))
                 method, path, _ = line.split(" ", 2)
                 if method == "GET":
-                    found = self.a2a and path.startswith("/.well-known/")
+                    found = (self.a2a or self.card_body is not None) and path.startswith(
+                        "/.well-known/"
+                    )
                     writer.write(self.card() if found else _response(404, b""))
                     await writer.drain()
                     continue
@@ -116,14 +126,15 @@ class RawPeer:
                     await writer.drain()
                     continue
                 name, _, words = text.removeprefix("fault:").partition(" ")
-                if not await self._fault(name, writer, reader, self.answer(body, words), body):
+                if not await self._fault(name, words, writer, reader, body):
                     return
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             return
         finally:
             writer.close()
 
-    async def _fault(self, name: str, writer, reader, answer: bytes, body: Any) -> bool:
+    async def _fault(self, name: str, words: str, writer, reader, body: Any) -> bool:
+        answer = self.answer(body, words)
         stray = self.answer(body, STRAY)
         if name == "two-in-one":
             writer.write(answer + stray)
@@ -138,6 +149,20 @@ class RawPeer:
             with contextlib.suppress(Exception):
                 await reader.read()
             return False
+        elif name == "huge":  # a valid answer, a little over what a peer may send
+            writer.write(self.answer(body, "x" * HUGE))
+        elif name == "endless":  # a body that never ends (until the client goes away)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            piece = b" " * (1 << 20)
+            while True:  # 100 MB/s at most: the test machine is shared
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await writer.drain()
+                await asyncio.sleep(0.01)
+        elif name == "content-json" and not self.a2a:
+            writer.write(self.answer(body, json.loads(words)))
         elif name == "close-mid":
             writer.write(answer[: len(answer) - 20])
             await writer.drain()

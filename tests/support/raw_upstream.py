@@ -27,7 +27,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FAULTS", "RawUpstream", "Request", "completion", "response", "sse"]
+__all__ = [
+    "FAULTS",
+    "MANY_TOOL_CALLS",
+    "RawUpstream",
+    "Request",
+    "completion",
+    "response",
+    "sse",
+]
 
 
 @dataclass
@@ -435,6 +443,86 @@ async def arguments_object(conn: Connection, req: Request) -> bool:
     return True
 
 
+async def _tool_call_raw(conn: Connection, req: Request, arguments: bytes) -> None:
+    """A call of `lookup` whose `arguments` are the raw JSON bytes given."""
+    call = b'{"id": "call_raw", "type": "function", "function": {"name": "lookup", "arguments": '
+    call += arguments + b"}}"
+    if req.stream:
+        body = (
+            event(delta_chunk({"role": "assistant"}))
+            + b'data: {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, '
+            + call[1:]
+            + b"]}}]}\n\n"
+            + event(delta_chunk({}, "tool_calls"))
+            + b"data: [DONE]\n\n"
+        )
+        await conn.send(response(body=body, content_type="text/event-stream"))
+    else:
+        body = (
+            b'{"choices": [{"index": 0, "message": {"role": "assistant", "content": null, '
+            b'"tool_calls": [' + call + b']}, "finish_reason": "tool_calls"}]}'
+        )
+        await conn.send(response(body=body))
+
+
+async def arguments_nan(conn: Connection, req: Request) -> bool:
+    """Tool-call arguments (a JSON string, as usual) that hold `NaN`, as Python writes it."""
+    await _tool_call_raw(conn, req, json.dumps('{"q": NaN}').encode())
+    return True
+
+
+async def arguments_overflow(conn: Connection, req: Request) -> bool:
+    """Tool-call arguments sent as an object holding a number no float can hold."""
+    await _tool_call_raw(conn, req, b'{"q": 1e999}')
+    return True
+
+
+#: How many tool calls the `many-tool-calls` fault asks for in one answer.
+MANY_TOOL_CALLS = 1000
+
+
+async def many_tool_calls(conn: Connection, req: Request) -> bool:
+    """One answer asking for a thousand tool calls (it could be 400,000 in 32 MiB)."""
+    calls = [
+        {"id": f"call_{i}", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+        for i in range(MANY_TOOL_CALLS)
+    ]
+    if req.stream:
+        indexed = [{"index": i, **call} for i, call in enumerate(calls)]
+        body = (
+            event(delta_chunk({"role": "assistant", "tool_calls": indexed}))
+            + event(delta_chunk({}, "tool_calls"))
+            + b"data: [DONE]\n\n"
+        )
+        await conn.send(response(body=body, content_type="text/event-stream"))
+    else:
+        body_ = completion(None)
+        body_["choices"][0]["message"]["tool_calls"] = calls
+        body_["choices"][0]["finish_reason"] = "tool_calls"
+        await conn.send(response(body=json.dumps(body_).encode()))
+    return True
+
+
+async def lone_surrogate(conn: Connection, req: Request) -> bool:
+    """Content holding `\\ud800`, a lone UTF-16 surrogate: valid JSON, not encodable text
+    (Python's json.dumps writes one for a str that holds it)."""
+    text = "lone \ud800 surrogate"
+    if req.stream:
+        await conn.send(response(body=sse([text[:7], text[7:]]), content_type="text/event-stream"))
+    else:
+        await conn.send(response(body=json.dumps(completion(text)).encode()))
+    return True
+
+
+async def blank_lines_first(conn: Connection, req: Request) -> bool:
+    """The answer after 256 blank lines (a server's heartbeats while its model loads)."""
+    words = ["blank ", "lines ", "first"]
+    body = sse(words) if req.stream else json.dumps(completion("".join(words))).encode()
+    content_type = "text/event-stream" if req.stream else "application/json"
+    await conn.send(response(body=b"\n" * 256 + body, content_type=content_type))
+    return True
+
+
 async def nan_values(conn: Connection, req: Request) -> bool:
     """`NaN`/`Infinity` (not JSON, but Python writes them) in usage, logprobs and extras."""
     usage = '{"prompt_tokens": NaN, "completion_tokens": Infinity, "total_tokens": -Infinity}'
@@ -547,6 +635,11 @@ FAULTS: dict[str, Play] = {
     "message-string": message_string,
     "odd-usage": odd_usage,
     "arguments-object": arguments_object,
+    "arguments-nan": arguments_nan,
+    "arguments-overflow": arguments_overflow,
+    "many-tool-calls": many_tool_calls,
+    "lone-surrogate": lone_surrogate,
+    "blank-lines-first": blank_lines_first,
     "nan": nan_values,
     "hang": hang,
     "trickle": trickle,

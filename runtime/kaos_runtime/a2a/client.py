@@ -10,7 +10,7 @@ The request is streamed (`message/stream`) when the card offers streaming, so th
 is known from the first event: when our own request is canceled, the peer's task is
 canceled too (`tasks/cancel`, in the background). It goes to the peer's configured base
 URL, not the card's URL (which may be an external gateway address). Connections are never
-reused (see `delegation.py`).
+reused and answers are bounded (see `peer_http.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from a2a.utils.errors import A2AError
 from google.protobuf import json_format
 
 from ..budget import calls_reported
+from ..peer_http import AnswerTooLarge
 from ..tools import ToolOutcome
 from . import wire
 
@@ -100,18 +101,20 @@ async def send(
         raise
     except A2AClientTimeoutError:  # the peer may still be spending its share
         return ToolOutcome(False, f"agent '{name}' did not answer in time", model_calls=granted)
-    except A2AError as exc:  # refused before any task ran (a JSON-RPC error)
-        return ToolOutcome(False, f"agent '{name}' refused the task: {exc.message}")
-    except A2AClientError as exc:
+    except A2AClientError as exc:  # a subclass of A2AError: caught first
         cause = exc.__cause__
         spent = 0 if isinstance(cause, httpx.ConnectError) else granted
-        if isinstance(cause, httpx.HTTPStatusError):
+        if isinstance(cause, AnswerTooLarge):
+            detail = f"sent an {cause}"
+        elif isinstance(cause, httpx.HTTPStatusError):
             detail = f"failed ({cause.response.status_code})"
         elif isinstance(cause, httpx.TransportError):
             detail = f"is unreachable: {cause or type(cause).__name__}"
         else:
             detail = f"sent an unexpected answer: {exc}"
         return ToolOutcome(False, f"agent '{name}' {detail}", model_calls=spent)
+    except A2AError as exc:  # refused before any task ran (a JSON-RPC error)
+        return ToolOutcome(False, f"agent '{name}' refused the task: {exc.message}")
     except Exception as exc:  # a body the SDK could not read as A2A
         reason = str(exc)[:200] or type(exc).__name__
         return ToolOutcome(

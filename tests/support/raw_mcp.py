@@ -1,0 +1,140 @@
+"""An MCP server written byte by byte on a loopback socket: the fault injector's tool server.
+
+`RawMcp` speaks just enough of MCP's streamable HTTP (`POST /mcp`, one JSON-RPC message per
+request, answered with a JSON body; `GET` is 405, notifications 202) for a client to
+initialize, list the tools and call them, with no SDK on the server side: what it answers
+is whatever the test scripted, valid MCP or not.
+
+Tools: `echo(text)`. A call answers `text` as a text block, unless `text` is
+`fault:<name>`: then the JSON-RPC `result` is `results[<name>]` exactly as given, or, when
+that is `ENDLESS`, a JSON body that never ends (until the client goes away).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any
+
+#: A result that is a body without end (blanks, 1 MiB every 10 ms).
+ENDLESS = object()
+
+ECHO = {
+    "name": "echo",
+    "description": "Echo the text back.",
+    "inputSchema": {
+        "type": "object",
+        "properties": {"text": {"type": "string"}},
+        "required": ["text"],
+    },
+}
+
+
+def _response(status: str, body: bytes = b"", content_type: str = "application/json") -> bytes:
+    head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n"
+    if body:
+        head += f"Content-Type: {content_type}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+class RawMcp:
+    def __init__(self, results: dict[str, Any]) -> None:
+        self.results = results
+        self.port = 0
+        #: JSON-RPC methods received, in order.
+        self.methods: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _result(self, message: dict[str, Any]) -> Any:
+        method = message["method"]
+        if method == "initialize":
+            return {
+                "protocolVersion": message["params"]["protocolVersion"],
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "raw", "version": "1"},
+            }
+        if method == "tools/list":
+            return {"tools": [ECHO]}
+        if method == "tools/call":
+            text = str((message["params"].get("arguments") or {}).get("text", ""))
+            if text.startswith("fault:"):
+                return self.results[text.removeprefix("fault:")]
+            return {"content": [{"type": "text", "text": text}], "isError": False}
+        return {}
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                line, *fields = head.decode("latin-1").split("\r\n")
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (f.partition(":") for f in fields if f)
+                }
+                raw = await reader.readexactly(int(headers.get("content-length", "0")))
+                if not line.startswith("POST "):
+                    writer.write(_response("405 Method Not Allowed"))
+                elif "id" not in (message := json.loads(raw)):
+                    writer.write(_response("202 Accepted"))  # a notification
+                elif self._result(message) is ENDLESS:
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n"
+                    )
+                    piece = b" " * (1 << 20)
+                    while True:  # 100 MB/s at most: the test machine is shared
+                        writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        await writer.drain()
+                        await asyncio.sleep(0.01)
+                else:
+                    self.methods.append(message["method"])
+                    answer = {
+                        "jsonrpc": "2.0",
+                        "id": message["id"],
+                        "result": self._result(message),
+                    }
+                    writer.write(_response("200 OK", json.dumps(answer).encode()))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            return
+        finally:
+            writer.close()
+
+    def start(self) -> RawMcp:
+        ready = threading.Event()
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+            self.port = server.sockets[0].getsockname()[1]
+            ready.set()
+            await self._stop.wait()
+            server.close()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(main())
+
+        self._thread = threading.Thread(target=run, name="raw-mcp", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("raw MCP server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> RawMcp:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
