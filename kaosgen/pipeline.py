@@ -607,7 +607,7 @@ def _compile(
         result.output_dir = Path(output) if output else configured
         # Never read rendered output back as input: neither -o DIR nor the configured one.
         exclude = [result.output_dir, configured]
-        _check_output_dir(loaded, configured, inputs, diags)
+        _check_output_dir(loaded, configured, inputs, diags, overridden=output is not None)
     # load
     progress("reading files", 0, 0)
     load = load_paths(inputs, exclude=exclude, ignored=loaded.ignored if loaded else None)
@@ -668,20 +668,48 @@ def _compile(
 
 
 def _check_output_dir(
-    loaded: LoadedProject, configured: Path, inputs: list[str], diags: Diagnostics
+    loaded: LoadedProject,
+    configured: Path,
+    inputs: list[str],
+    diags: Diagnostics,
+    *,
+    overridden: bool = False,
 ) -> None:
-    """`output:` in kaosgen.yaml may not be, or contain, an input directory."""
+    """`output:` in kaosgen.yaml may not be, or contain, an input directory, nor be (or
+    be inside) a file: validate must refuse what render cannot write (`overridden`: -o
+    names another directory to write)."""
     from kaosgen.inputs import output_overlap
 
+    if loaded.document is None:
+        return
+    where = loaded.document.location(("output",))
     overlap = output_overlap(configured, [*inputs, str(loaded.root)])
-    if overlap is not None and loaded.document is not None:
+    if overlap is not None:
         diags.error(
             "output-dir",
             f"the output directory {loaded.project.output!r} is or contains the input directory {overlap!r}: "
             "a render would read its own output back",
-            loaded.document.location(("output",)),
+            where,
             hint="render into a directory of its own, such as `output: deploy`",
         )
+    blocker = None if overridden else _not_a_directory(configured)
+    if blocker is not None:
+        diags.error(
+            "output-dir",
+            f"the output directory {loaded.project.output!r} cannot be created: "
+            f"{blocker.as_posix()} exists and is not a directory",
+            where,
+            hint="render into a directory of its own, such as `output: deploy`",
+        )
+
+
+def _not_a_directory(path: Path) -> Path | None:
+    """The path, or its nearest existing ancestor, when that exists and is not a
+    directory (a file, a device, a dangling link): nothing can be written there."""
+    for candidate in (path, *path.parents):
+        if os.path.lexists(candidate):
+            return None if candidate.is_dir() else candidate
+    return None
 
 
 def _relative(path: Path) -> Path:

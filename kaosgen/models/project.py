@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from kaos_contract.version import kaosgen_version
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from kaosgen.imageref import Digest, ImageRef, TaggedImageRef
 from kaosgen.models.common import (
@@ -275,10 +276,23 @@ class DiagnosticSettings(KaosModel):
     )
 
 
+def _file_system_path(value: str) -> str:
+    """No file system holds a NUL byte in a name: refuse it here, with the line, rather
+    than fail on it when the path is first used."""
+    if "\x00" in value:
+        raise PydanticCustomError(
+            "path_nul",
+            "a path cannot contain a NUL character (\\0): no file system allows it; remove it",
+        )
+    return value
+
+
 class Project(KaosModel):
     api_version: Literal["kaosgen.dev/v1alpha1"] = "kaosgen.dev/v1alpha1"
     kind: Literal["Project"] = "Project"
-    output: str = Field("deploy", description="Output directory, relative to kaosgen.yaml.")
+    output: Annotated[str, AfterValidator(_file_system_path)] = Field(
+        "deploy", description="Output directory, relative to kaosgen.yaml."
+    )
     exclude: list[str] = Field(
         default_factory=list,
         description="Paths that are not input, as .gitignore patterns relative to kaosgen.yaml "

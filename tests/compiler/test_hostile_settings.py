@@ -1,0 +1,107 @@
+"""Settings `validate` used to accept although render, Kubernetes or Flux refuse them (or
+that crashed kaosgen): each is now an error at its file, line and column, and render
+writes nothing.
+
+Found by fuzzing the CLI from outside: an `output:` with a NUL byte (a traceback), an
+`output:` that is a file or lies under one (render failed with no location), and values
+rendered verbatim into objects the API server or the kubelet refuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support.compiler import assert_no_traceback, run_kaosgen, validate_json
+
+RESOURCES = """\
+apiVersion: kaos.tools/v1alpha1
+kind: ModelAPI
+metadata: {name: llm}
+spec: {mode: Hosted, hostedConfig: {model: "smollm2:135m"}}
+---
+apiVersion: kaos.tools/v1alpha1
+kind: Agent
+metadata: {name: a}
+spec:
+  modelAPI: llm
+  model: "smollm2:135m"
+"""
+MARK = "⟦⟧"
+
+
+@dataclass
+class Case:
+    id: str
+    #: The file holding the marker `⟦⟧` (where the error must point), and its text.
+    file: str
+    text: str
+    rule: str
+    message: str
+    #: Extra files (name -> text) the case needs besides kaosgen.yaml and resources.yaml.
+    extra: dict[str, str] | None = None
+
+
+def _project(body: str) -> str:
+    return "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n" + body
+
+
+CASES = [
+    Case(
+        "output-with-a-nul-byte",
+        "kaosgen.yaml",
+        _project(f'output: {MARK}"a\\0b"\n'),
+        "schema-type",
+        "output: a path cannot contain a NUL character (\\0): no file system allows it; "
+        "remove it (got 'a\\x00b')",
+    ),
+    Case(
+        "output-is-a-file",
+        "kaosgen.yaml",
+        _project(f"output: {MARK}notes.txt\n"),
+        "output-dir",
+        "the output directory 'notes.txt' cannot be created: notes.txt exists and is not "
+        "a directory",
+        extra={"notes.txt": "not yaml\n"},
+    ),
+    Case(
+        "output-under-a-file",
+        "kaosgen.yaml",
+        _project(f"output: {MARK}notes.txt/deploy\n"),
+        "output-dir",
+        "the output directory 'notes.txt/deploy' cannot be created: notes.txt exists and is "
+        "not a directory",
+        extra={"notes.txt": "not yaml\n"},
+    ),
+]
+
+
+def _write(case: Case, root: Path) -> tuple[int, int]:
+    """Write the case's files; return the marker's line and column (1-based)."""
+    files = {"kaosgen.yaml": _project(""), "resources.yaml": RESOURCES, **(case.extra or {})}
+    files[case.file] = case.text
+    for name, text in files.items():
+        (root / name).write_text(text.replace(MARK, ""), encoding="utf-8")
+    before = case.text[: case.text.index(MARK)]
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_validate_reports_it_where_it_is(case: Case, tmp_path: Path) -> None:
+    line, column = _write(case, tmp_path)
+    code, diagnostics = validate_json(".", cwd=tmp_path)
+    assert code == 1
+    found = [(d["file"], d["line"], d["column"], d["rule"], d["message"]) for d in diagnostics]
+    assert (case.file, line, column, case.rule, case.message) in found, found
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_render_refuses_it_and_writes_nothing(case: Case, tmp_path: Path) -> None:
+    _write(case, tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = run_kaosgen("render", ".", cwd=tmp_path)
+    assert_no_traceback(result)
+    assert result.exit_code == 1, result.output
+    assert f"{case.file}:" in result.stderr and f"[{case.rule}]" in result.stderr
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
