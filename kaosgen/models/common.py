@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from kaosgen.imageref import ImageRef
 
@@ -17,6 +19,29 @@ DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-
 Replicas = Annotated[int, Field(ge=0, le=2**31 - 1)]
 #: A TCP/UDP port number.
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+#: What the API server accepts as an environment variable name: printable ASCII but `=`
+#: (Kubernetes' relaxed rule, the default since 1.32; older clusters want a C identifier).
+ENV_VAR_NAME_PATTERN = r"^[ -<>-~]+$"
+_ENV_VAR_NAME = re.compile(ENV_VAR_NAME_PATTERN)
+
+
+def _env_var_name(value: str) -> str:
+    if not _ENV_VAR_NAME.match(value):
+        raise PydanticCustomError(
+            "env_var_name",
+            "an environment variable name is printable ASCII without '=' (the API server "
+            "refuses the Deployment otherwise); use letters, digits and '_'",
+        )
+    return value
+
+
+#: An environment variable name, checked as the API server checks it.
+EnvVarName = Annotated[
+    str,
+    AfterValidator(_env_var_name),
+    Field(json_schema_extra={"pattern": ENV_VAR_NAME_PATTERN}),
+]
 
 
 class KaosModel(BaseModel):
@@ -71,7 +96,7 @@ class EnvVarSource(KaosModel):
 
 
 class EnvVar(KaosModel):
-    name: Annotated[str, StringConstraints(min_length=1)]
+    name: EnvVarName
     value: str | None = None
     value_from: EnvVarSource | None = None
 

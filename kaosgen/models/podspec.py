@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from kaosgen.imageref import ImageRef
-from kaosgen.models.common import Port
+from kaosgen.models.common import EnvVarName, Port
 
 
 class _Open(BaseModel):
@@ -68,7 +68,7 @@ class SecurityContext(_Open):
 
 
 class EnvVar(_Open):
-    name: str
+    name: EnvVarName
     value: str | None = None
     value_from: dict[str, Any] | None = None
 

@@ -16,6 +16,7 @@ from kaosgen.imageref import Digest, ImageRef, TaggedImageRef
 from kaosgen.models.common import (
     DNS1123_LABEL,
     DNS1123_SUBDOMAIN,
+    EnvVarName,
     KaosModel,
     Replicas,
     ResourceRequirements,
@@ -33,7 +34,7 @@ class McpRuntimeImage(KaosModel):
     args: list[str] | None = Field(
         None, description="Container args; `{params}` in an item is replaced by spec.params."
     )
-    params_env: str | None = Field(
+    params_env: EnvVarName | None = Field(
         None, description="Pass spec.params in this environment variable instead of args."
     )
     http_health: bool = Field(

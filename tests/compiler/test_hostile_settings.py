@@ -77,6 +77,43 @@ CASES = [
 ]
 
 
+ENV_NAME = (
+    "an environment variable name is printable ASCII without '=' (the API server refuses "
+    "the Deployment otherwise); use letters, digits and '_'"
+)
+CASES += [
+    Case(
+        "env-var-name-with-equals",
+        "resources.yaml",
+        RESOURCES + f"  container: {{env: [{{name: {MARK}A=B, value: x}}]}}\n",
+        "schema-type",
+        f"spec.container.env[0].name: {ENV_NAME} (got 'A=B')",
+    ),
+    Case(
+        "env-var-name-with-a-line-break",
+        "resources.yaml",
+        RESOURCES + f'  container: {{env: [{{name: {MARK}"A\\nB", value: x}}]}}\n',
+        "schema-type",
+        f"spec.container.env[0].name: {ENV_NAME} (got 'A\\nB')",
+    ),
+    Case(
+        "env-var-name-in-a-pod-spec-container",
+        "resources.yaml",
+        RESOURCES
+        + f"  podSpec: {{containers: [{{name: agent, env: [{{name: {MARK}'X=1', value: x}}]}}]}}\n",
+        "schema-type",
+        f"spec.podSpec.containers[0].env[0].name: {ENV_NAME} (got 'X=1')",
+    ),
+    Case(
+        "mcp-runtime-params-env",
+        "kaosgen.yaml",
+        _project(f"images:\n  mcpRuntimes:\n    x: {{image: 'a/b:1', paramsEnv: {MARK}'P=Q'}}\n"),
+        "schema-type",
+        f"images.mcpRuntimes.x.paramsEnv: {ENV_NAME} (got 'P=Q')",
+    ),
+]
+
+
 def _write(case: Case, root: Path) -> tuple[int, int]:
     """Write the case's files; return the marker's line and column (1-based)."""
     files = {"kaosgen.yaml": _project(""), "resources.yaml": RESOURCES, **(case.extra or {})}
