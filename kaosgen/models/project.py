@@ -12,7 +12,7 @@ from kaos_contract.version import kaosgen_version
 from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from kaosgen.imageref import Digest, ImageRef, TaggedImageRef
+from kaosgen.imageref import Digest, ImageRef, Registry, TaggedImageRef
 from kaosgen.models.common import (
     DNS1123_LABEL,
     DNS1123_SUBDOMAIN,
@@ -202,7 +202,7 @@ class Environment(KaosModel):
     images: dict[Literal["agent", "mcpServer", "litellm", "ollama"], ImageRef] = Field(
         default_factory=dict, description="Per-environment image overrides."
     )
-    registry: str | None = Field(
+    registry: Registry | None = Field(
         None, description="Rewrite every workload image to this registry (mirrors, air-gaps)."
     )
     resources: WorkloadResources | None = None

@@ -113,6 +113,25 @@ CASES += [
     ),
 ]
 
+CASES += [
+    Case(
+        "registry-that-is-no-registry",
+        "kaosgen.yaml",
+        _project(f"environments:\n  dev:\n    registry: {MARK}'Mirror Host!'\n"),
+        "schema-type",
+        "environments.dev.registry: not a registry: expected host[:port][/path] "
+        "(`mirror.example.com/kaos`), which every image name is moved under (got 'Mirror Host!')",
+    ),
+    Case(
+        "registry-that-is-a-slash",
+        "kaosgen.yaml",
+        _project(f"environments:\n  dev:\n    registry: {MARK}/\n"),
+        "schema-type",
+        "environments.dev.registry: not a registry: expected host[:port][/path] "
+        "(`mirror.example.com/kaos`), which every image name is moved under (got '/')",
+    ),
+]
+
 
 def _write(case: Case, root: Path) -> tuple[int, int]:
     """Write the case's files; return the marker's line and column (1-based)."""
