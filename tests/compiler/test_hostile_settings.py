@@ -132,6 +132,55 @@ CASES += [
     ),
 ]
 
+CASES += [
+    Case(
+        "flux-git-url-scp-like",
+        "kaosgen.yaml",
+        _project(f"gitops:\n  repository: {{url: {MARK}'git@github.com:o/r.git'}}\n  flux: {{}}\n"),
+        "gitops-source",
+        "environment 'default': Flux's GitRepository takes an http://, https:// or ssh:// "
+        "URL, not 'git@github.com:o/r.git' (the API server refuses the object)",
+    ),
+    Case(
+        "flux-git-url-of-an-environment",
+        "kaosgen.yaml",
+        _project(
+            "gitops:\n  repository: {url: 'https://example.com/r.git'}\n  flux: {}\n"
+            "environments:\n  dev:\n    gitops:\n"
+            f"      flux: {{source: {{url: {MARK}'example.com/r.git'}}}}\n"
+        ),
+        "gitops-source",
+        "environment 'dev': Flux's GitRepository takes an http://, https:// or ssh:// "
+        "URL, not 'example.com/r.git' (the API server refuses the object)",
+    ),
+    Case(
+        "flux-target-namespace-too-long",
+        "kaosgen.yaml",
+        _project(
+            "gitops:\n  repository: {url: 'https://example.com/r.git'}\n"
+            f"  flux: {{targetNamespace: {MARK}{'n' * 64}}}\n"
+        ),
+        "schema-length",
+        f"gitops.flux.targetNamespace: string should have at most 63 characters (got '{'n' * 64}')",
+    ),
+]
+
+
+def test_the_hint_rewrites_an_scp_like_url(tmp_path: Path) -> None:
+    _write(CASES[[c.id for c in CASES].index("flux-git-url-scp-like")], tmp_path)
+    _, diagnostics = validate_json(".", cwd=tmp_path)
+    assert [d["hint"] for d in diagnostics] == ["write it as ssh://git@github.com/o/r.git"]
+
+
+def test_argo_cd_alone_takes_an_scp_like_url(tmp_path: Path) -> None:
+    (tmp_path / "kaosgen.yaml").write_text(
+        _project("gitops:\n  repository: {url: 'git@github.com:o/r.git'}\n  argocd: {}\n"),
+        encoding="utf-8",
+    )
+    (tmp_path / "resources.yaml").write_text(RESOURCES, encoding="utf-8")
+    code, diagnostics = validate_json(".", cwd=tmp_path)
+    assert (code, [d for d in diagnostics if d["severity"] == "error"]) == (0, [])
+
 
 def _write(case: Case, root: Path) -> tuple[int, int]:
     """Write the case's files; return the marker's line and column (1-based)."""
