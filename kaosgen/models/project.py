@@ -100,15 +100,28 @@ class WorkloadResources(KaosModel):
     )
 
 
+#: A Gateway API hostname (its CRDs' pattern): a DNS name, optionally `*.`-prefixed.
+Hostname = Annotated[
+    str,
+    Field(
+        pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        min_length=1,
+        max_length=253,
+    ),
+]
+
+
 class ParentRef(KaosModel):
-    name: str = Field(description="The Gateway's name.")
-    namespace: str | None = Field(
+    """The Gateway the routes attach to (checked as the HTTPRoute CRD checks parentRefs)."""
+
+    name: str = Field(min_length=1, max_length=253, description="The Gateway's name.")
+    namespace: Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)] | None = Field(
         None,
         description="The Gateway's namespace; the gateway NetworkPolicies admit pods from it.",
     )
-    section_name: str | None = Field(
-        None, description="Attach the routes to this listener only (e.g. the HTTPS one)."
-    )
+    section_name: (
+        Annotated[str, StringConstraints(max_length=253, pattern=DNS1123_SUBDOMAIN)] | None
+    ) = Field(None, description="Attach the routes to this listener only (e.g. the HTTPS one).")
 
 
 class GatewayTLS(KaosModel):
@@ -132,7 +145,7 @@ class Gateway(KaosModel):
         description="The Gateway the routes attach to (with vendor envoy, the one rendered "
         "to platform/gateway/).",
     )
-    hostnames: list[str] = Field(
+    hostnames: list[Hostname] = Field(
         default_factory=list, description="The routes' hostnames (any host when empty)."
     )
     vendor: Literal["none", "envoy"] = Field(
@@ -166,7 +179,7 @@ class GatewayOverride(KaosModel):
 
     enabled: bool | None = Field(None, description="Replaces gateway.enabled here.")
     parent_ref: ParentRef | None = Field(None, description="Replaces gateway.parentRef here.")
-    hostnames: list[str] | None = Field(None, description="Replaces gateway.hostnames here.")
+    hostnames: list[Hostname] | None = Field(None, description="Replaces gateway.hostnames here.")
     routes: RouteKinds | None = Field(None, description="Merged key by key over gateway.routes.")
     auth: GatewayAuth | None = Field(
         None, description="Replaces gateway.auth in this environment ({}: no authentication)."

@@ -165,6 +165,48 @@ CASES += [
     ),
 ]
 
+HOSTNAME = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+CASES += [
+    Case(
+        "gateway-hostname-with-a-space",
+        "kaosgen.yaml",
+        _project(f"gateway:\n  enabled: true\n  hostnames: [ok.example.com, {MARK}'A B']\n"),
+        "schema-pattern",
+        f"gateway.hostnames[1]: string should match pattern '{HOSTNAME}' (got 'A B')",
+    ),
+    Case(
+        "gateway-hostname-of-an-environment",
+        "kaosgen.yaml",
+        _project(
+            "gateway: {enabled: true}\nenvironments:\n  dev:\n"
+            f"    gateway: {{hostnames: [{MARK}'*']}}\n"
+        ),
+        "schema-pattern",
+        f"environments.dev.gateway.hostnames[0]: string should match pattern '{HOSTNAME}' "
+        "(got '*')",
+    ),
+    Case(
+        "gateway-parent-namespace",
+        "kaosgen.yaml",
+        _project(
+            f"gateway:\n  enabled: true\n  parentRef: {{name: gw, namespace: {MARK}Gateways}}\n"
+        ),
+        "schema-pattern",
+        "gateway.parentRef.namespace: string should match pattern "
+        "'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' (got 'Gateways')",
+    ),
+    Case(
+        "gateway-parent-section",
+        "kaosgen.yaml",
+        _project(
+            f"gateway:\n  enabled: true\n  parentRef: {{name: gw, sectionName: {MARK}'https 1'}}\n"
+        ),
+        "schema-pattern",
+        "gateway.parentRef.sectionName: string should match pattern "
+        "'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' (got 'https 1')",
+    ),
+]
+
 
 def test_the_hint_rewrites_an_scp_like_url(tmp_path: Path) -> None:
     _write(CASES[[c.id for c in CASES].index("flux-git-url-scp-like")], tmp_path)
