@@ -44,6 +44,38 @@ EnvVarName = Annotated[
 ]
 
 
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def _label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix))) or (
+        len(name) > 63 or not _LABEL_NAME.fullmatch(name)
+    ):
+        raise PydanticCustomError(
+            "label_key",
+            "not a label key: an optional DNS-subdomain prefix and '/', then at most 63 "
+            "letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        )
+    return value
+
+
+def _label_value(value: str) -> str:
+    if value and (len(value) > 63 or not _LABEL_NAME.fullmatch(value)):
+        raise PydanticCustomError(
+            "label_value",
+            "not a label value: at most 63 letters, digits, '-', '_' or '.', starting and "
+            "ending with a letter or digit",
+        )
+    return value
+
+
+#: Label keys and values as the API server checks them (in selectors kaosgen renders).
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+
+
 class KaosModel(BaseModel):
     """Strict by default: an unknown field is an error, so typos never pass silently."""
 

@@ -249,7 +249,7 @@ class Security(KaosModel):
         description="Render NetworkPolicies: default-deny ingress, and each workload reachable "
         "only by what the graph, the gateway and `callers` need.",
     )
-    dns_namespace: str = Field(
+    dns_namespace: Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)] = Field(
         "kube-system",
         description="Namespace of the cluster DNS pods (k8s-app: kube-dns) that agents may reach.",
     )

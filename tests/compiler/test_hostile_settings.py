@@ -207,6 +207,68 @@ CASES += [
     ),
 ]
 
+CALLERS = "workloads:\n  agent/a:\n    callers:\n    - "
+LABEL_KEY = (
+    "not a label key: an optional DNS-subdomain prefix and '/', then at most 63 letters, "
+    "digits, '-', '_' or '.', starting and ending with a letter or digit"
+)
+LABEL_VALUE = (
+    "not a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending "
+    "with a letter or digit"
+)
+CASES += [
+    Case(
+        "caller-label-key",
+        "kaosgen.yaml",
+        _project(CALLERS + f"podSelector: {{matchLabels: {{{MARK}'app name': web}}}}\n"),
+        "schema-type",
+        f"workloads.agent/a.callers[0].podSelector.matchLabels.app name: {LABEL_KEY} "
+        "(got 'app name')",
+    ),
+    Case(
+        "caller-label-value",
+        "kaosgen.yaml",
+        _project(
+            CALLERS + f"podSelector: {{matchExpressions: [{{key: app, operator: In, "
+            f"values: [{MARK}'web ui']}}]}}\n"
+        ),
+        "schema-type",
+        f"workloads.agent/a.callers[0].podSelector.matchExpressions[0].values[0]: "
+        f"{LABEL_VALUE} (got 'web ui')",
+    ),
+    Case(
+        "caller-exists-with-values",
+        "kaosgen.yaml",
+        _project(
+            CALLERS + f"namespaceSelector: {{matchExpressions: [{MARK}{{key: team, "
+            "operator: Exists, values: [a]}]}\n"
+        ),
+        "schema-type",
+        "workloads.agent/a.callers[0].namespaceSelector.matchExpressions[0]: operator Exists "
+        "takes no values; remove them (got {'key': 'team', 'operator': 'Exists', "
+        "'values': ['a']})",
+    ),
+    Case(
+        "caller-in-without-values",
+        "kaosgen.yaml",
+        _project(
+            CALLERS
+            + f"namespaceSelector: {{matchExpressions: [{MARK}{{key: team, operator: In}}]}}\n"
+        ),
+        "schema-type",
+        "workloads.agent/a.callers[0].namespaceSelector.matchExpressions[0]: operator In "
+        "needs at least one value (got {'key': 'team', 'operator': 'In'})",
+    ),
+    Case(
+        "dns-namespace",
+        "kaosgen.yaml",
+        _project(f"security: {{dnsNamespace: {MARK}'Kube System'}}\n"),
+        "schema-pattern",
+        "security.dnsNamespace: string should match pattern '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' "
+        "(got 'Kube System')",
+    ),
+]
+
 
 def test_the_hint_rewrites_an_scp_like_url(tmp_path: Path) -> None:
     _write(CASES[[c.id for c in CASES].index("flux-git-url-scp-like")], tmp_path)
