@@ -269,6 +269,61 @@ CASES += [
     ),
 ]
 
+CONFIG_MAP = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+CASES += [
+    Case(
+        "kind-that-is-a-list",
+        "resources.yaml",
+        RESOURCES + CONFIG_MAP.replace("kind: ConfigMap", f"kind: {MARK}[]"),
+        "not-an-object",
+        "kind is a list, not a string",
+    ),
+    Case(
+        "kind-that-is-a-mapping",
+        "resources.yaml",
+        RESOURCES + CONFIG_MAP.replace("kind: ConfigMap", f"kind: {MARK}{{a: b}}"),
+        "not-an-object",
+        "kind is a mapping, not a string",
+    ),
+    Case(
+        "kind-with-a-space",
+        "resources.yaml",
+        RESOURCES + CONFIG_MAP.replace("kind: ConfigMap", f"kind: {MARK}Config Map"),
+        "not-an-object",
+        "kind 'Config Map' is not a Kubernetes kind",
+    ),
+    Case(
+        "api-version-empty",
+        "resources.yaml",
+        RESOURCES + CONFIG_MAP.replace("apiVersion: v1", f"apiVersion: {MARK}''"),
+        "not-an-object",
+        "apiVersion '' is not a Kubernetes apiVersion",
+    ),
+    Case(
+        "api-version-with-two-slashes",
+        "resources.yaml",
+        RESOURCES + CONFIG_MAP.replace("apiVersion: v1", f"apiVersion: {MARK}apps/v1/x"),
+        "not-an-object",
+        "apiVersion 'apps/v1/x' is not a Kubernetes apiVersion",
+    ),
+]
+CASES += [
+    Case(
+        "pod-spec-deleting-the-image",
+        "resources.yaml",
+        RESOURCES + f"  podSpec: {{{MARK}containers: [{{name: agent, image: null}}]}}\n",
+        "pod-spec-patch",
+        "Agent 'a': the podSpec patch breaks the pod: container 'agent' has no image",
+    ),
+    Case(
+        "pod-spec-init-container-without-an-image",
+        "resources.yaml",
+        RESOURCES + f"  podSpec: {{{MARK}initContainers: [{{name: init, command: ['true']}}]}}\n",
+        "pod-spec-patch",
+        "Agent 'a': the podSpec patch breaks the pod: container 'init' has no image",
+    ),
+]
+
 
 def test_the_hint_rewrites_an_scp_like_url(tmp_path: Path) -> None:
     _write(CASES[[c.id for c in CASES].index("flux-git-url-scp-like")], tmp_path)
