@@ -301,13 +301,29 @@ def _file_system_path(value: str) -> str:
     return value
 
 
+def _gitignore_pattern(value: str) -> str:
+    """A pattern pathspec cannot read (`!`, a lone `\\`) is reported at its line, not as
+    a traceback when the inputs are walked. pathspec loads only when there are patterns."""
+    import pathspec
+
+    try:
+        pathspec.GitIgnoreSpec.from_lines([value])
+    except ValueError:  # pathspec's pattern error (its module moved in pathspec 1.0)
+        raise PydanticCustomError(
+            "gitignore_pattern",
+            "not a .gitignore pattern (`!` needs a pattern after it; a trailing `\\` "
+            "escapes nothing)",
+        ) from None
+    return value
+
+
 class Project(KaosModel):
     api_version: Literal["kaosgen.dev/v1alpha1"] = "kaosgen.dev/v1alpha1"
     kind: Literal["Project"] = "Project"
     output: Annotated[str, AfterValidator(_file_system_path)] = Field(
         "deploy", description="Output directory, relative to kaosgen.yaml."
     )
-    exclude: list[str] = Field(
+    exclude: list[Annotated[str, AfterValidator(_gitignore_pattern)]] = Field(
         default_factory=list,
         description="Paths that are not input, as .gitignore patterns relative to kaosgen.yaml "
         "(`ci/`, `*.notes.yaml`, `docs/**`). Files named on the command line are always read.",

@@ -324,6 +324,26 @@ CASES += [
     ),
 ]
 
+GITIGNORE = (
+    "not a .gitignore pattern (`!` needs a pattern after it; a trailing `\\` escapes nothing)"
+)
+CASES += [
+    Case(
+        "exclude-bang",
+        "kaosgen.yaml",
+        _project(f"exclude: [ci/, {MARK}'!']\n"),
+        "schema-type",
+        f"exclude[1]: {GITIGNORE} (got '!')",
+    ),
+    Case(
+        "exclude-trailing-backslash",
+        "kaosgen.yaml",
+        _project(f"exclude:\n- {MARK}'notes\\'\n"),
+        "schema-type",
+        f"exclude[0]: {GITIGNORE} (got 'notes\\\\')",
+    ),
+]
+
 
 def test_the_hint_rewrites_an_scp_like_url(tmp_path: Path) -> None:
     _write(CASES[[c.id for c in CASES].index("flux-git-url-scp-like")], tmp_path)
