@@ -187,6 +187,8 @@ def check(loaded: Any, diags: Diagnostics, graph: Graph | None = None) -> None:
                 _location(loaded, env_name),
             )
             continue
+        if cfg is None:  # gitops set only in other environments
+            continue
         flux, argo = _enabled_flux(cfg), _enabled_argo(cfg)
         any_enabled = any_enabled or bool(flux or argo)
         path = output_path(cfg, project)

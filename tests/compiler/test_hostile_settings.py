@@ -389,3 +389,22 @@ def test_render_refuses_it_and_writes_nothing(case: Case, tmp_path: Path) -> Non
     assert result.exit_code == 1, result.output
     assert f"{case.file}:" in result.stderr and f"[{case.rule}]" in result.stderr
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_gitops_in_one_environment_only_validates_and_renders(tmp_path: Path) -> None:
+    """`environments.<env>.gitops` without a top-level block: the other environments have
+    no gitops settings at all (the check raised an AttributeError on them)."""
+    (tmp_path / "kaosgen.yaml").write_text(
+        _project(
+            "environments:\n  dev: {}\n  prod:\n    gitops:\n"
+            "      repository: {url: 'https://example.com/r.git'}\n      flux: {}\n"
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "resources.yaml").write_text(RESOURCES, encoding="utf-8")
+    code, diagnostics = validate_json(".", cwd=tmp_path)
+    assert (code, [d for d in diagnostics if d["severity"] == "error"]) == (0, [])
+    result = run_kaosgen("render", ".", cwd=tmp_path)
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "deploy" / "clusters").iterdir()) == ["prod"]
