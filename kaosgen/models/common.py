@@ -45,12 +45,12 @@ EnvVarName = Annotated[
 
 
 _LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS1123_SUBDOMAIN = re.compile(DNS1123_SUBDOMAIN)
 
 
 def _label_key(value: str) -> str:
     prefix, _, name = value.rpartition("/")
-    if (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix))) or (
+    if (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix))) or (
         len(name) > 63 or not _LABEL_NAME.fullmatch(name)
     ):
         raise PydanticCustomError(
@@ -133,9 +133,33 @@ class EnvVar(KaosModel):
     value_from: EnvVarSource | None = None
 
 
+#: Container resources Kubernetes defines; any other name is domain-prefixed.
+_STANDARD_RESOURCES = {"cpu", "memory", "ephemeral-storage"}
+
+
+def _resource_name(value: str) -> str:
+    prefix, slash, name = value.rpartition("/")
+    standard = value in _STANDARD_RESOURCES or value.startswith("hugepages-")
+    if not (standard or slash) or (
+        (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)))
+        or len(name) > 63
+        or not _LABEL_NAME.fullmatch(name)
+    ):
+        raise PydanticCustomError(
+            "resource_name",
+            "not a container resource: cpu, memory, ephemeral-storage, hugepages-<size>, "
+            "or a domain-prefixed name such as nvidia.com/gpu",
+        )
+    return value
+
+
+#: A key of resources.limits / requests, as the API server checks it.
+ResourceName = Annotated[str, AfterValidator(_resource_name)]
+
+
 class ResourceRequirements(KaosModel):
-    limits: dict[str, str | int | float] | None = None
-    requests: dict[str, str | int | float] | None = None
+    limits: dict[ResourceName, str | int | float] | None = None
+    requests: dict[ResourceName, str | int | float] | None = None
     claims: list[dict[str, Any]] | None = None
 
 

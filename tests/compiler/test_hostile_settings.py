@@ -344,6 +344,37 @@ CASES += [
     ),
 ]
 
+RESOURCE = (
+    "not a container resource: cpu, memory, ephemeral-storage, hugepages-<size>, or a "
+    "domain-prefixed name such as nvidia.com/gpu"
+)
+CASES += [
+    Case(
+        "resource-name-without-a-domain",
+        "kaosgen.yaml",
+        _project(f"workloads:\n  agent/a:\n    resources: {{limits: {{{MARK}gpu: 1}}}}\n"),
+        "schema-type",
+        f"workloads.agent/a.resources.limits.gpu: {RESOURCE} (got 'gpu')",
+    ),
+    Case(
+        "resource-name-in-an-agent",
+        "resources.yaml",
+        RESOURCES + f"  container: {{resources: {{requests: {{{MARK}'a/b/c': '1'}}}}}}\n",
+        "schema-type",
+        f"spec.container.resources.requests.a/b/c: {RESOURCE} (got 'a/b/c')",
+    ),
+    Case(
+        "storage-class-name",
+        "kaosgen.yaml",
+        _project(
+            f"workloads:\n  modelapi/llm:\n    modelStorage: {{storageClassName: {MARK}'Fast SSD'}}\n"
+        ),
+        "schema-pattern",
+        "workloads.modelapi/llm.modelStorage.storageClassName: string should match pattern "
+        "'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$' (got 'Fast SSD')",
+    ),
+]
+
 
 def test_the_hint_rewrites_an_scp_like_url(tmp_path: Path) -> None:
     _write(CASES[[c.id for c in CASES].index("flux-git-url-scp-like")], tmp_path)
