@@ -133,6 +133,26 @@ class EnvVar(KaosModel):
     value_from: EnvVarSource | None = None
 
 
+_PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+
+def _port_name(value: str) -> str:
+    if len(value) > 15 or not _PORT_NAME.fullmatch(value) or "--" in value or value.isdigit():
+        raise PydanticCustomError(
+            "port_name",
+            "not a port name: at most 15 lower-case letters, digits and single '-', with a "
+            "letter, not starting or ending with '-' (e.g. http)",
+        )
+    return value
+
+
+#: A container port's name (IANA service name), as the API server checks it.
+PortName = Annotated[str, AfterValidator(_port_name)]
+#: Object names the API server checks as DNS-1123 labels / subdomains.
+LabelName = Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)]
+SubdomainName = Annotated[str, Field(pattern=DNS1123_SUBDOMAIN, max_length=253)]
+
+
 #: Container resources Kubernetes defines; any other name is domain-prefixed.
 _STANDARD_RESOURCES = {"cpu", "memory", "ephemeral-storage"}
 

@@ -375,6 +375,54 @@ CASES += [
     ),
 ]
 
+SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+MCP = (
+    "---\napiVersion: kaos.tools/v1alpha1\nkind: MCPServer\nmetadata: {name: t}\n"
+    "spec:\n  runtime: custom\n  container: {image: 'x:1'}\n"
+)
+CASES += [
+    Case(
+        "mcpserver-service-account",
+        "resources.yaml",
+        RESOURCES + MCP + f"  serviceAccountName: {MARK}'Tools SA'\n",
+        "schema-pattern",
+        f"spec.serviceAccountName: string should match pattern '{SUBDOMAIN}' (got 'Tools SA')",
+    ),
+    Case(
+        "pod-spec-service-account",
+        "resources.yaml",
+        RESOURCES + f"  podSpec: {{serviceAccountName: {MARK}'Agent SA'}}\n",
+        "schema-pattern",
+        f"spec.podSpec.serviceAccountName: string should match pattern '{SUBDOMAIN}' "
+        "(got 'Agent SA')",
+    ),
+    Case(
+        "pod-spec-container-name",
+        "resources.yaml",
+        RESOURCES + f"  podSpec: {{containers: [{{name: {MARK}'Side Car', image: 'x:1'}}]}}\n",
+        "schema-pattern",
+        "spec.podSpec.containers[0].name: string should match pattern "
+        "'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' (got 'Side Car')",
+    ),
+    Case(
+        "pod-spec-port-name",
+        "resources.yaml",
+        RESOURCES + "  podSpec: {containers: [{name: agent, ports: "
+        f"[{{containerPort: 9000, name: {MARK}metrics-port-of-agent}}]}}]}}\n",
+        "schema-type",
+        "spec.podSpec.containers[0].ports[0].name: not a port name: at most 15 lower-case "
+        "letters, digits and single '-', with a letter, not starting or ending with '-' "
+        "(e.g. http) (got 'metrics-port-of-agent')",
+    ),
+    Case(
+        "pod-spec-node-selector",
+        "resources.yaml",
+        RESOURCES + f"  podSpec: {{nodeSelector: {{disk: {MARK}'fast ssd'}}}}\n",
+        "schema-type",
+        f"spec.podSpec.nodeSelector.disk: {LABEL_VALUE} (got 'fast ssd')",
+    ),
+]
+
 
 def test_the_hint_rewrites_an_scp_like_url(tmp_path: Path) -> None:
     _write(CASES[[c.id for c in CASES].index("flux-git-url-scp-like")], tmp_path)
