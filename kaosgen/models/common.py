@@ -105,8 +105,11 @@ class ObjectMeta(KaosModel):
 class KeySelector(KaosModel):
     """A key of a Secret or ConfigMap (`secretKeyRef` / `configMapKeyRef`)."""
 
-    name: str = ""
-    key: str
+    # What the API server accepts: a Secret/ConfigMap name, a key of its data.
+    name: Annotated[
+        str, Field(pattern=r"^(" + DNS1123_SUBDOMAIN[1:-1] + r")?$", max_length=253)
+    ] = ""
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
     optional: bool | None = None
 
 

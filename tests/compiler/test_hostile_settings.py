@@ -423,6 +423,27 @@ CASES += [
     ),
 ]
 
+CASES += [
+    Case(
+        "secret-key-with-a-space",
+        "resources.yaml",
+        RESOURCES + "  container: {env: [{name: X, valueFrom: {secretKeyRef: "
+        f"{{name: creds, key: {MARK}'api key'}}}}}}]}}\n",
+        "schema-pattern",
+        "spec.container.env[0].valueFrom.secretKeyRef.key: string should match pattern "
+        "'^[-._a-zA-Z0-9]+$' (got 'api key')",
+    ),
+    Case(
+        "config-map-name-upper-case",
+        "resources.yaml",
+        RESOURCES + "  container: {env: [{name: X, valueFrom: {configMapKeyRef: "
+        f"{{name: {MARK}Settings, key: a}}}}}}]}}\n",
+        "schema-pattern",
+        "spec.container.env[0].valueFrom.configMapKeyRef.name: string should match pattern "
+        f"'^({SUBDOMAIN[1:-1]})?$' (got 'Settings')",
+    ),
+]
+
 
 def test_the_hint_rewrites_an_scp_like_url(tmp_path: Path) -> None:
     _write(CASES[[c.id for c in CASES].index("flux-git-url-scp-like")], tmp_path)
