@@ -73,19 +73,26 @@ class DockerConfig:
         self._data = self._load()
 
     def _load(self) -> dict[str, Any]:
-        try:
-            with self.path.open("rb") as handle:
-                raw = handle.read(MAX_CONFIG_BYTES + 1)
-        except FileNotFoundError:
+        """Read as inputs are read: a FIFO (which would block forever) or a device is
+        refused unread; JSON nested past Python's recursion limit is invalid, not a crash."""
+        from kaosgen.source import InputError, read_input_bytes
+
+        if not os.path.lexists(self.path):
             return {}
-        except OSError as exc:
-            raise CredentialsError(f"cannot read {self.path}: {exc.strerror or exc}") from None
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise CredentialsError(f"{self.path} is larger than {MAX_CONFIG_BYTES} bytes")
+        try:
+            raw = read_input_bytes(self.path, limit=MAX_CONFIG_BYTES)
+        except InputError as exc:
+            if exc.rule == "file-size":
+                raise CredentialsError(
+                    f"{self.path} is larger than {MAX_CONFIG_BYTES} bytes"
+                ) from None
+            raise CredentialsError(f"{self.path}: {exc.message}") from None
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise CredentialsError(f"{self.path} is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise CredentialsError(f"{self.path} is not valid JSON: nested too deeply") from None
         if not isinstance(data, dict):
             raise CredentialsError(f"{self.path} is not a JSON object")
         return data

@@ -33,6 +33,7 @@ no user value can inject YAML.
 from __future__ import annotations
 
 import posixpath
+import re
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,30 @@ def _location(loaded: Any, env_name: str, *tail: str):
     return doc.location(("gitops", *tail))
 
 
+def _where_set(loaded: Any, env_name: str, *tails: tuple[str, ...]):
+    """Where the first of the settings `tails` (paths under `gitops`) is written, the
+    environment's block before the top-level one; else `_location`."""
+    doc = loaded.document
+    if doc is not None:
+        for tail in tails:
+            for path in (("environments", env_name, "gitops", *tail), ("gitops", *tail)):
+                if path in doc.values:
+                    return doc.location(path)
+    return _location(loaded, env_name)
+
+
+#: The URLs the GitRepository CRD accepts (its `spec.url` pattern).
+_GIT_URL = re.compile(r"(http|https|ssh)://")
+#: scp-like `user@host:path`, which git accepts and Flux does not.
+_SCP_LIKE = re.compile(r"(?P<user>[^@/:]+)@(?P<host>[^:/]+):(?P<path>[^/].*)")
+
+
+def _git_url_hint(url: str) -> str:
+    if (match := _SCP_LIKE.fullmatch(url)) is not None:
+        return f"write it as ssh://{match['user']}@{match['host']}/{match['path']}"
+    return "use the repository's https:// or ssh:// URL"
+
+
 # --- check pass ------------------------------------------------------------------------
 
 
@@ -161,6 +186,8 @@ def check(loaded: Any, diags: Diagnostics, graph: Graph | None = None) -> None:
                 f"environment {env_name!r}: gitops settings conflict: {message[-1].strip() if message else exc}",
                 _location(loaded, env_name),
             )
+            continue
+        if cfg is None:  # gitops set only in other environments
             continue
         flux, argo = _enabled_flux(cfg), _enabled_argo(cfg)
         any_enabled = any_enabled or bool(flux or argo)
@@ -236,6 +263,14 @@ def _check_flux(loaded: Any, env_name: str, cfg: GitOps, flux: Flux, diags: Diag
             f"environment {env_name!r}: oci:// URL on a GitRepository",
             where,
             hint="set gitops.flux.source.kind: OCIRepository",
+        )
+    elif source.kind == "GitRepository" and not _GIT_URL.match(url):
+        diags.error(
+            "gitops-source",
+            f"environment {env_name!r}: Flux's GitRepository takes an http://, https:// or "
+            f"ssh:// URL, not {url!r} (the API server refuses the object)",
+            _where_set(loaded, env_name, ("flux", "source", "url"), ("repository", "url")),
+            hint=_git_url_hint(url),
         )
     ref = source.ref
     if ref is not None:

@@ -30,6 +30,8 @@ _NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 
 #: A whole reference (JSON Schema `pattern` of every image field).
 REFERENCE_PATTERN = rf"^{_NAME}(?::{_TAG})?(?:@{_DIGEST})?$"
+#: A registry (and optional path) an environment's images are moved under: a name prefix.
+REGISTRY_PATTERN = rf"^{_NAME}/?$"
 #: A reference without a digest (the keys of `images.digests`).
 TAGGED_PATTERN = rf"^{_NAME}(?::{_TAG})?$"
 DIGEST_PATTERN = rf"^{_DIGEST}$"
@@ -155,6 +157,16 @@ def _validate_digest(value: str) -> str:
     return value
 
 
+def _validate_registry(value: str) -> str:
+    if not re.fullmatch(REGISTRY_PATTERN, value, re.ASCII):
+        raise PydanticCustomError(
+            "image_registry",
+            "not a registry: expected host[:port][/path] (`mirror.example.com/kaos`), which "
+            "every image name is moved under",
+        )
+    return value
+
+
 def _schema(pattern: str, description: str) -> Any:
     return Field(json_schema_extra={"pattern": pattern}, description=description)
 
@@ -168,6 +180,11 @@ TaggedImageRef = Annotated[
     str,
     AfterValidator(_validate_tagged),
     _schema(TAGGED_PATTERN, "Image reference without a digest: [registry/]repository[:tag]."),
+]
+Registry = Annotated[
+    str,
+    AfterValidator(_validate_registry),
+    _schema(REGISTRY_PATTERN, "Registry host[:port][/path] that image names are moved under."),
 ]
 Digest = Annotated[
     str,

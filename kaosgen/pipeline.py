@@ -75,6 +75,58 @@ class Compilation:
 # --- validate ------------------------------------------------------------------------
 
 
+#: What kubectl and the API server take as apiVersion (`[group/]version`) and kind (a
+#: DNS-1035 label when lower-cased, as a CRD's kind must be).
+_API_VERSION = re.compile(
+    r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[a-z]([-a-z0-9]*[a-z0-9])?"
+)
+_KIND = re.compile(r"[A-Za-z]([-A-Za-z0-9]*[A-Za-z0-9])?")
+_TYPE_NAMES = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    list: "a list",
+    dict: "a mapping",
+}
+
+
+def _type_fields_valid(doc: Document, diags: Diagnostics, *, spelling: bool) -> bool:
+    """apiVersion and kind are there and are strings; with `spelling` (a pass-through
+    document: KAOS ones have their own checks), also spelt as Kubernetes spells them, else
+    kubectl and the API server refuse the object at apply, long after validate. One error
+    per document: the first field that is wrong."""
+    for name, pattern, example in (
+        ("apiVersion", _API_VERSION, "v1 or apps/v1"),
+        ("kind", _KIND, "ConfigMap"),
+    ):
+        if name not in doc.data:
+            diags.error(
+                "not-an-object",
+                f"document has no {name}",
+                doc.location(),
+                hint="every document needs apiVersion and kind",
+            )
+        elif not isinstance(value := doc.data[name], str):
+            diags.error(
+                "not-an-object",
+                f"{name} is {_TYPE_NAMES.get(type(value), 'not text')}, not a string",
+                doc.location((name,)),
+                hint=f"write it as text, e.g. {name}: {example}",
+            )
+        elif spelling and not pattern.fullmatch(value):
+            diags.error(
+                "not-an-object",
+                f"{name} {value!r} is not a Kubernetes {name}",
+                doc.location((name,)),
+                hint=f"write it as Kubernetes does, e.g. {name}: {example}",
+            )
+        else:
+            continue
+        return False
+    return True
+
+
 def validate_documents(
     documents: list[Document], diags: Diagnostics, progress: ProgressReport = _no_progress
 ) -> tuple[list[tuple[Any, Document]], list[Document]]:
@@ -93,14 +145,7 @@ def validate_documents(
             )
             continue
         api_version, kind = doc.data.get("apiVersion"), doc.data.get("kind")
-        if not isinstance(api_version, str) or not isinstance(kind, str):
-            missing = "apiVersion" if not isinstance(api_version, str) else "kind"
-            diags.error(
-                "not-an-object",
-                f"document has no {missing}",
-                doc.location(),
-                hint="every document needs apiVersion and kind",
-            )
+        if not _type_fields_valid(doc, diags, spelling=False):
             continue
         if api_version.startswith(PROJECT_GROUP_PREFIX):
             # kustomize would be handed kaosgen's own settings as a resource and fail there.
@@ -115,6 +160,8 @@ def validate_documents(
             continue
         near_miss = not api_version.startswith(KAOS_GROUP_PREFIX) and _near_kaos(api_version, kind)
         if not api_version.startswith(KAOS_GROUP_PREFIX) and not near_miss:
+            if not _type_fields_valid(doc, diags, spelling=True):
+                continue
             # A SOPS-encrypted Secret (its `sops:` block) is what the hint asks for.
             encrypted = isinstance(doc.data.get("sops"), dict)
             if (
@@ -607,7 +654,7 @@ def _compile(
         result.output_dir = Path(output) if output else configured
         # Never read rendered output back as input: neither -o DIR nor the configured one.
         exclude = [result.output_dir, configured]
-        _check_output_dir(loaded, configured, inputs, diags)
+        _check_output_dir(loaded, configured, inputs, diags, overridden=output is not None)
     # load
     progress("reading files", 0, 0)
     load = load_paths(inputs, exclude=exclude, ignored=loaded.ignored if loaded else None)
@@ -668,20 +715,48 @@ def _compile(
 
 
 def _check_output_dir(
-    loaded: LoadedProject, configured: Path, inputs: list[str], diags: Diagnostics
+    loaded: LoadedProject,
+    configured: Path,
+    inputs: list[str],
+    diags: Diagnostics,
+    *,
+    overridden: bool = False,
 ) -> None:
-    """`output:` in kaosgen.yaml may not be, or contain, an input directory."""
+    """`output:` in kaosgen.yaml may not be, or contain, an input directory, nor be (or
+    be inside) a file: validate must refuse what render cannot write (`overridden`: -o
+    names another directory to write)."""
     from kaosgen.inputs import output_overlap
 
+    if loaded.document is None:
+        return
+    where = loaded.document.location(("output",))
     overlap = output_overlap(configured, [*inputs, str(loaded.root)])
-    if overlap is not None and loaded.document is not None:
+    if overlap is not None:
         diags.error(
             "output-dir",
             f"the output directory {loaded.project.output!r} is or contains the input directory {overlap!r}: "
             "a render would read its own output back",
-            loaded.document.location(("output",)),
+            where,
             hint="render into a directory of its own, such as `output: deploy`",
         )
+    blocker = None if overridden else _not_a_directory(configured)
+    if blocker is not None:
+        diags.error(
+            "output-dir",
+            f"the output directory {loaded.project.output!r} cannot be created: "
+            f"{blocker.as_posix()} exists and is not a directory",
+            where,
+            hint="render into a directory of its own, such as `output: deploy`",
+        )
+
+
+def _not_a_directory(path: Path) -> Path | None:
+    """The path, or its nearest existing ancestor, when that exists and is not a
+    directory (a file, a device, a dangling link): nothing can be written there."""
+    for candidate in (path, *path.parents):
+        if os.path.lexists(candidate):
+            return None if candidate.is_dir() else candidate
+    return None
 
 
 def _relative(path: Path) -> Path:

@@ -165,9 +165,11 @@ def _read_bounded(response: requests.Response, limit: int, what: str) -> bytes:
 
 
 def _json(data: bytes) -> Any:
+    """The JSON document, or None for what is not JSON (or, from a hostile registry,
+    nested past Python's recursion limit)."""
     try:
         return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
 
 

@@ -9,6 +9,7 @@ can point at the exact place in the user's file.
 from __future__ import annotations
 
 import errno
+import gc
 import math
 import os
 import re
@@ -629,7 +630,19 @@ def _offset_location(path: str, text: str, offset: int) -> Location:
 
 
 def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
-    """Parse a multi-document YAML text. On a syntax error, report it and return []."""
+    """Parse a multi-document YAML text. On a syntax error, report it and return [].
+
+    Each file's ruamel parser is garbage in reference cycles (tens of KiB), and commands
+    run with the cyclic collector off (`one_shot`): without a pass here every file's parser
+    stayed until exit (20,000 small files took 1 GiB). A young-generation pass costs about
+    what the file allocated, and frees them."""
+    try:
+        return _parse_text(path, text, diags)
+    finally:
+        gc.collect(0)
+
+
+def _parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     from ruamel.yaml.reader import ReaderError
 

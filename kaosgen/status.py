@@ -115,6 +115,22 @@ def default_kubeconfig() -> str:
     return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
 
 
+def _vet_kubeconfig(path: str) -> None:
+    """Each file of the (`:`-separated) kubeconfig list that exists must be a regular file
+    of sane size: the kubernetes client would block forever on a FIFO and read a device
+    or a huge file without end. Missing files are the client's to report."""
+    from pathlib import Path
+
+    from kaosgen.source import InputError, read_input_bytes
+
+    for part in path.split(os.pathsep):
+        if part and os.path.lexists(part):
+            try:
+                read_input_bytes(Path(part))
+            except InputError as exc:
+                raise StatusError(f"cannot load the kubeconfig {part}: {exc.message}") from None
+
+
 def collect(
     workloads: list[tuple[str, str, str, str]],
     *,
@@ -125,10 +141,12 @@ def collect(
     """workloads: (kind, name, namespace or "", deployment name). "" means the context's
     namespace. Gives up after `timeout` seconds, whatever the network does (an address
     that drops packets, a server that accepts and never answers, a slow DNS)."""
+    import yaml  # what the kubernetes client reads kubeconfigs with
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
     path = kubeconfig or default_kubeconfig()
+    _vet_kubeconfig(path)
     try:
         configuration = client.Configuration()
         config.load_kube_config(
@@ -140,8 +158,9 @@ def collect(
         contexts, active = config.list_kube_config_contexts(config_file=path)
         if context:
             active = next((c for c in contexts if c.get("name") == context), active)
-    except (ConfigException, OSError, TypeError, ValueError) as exc:
-        raise StatusError(f"cannot load the kubeconfig {path}: {exc}") from exc
+    except (ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as exc:
+        problem = str(exc).replace("\n", " ")
+        raise StatusError(f"cannot load the kubeconfig {path}: {problem}") from exc
     default_ns = (active or {}).get("context", {}).get("namespace") or "default"
     where = f"{configuration.host} (kubeconfig {path}, context {(active or {}).get('name', '?')})"
     configuration.retries = False  # one attempt per request: the deadline is the user's

@@ -256,8 +256,8 @@ def content_hash(*parts: Any) -> str:
 def patch_breakage(pod_spec: dict[str, Any], main: str) -> list[tuple[str, str]]:
     """What a podSpec patch removed that the pod cannot run without, as (the podSpec
     field, why): kaosgen's container `main` (`containers: null`, `$patch: delete`,
-    `$patch: replace`), or a volume a container still mounts (the API server refuses that
-    Deployment)."""
+    `$patch: replace`), a container's image (`image: null`, or a container added without
+    one), or a volume a container still mounts (the API server refuses that Deployment)."""
     problems: list[tuple[str, str]] = []
     containers = pod_spec.get("containers")
     containers = containers if isinstance(containers, list) else []
@@ -266,7 +266,12 @@ def patch_breakage(pod_spec: dict[str, Any], main: str) -> list[tuple[str, str]]
     volumes = pod_spec.get("volumes")
     names = {v.get("name") for v in volumes or () if isinstance(v, dict)}
     init = pod_spec.get("initContainers")
-    for c in [*(init if isinstance(init, list) else []), *containers]:
+    init = init if isinstance(init, list) else []
+    for field, listed in (("initContainers", init), ("containers", containers)):
+        for c in listed:
+            if isinstance(c, dict) and not c.get("image"):
+                problems.append((field, f"container {c.get('name')!r} has no image"))
+    for c in [*init, *containers]:
         mounts = c.get("volumeMounts") if isinstance(c, dict) else None
         for mount in mounts if isinstance(mounts, list) else ():
             if isinstance(mount, dict) and mount.get("name") not in names:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from kaosgen.imageref import ImageRef
 
@@ -17,6 +19,61 @@ DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-
 Replicas = Annotated[int, Field(ge=0, le=2**31 - 1)]
 #: A TCP/UDP port number.
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+#: What the API server accepts as an environment variable name: printable ASCII but `=`
+#: (Kubernetes' relaxed rule, the default since 1.32; older clusters want a C identifier).
+ENV_VAR_NAME_PATTERN = r"^[ -<>-~]+$"
+_ENV_VAR_NAME = re.compile(ENV_VAR_NAME_PATTERN)
+
+
+def _env_var_name(value: str) -> str:
+    if not _ENV_VAR_NAME.match(value):
+        raise PydanticCustomError(
+            "env_var_name",
+            "an environment variable name is printable ASCII without '=' (the API server "
+            "refuses the Deployment otherwise); use letters, digits and '_'",
+        )
+    return value
+
+
+#: An environment variable name, checked as the API server checks it.
+EnvVarName = Annotated[
+    str,
+    AfterValidator(_env_var_name),
+    Field(json_schema_extra={"pattern": ENV_VAR_NAME_PATTERN}),
+]
+
+
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS1123_SUBDOMAIN = re.compile(DNS1123_SUBDOMAIN)
+
+
+def _label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix))) or (
+        len(name) > 63 or not _LABEL_NAME.fullmatch(name)
+    ):
+        raise PydanticCustomError(
+            "label_key",
+            "not a label key: an optional DNS-subdomain prefix and '/', then at most 63 "
+            "letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        )
+    return value
+
+
+def _label_value(value: str) -> str:
+    if value and (len(value) > 63 or not _LABEL_NAME.fullmatch(value)):
+        raise PydanticCustomError(
+            "label_value",
+            "not a label value: at most 63 letters, digits, '-', '_' or '.', starting and "
+            "ending with a letter or digit",
+        )
+    return value
+
+
+#: Label keys and values as the API server checks them (in selectors kaosgen renders).
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
 
 
 class KaosModel(BaseModel):
@@ -48,8 +105,11 @@ class ObjectMeta(KaosModel):
 class KeySelector(KaosModel):
     """A key of a Secret or ConfigMap (`secretKeyRef` / `configMapKeyRef`)."""
 
-    name: str = ""
-    key: str
+    # What the API server accepts: a Secret/ConfigMap name, a key of its data.
+    name: Annotated[
+        str, Field(pattern=r"^(" + DNS1123_SUBDOMAIN[1:-1] + r")?$", max_length=253)
+    ] = ""
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
     optional: bool | None = None
 
 
@@ -71,14 +131,58 @@ class EnvVarSource(KaosModel):
 
 
 class EnvVar(KaosModel):
-    name: Annotated[str, StringConstraints(min_length=1)]
+    name: EnvVarName
     value: str | None = None
     value_from: EnvVarSource | None = None
 
 
+_PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+
+def _port_name(value: str) -> str:
+    if len(value) > 15 or not _PORT_NAME.fullmatch(value) or "--" in value or value.isdigit():
+        raise PydanticCustomError(
+            "port_name",
+            "not a port name: at most 15 lower-case letters, digits and single '-', with a "
+            "letter, not starting or ending with '-' (e.g. http)",
+        )
+    return value
+
+
+#: A container port's name (IANA service name), as the API server checks it.
+PortName = Annotated[str, AfterValidator(_port_name)]
+#: Object names the API server checks as DNS-1123 labels / subdomains.
+LabelName = Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)]
+SubdomainName = Annotated[str, Field(pattern=DNS1123_SUBDOMAIN, max_length=253)]
+
+
+#: Container resources Kubernetes defines; any other name is domain-prefixed.
+_STANDARD_RESOURCES = {"cpu", "memory", "ephemeral-storage"}
+
+
+def _resource_name(value: str) -> str:
+    prefix, slash, name = value.rpartition("/")
+    standard = value in _STANDARD_RESOURCES or value.startswith("hugepages-")
+    if not (standard or slash) or (
+        (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)))
+        or len(name) > 63
+        or not _LABEL_NAME.fullmatch(name)
+    ):
+        raise PydanticCustomError(
+            "resource_name",
+            "not a container resource: cpu, memory, ephemeral-storage, hugepages-<size>, "
+            "or a domain-prefixed name such as nvidia.com/gpu",
+        )
+    return value
+
+
+#: A key of resources.limits / requests, as the API server checks it.
+ResourceName = Annotated[str, AfterValidator(_resource_name)]
+
+
 class ResourceRequirements(KaosModel):
-    limits: dict[str, str | int | float] | None = None
-    requests: dict[str, str | int | float] | None = None
+    limits: dict[ResourceName, str | int | float] | None = None
+    requests: dict[ResourceName, str | int | float] | None = None
     claims: list[dict[str, Any]] | None = None
 
 

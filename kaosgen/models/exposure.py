@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from kaosgen.models.common import DNS1123_LABEL, KaosModel
+from kaosgen.models.common import DNS1123_LABEL, KaosModel, LabelKey, LabelValue
 
 #: A Secret name (DNS-1123 subdomain).
 SecretName = Annotated[
@@ -164,17 +165,32 @@ class RouteSettings(KaosModel):
 
 
 class LabelSelectorRequirement(KaosModel):
-    key: str = Field(min_length=1, description="A label key.")
+    key: LabelKey = Field(description="A label key.")
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
         description="How the label's value relates to values."
     )
-    values: list[str] = Field(
+    values: list[LabelValue] = Field(
         default_factory=list, description="For In and NotIn (empty for Exists, DoesNotExist)."
     )
 
+    @model_validator(mode="after")
+    def _values_fit_the_operator(self) -> LabelSelectorRequirement:
+        # The API server refuses the NetworkPolicy otherwise.
+        if self.operator in ("In", "NotIn") and not self.values:
+            raise PydanticCustomError(
+                "selector_values", "operator {op} needs at least one value", {"op": self.operator}
+            )
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            raise PydanticCustomError(
+                "selector_values",
+                "operator {op} takes no values; remove them",
+                {"op": self.operator},
+            )
+        return self
+
 
 class LabelSelector(KaosModel):
-    match_labels: dict[str, str] = Field(
+    match_labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="Labels that must all be present with these values."
     )
     match_expressions: list[LabelSelectorRequirement] = Field(

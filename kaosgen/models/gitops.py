@@ -24,8 +24,8 @@ class Repository(KaosModel):
     url: str | None = Field(
         None,
         min_length=1,
-        description="Git URL (https://, ssh://, git@) of the repository. Flux and Argo CD "
-        "default to it.",
+        description="Git URL (https:// or ssh://; Argo CD alone also takes git@host:path) of "
+        "the repository. Flux and Argo CD default to it.",
     )
     revision: str = Field(
         "main",
@@ -121,7 +121,7 @@ class Flux(KaosModel):
         description="`workloads`: a health check on each rendered Deployment of the "
         "Kustomization; or an explicit list of objects.",
     )
-    target_namespace: str | None = Field(
+    target_namespace: ObjectName | None = Field(
         None, description="Default: the environment's namespace (when it has one)."
     )
     service_account_name: str | None = Field(

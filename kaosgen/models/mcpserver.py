@@ -13,6 +13,7 @@ from kaosgen.models.common import (
     KaosModel,
     KeySelector,
     ObjectMeta,
+    SubdomainName,
     Telemetry,
 )
 
@@ -47,7 +48,9 @@ class MCPServerSpec(KaosModel):
     params: str | None = Field(
         None, description="Handed to the runtime (python-string: the source)."
     )
-    service_account_name: str | None = None
+    service_account_name: SubdomainName | None = Field(
+        None, description="Run as this ServiceAccount (a DNS-1123 subdomain)."
+    )
     telemetry: Telemetry | None = None
     gateway_route: GatewayRoute | None = None
     container: Container | None = None

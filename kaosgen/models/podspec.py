@@ -15,7 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from kaosgen.imageref import ImageRef
-from kaosgen.models.common import Port
+from kaosgen.models.common import (
+    EnvVarName,
+    LabelKey,
+    LabelName,
+    LabelValue,
+    Port,
+    PortName,
+    SubdomainName,
+)
 
 
 class _Open(BaseModel):
@@ -68,14 +76,14 @@ class SecurityContext(_Open):
 
 
 class EnvVar(_Open):
-    name: str
+    name: EnvVarName
     value: str | None = None
     value_from: dict[str, Any] | None = None
 
 
 class ContainerPort(_Open):
     container_port: Port
-    name: str | None = None
+    name: PortName | None = None
     protocol: str | None = None
     host_port: Port | None = None
 
@@ -92,7 +100,7 @@ class Resources(_Open):
 
 
 class Container(_Open):
-    name: str
+    name: LabelName
     image: ImageRef | None = None
     command: list[str] | None = None
     args: list[str] | None = None
@@ -117,11 +125,11 @@ class PodSpecPatch(_Open):
     host_network: bool | None = None
     host_pid: bool | None = Field(None, alias="hostPID")
     host_ipc: bool | None = Field(None, alias="hostIPC")
-    service_account_name: str | None = None
+    service_account_name: SubdomainName | None = None
     automount_service_account_token: bool | None = None
-    node_selector: dict[str, str] | None = None
+    node_selector: dict[LabelKey, LabelValue] | None = None
     tolerations: list[dict[str, Any]] | None = None
     affinity: dict[str, Any] | None = None
     topology_spread_constraints: list[dict[str, Any]] | None = None
-    priority_class_name: str | None = None
+    priority_class_name: SubdomainName | None = None
     termination_grace_period_seconds: int | None = None

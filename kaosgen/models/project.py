@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from kaos_contract.version import kaosgen_version
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
-from kaosgen.imageref import Digest, ImageRef, TaggedImageRef
+from kaosgen.imageref import Digest, ImageRef, Registry, TaggedImageRef
 from kaosgen.models.common import (
     DNS1123_LABEL,
     DNS1123_SUBDOMAIN,
+    EnvVarName,
     KaosModel,
     Replicas,
     ResourceRequirements,
@@ -32,7 +34,7 @@ class McpRuntimeImage(KaosModel):
     args: list[str] | None = Field(
         None, description="Container args; `{params}` in an item is replaced by spec.params."
     )
-    params_env: str | None = Field(
+    params_env: EnvVarName | None = Field(
         None, description="Pass spec.params in this environment variable instead of args."
     )
     http_health: bool = Field(
@@ -98,15 +100,28 @@ class WorkloadResources(KaosModel):
     )
 
 
+#: A Gateway API hostname (its CRDs' pattern): a DNS name, optionally `*.`-prefixed.
+Hostname = Annotated[
+    str,
+    Field(
+        pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        min_length=1,
+        max_length=253,
+    ),
+]
+
+
 class ParentRef(KaosModel):
-    name: str = Field(description="The Gateway's name.")
-    namespace: str | None = Field(
+    """The Gateway the routes attach to (checked as the HTTPRoute CRD checks parentRefs)."""
+
+    name: str = Field(min_length=1, max_length=253, description="The Gateway's name.")
+    namespace: Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)] | None = Field(
         None,
         description="The Gateway's namespace; the gateway NetworkPolicies admit pods from it.",
     )
-    section_name: str | None = Field(
-        None, description="Attach the routes to this listener only (e.g. the HTTPS one)."
-    )
+    section_name: (
+        Annotated[str, StringConstraints(max_length=253, pattern=DNS1123_SUBDOMAIN)] | None
+    ) = Field(None, description="Attach the routes to this listener only (e.g. the HTTPS one).")
 
 
 class GatewayTLS(KaosModel):
@@ -130,7 +145,7 @@ class Gateway(KaosModel):
         description="The Gateway the routes attach to (with vendor envoy, the one rendered "
         "to platform/gateway/).",
     )
-    hostnames: list[str] = Field(
+    hostnames: list[Hostname] = Field(
         default_factory=list, description="The routes' hostnames (any host when empty)."
     )
     vendor: Literal["none", "envoy"] = Field(
@@ -164,7 +179,7 @@ class GatewayOverride(KaosModel):
 
     enabled: bool | None = Field(None, description="Replaces gateway.enabled here.")
     parent_ref: ParentRef | None = Field(None, description="Replaces gateway.parentRef here.")
-    hostnames: list[str] | None = Field(None, description="Replaces gateway.hostnames here.")
+    hostnames: list[Hostname] | None = Field(None, description="Replaces gateway.hostnames here.")
     routes: RouteKinds | None = Field(None, description="Merged key by key over gateway.routes.")
     auth: GatewayAuth | None = Field(
         None, description="Replaces gateway.auth in this environment ({}: no authentication)."
@@ -200,7 +215,7 @@ class Environment(KaosModel):
     images: dict[Literal["agent", "mcpServer", "litellm", "ollama"], ImageRef] = Field(
         default_factory=dict, description="Per-environment image overrides."
     )
-    registry: str | None = Field(
+    registry: Registry | None = Field(
         None, description="Rewrite every workload image to this registry (mirrors, air-gaps)."
     )
     resources: WorkloadResources | None = None
@@ -234,7 +249,7 @@ class Security(KaosModel):
         description="Render NetworkPolicies: default-deny ingress, and each workload reachable "
         "only by what the graph, the gateway and `callers` need.",
     )
-    dns_namespace: str = Field(
+    dns_namespace: Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)] = Field(
         "kube-system",
         description="Namespace of the cluster DNS pods (k8s-app: kube-dns) that agents may reach.",
     )
@@ -275,11 +290,40 @@ class DiagnosticSettings(KaosModel):
     )
 
 
+def _file_system_path(value: str) -> str:
+    """No file system holds a NUL byte in a name: refuse it here, with the line, rather
+    than fail on it when the path is first used."""
+    if "\x00" in value:
+        raise PydanticCustomError(
+            "path_nul",
+            "a path cannot contain a NUL character (\\0): no file system allows it; remove it",
+        )
+    return value
+
+
+def _gitignore_pattern(value: str) -> str:
+    """A pattern pathspec cannot read (`!`, a lone `\\`) is reported at its line, not as
+    a traceback when the inputs are walked. pathspec loads only when there are patterns."""
+    import pathspec
+
+    try:
+        pathspec.GitIgnoreSpec.from_lines([value])
+    except ValueError:  # pathspec's pattern error (its module moved in pathspec 1.0)
+        raise PydanticCustomError(
+            "gitignore_pattern",
+            "not a .gitignore pattern (`!` needs a pattern after it; a trailing `\\` "
+            "escapes nothing)",
+        ) from None
+    return value
+
+
 class Project(KaosModel):
     api_version: Literal["kaosgen.dev/v1alpha1"] = "kaosgen.dev/v1alpha1"
     kind: Literal["Project"] = "Project"
-    output: str = Field("deploy", description="Output directory, relative to kaosgen.yaml.")
-    exclude: list[str] = Field(
+    output: Annotated[str, AfterValidator(_file_system_path)] = Field(
+        "deploy", description="Output directory, relative to kaosgen.yaml."
+    )
+    exclude: list[Annotated[str, AfterValidator(_gitignore_pattern)]] = Field(
         default_factory=list,
         description="Paths that are not input, as .gitignore patterns relative to kaosgen.yaml "
         "(`ci/`, `*.notes.yaml`, `docs/**`). Files named on the command line are always read.",

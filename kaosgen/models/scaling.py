@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from kaosgen.models.common import DNS1123_LABEL, KaosModel
+from kaosgen.models.common import DNS1123_LABEL, DNS1123_SUBDOMAIN, KaosModel
 
 Quantity = Annotated[
     str,
@@ -53,7 +53,9 @@ class ModelStorage(KaosModel):
         None,
         description="PVC size. Default: from the model tag's parameter count and quantisation.",
     )
-    storage_class_name: str | None = Field(None, description="PVC storage class.")
+    storage_class_name: Annotated[str, Field(pattern=DNS1123_SUBDOMAIN, max_length=253)] | None = (
+        Field(None, description="PVC storage class.")
+    )
     access_modes: list[Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany"]] = Field(
         default_factory=lambda: ["ReadWriteOnce"],
         description="PVC access modes; several replicas on several nodes need ReadWriteMany "

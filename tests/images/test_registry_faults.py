@@ -166,6 +166,12 @@ def test_an_oversized_manifest_is_refused(chunked: bool) -> None:
         fails(fast(), reg.ref(), f"the {MAX_MANIFEST_BYTES}")
 
 
+def test_a_manifest_nested_past_the_recursion_limit_is_not_an_image() -> None:
+    body = b"[" * 200_000
+    with scripted(lambda m, p, h: (200, {"Content-Type": "application/json"}, body)) as reg:
+        fails(fast(), reg.ref(), "is a application/json, not a container image")
+
+
 @pytest.mark.parametrize(
     ("media_type", "message"),
     [
@@ -297,6 +303,7 @@ def test_credentials_never_go_to_a_plain_http_token_service_off_this_machine() -
     [
         ((200, {"Content-Type": "application/json"}, b'{"nothing": 1}'), "without a token"),
         ((200, {}, b"not json"), "without a token"),
+        ((200, {}, b"[" * 200_000), "without a token"),  # past the recursion limit
         ((500, {}, b""), "answered HTTP 500"),
         ((200, {}, b'{"token": "' + b"x" * (2 << 20) + b'"}'), "bytes kaosgen reads"),
     ],
