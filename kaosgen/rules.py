@@ -14,10 +14,18 @@ from kaos_contract import env as contract
 from kaosgen import effective, rules_secrets, rules_workloads
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.graph import AgentNode, Graph, MCPServerNode, ModelAPINode, Workload
+from kaosgen.models.common import (
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    DURATION_PATTERN,
+    label_key_problem,
+    label_value_ok,
+)
 from kaosgen.models.project import Project
 
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DURATION = re.compile(r"^([0-9]+(h|m|s|ms)){1,4}$")
+_DNS1123 = re.compile(DNS1123_LABEL)
+_DNS1123_SUBDOMAIN = re.compile(DNS1123_SUBDOMAIN)
+_DURATION = re.compile(DURATION_PATTERN)
 #: Runtimes a user may name in spec.runtime.
 BUILTIN_MCP_RUNTIMES = ("python-string", "python-package", "custom")
 #: Runtimes only the resolve pass produces, from the old era's spec.type + config.
@@ -27,7 +35,7 @@ LEGACY_MCP_RUNTIMES = ("python-secret", "node-package")
 def check_names(graph: Graph, diags: Diagnostics) -> None:
     for node in graph.workloads():
         loc = node.doc.location(("metadata", "name"))
-        if not _DNS1123.match(node.name):
+        if not _DNS1123.fullmatch(node.name):
             diags.error(
                 "name-dns1123",
                 f"{node.kind} name {node.name!r} is not a valid DNS-1123 label",
@@ -45,7 +53,7 @@ def check_names(graph: Graph, diags: Diagnostics) -> None:
                 loc,
                 hint=f"shorten the name to at most {63 - (longest - len(node.name))} characters",
             )
-        if node.namespace is not None and not _DNS1123.match(node.namespace):
+        if node.namespace is not None and not _DNS1123.fullmatch(node.namespace):
             diags.error(
                 "name-dns1123",
                 f"namespace {node.namespace!r} is not a valid DNS-1123 label",
@@ -162,7 +170,7 @@ def _report_cycles(graph: Graph, diags: Diagnostics) -> None:
 
 def check_timeouts(project: Project, diags: Diagnostics, project_doc=None) -> None:
     for kind, value in project.gateway.timeouts.items():
-        if not _DURATION.match(value):
+        if not _DURATION.fullmatch(value):
             loc = project_doc.location(("gateway", "timeouts", kind)) if project_doc else None
             if loc:
                 diags.error(
@@ -431,22 +439,6 @@ def check_overrides(graph: Graph, project: Project, diags: Diagnostics, project_
                 )
 
 
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
-
-
-def _key_problem(key: str) -> str | None:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
-        return f"the prefix {prefix!r} is not a DNS subdomain"
-    if len(name) > 63 or not _LABEL_NAME.match(name):
-        return "the name must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
-    return None
-
-
 def _check_label_set(
     diags: Diagnostics,
     doc: Any,
@@ -465,12 +457,8 @@ def _check_label_set(
         if not isinstance(key, str):
             continue  # not a string: reported where the document is read
         loc = doc.location((*path, "labels", key), key=True)
-        problem = _key_problem(key)
-        if (
-            problem is None
-            and isinstance(value, str)
-            and (len(value) > 63 or not _LABEL_VALUE.match(value))
-        ):
+        problem = label_key_problem(key)
+        if problem is None and isinstance(value, str) and not label_value_ok(value):
             problem = f"the value {value!r} is not a valid label value (at most 63 letters, digits, '-', '_' or '.')"
         if problem:
             diags.error("label-invalid", f"label {key!r}: {problem}", loc)
@@ -484,7 +472,7 @@ def _check_label_set(
     for key in annotations:
         if not isinstance(key, str):
             continue
-        problem = _key_problem(key)
+        problem = label_key_problem(key)
         if problem:
             diags.error(
                 "label-invalid",
@@ -527,14 +515,14 @@ def _object_name_problem(kind: str, name: str) -> str | None:
             return "must not be '.' or '..' and must not contain '/' or '%'"
         return None
     if kind == "Service":
-        if len(name) > 63 or not _DNS1035.match(name):
+        if len(name) > 63 or not _DNS1035.fullmatch(name):
             return "must be a DNS-1035 label: at most 63 lower-case letters, digits and '-', starting with a letter"
         return None
     if kind == "Namespace":
-        if len(name) > 63 or not _DNS1123.match(name):
+        if len(name) > 63 or not _DNS1123.fullmatch(name):
             return "must be a DNS-1123 label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
         return None
-    if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+    if len(name) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(name):
         return "must be a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
     return None
 
@@ -556,7 +544,9 @@ def check_passthrough_names(graph: Graph, diags: Diagnostics) -> None:
                 doc.location(("metadata", "name")),
             )
         namespace = meta.get("namespace")
-        if isinstance(namespace, str) and (len(namespace) > 63 or not _DNS1123.match(namespace)):
+        if isinstance(namespace, str) and (
+            len(namespace) > 63 or not _DNS1123.fullmatch(namespace)
+        ):
             diags.error(
                 "name-dns1123",
                 f"namespace {namespace!r} is not a valid DNS-1123 label",

@@ -48,11 +48,26 @@ _LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _DNS1123_SUBDOMAIN = re.compile(DNS1123_SUBDOMAIN)
 
 
+def label_key_problem(key: str) -> str | None:
+    """Why the API server refuses `key` as a label or annotation key (None: it does not)."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix)):
+        return f"the prefix {prefix!r} is not a DNS subdomain"
+    if len(name) > 63 or not _LABEL_NAME.fullmatch(name):
+        return (
+            "the name must be at most 63 letters, digits, '-', '_' or '.', starting and "
+            "ending with a letter or digit"
+        )
+    return None
+
+
+def label_value_ok(value: str) -> bool:
+    """Whether the API server accepts `value` as a label value (empty included)."""
+    return not value or (len(value) <= 63 and bool(_LABEL_NAME.fullmatch(value)))
+
+
 def _label_key(value: str) -> str:
-    prefix, _, name = value.rpartition("/")
-    if (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix))) or (
-        len(name) > 63 or not _LABEL_NAME.fullmatch(name)
-    ):
+    if label_key_problem(value) is not None:
         raise PydanticCustomError(
             "label_key",
             "not a label key: an optional DNS-subdomain prefix and '/', then at most 63 "
@@ -62,7 +77,7 @@ def _label_key(value: str) -> str:
 
 
 def _label_value(value: str) -> str:
-    if value and (len(value) > 63 or not _LABEL_NAME.fullmatch(value)):
+    if not label_value_ok(value):
         raise PydanticCustomError(
             "label_value",
             "not a label value: at most 63 letters, digits, '-', '_' or '.', starting and "

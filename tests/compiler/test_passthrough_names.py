@@ -7,6 +7,7 @@ name, with the rule for that kind.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ PROJECT = (
         ("v1", "ConfigMap", "a" * 253, True),
         ("v1", "ConfigMap", "a" * 254, False),
         ("v1", "ConfigMap", "a..b", False),
+        ("v1", "ConfigMap", "prompts\n", False),  # `$` alone would let a final newline pass
         ("v1", "Service", "svc-1", True),
         ("v1", "Service", "1svc", False),  # a DNS-1035 label starts with a letter
         ("v1", "Service", "svc.x", False),
@@ -43,7 +45,7 @@ def test_pass_through_names_follow_their_kinds_rule(
 ) -> None:
     (tmp_path / "kaosgen.yaml").write_text(PROJECT, encoding="utf-8")
     (tmp_path / "extra.yaml").write_text(
-        f"apiVersion: {api_version}\nkind: {kind}\nmetadata:\n  name: '{name}'\n",
+        f"apiVersion: {api_version}\nkind: {kind}\nmetadata:\n  name: {json.dumps(name)}\n",
         encoding="utf-8",
     )
     code, diags = validate_json(tmp_path)
