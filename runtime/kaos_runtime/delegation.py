@@ -26,6 +26,7 @@ from opentelemetry import propagate
 
 from .a2a import client as a2a_client
 from .budget import calls_reported
+from .model_answers import content_text
 from .peer_http import AnswerTooLarge, one_shot_client
 from .tools import CallContext, Tool, ToolOutcome
 
@@ -249,7 +250,7 @@ class Delegation:
             return ToolOutcome(
                 False, f"agent '{peer.name}' sent an unexpected answer", model_calls=spent
             )
-        text = _answer_text(content)
+        text = content_text(content)  # a tool result must be text
         if text is None:
             return ToolOutcome(
                 False,
@@ -258,19 +259,3 @@ class Delegation:
                 model_calls=spent,
             )
         return ToolOutcome(True, text, model_calls=spent)
-
-
-def _answer_text(content: Any) -> str | None:
-    """An answer's `content` as text: a string, text parts or null; None when it is none
-    of these (a tool result must be text: the loop, memory and the model read it)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            str(part.get("text") or "")
-            for part in content
-            if isinstance(part, dict) and part.get("type") == "text"
-        )
-    return None

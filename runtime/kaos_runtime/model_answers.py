@@ -122,8 +122,9 @@ def _object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _text(value: Any, where: str) -> str:
-    """Message content: a string, null, or a list of text parts."""
+def content_text(value: Any) -> str | None:
+    """Message content as text: a string, null, or a list of text parts (other parts are
+    left out); None when it is none of these."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -134,9 +135,16 @@ def _text(value: Any, where: str) -> str:
             for part in value
             if isinstance(part, dict) and part.get("type") in ("text", "output_text")
         )
-    raise ModelError(
-        f"model API sent an unexpected answer: {where} is {type(value).__name__}, not text"
-    )
+    return None
+
+
+def _text(value: Any, where: str) -> str:
+    text = content_text(value)
+    if text is None:
+        raise ModelError(
+            f"model API sent an unexpected answer: {where} is {type(value).__name__}, not text"
+        )
+    return text
 
 
 def _finish(value: Any) -> str | None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from typing import Any
+
+from support.loopback import LoopbackServer
 
 #: A result that is a body without end (blanks, 1 MiB every 10 ms).
 ENDLESS = object()
@@ -38,18 +39,14 @@ def _response(status: str, body: bytes = b"", content_type: str = "application/j
     return head.encode() + b"\r\n" + body
 
 
-class RawMcp:
+class RawMcp(LoopbackServer):
+    thread_name = "raw-mcp"
+
     def __init__(self, results: dict[str, Any]) -> None:
+        super().__init__()
         self.results = results
-        self.port = 0
         #: JSON-RPC methods received, in order.
         self.methods: list[str] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def _result(self, message: dict[str, Any]) -> Any:
         method = message["method"]
@@ -105,36 +102,3 @@ class RawMcp:
             return
         finally:
             writer.close()
-
-    def start(self) -> RawMcp:
-        ready = threading.Event()
-
-        async def main() -> None:
-            self._stop = asyncio.Event()
-            server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-            self.port = server.sockets[0].getsockname()[1]
-            ready.set()
-            await self._stop.wait()
-            server.close()
-
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(main())
-
-        self._thread = threading.Thread(target=run, name="raw-mcp", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("raw MCP server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> RawMcp:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

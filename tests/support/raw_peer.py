@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 from typing import Any
+
+from support.loopback import LoopbackServer
 
 STRAY = "STRAY answer meant for nobody"
 #: The text of the `huge` fault's answer: just over the 32 MiB a peer's answer may take.
@@ -36,22 +37,18 @@ def _response(status: int, body: bytes, content_type: str = "application/json") 
     return head.encode() + body
 
 
-class RawPeer:
+class RawPeer(LoopbackServer):
+    thread_name = "raw-peer"
+
     def __init__(self, a2a: bool, card: Any = None) -> None:
+        super().__init__()
         self.a2a = a2a
         self.card_body = card
-        self.port = 0
         self.connections = 0
         #: The connections (by number) that carried a delegation (POST); card fetches
         #: (GET, retried in the background while a peer has no card) are not counted.
         self.post_connections: set[int] = set()
         self.requests: list[tuple[str, Any]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     # -- answers --------------------------------------------------------------------------
     def card(self) -> bytes:
@@ -171,36 +168,3 @@ class RawPeer:
             raise ValueError(f"unknown fault {name}")
         await writer.drain()
         return True
-
-    def start(self) -> RawPeer:
-        ready = threading.Event()
-
-        async def main() -> None:
-            self._stop = asyncio.Event()
-            server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-            self.port = server.sockets[0].getsockname()[1]
-            ready.set()
-            await self._stop.wait()
-            server.close()
-
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(main())
-
-        self._thread = threading.Thread(target=run, name="raw-peer", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("raw peer did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> RawPeer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

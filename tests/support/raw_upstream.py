@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from support.loopback import LoopbackServer
+
 __all__ = [
     "FAULTS",
     "MANY_TOOL_CALLS",
@@ -206,23 +208,18 @@ async def _read_request(reader: asyncio.StreamReader) -> Request:
 
 
 @dataclass
-class RawUpstream:
+class RawUpstream(LoopbackServer):
     faults: dict[str, Play] = field(default_factory=dict)
+    thread_name = "raw-upstream"
 
     def __post_init__(self) -> None:
+        LoopbackServer.__init__(self)
         self.faults = {**FAULTS, **self.faults}
         self.requests: list[Request] = []
         self.connections = 0
-        self.port = 0
         #: Set by plays that send something after their answer (a stray response).
         self.after_answer = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._open: set[asyncio.StreamWriter] = set()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -256,46 +253,13 @@ class RawUpstream:
         await conn.send(answer(req, content))
         return True
 
-    def start(self) -> RawUpstream:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            loop.run_until_complete(self._main(ready))
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="raw-upstream", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("raw upstream did not start")
-        return self
-
-    async def _main(self, ready: threading.Event) -> None:
-        self._stopping = asyncio.Event()
-        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = server.sockets[0].getsockname()[1]
-        ready.set()
-        await self._stopping.wait()
-        server.close()
+    async def _close_open(self) -> None:
         for writer in list(self._open):
             writer.close()
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-    def stop(self) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> RawUpstream:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # --- the faults --------------------------------------------------------------------------
