@@ -9,6 +9,7 @@ GitHub Actions (workflow annotations).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -149,7 +150,7 @@ def format_text(
     line_cache: dict[str, list[str]] = {}
     for d in diags:
         loc = d.location
-        where = loc.path
+        where = _escaped(loc.path)
         if loc.line:
             where += f":{loc.line}:{loc.column or 1}"
         sev = d.severity.value
@@ -162,7 +163,7 @@ def format_text(
             if lines is None:  # split once per file (setdefault would split every time)
                 lines = line_cache[loc.path] = text.splitlines()
             if 0 < loc.line <= len(lines):
-                src, column = _clip(lines[loc.line - 1].expandtabs(1), loc.column)
+                src, column = _clip(_shown(lines[loc.line - 1].expandtabs(1)), loc.column)
                 out.append(f"  {loc.line:>4} | {src}")
                 out.append("       | " + " " * max(column - 1, 0) + "^")
         if d.hint:
@@ -172,6 +173,27 @@ def format_text(
         notes = f", {n_note} note(s)" if n_note else ""
         out.append(f"{n_err} error(s), {n_warn} warning(s){notes}")
     return "\n".join(out)
+
+
+#: Characters that would end a line or drive the terminal (C0, DEL, C1, line separators).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escaped(text: str) -> str:
+    """A file name as an escape where it holds a control character: a name with a
+    newline or an ESC cannot forge a diagnostic line or recolour the terminal."""
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
+def _shown(line: str) -> str:
+    """A source line with each control character shown as U+FFFD (one for one, so the
+    caret's column stays right)."""
+    return _CONTROL.sub("\ufffd", line)
 
 
 #: Longest source line shown under a diagnostic; longer ones (minified or hostile files)

@@ -2229,7 +2229,10 @@ def test_text_format_shows_the_source_line_with_a_caret(case: Case, tmp_path: Pa
         if line > len(source_lines):
             continue
         i = lines.index(header)
-        source = source_lines[line - 1].expandtabs(1)
+        # Control characters are shown as U+FFFD (one for one).
+        source = re.sub(
+            "[\x00-\x1f\x7f-\x9f\u2028\u2029]", "\ufffd", source_lines[line - 1].expandtabs(1)
+        )
         if len(source) <= 120:
             assert lines[i + 1] == f"  {line:>4} | {source}"
             assert lines[i + 2] == "       | " + " " * (col - 1) + "^"
@@ -2419,3 +2422,26 @@ def test_render_refuses_an_object_id_taken_twice_and_writes_nothing(tmp_path: Pa
     result = run_kaosgen("render", ".", "-o", "out", cwd=tmp_path)
     assert result.exit_code == 1 and "[duplicate-object]" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_text_format_never_passes_control_characters_through(tmp_path: Path) -> None:
+    """A file name with a newline cannot forge a diagnostic line in a CI log, and an ESC in
+    a shown source line cannot drive the terminal: names are escaped, characters in the
+    shown line are U+FFFD (one for one, so the caret stays under its column)."""
+    (tmp_path / "kaosgen.yaml").write_text(
+        "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n", encoding="utf-8"
+    )
+    odd = tmp_path / "x\nerror: forged"
+    odd.mkdir()
+    (odd / "c.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\n", encoding="utf-8"
+    )
+    (tmp_path / "esc.yaml").write_text("a: \x1b[31mred\n", encoding="utf-8")
+    result = run_kaosgen("validate", ".", "--color=never", cwd=tmp_path)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert not [line for line in lines if line.startswith("error: forged")], lines
+    assert any(line.startswith("x\\x0aerror: forged/c.yaml:3:18: error:") for line in lines)
+    assert "\x1b" not in result.stderr
+    shown = next(line for line in lines if line.lstrip().startswith("1 | a:"))
+    assert shown.endswith("a: \ufffd[31mred")
