@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -271,18 +273,50 @@ class McpManager:
         return self._cache
 
     def _build_tools(self) -> list[Tool]:
-        counts: dict[str, int] = {}
-        for connection in self.connections.values():
-            for tool in connection.tools:
-                counts[tool.name] = counts.get(tool.name, 0) + 1
-        result = []
+        """Every server's tools under names a model API takes (`model_tool_name`); a name
+        on two servers is qualified with the server's (`calc__add`), a name one server
+        lists twice is offered once."""
+        entries: list[tuple[str, McpConnection, Any, str]] = []
         for name, connection in self.connections.items():
+            listed: set[str] = set()
             for tool in connection.tools:
-                exposed = tool.name
-                if counts[tool.name] > 1:  # the same tool name on two servers: qualify both
-                    exposed = f"{contract.snake(name)}__{tool.name}"
-                result.append(_make_tool(connection, tool, exposed))
+                if tool.name in listed:
+                    log.warning("MCP server %s lists the tool %r twice", name, tool.name)
+                    continue
+                listed.add(tool.name)
+                entries.append((name, connection, tool, model_tool_name(tool.name)))
+        counts: dict[str, int] = {}
+        for *_, base in entries:
+            counts[base] = counts.get(base, 0) + 1
+        result, used = [], set()
+        for name, connection, tool, base in entries:
+            exposed = base
+            if counts[base] > 1:  # the same tool name on two servers: qualify both
+                exposed = model_tool_name(f"{contract.snake(name)}__{tool.name}")
+            if exposed in used:  # two names of one server made alike (`a.b`, `a_b`)
+                exposed = _with_digest(exposed, tool.name)
+            used.add(exposed)
+            result.append(_make_tool(connection, tool, exposed))
         return result
+
+
+#: A function name as OpenAI's API takes it (Anthropic's and Ollama's take these too): one
+#: tool named otherwise (MCP allows `.`, for one) fails every request with 400.
+_MODEL_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def model_tool_name(name: str) -> str:
+    """`name` where a model API takes it as it is, else with every other character as `_`
+    and, over 64 characters, cut with a digest of the whole name."""
+    if _MODEL_TOOL_NAME.fullmatch(name):
+        return name
+    clean = re.sub(r"[^A-Za-z0-9_-]", "_", name) or "tool"
+    return clean if len(clean) <= 64 else _with_digest(clean, name)
+
+
+def _with_digest(name: str, original: str) -> str:
+    digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{name[:55]}_{digest}"
 
 
 def _make_tool(connection: McpConnection, tool: Any, exposed: str) -> Tool:

@@ -417,3 +417,24 @@ def test_tools_served_by_the_mcp_tool_server_runtime(model, start_runtime, tmp_p
         assert model.requests[1]["messages"][-1]["content"] == "HEY"
         assert model.requests[3]["messages"][-1]["content"] == "HEY"
         assert rt.runtime.mcp.connections["shouter"].attempts == 1
+
+
+def test_tool_names_a_model_api_refuses_are_offered_under_names_it_takes(model, start_runtime):
+    """MCP allows tool names OpenAI's API refuses (a `.`, a space, over 64 characters):
+    one of them would fail every request with 400. Each is offered under a name the API
+    takes, distinct from every other, and calling it runs the MCP tool."""
+    import re
+
+    odd = ("notes.read", "notes_read", "tool with spaces", "x" * 70)
+    server = ThreadedMcpServer("odd", echo_names=odd).start()
+    try:
+        model.push(Reply.tool_call("tool_with_spaces", {"text": "hi"}), Reply.text("done"))
+        rt = start_runtime(model.url, MCP_SERVERS="odd", MCP_SERVER_odd_URL=server.url)
+        assert _ask(rt).choices[0].message.content == "done"
+        names = [t["function"]["name"] for t in model.requests[0]["tools"]]
+        assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", n) for n in names), names
+        assert len(names) == len(set(names)) == 4 + len(odd)  # add, echo, fail, slow_echo
+        assert "tool_with_spaces" in names and "add" in names
+        assert model.requests[1]["messages"][-1]["content"] == "hi (echoed)"
+    finally:
+        server.stop()

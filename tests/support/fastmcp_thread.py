@@ -21,10 +21,21 @@ from .process import free_port, http_ok
 HOLDS: dict[str, list[str]] = {}
 
 
-def build_tools_server(name: str = "calc", hold: bool = False) -> Any:
+def build_tools_server(
+    name: str = "calc", hold: bool = False, echo_names: tuple[str, ...] = ()
+) -> Any:
+    """`echo_names`: more echo tools under these names (ones a model API refuses, say)."""
     from fastmcp import FastMCP
 
     mcp = FastMCP(name)
+
+    for extra in echo_names:
+
+        def echo_as(text: str) -> str:
+            """Echo the text back."""
+            return f"{text} (echoed)"
+
+        mcp.tool(name=extra)(echo_as)
 
     if hold:
 
@@ -74,9 +85,16 @@ def build_tools_server(name: str = "calc", hold: bool = False) -> Any:
 class ThreadedMcpServer:
     """A fastmcp server on a fixed loopback port that can be stopped and started again."""
 
-    def __init__(self, name: str = "calc", port: int | None = None, hold: bool = False) -> None:
+    def __init__(
+        self,
+        name: str = "calc",
+        port: int | None = None,
+        hold: bool = False,
+        echo_names: tuple[str, ...] = (),
+    ) -> None:
         self.name = name
         self.hold = hold
+        self.echo_names = echo_names
         self.port = port or free_port()
         self.server: uvicorn.Server | None = None
         self.thread: threading.Thread | None = None
@@ -86,7 +104,7 @@ class ThreadedMcpServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ThreadedMcpServer:
-        app = build_tools_server(self.name, self.hold).http_app()
+        app = build_tools_server(self.name, self.hold, self.echo_names).http_app()
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
