@@ -73,35 +73,17 @@ def _problems(obj: dict[str, Any]) -> Iterator[tuple[str, str, int]]:
                 culprit,
                 size - MAX_CONFIG_DATA,
             )
-    for container in _containers(obj):
-        for var in container.get("env") or ():
-            if not isinstance(var, dict) or not isinstance(var.get("value"), str):
-                continue
-            # The kubelet turns `$$` into `$`; the string Linux gets ends with a NUL.
-            value = var["value"].replace("$$", "$")
-            size = len(f"{var.get('name')}={value}".encode("utf-8", "surrogatepass")) + 1
-            if size > MAX_ENV_STRING:
-                yield (
-                    f"the environment variable {var.get('name')} is {_kib(size)} KiB; Linux "
-                    f"refuses to start a container with one over {MAX_ENV_STRING // 1024} KiB "
-                    "(the pod would crash-loop with 'argument list too long')",
-                    value,
-                    size - MAX_ENV_STRING,
-                )
-        for field in ("command", "args"):
-            for arg in container.get(field) or ():
-                if not isinstance(arg, str):
-                    continue
-                value = arg.replace("$$", "$")
-                size = len(value.encode("utf-8", "surrogatepass")) + 1
-                if size > MAX_ENV_STRING:
-                    yield (
-                        f"an argument of container {container.get('name')} is {_kib(size)} KiB; "
-                        f"Linux refuses to start a process with one over {MAX_ENV_STRING // 1024} "
-                        "KiB (the pod would crash-loop with 'argument list too long')",
-                        value,
-                        size - MAX_ENV_STRING,
-                    )
+    for what, string in _exec_strings(obj):
+        # The string Linux gets ends with a NUL.
+        size = len(string.encode("utf-8", "surrogatepass")) + 1
+        if size > MAX_ENV_STRING:
+            yield (
+                f"{what} is {_kib(size)} KiB; Linux refuses to start a process with one over "
+                f"{MAX_ENV_STRING // 1024} KiB (the pod would crash-loop with 'argument list "
+                "too long')",
+                string,
+                size - MAX_ENV_STRING,
+            )
     encoded = json.dumps(obj, ensure_ascii=False, default=str)
     size = len(encoded.encode("utf-8", "surrogatepass"))
     if size > MAX_OBJECT:
@@ -130,7 +112,10 @@ def _config_data(obj: dict[str, Any]) -> tuple[int, str]:
     return size, "\n".join(texts)
 
 
-def _containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _exec_strings(obj: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(what it is, the string execve gets) for each literal env value (`NAME=value`),
+    command word and argument of the object's pod template (the kubelet turns `$$` in
+    values and arguments into `$`)."""
     spec = obj.get("spec")
     template = spec.get("template") if isinstance(spec, dict) else None
     pod = template.get("spec") if isinstance(template, dict) else None
@@ -138,8 +123,17 @@ def _containers(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
         return
     for field in ("initContainers", "containers"):
         for container in pod.get(field) or ():
-            if isinstance(container, dict):
-                yield container
+            if not isinstance(container, dict):
+                continue
+            for var in container.get("env") or ():
+                if isinstance(var, dict) and isinstance(var.get("value"), str):
+                    name = var.get("name")
+                    value = var["value"].replace("$$", "$")
+                    yield f"the environment variable {name}", f"{name}={value}"
+            for word in [*(container.get("command") or ()), *(container.get("args") or ())]:
+                if isinstance(word, str):
+                    what = f"an argument of container {container.get('name')}"
+                    yield what, word.replace("$$", "$")
 
 
 def _blame(doc: Document, culprit: str):

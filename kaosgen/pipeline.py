@@ -305,10 +305,13 @@ def check_workload_objects(rendered: list, graph: Graph, diags: Diagnostics) -> 
         if object_limits.worth_checking(item.node.doc):
             object_limits.check_objects(item.objects, item.node.doc, diags)
     for doc in graph.passthrough:
-        if isinstance(doc.data, dict) and object_limits.worth_checking(doc):
-            items = doc.data.get("items")
-            listed = str(doc.data.get("kind", "")).endswith("List") and isinstance(items, list)
-            objects = [i for i in items if isinstance(i, dict)] if listed else [doc.data]
+        if object_limits.worth_checking(doc):
+            from kaosgen.hydrate import HydrationError, expand_lists
+
+            try:  # what kustomize sends to the cluster: a List's items
+                objects = [obj for obj, _, _ in expand_lists([doc.data])]
+            except HydrationError:  # a shape the layout pass reports
+                continue
             object_limits.check_objects(objects, doc, diags)
 
 

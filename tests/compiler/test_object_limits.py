@@ -161,3 +161,15 @@ def test_an_argument_too_long_for_the_kernel(tmp_path: Path) -> None:
     (error,) = _errors(root)
     assert "an argument of container" in error["message"], error
     assert (Path(error["file"]).name, error["line"]) == ("server.yaml", 6)
+
+
+def test_an_item_of_a_pass_through_list_over_one_mib(tmp_path: Path) -> None:
+    """A `kind: List` is its items to kustomize and the cluster: each is checked."""
+    data = "y" * (MAX_CONFIG_DATA + 1024)
+    listed = (
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n"
+        f"  metadata: {{name: prompts}}\n  data:\n    big: {data}\n"
+    )
+    root = _project(tmp_path / "p", listed=listed)
+    (error,) = _errors(root)
+    assert "ConfigMap 'prompts'" in error["message"] and error["line"] == 8

@@ -12,6 +12,23 @@ import threading
 from typing import Self
 
 
+async def read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
+    """One HTTP/1.1 request: its request line, headers (lower-case names) and body
+    (Content-Length or chunked)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    line, *fields = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields if f)}
+    if headers.get("transfer-encoding", "").lower() != "chunked":
+        return line, headers, await reader.readexactly(int(headers.get("content-length", "0")))
+    body = b""
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        piece = await reader.readexactly(size + 2)
+        if size == 0:
+            return line, headers, body
+        body += piece[:-2]
+
+
 class LoopbackServer:
     #: The thread's name, for a stack dump of a hung test.
     thread_name = "loopback"

@@ -16,7 +16,7 @@ import asyncio
 import json
 from typing import Any
 
-from support.loopback import LoopbackServer
+from support.loopback import LoopbackServer, read_request
 
 #: A result that is a body without end (blanks, 1 MiB every 10 ms).
 ENDLESS = object()
@@ -68,13 +68,7 @@ class RawMcp(LoopbackServer):
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                line, *fields = head.decode("latin-1").split("\r\n")
-                headers = {
-                    k.strip().lower(): v.strip()
-                    for k, _, v in (f.partition(":") for f in fields if f)
-                }
-                raw = await reader.readexactly(int(headers.get("content-length", "0")))
+                line, _, raw = await read_request(reader)
                 if not line.startswith("POST "):
                     writer.write(_response("405 Method Not Allowed"))
                 elif "id" not in (message := json.loads(raw)):

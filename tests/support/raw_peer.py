@@ -22,7 +22,7 @@ import contextlib
 import json
 from typing import Any
 
-from support.loopback import LoopbackServer
+from support.loopback import LoopbackServer, read_request
 
 STRAY = "STRAY answer meant for nobody"
 #: The text of the `huge` fault's answer: just over the 32 MiB a peer's answer may take.
@@ -99,13 +99,7 @@ class RawPeer(LoopbackServer):
         number = self.connections
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                line, *fields = head.decode("latin-1").split("\r\n")
-                headers = {
-                    k.strip().lower(): v.strip()
-                    for k, _, v in (f.partition(":") for f in fields if f)
-                }
-                raw = await reader.readexactly(int(headers.get("content-length", "0")))
+                line, _, raw = await read_request(reader)
                 method, path, _ = line.split(" ", 2)
                 if method == "GET":
                     found = (self.a2a or self.card_body is not None) and path.startswith(

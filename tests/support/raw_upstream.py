@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from support.loopback import LoopbackServer
+from support.loopback import LoopbackServer, read_request
 
 __all__ = [
     "FAULTS",
@@ -187,23 +187,7 @@ class Connection:
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Request:
-    head = await reader.readuntil(b"\r\n\r\n")
-    line, *fields = head.decode("latin-1").split("\r\n")
-    headers: dict[str, str] = {}
-    for item in fields:
-        if item:
-            name, _, value = item.partition(":")
-            headers[name.strip().lower()] = value.strip()
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        raw = b""
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            piece = await reader.readexactly(size + 2)
-            if size == 0:
-                break
-            raw += piece[:-2]
-    else:
-        raw = await reader.readexactly(int(headers.get("content-length", "0")))
+    line, headers, raw = await read_request(reader)
     return Request(line, headers, json.loads(raw) if raw else {})
 
 
