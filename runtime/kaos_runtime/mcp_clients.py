@@ -26,7 +26,7 @@ from typing import Any
 import httpx2  # the MCP SDK's HTTP client
 from kaos_contract import env as contract
 
-from .model_answers import MAX_ANSWER_BYTES
+from .model_answers import MAX_ANSWER_BYTES, bounded_pieces
 from .tools import CallContext, Tool, ToolOutcome
 
 log = logging.getLogger(__name__)
@@ -171,13 +171,9 @@ class _BoundedStream(httpx2.AsyncByteStream):
         self.inner = inner
         self.limit = limit
 
-    async def __aiter__(self) -> Any:
-        size = 0
-        async for piece in self.inner:
-            size += len(piece)
-            if size > self.limit:
-                raise httpx2.StreamError(f"answer over {self.limit} bytes, not read further")
-            yield piece
+    def __aiter__(self) -> Any:
+        message = f"answer over {self.limit} bytes, not read further"
+        return bounded_pieces(self.inner, self.limit, lambda: httpx2.StreamError(message))
 
     async def aclose(self) -> None:
         await self.inner.aclose()

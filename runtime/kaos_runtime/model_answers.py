@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 from .model_client import (
@@ -37,6 +38,19 @@ MAX_ANSWER_BYTES = 32 * 1024 * 1024
 #: The longest line of an event stream (one chunk).
 MAX_LINE_BYTES = 4 * 1024 * 1024
 _SNIPPET = 200
+
+
+async def bounded_pieces(
+    pieces: AsyncIterable[bytes], limit: int, too_large: Callable[[], Exception]
+) -> AsyncIterator[bytes]:
+    """`pieces` until more than `limit` bytes came, then `too_large()` is raised: the rest
+    is never read (a body streamed by an HTTP client, peer or MCP server alike)."""
+    size = 0
+    async for piece in pieces:
+        size += len(piece)
+        if size > limit:
+            raise too_large()
+        yield piece
 
 
 def _no_constant(name: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from .model_answers import MAX_ANSWER_BYTES
+from .model_answers import MAX_ANSWER_BYTES, bounded_pieces
 
 #: The most one answer of a peer (a card, a completion, an A2A result or event stream) may
 #: take: a peer's answer is a model's answer, bounded like one.
@@ -32,15 +32,11 @@ class _BoundedStream(httpx.AsyncByteStream):
         self.limit = limit
         self.request = request
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        size = 0
-        async for piece in self.inner:
-            size += len(piece)
-            if size > self.limit:
-                raise AnswerTooLarge(
-                    f"answer over {self.limit} bytes, not read further", request=self.request
-                )
-            yield piece
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        message = f"answer over {self.limit} bytes, not read further"
+        return bounded_pieces(
+            self.inner, self.limit, lambda: AnswerTooLarge(message, request=self.request)
+        )
 
     async def aclose(self) -> None:
         await self.inner.aclose()
