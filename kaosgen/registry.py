@@ -9,7 +9,8 @@ Authentication follows the registry's `WWW-Authenticate` challenge: `Bearer` (th
 flow of the distribution spec: anonymous, with basic credentials, or an OAuth2 refresh
 token) or `Basic`, with credentials from the Docker configuration (see `dockerconfig`).
 
-Everything is bounded: connect and read timeouts, few retries, at most
+Everything is bounded: connect and read timeouts, a body read within twice the read
+timeout in all (however slowly a registry trickles it), few retries, at most
 `MAX_MANIFEST_BYTES` of a manifest and `MAX_TOKEN_BYTES` of a token answer. Failures are
 `RegistryError`s that say what happened and what to do.
 
@@ -24,6 +25,7 @@ import base64
 import hashlib
 import ipaddress
 import json
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -146,22 +148,39 @@ def _timed_out(exc: BaseException) -> bool:
     return any(isinstance(item, TimeoutError | ReadTimeoutError) for item in _causes(exc))
 
 
-def _read_bounded(response: requests.Response, limit: int, what: str) -> bytes:
+def _read_bounded(response: requests.Response, limit: int, what: str, seconds: float) -> bytes:
+    """At most `limit` bytes of the body, within `seconds` in all: the read timeout bounds
+    each wait, and a registry trickling a byte at a time would pass it for hours."""
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > limit:
         response.close()
         raise RegistryError(
             f"{what} is {declared} bytes, more than the {limit} bytes kaosgen reads"
         )
+    deadline = time.monotonic() + seconds
+    pieces: list[bytes] = []
+    size = 0
     try:
-        data = response.raw.read(limit + 1, decode_content=True)
+        while size <= limit:
+            if time.monotonic() > deadline:
+                raise RegistryError(
+                    f"{what}: the registry sent it too slowly (not done within {seconds:g}s)",
+                    "the registry or the network is overloaded; try again later",
+                )
+            piece = response.raw.read1(min(65536, limit + 1 - size), decode_content=True)
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+    except RegistryError:
+        raise
     except Exception as exc:  # urllib3 ProtocolError, ReadTimeoutError, ...
         raise RegistryError(f"{what}: the connection broke while reading ({exc})") from None
     finally:
         response.close()
-    if len(data) > limit:
+    if size > limit:
         raise RegistryError(f"{what} is more than the {limit} bytes kaosgen reads")
-    return data
+    return b"".join(pieces)
 
 
 def _json(data: bytes) -> Any:
@@ -218,6 +237,11 @@ class Resolver:
     def close(self) -> None:
         self._session.close()
 
+    @property
+    def _body_seconds(self) -> float:
+        """The time a whole answer body may take: twice the wait for any one read."""
+        return 2 * self.read_timeout
+
     # --- the API ----------------------------------------------------------------------
 
     def resolve(self, ref: ImageReference) -> str:
@@ -230,7 +254,9 @@ class Resolver:
         response = self._send("HEAD", ref, path, headers)
         if response.status_code == 404:
             response = self._send("GET", ref, path, headers)
-            self._not_found(ref, tag, _read_bounded(response, MAX_ERROR_BYTES, "error"))
+            self._not_found(
+                ref, tag, _read_bounded(response, MAX_ERROR_BYTES, "error", self._body_seconds)
+            )
         self._check_status(ref, response)
         media_type = _media_type(response)
         digest = response.headers.get("Docker-Content-Digest", "").strip()
@@ -246,7 +272,9 @@ class Resolver:
         self._check_status(ref, response)
         media_type = _media_type(response)
         claimed = response.headers.get("Docker-Content-Digest", "").strip()
-        body = _read_bounded(response, MAX_MANIFEST_BYTES, f"the manifest of {ref}")
+        body = _read_bounded(
+            response, MAX_MANIFEST_BYTES, f"the manifest of {ref}", self._body_seconds
+        )
         document = _json(body)
         if media_type not in MANIFEST_MEDIA_TYPES and isinstance(document, dict):
             media_type = str(document.get("mediaType") or media_type)
@@ -410,7 +438,9 @@ class Resolver:
         if response.status_code != 200:
             response.close()
             raise RegistryError(f"{what} answered HTTP {response.status_code}")
-        body = _json(_read_bounded(response, MAX_TOKEN_BYTES, f"the answer of {what}"))
+        body = _json(
+            _read_bounded(response, MAX_TOKEN_BYTES, f"the answer of {what}", self._body_seconds)
+        )
         token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise RegistryError(f"{what} answered without a token")

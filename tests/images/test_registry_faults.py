@@ -239,6 +239,51 @@ def test_a_registry_that_hangs_up_mid_answer() -> None:
         fails(fast(), reg.ref(), "")
 
 
+def test_a_registry_that_trickles_its_answer_is_cut_off() -> None:
+    """A byte every 0.3 s passes the 1 s read timeout every time; the body as a whole gets
+    twice the read timeout, not the hours a trickled 4 MiB manifest would take."""
+    stop = threading.Event()
+
+    class Trickle(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_HEAD(self) -> None:  # no digest header: the client GETs and hashes the body
+            self.send_response(200)
+            self.send_header("Content-Type", OCI)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+
+        def do_GET(self) -> None:
+            self.do_HEAD()
+            for _ in range(100000):
+                if stop.is_set():
+                    return
+                try:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.3)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ref = imageref.parse(f"127.0.0.1:{server.server_address[1]}/team/app:1")
+        start = time.monotonic()
+        error = fails(fast(), ref, "sent it too slowly (not done within 2s)")
+        elapsed = time.monotonic() - start
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+    assert "try again later" in error.hint
+    assert elapsed < 6
+
+
 def test_a_redirect_loop_stops() -> None:
     def loop(method: str, path: str, headers: dict[str, str]) -> Answer:
         return 307, {"Location": path}, b""
