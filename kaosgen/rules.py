@@ -479,6 +479,28 @@ def _check_label_set(
                 f"annotation {key!r}: {problem}",
                 doc.location((*path, "annotations", key), key=True),
             )
+    size = annotations_size(annotations)
+    if size > MAX_ANNOTATIONS_BYTES:
+        diags.error(
+            "label-invalid",
+            f"the annotations hold {size} bytes; the API server refuses an object whose "
+            f"annotations hold more than {MAX_ANNOTATIONS_BYTES} (256 KiB)",
+            doc.location((*path, "annotations"), key=True),
+            hint="keep large text out of annotations (a ConfigMap, or the resource's own fields)",
+        )
+
+
+#: The API server's limit on one object's annotations, keys and values together.
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+
+
+def annotations_size(annotations: dict) -> int:
+    """Bytes of annotation keys and string values, as the API server counts them."""
+    return sum(
+        len(k.encode("utf-8", "surrogatepass")) + len(v.encode("utf-8", "surrogatepass"))
+        for k, v in annotations.items()
+        if isinstance(k, str) and isinstance(v, str)
+    )
 
 
 def check_labels(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
@@ -502,6 +524,18 @@ def check_labels(graph: Graph, project: Project, diags: Diagnostics, project_doc
     _check_label_set(diags, project_doc, (), project.labels, {})
     for name, env in project.environments.items():
         _check_label_set(diags, project_doc, ("environments", name), env.labels, env.annotations)
+        env_size = annotations_size(env.annotations)
+        for node in graph.workloads() if env_size <= MAX_ANNOTATIONS_BYTES else ():
+            own = annotations_size(node.annotations)
+            if own <= MAX_ANNOTATIONS_BYTES < own + env_size:  # each fits, not both
+                diags.error(
+                    "label-invalid",
+                    f"{node.kind} {node.name!r}: its annotations and those of environment {name!r} "
+                    f"hold {own + env_size} bytes together; the API server refuses more than "
+                    f"{MAX_ANNOTATIONS_BYTES} (256 KiB) on one object",
+                    node.doc.location(("metadata", "annotations"), key=True),
+                    hint="keep large text out of annotations (a ConfigMap, or the resource's own fields)",
+                )
 
 
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
