@@ -103,3 +103,47 @@ def test_console_scripts_match_the_cmds() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["kaos-mcp-server"] == f"{mcp_server.MODULE}.__main__:main"
     assert scripts["kaos-agent"] == f"{AGENT_MODULE}.__main__:main"
+
+
+#: The compiler's own dependencies, which no runtime dependency needs either.
+PRUNED = {"kubernetes", "ruamel-yaml", "ruamel-yaml-clib", "pathspec"}
+PRUNED_MODULES = ("kubernetes", "ruamel", "_ruamel_yaml", "pathspec")
+
+_WITHOUT_COMPILER_DEPENDENCIES = """
+import importlib, pkgutil, sys
+
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ImportError(f"{{name}} is not in the runtime image")
+        return None
+
+sys.meta_path.insert(0, Refuse())
+import kaos_contract, kaos_runtime
+names = ["kaos_contract.env", "kaos_contract.version"]
+names += [m.name for m in pkgutil.walk_packages(kaos_runtime.__path__, "kaos_runtime.")]
+for name in names:
+    importlib.import_module(name)
+print(len(names))
+"""
+
+
+def test_the_images_leave_out_the_compiler_dependencies(dockerfile) -> None:
+    """The images install the runtime extra without the compiler's own dependencies (75 MB
+    of kubernetes client, ruamel.yaml, pathspec): every runtime module imports without
+    them, so pruning them cannot break a container at start-up."""
+    import subprocess
+    import sys
+
+    from support.dockerfile import export_arguments
+
+    _, stages, _ = dockerfile
+    arguments = export_arguments(stages)
+    pruned = {arguments[i + 1] for i, word in enumerate(arguments) if word == "--prune"}
+    assert pruned == PRUNED
+    probe = _WITHOUT_COMPILER_DEPENDENCIES.format(blocked=PRUNED_MODULES)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert int(proc.stdout.split()[-1]) > 30  # every module was imported

@@ -55,6 +55,21 @@ def parse(path: Path = DOCKERFILE) -> tuple[dict[str, str], list[Stage]]:
     return args, stages
 
 
+def export_arguments(stages: dict[str, Stage]) -> list[str]:
+    """The arguments of the build stage's `uv export` (what it installs), without the
+    output file: the image builder runs the same export."""
+    for run in stages["build"].all("RUN"):
+        words = shlex.split(run)
+        if "export" in words and words[words.index("export") - 1] == "uv":
+            chosen = words[words.index("export") + 1 :]
+            chosen = chosen[: chosen.index("&&")] if "&&" in chosen else chosen
+            if "--output-file" in chosen:
+                at = chosen.index("--output-file")
+                del chosen[at : at + 2]
+            return chosen
+    raise ValueError("the build stage runs no `uv export`")
+
+
 def env_of(stages: dict[str, Stage], name: str) -> dict[str, str]:
     """ENV in effect in stage `name`, following `FROM <stage>` chains."""
     stage = stages[name]

@@ -36,7 +36,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from support.dockerfile import image_config
+from support.dockerfile import export_arguments, image_config, parse
 from support.wheels import uv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,16 +110,15 @@ def uv_binary() -> str:
 
 
 def locked_requirements() -> str:
-    """What the Dockerfile installs: the `runtime` extra's closure, pinned by uv.lock."""
+    """What the Dockerfile installs: its own `uv export` (the `runtime` extra's closure,
+    pinned by uv.lock, the compiler's dependencies pruned)."""
+    _, stages = parse()
+    arguments = export_arguments({stage.name: stage for stage in stages})
     return run(
         [
             uv_binary(),
             "export",
-            "--frozen",
-            "--no-default-groups",
-            "--extra",
-            "runtime",
-            "--no-emit-project",
+            *arguments,
             "--no-hashes",  # the wheelhouse holds repacked wheels, not PyPI's files
             "--quiet",
         ],
