@@ -199,7 +199,8 @@ async def test_stream_sends_status_updates_in_order_then_the_answer(agent, model
             kinds.append((TaskState.Name(status.state), text))
         elif event.HasField("artifact_update"):
             artifact_text.append(get_artifact_text(event.artifact_update.artifact))
-            kinds.append(("artifact", event.artifact_update.artifact.name))
+            if kinds[-1] != ("artifact", "answer"):  # its chunks, as the model wrote them
+                kinds.append(("artifact", event.artifact_update.artifact.name))
     assert kinds == [
         ("task", "TASK_STATE_SUBMITTED"),
         ("TASK_STATE_WORKING", ""),
@@ -218,6 +219,47 @@ async def test_stream_sends_status_updates_in_order_then_the_answer(agent, model
     )
     data = json_format.MessageToDict(tool_call.status_update.status.message.parts[1].data)
     assert data["kind"] == "tool_call" and data["arguments"] == {"a": 2, "b": 3}
+
+
+def answer_chunks(events: list) -> list:
+    return [e.artifact_update for e in events if e.HasField("artifact_update")]
+
+
+async def test_stream_sends_the_answer_as_the_model_writes_it(agent, model):
+    """Artifact chunks of one artifact while the model is still writing (the first at
+    once), in A2A's append semantics; `tasks/get` then holds the answer as one text part,
+    and the session records it as a chat completion would."""
+    words = [f"word{i} " for i in range(12)]
+    model.push(Reply.text("".join(words), tokens=words, token_delay=0.15))
+    arrivals: list[tuple[float, object]] = []
+    async with httpx.AsyncClient(timeout=30) as http:
+        client = await create_client(agent, ClientConfig(httpx_client=http, streaming=True))
+        async for event in client.send_message(message("write twelve words", "chunks-1")):
+            arrivals.append((time.monotonic(), event))
+    events = [event for _, event in arrivals]
+    chunks = answer_chunks(events)
+    assert len(chunks) >= 4, chunks  # 1.8 s of tokens, not one artifact at the end
+    assert len({c.artifact.artifact_id for c in chunks}) == 1
+    assert [c.append for c in chunks] == [False] + [True] * (len(chunks) - 1)
+    assert [c.last_chunk for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    assert "".join(get_artifact_text(c.artifact) for c in chunks) == "".join(words)
+    first = next(t for t, e in arrivals if e.HasField("artifact_update"))
+    done = arrivals[-1][0]
+    assert done - first > 1.0  # the first words arrived while the model was writing
+    task = await get_task(agent, events[0].task.id)
+    assert task.status.state == TaskState.TASK_STATE_COMPLETED
+    [stored] = task.artifacts
+    assert [p.text for p in stored.parts] == ["".join(words)]
+    assert events_of(agent, "chunks-1")[-1]["content"] == "".join(words)
+
+
+async def test_send_still_answers_in_one_piece(agent, model):
+    words = [f"w{i} " for i in range(5)]
+    model.push(Reply.text("".join(words), tokens=words))
+    [event] = await send(agent, message("five words", "piece-1"), streaming=False)
+    [artifact] = event.task.artifacts
+    assert [p.text for p in artifact.parts] == ["".join(words)]
+    assert model.requests[-1].get("stream") in (None, False)
 
 
 async def test_a_model_failure_ends_the_task_failed_with_status_and_code(agent, model):
@@ -299,8 +341,8 @@ async def test_resubscribe_follows_a_running_task_to_its_answer(agent, model):
         events = [e async for e in client.subscribe(SubscribeToTaskRequest(id=task_id))]
     assert events[0].task.id == task_id
     assert events[0].task.status.state == TaskState.TASK_STATE_WORKING
-    answer = [e for e in events if e.HasField("artifact_update")]
-    assert get_artifact_text(answer[0].artifact_update.artifact) == "held on"
+    chunks = answer_chunks(events)
+    assert "".join(get_artifact_text(c.artifact) for c in chunks) == "held on"
     assert events[-1].status_update.status.state == TaskState.TASK_STATE_COMPLETED
     assert HOLDS[token] == ["started", "finished"]
 

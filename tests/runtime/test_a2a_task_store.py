@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from a2a.server.context import ServerCallContext
-from a2a.types.a2a_pb2 import ListTasksRequest, Task, TaskState, TaskStatus
+from a2a.types.a2a_pb2 import Artifact, ListTasksRequest, Part, Task, TaskState, TaskStatus
 from a2a.utils.errors import InvalidParamsError
 from kaos_runtime.a2a.task_store import LocalTaskStore, RedisTaskStore, create_task_store
 from kaos_runtime.memory import LocalMemory, NullMemory, RedisMemory
@@ -87,6 +87,40 @@ async def test_redis_store_is_bounded_and_shared(redis_url):
         assert await a.get("t2", CTX) is None
     finally:
         for memory in (one, two, other_agent):
+            await memory.close()
+
+
+def streamed(task_id: str) -> Task:
+    """A task whose answer arrived in chunks, beside a data part that must stay apart."""
+    data = Part(media_type="application/json")
+    data.data.struct_value.update({"n": 1})
+    answer = Artifact(
+        artifact_id="a", name="answer", parts=[Part(text=t) for t in ("He", "llo", "!")]
+    )
+    other = Artifact(artifact_id="b", parts=[Part(text="x"), data, Part(text="y"), Part(text="z")])
+    made = task(task_id)
+    made.artifacts.extend([answer, other])
+    return made
+
+
+@pytest.mark.parametrize("backend", ["local", "redis"])
+async def test_a_streamed_answer_is_stored_as_one_text_part(backend, request):
+    memory = (
+        RedisMemory(request.getfixturevalue("redis_url"), prefix="kaos:memory:agent:")
+        if backend == "redis"
+        else None
+    )
+    store = RedisTaskStore(memory) if memory else LocalTaskStore()
+    try:
+        original = streamed("s1")
+        await store.save(original, CTX)
+        got = await store.get("s1", CTX)
+        assert [p.text for p in got.artifacts[0].parts] == ["Hello!"]
+        assert [p.WhichOneof("content") for p in got.artifacts[1].parts] == ["text", "data", "text"]
+        assert [p.text for p in got.artifacts[1].parts] == ["x", "", "yz"]
+        assert len(original.artifacts[0].parts) == 3  # the caller's task is left as it was
+    finally:
+        if memory:
             await memory.close()
 
 

@@ -135,8 +135,9 @@ def test_agent_streams_an_answer(agent: Server) -> None:
 
 
 def test_agent_answers_over_a2a(agent: Server) -> None:
-    """The same agent through the a2a-sdk client: a completed task whose artifact is the
-    model's answer, and its metadata the token usage of real model calls."""
+    """The same agent through the a2a-sdk client: `message/stream` sends the model's answer
+    in artifact chunks as it is written, `message/send` a completed task whose metadata is
+    the token usage of real model calls (llama.cpp streams no usage)."""
     import asyncio
     import uuid
 
@@ -146,7 +147,7 @@ def test_agent_answers_over_a2a(agent: Server) -> None:
     from a2a.types.a2a_pb2 import Message, Part, Role, SendMessageRequest, TaskState
     from google.protobuf import json_format
 
-    async def ask() -> object:
+    async def ask(streaming: bool) -> list:
         request = SendMessageRequest(
             message=Message(
                 role=Role.ROLE_USER,
@@ -155,15 +156,23 @@ def test_agent_answers_over_a2a(agent: Server) -> None:
             )
         )
         async with httpx.AsyncClient(timeout=180) as http:
-            client = await create_client(agent.url, ClientConfig(httpx_client=http))
+            config = ClientConfig(httpx_client=http, streaming=streaming)
+            client = await create_client(agent.url, config)
             return [event async for event in client.send_message(request)]
 
     started = time.perf_counter()
-    events = asyncio.run(ask())
-    final = events[-1].status_update
-    assert final.status.state == TaskState.TASK_STATE_COMPLETED
-    [answer] = [e.artifact_update.artifact for e in events if e.HasField("artifact_update")]
-    assert get_artifact_text(answer).strip()
-    usage = json_format.MessageToDict(final.metadata)["kaos.tools/usage"]
+    events = asyncio.run(ask(streaming=True))
+    assert events[-1].status_update.status.state == TaskState.TASK_STATE_COMPLETED
+    chunks = [e.artifact_update for e in events if e.HasField("artifact_update")]
+    assert chunks and chunks[-1].last_chunk
+    answer = "".join(get_artifact_text(c.artifact) for c in chunks)
+    assert answer.strip()
+    print(
+        f"\nagent over A2A: {time.perf_counter() - started:.2f}s, {len(chunks)} chunks, {answer!r}"
+    )
+
+    [event] = asyncio.run(ask(streaming=False))
+    assert event.task.status.state == TaskState.TASK_STATE_COMPLETED
+    assert get_artifact_text(event.task.artifacts[0]).strip()
+    usage = json_format.MessageToDict(event.task.metadata)["kaos.tools/usage"]
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
-    print(f"\nagent over A2A: {time.perf_counter() - started:.2f}s, {get_artifact_text(answer)!r}")

@@ -139,7 +139,9 @@ class _Answer:
         self.task_id = ""
         self.state: int | None = None
         self.facts: dict[str, Any] = {}
-        self.artifacts: dict[str, str] = {}
+        #: Each artifact's text pieces, joined at the end (chunks appended one by one
+        #: would copy the answer so far for each: quadratic in a peer's chunk count).
+        self.artifacts: dict[str, list[str]] = {}
         self.status_text = ""
         self.message: str | None = None
 
@@ -152,7 +154,7 @@ class _Answer:
             self.task_id = task.id
             self._status(task.status, task.metadata if task.HasField("metadata") else None)
             for artifact in task.artifacts:
-                self.artifacts[artifact.artifact_id] = get_artifact_text(artifact)
+                self.artifacts[artifact.artifact_id] = [get_artifact_text(artifact)]
         elif kind == "status_update":
             event = response.status_update
             self.task_id = self.task_id or event.task_id
@@ -160,8 +162,11 @@ class _Answer:
         elif kind == "artifact_update":
             event = response.artifact_update
             text = get_artifact_text(event.artifact)
-            before = self.artifacts.get(event.artifact.artifact_id, "") if event.append else ""
-            self.artifacts[event.artifact.artifact_id] = before + text
+            pieces = self.artifacts.get(event.artifact.artifact_id) if event.append else None
+            if pieces is None:
+                self.artifacts[event.artifact.artifact_id] = [text]
+            else:
+                pieces.append(text)
 
     def _status(self, status: Any, metadata: Any) -> None:
         self.state = status.state
@@ -177,7 +182,8 @@ class _Answer:
             return ToolOutcome(False, f"agent '{name}' sent no answer", model_calls=granted)
         spent = calls_reported(str(_int(self.facts.get(wire.MODEL_CALLS_KEY))), granted)
         if self.state == TaskState.TASK_STATE_COMPLETED:
-            return ToolOutcome(True, "\n".join(self.artifacts.values()), model_calls=spent)
+            answer = "\n".join("".join(pieces) for pieces in self.artifacts.values())
+            return ToolOutcome(True, answer, model_calls=spent)
         error = self.facts.get(wire.ERROR_KEY)
         status = _int(error.get("status")) if isinstance(error, dict) else None
         state = TaskState.Name(self.state).removeprefix("TASK_STATE_").lower()

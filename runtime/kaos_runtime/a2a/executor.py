@@ -9,6 +9,8 @@ budget and the delegation depth come from `checks.py`.
 Events of a task, in order: the task (`submitted`), `working`, one `working` status per
 loop progress (a tool call or result, a delegation, a new step; text plus a data part),
 then the answer as the artifact `answer` and `completed` (metadata: model calls, usage).
+On `message/stream` the answer is sent as the model writes it, in artifact chunks
+(`answer_stream.py`); on `message/send` in one piece.
 A model failure ends the task `failed` with the error's message, status and code.
 `cancel` cancels the running loop (its model call, tool calls and delegations); the SDK
 then records the task `canceled`.
@@ -29,16 +31,20 @@ from a2a.utils.errors import InternalError
 from opentelemetry import propagate
 
 from ..app import build_messages, conversation_of, model_failure, response_metadata
-from ..loop import Done, LoopRequest, Progress
+from ..loop import Delta, Done, LoopRequest, Progress
 from ..model_client import ModelError
 from ..tools import CallContext
 from . import wire
+from .answer_stream import AnswerStream
 from .checks import STATE_KEY, CheckedMessage
 
 if TYPE_CHECKING:
     from ..app import Runtime
 
 log = logging.getLogger(__name__)
+
+#: Set in the call context's state by the request handler for `message/stream`.
+STREAMING_KEY = "kaos.tools/streaming"
 
 
 class LoopExecutor(AgentExecutor):
@@ -88,10 +94,12 @@ class LoopExecutor(AgentExecutor):
         async def record(event_type: str, content: Any, metadata: dict | None) -> None:
             await rt.record(session_id, event_type, content, metadata)
 
+        streaming = bool(context.call_context.state.get(STREAMING_KEY))
+        answer = AnswerStream(updater) if streaming else None
         loop_request = LoopRequest(
             messages=messages,
             tools=rt.tools(depth),
-            stream=False,
+            stream=streaming,
             context=CallContext(session_id, depth, conversation_of(messages)),
             record=record,
             budget=budget,
@@ -115,6 +123,8 @@ class LoopExecutor(AgentExecutor):
                     await updater.update_status(
                         TaskState.TASK_STATE_WORKING, message=_message(updater, text, data)
                     )
+                elif isinstance(event, Delta) and answer is not None:
+                    await answer.add(event.text)
                 elif isinstance(event, Done):
                     done = event
         except ModelError as exc:
@@ -149,9 +159,12 @@ class LoopExecutor(AgentExecutor):
         assert done is not None
         rt.metrics.loop_steps.observe(done.steps)
         await rt.record(session_id, "agent_response", done.content, response_metadata(done))
-        await updater.add_artifact(
-            [Part(text=done.content)], name=wire.ANSWER_ARTIFACT, last_chunk=True
-        )
+        if answer is not None:
+            await answer.finish(done.content)
+        else:
+            await updater.add_artifact(
+                [Part(text=done.content)], name=wire.ANSWER_ARTIFACT, last_chunk=True
+            )
         rt.metrics.a2a_tasks.labels("completed").inc()
         await updater.update_status(
             TaskState.TASK_STATE_COMPLETED,

@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 from ..app import read_body
 from ..openai_api import MAX_JSON_DEPTH, APIError, json_depth_exceeds
 from .checks import STATE_KEY, check_message
-from .executor import LoopExecutor
+from .executor import STREAMING_KEY, LoopExecutor
 from .task_store import create_task_store
 
 if TYPE_CHECKING:
@@ -110,6 +110,7 @@ class CheckingRequestHandler(DefaultRequestHandlerV2):
         self, params: SendMessageRequest, context: ServerCallContext
     ) -> AsyncGenerator[Event, None]:
         self._check(params, context)
+        context.state[STREAMING_KEY] = True
         async for event in super().on_message_send_stream(params, context):
             yield event
 

@@ -9,7 +9,7 @@
   breaker) makes A2A calls fail at once with a JSON-RPC internal error naming it.
 
 Tasks are stored serialized, so what a caller changes after `save` or `get` never
-changes the stored task. Owners are not separated: the agent has no notion of users.
+changes the stored task; a streamed answer's chunks are stored as one text part. Owners are not separated: the agent has no notion of users.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from a2a.utils.errors import InternalError, InvalidParamsError
 from google.protobuf import json_format
 
 from ..memory import DEFAULT_MAX_SESSIONS, MemoryBackendError, RedisMemory
+from .answer_stream import compact_text_parts
 
 
 def _updated(task: Task) -> int:
@@ -64,7 +65,7 @@ class LocalTaskStore(TaskStore):
         self._tasks: OrderedDict[str, bytes] = OrderedDict()
 
     async def save(self, task: Task, context: ServerCallContext) -> None:
-        self._tasks[task.id] = task.SerializeToString()
+        self._tasks[task.id] = compact_text_parts(task).SerializeToString()
         self._tasks.move_to_end(task.id)
         while len(self._tasks) > self.max_tasks:
             self._tasks.popitem(last=False)
@@ -102,7 +103,8 @@ class RedisTaskStore(TaskStore):
     async def save(self, task: Task, context: ServerCallContext) -> None:
         client = self.memory.client
         pipe = client.pipeline(transaction=True)
-        pipe.set(self._key(task.id), json_format.MessageToJson(task, indent=None))
+        stored = json_format.MessageToJson(compact_text_parts(task), indent=None)
+        pipe.set(self._key(task.id), stored)
         pipe.zadd(self._index, {task.id: time.time()})
         pipe.zcard(self._index)
         results = await self._call(pipe.execute())
