@@ -82,6 +82,8 @@ class Route:
     #: The authentication it gets (None: none).
     auth: GatewayAuth | None
     rate_limit: RateLimit | None
+    #: ModelAPIs: the server's whole API, not only its inference paths.
+    full_api: bool = False
 
     @property
     def authenticated(self) -> bool:
@@ -104,7 +106,8 @@ def route(project: Project, env: Environment, node: Workload) -> Route | None:
         auth = None
     rate_limit = settings.rate_limit if "rate_limit" in settings.model_fields_set else gw.rate_limit
     paths = tuple(sorted(set(settings.paths or ()))) if node.kind == "Agent" else ()
-    return Route(paths, auth, rate_limit)
+    full_api = bool(settings.full_api) and node.kind == "ModelAPI"
+    return Route(paths, auth, rate_limit, full_api)
 
 
 def routed_anywhere(project: Project, node: Workload) -> bool:

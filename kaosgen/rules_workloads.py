@@ -29,6 +29,13 @@ _AUTH_HINT = (
     "when your gateway authenticates requests itself"
 )
 _STOCK_OLLAMA = "docker.io/ollama/ollama"
+#: What a kind's route forwards (for route settings that do not apply to it).
+_FORWARDS = {
+    "Agent": "an agent's route forwards its public API plus route.paths",
+    "ModelAPI": "a ModelAPI's route forwards its inference paths (everything with "
+    "route.fullApi: true)",
+    "MCPServer": "an MCP server's route forwards everything under its prefix",
+}
 
 
 class _Where:
@@ -200,9 +207,15 @@ def check_routes(graph: Graph, project: Project, diags: Diagnostics, where: _Whe
             if route.paths and node.kind != "Agent":
                 diags.error(
                     "route-paths",
-                    f"route.paths is for agents; a {node.kind}'s route forwards everything "
-                    "under its prefix",
+                    f"route.paths is for agents; {_FORWARDS[node.kind]}",
                     where.workload(env_name, node.ref, "route", "paths"),
+                )
+            if route.full_api is not None and node.kind != "ModelAPI":
+                diags.error(
+                    "route-paths",
+                    f"route.fullApi is for ModelAPIs; {_FORWARDS[node.kind]}",
+                    where.workload(env_name, node.ref, "route", "fullApi"),
+                    hint="remove fullApi",
                 )
             if (
                 route.rate_limit is not None
