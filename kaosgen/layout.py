@@ -413,6 +413,11 @@ def workload_overlay(
     # In-cluster callers: added to the workload's own NetworkPolicy.
     if policies and settings.callers:
         out.patches.append(network.callers_patch(node, settings.callers))
+    # Where an MCP server's or ModelAPI's pods may connect, when this environment differs.
+    if policies and node.kind != "Agent":
+        patch = network.egress_patch(node, project, env)
+        if patch is not None:
+            out.patches.append(patch)
     # Scale: an HPA, or a fixed count; a PDB wherever two or more pods run.
     hpa = effective.autoscaling(project, env, node)
     if hpa is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from kaos_contract import env as contract
 
-from kaosgen import effective
+from kaosgen import effective, rules_egress
 from kaosgen.diagnostics import Diagnostics, Location
 from kaosgen.generate import modelsize, scaling
 from kaosgen.generate.workloads import resource_kind
@@ -714,6 +714,7 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc: Any =
     check_gateway_listeners(project, diags, where)
     check_routes(graph, project, diags, where)
     check_callers(graph, project, diags, where)
+    rules_egress.check_egress(graph, project, diags, where)
     check_mcp_sessions(graph, project, diags)
     check_autoscaling(graph, project, diags, where)
     check_hosted_models(graph, project, diags, where)

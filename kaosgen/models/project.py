@@ -21,6 +21,7 @@ from kaosgen.models.common import (
     Replicas,
     ResourceRequirements,
 )
+from kaosgen.models.egress import Egress
 from kaosgen.models.exposure import Caller, GatewayAuth, RateLimit, RouteKinds, RouteSettings
 from kaosgen.models.gitops import GitOps
 from kaosgen.models.scaling import Autoscaling, ModelStorage
@@ -207,6 +208,11 @@ class WorkloadOverride(KaosModel):
     model_storage: ModelStorage | None = Field(
         None, description="Hosted ModelAPIs: where Ollama keeps the model (PVC, image)."
     )
+    egress: Egress | None = Field(
+        None,
+        description="MCP servers and ModelAPIs: where its pods may connect, merged field by "
+        "field over security.egress (an agent's egress follows the graph).",
+    )
 
 
 class Environment(KaosModel):
@@ -251,7 +257,13 @@ class Security(KaosModel):
     )
     dns_namespace: Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)] = Field(
         "kube-system",
-        description="Namespace of the cluster DNS pods (k8s-app: kube-dns) that agents may reach.",
+        description="Namespace of the cluster DNS pods (k8s-app: kube-dns) that the pods "
+        "may reach (and NodeLocal DNSCache at 169.254.20.10).",
+    )
+    egress: Egress = Field(
+        Egress(),
+        description="Where MCP servers' and ModelAPIs' pods may connect: anywhere but the "
+        "cloud metadata service by default (workloads.<ref>.egress wins per workload).",
     )
 
 
