@@ -439,7 +439,14 @@ def workload_overlay(
     if isinstance(node, ModelAPINode) and node.mode == "Hosted":
         storage = effective.model_storage(project, env, node)
         out.add("model-storage.yaml", modelstorage.persistent_volume_claim(node, project, storage))
-        patch = modelstorage.deployment_patch(node, storage)
+        explicit = node.resources is not None or "ephemeral-storage" in (
+            (settings.resources.limits or {}) if settings.resources else {}
+        )
+        current = default_limits.prior(node, project, env)
+        if settings.resources is not None:
+            current = default_limits.layered(current, settings.resources)
+        disk = modelstorage.emptydir_disk_limit(storage, current, explicit)
+        patch = modelstorage.deployment_patch(node, storage, disk)
         if patch is not None:
             path = f"patches/{node.object_name}-model-storage.yaml"
             out.patch_files[path] = [patch]

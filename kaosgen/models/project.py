@@ -84,20 +84,31 @@ class Images(KaosModel):
     )
 
 
+#: Every pod's local disk is bounded: logs and emptyDirs (/tmp is 256Mi) count against the
+#: ephemeral-storage limit, and the kubelet evicts a pod over it before it fills the node.
+_DISK = {"ephemeral-storage": "128Mi"}
+_DISK_LIMIT = {"ephemeral-storage": "1Gi"}
+
+
 class WorkloadResources(KaosModel):
-    """Default requests/limits per workload kind (a container.resources override wins)."""
+    """Default requests/limits per workload kind (a container.resources override wins).
+    A Hosted ModelAPI's ephemeral-storage limit grows to hold its model's emptyDir."""
 
     agent: ResourceRequirements = ResourceRequirements(
-        requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "1Gi"}
+        requests={"cpu": "100m", "memory": "256Mi", **_DISK},
+        limits={"cpu": "1", "memory": "1Gi", **_DISK_LIMIT},
     )
     mcp_server: ResourceRequirements = ResourceRequirements(
-        requests={"cpu": "50m", "memory": "128Mi"}, limits={"cpu": "500m", "memory": "512Mi"}
+        requests={"cpu": "50m", "memory": "128Mi", **_DISK},
+        limits={"cpu": "500m", "memory": "512Mi", **_DISK_LIMIT},
     )
     litellm: ResourceRequirements = ResourceRequirements(
-        requests={"cpu": "200m", "memory": "512Mi"}, limits={"cpu": "1", "memory": "2Gi"}
+        requests={"cpu": "200m", "memory": "512Mi", **_DISK},
+        limits={"cpu": "1", "memory": "2Gi", **_DISK_LIMIT},
     )
     ollama: ResourceRequirements = ResourceRequirements(
-        requests={"cpu": "500m", "memory": "1Gi"}, limits={"cpu": "2", "memory": "4Gi"}
+        requests={"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+        limits={"cpu": "2", "memory": "4Gi", "ephemeral-storage": "2Gi"},
     )
 
 
