@@ -33,12 +33,12 @@ def _pod_limit(spec: dict[str, Any]) -> float:
 
 
 def _kaosgen_deployments(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The workloads' Deployments and the vendored Redis (not pass-through documents)."""
     return [
         o
         for o in objects
         if o["kind"] == "Deployment"
         and o["metadata"]["labels"].get("app.kubernetes.io/managed-by") == "kaosgen"
-        and o["metadata"]["labels"].get(o["metadata"]["labels"].get("app", ""))
     ]
 
 
