@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 from support.compiler import (
+    GITOPS,
     PROJECTS,
     Renders,
+    assert_hydrated_equals_overlay,
     build_overlay,
     kaos,
     objects_of,
@@ -145,11 +147,12 @@ def _env(out: Path, env: str) -> tuple[list[dict[str, Any]], dict[str, Pod]]:
 
 def test_metadata_server_opt_out_is_per_workload_and_environment(tmp_path: Path) -> None:
     """Workload identity: one MCP server reaches the metadata server in prod only."""
-    config = (
+    config = GITOPS + (
         "environments:\n  dev: {}\n  prod:\n    workloads:\n"
         "      mcpserver/cloud:\n        egress: {metadataServer: true}\n"
     )
     out = render_ok(_project(tmp_path / "p", config), tmp_path / "out")
+    assert_hydrated_equals_overlay(out, "prod")  # what Flux applies has the patch too
     for env in ("dev", "prod"):
         policies, found = _env(out, env)
         cloud_reaches = egress_allowed(policies, found["mcpserver-cloud"], "169.254.169.254", 80)

@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.compiler import PROJECTS, Renders, build_overlay, kaos, render_ok, write_docs
+from support.compiler import (
+    GITOPS,
+    PROJECTS,
+    Renders,
+    assert_hydrated_equals_overlay,
+    build_overlay,
+    kaos,
+    render_ok,
+    write_docs,
+)
 
 from kaosgen.quantity import parse_quantity
 
@@ -86,7 +95,7 @@ def test_the_model_volume_follows_the_tag_and_modelstorage_size(tmp_path: Path) 
     the container stays."""
     llm = kaos("ModelAPI", "llm", {"mode": "Hosted", "hostedConfig": {"model": "llama3.1:8b"}})
     agent = kaos("Agent", "a", {"modelAPI": "llm", "model": "llama3.1:8b"})
-    config = (
+    config = GITOPS + (
         "environments:\n  dev: {}\n"
         "  big:\n    workloads:\n      modelapi/llm:\n"
         "        modelStorage: {type: EmptyDir, size: 100Gi}\n"
@@ -95,6 +104,8 @@ def test_the_model_volume_follows_the_tag_and_modelstorage_size(tmp_path: Path) 
         "        resources: {limits: {ephemeral-storage: 50Gi}}\n"
     )
     out = render_ok(_project(tmp_path / "p", config, llm, agent), tmp_path / "out")
+    for env in ("big", "chosen"):
+        assert_hydrated_equals_overlay(out, env)  # what Flux applies has the patches too
     data, resources = _ollama(build_overlay(out / "overlays" / "dev"))
     assert data["emptyDir"] == {"sizeLimit": "7Gi"}
     assert resources["limits"]["ephemeral-storage"] == "8Gi"
