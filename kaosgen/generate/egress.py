@@ -22,11 +22,15 @@ from kaosgen.models.project import Project
 #: (AWS, GCP, Azure, OCI, DigitalOcean at 169.254.169.254; GKE 169.254.169.252; ECS
 #: 169.254.170.2; EKS Pod Identity 169.254.170.23), Alibaba Cloud 100.100.100.200, the
 #: Azure WireServer 168.63.129.16, and AWS's IPv6 IMDS and Pod Identity in fd00:ec2::/32,
-#: with IPv6 link-local.
+#: with IPv6 link-local. Loopback too: GKE without Dataplane V2 redirects metadata requests
+#: to the node's 127.0.0.1:988, which is what a policy then sees (a pod's own loopback
+#: never passes a policy, so nothing else is lost).
 METADATA_NETWORKS = (
+    "127.0.0.0/8",
     "169.254.0.0/16",
     "100.100.100.200/32",
     "168.63.129.16/32",
+    "::1/128",
     "fd00:ec2::23/128",
     "fd00:ec2::254/128",
     "fe80::/10",

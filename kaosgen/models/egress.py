@@ -59,7 +59,8 @@ class Egress(KaosModel):
     metadata_server: bool = Field(
         False,
         description="Let the pods reach the cloud metadata service (169.254.0.0/16 with "
-        "169.254.169.254, fd00:ec2::254, 100.100.100.200, 168.63.129.16): needed by "
+        "169.254.169.254, fd00:ec2::254, 100.100.100.200, 168.63.129.16, and loopback, "
+        "where GKE redirects it): needed by "
         "workload identity (GKE Workload Identity, EKS Pod Identity, Azure managed "
         "identity), which gets its tokens there. Off: tool code cannot steal the node's "
         "credentials. Turn it on for the one workload that needs it "
