@@ -444,6 +444,9 @@ def _effective_requests(node: Workload, project: Project, env: Environment, sett
 
 
 def check_hosted_models(graph: Graph, project: Project, diags: Diagnostics, where: _Where) -> None:
+    from kaosgen.generate.modelstorage import user_model_volume_sources
+    from kaosgen.models.scaling import ModelStorage
+
     for node in graph.modelapis:
         hosted = node.mode == "Hosted"
         overridden = node.resources is not None or any(
@@ -464,6 +467,13 @@ def check_hosted_models(graph: Graph, project: Project, diags: Diagnostics, wher
         for env_name, env, settings in _settings(project, node):
             storage = settings.model_storage
             if storage is None:
+                if hosted and not user_model_volume_sources(node):
+                    at = (
+                        where.workload(env_name, node.ref, "resources", "limits")
+                        if settings.resources is not None or node.resources is None
+                        else node.doc.location(("spec", "container", "resources", "limits"))
+                    )
+                    _check_emptydir_disk(node, project, env_name, env, ModelStorage(), diags, at)
                 continue
             loc = where.workload(env_name, node.ref, "modelStorage")
             if not hosted:
@@ -548,11 +558,53 @@ def _check_storage(
                 hint="set spec.container.image on the ModelAPI (docs/models.md shows how to "
                 "build one)",
             )
+    elif storage.type == "EmptyDir" and not user_model_volume_sources(node):
+        _check_emptydir_disk(node, project, env_name, env, storage, diags, loc)
     if storage.pull == "Always" and storage.type == "Image":
         diags.error(
             "model-storage",
             "pull: Always cannot write into the image's read-only model directory",
             where.workload(env_name, node.ref, "modelStorage", "pull"),
+        )
+
+
+def _check_emptydir_disk(
+    node: ModelAPINode,
+    project: Project,
+    env_name: str,
+    env: Environment,
+    storage: Any,
+    diags: Diagnostics,
+    loc: Location | None,
+) -> None:
+    """The kubelet evicts a pod whose emptyDirs pass its ephemeral-storage limit: a limit
+    the user set below the model volume's size evicts the pod as the model is pulled."""
+    from kaosgen import default_limits
+    from kaosgen.generate.modelsize import model_disk, quantity
+    from kaosgen.generate.modelstorage import emptydir_disk_limit
+
+    settings = effective.workload(project, env, node.ref).resources
+    # The container's own resources as rendered (kaosgen completes them only without limits).
+    current = node.resources or default_limits.prior(node, project, env)
+    if settings is not None:
+        current = default_limits.layered(current, settings)
+    explicit = node.resources is not None or (
+        settings is not None and "ephemeral-storage" in (settings.limits or {})
+    )
+    limit = emptydir_disk_limit(storage, current, explicit) or (current.limits or {}).get(
+        "ephemeral-storage"
+    )
+    size = storage.size or model_disk(node.pull_model)
+    have, need = (quantity(limit) if limit is not None else None), quantity(size)
+    if have is not None and need is not None and have < need:
+        diags.warning(
+            "model-storage",
+            f"in environment {env_name!r} the model volume of {node.name!r} holds up to {size} "
+            f"but its ephemeral-storage limit is {limit}: the kubelet evicts the pod before "
+            "the model fits",
+            loc,
+            hint="raise resources.limits.ephemeral-storage above the volume's size, or keep "
+            "the model on a PersistentVolumeClaim",
         )
 
 

@@ -115,3 +115,33 @@ def test_the_model_volume_follows_the_tag_and_modelstorage_size(tmp_path: Path) 
     data, resources = _ollama(build_overlay(out / "overlays" / "chosen"))
     assert data["emptyDir"] == {"sizeLimit": "100Gi"}
     assert resources["limits"]["ephemeral-storage"] == "50Gi"
+
+
+def test_a_limit_below_the_model_volume_warns(tmp_path: Path) -> None:
+    """The kubelet would evict the pod as the model is pulled: say so where the limit is."""
+    from support.compiler import validate_json
+
+    llm = kaos(
+        "ModelAPI",
+        "llm",
+        {
+            "mode": "Hosted",
+            "hostedConfig": {"model": "llama3.1:8b"},
+            "container": {"resources": {"limits": {"ephemeral-storage": "2Gi"}}},
+        },
+    )
+    agent = kaos("Agent", "a", {"modelAPI": "llm", "model": "llama3.1:8b"})
+    config = (
+        "environments:\n  dev: {}\n"
+        "  big:\n    workloads:\n      modelapi/llm:\n"
+        "        modelStorage: {type: EmptyDir, size: 100Gi}\n"
+        "  pvc:\n    workloads:\n      modelapi/llm:\n"
+        "        modelStorage: {type: PersistentVolumeClaim}\n"
+    )
+    _, diagnostics = validate_json(".", cwd=_project(tmp_path / "p", config, llm, agent))
+    found = {
+        (d["file"], d["message"].split("'")[1])
+        for d in diagnostics
+        if d["rule"] == "model-storage" and "evicts the pod" in d["message"]
+    }
+    assert found == {("resources.yaml", "dev"), ("kaosgen.yaml", "big")}, diagnostics
