@@ -408,7 +408,7 @@ def workload_overlay(
         if policies:
             out.add(
                 "network-policies.yaml",
-                gateway.gateway_ingress_policy(node, project, gw.parent.namespace, cache),
+                gateway.gateway_ingress_policy(node, project, gw.parent, cache),
             )
     # In-cluster callers: added to the workload's own NetworkPolicy.
     if policies and settings.callers:

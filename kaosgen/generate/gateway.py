@@ -21,6 +21,7 @@ from kaosgen.effective import Route
 from kaosgen.generate import pods
 from kaosgen.generate.templating import render
 from kaosgen.graph import Workload
+from kaosgen.models.common import label_value_ok
 from kaosgen.models.project import ParentRef, Project
 
 PREFIX_HEADER = "X-Forwarded-Prefix"
@@ -183,28 +184,41 @@ def httproute(
 
 
 def gateway_ingress_policy(
-    node: Workload, project: Project, gateway_namespace: str | None, cache: dict[tuple, Any]
+    node: Workload, project: Project, parent: ParentRef, cache: dict[tuple, Any]
 ) -> dict[str, Any]:
-    """Let the Gateway's namespace reach one routed workload, on its port only.
+    """Let the Gateway's proxies reach one routed workload, on its port only.
 
     One policy per routed workload (not a label every exposed pod carries): a ModelAPI or
     MCP server that is not routed in this environment accepts nothing from the gateway.
-    The same in every environment with the same gateway namespace: rendered once.
+    The same in every environment with the same Gateway: rendered once.
     """
-    key = ("gateway-ingress", node.kind, *node.key, gateway_namespace)
+    key = ("gateway-ingress", node.kind, *node.key, parent.namespace, parent.name)
     if key not in cache:
-        cache[key] = _gateway_ingress_policy(node, project, gateway_namespace)
+        cache[key] = _gateway_ingress_policy(node, project, parent)
     return cache[key]
 
 
-def _gateway_ingress_policy(
-    node: Workload, project: Project, gateway_namespace: str | None
-) -> dict[str, Any]:
-    source: dict[str, Any] = (
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway_namespace}}}
-        if gateway_namespace
-        else {"podSelector": {}}
-    )
+#: The label Gateway API implementations that deploy a Gateway's proxies put on their pods
+#: (GEP-1762: Istio, NGINX Gateway Fabric, kgateway, ...).
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+
+
+def gateway_source(parent: ParentRef) -> dict[str, Any]:
+    """Who the gateway is, as a NetworkPolicy peer: the pods of its namespace; a Gateway in
+    the workloads' own namespace (no parentRef.namespace), only its proxies, by their
+    GEP-1762 label: every pod of the namespace would reach a routed MCP server or ModelAPI
+    past the gateway's authentication."""
+    if parent.namespace:
+        return {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": parent.namespace}}
+        }
+    if not label_value_ok(parent.name):  # no implementation can label its pods so
+        return {"podSelector": {}}
+    return {"podSelector": {"matchLabels": {GATEWAY_NAME_LABEL: parent.name}}}
+
+
+def _gateway_ingress_policy(node: Workload, project: Project, parent: ParentRef) -> dict[str, Any]:
+    source = gateway_source(parent)
     return render(
         "networkpolicy.json.j2",
         name=f"{node.object_name}-gateway",

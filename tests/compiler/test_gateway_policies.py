@@ -696,3 +696,24 @@ def test_the_rendered_gateway_validates_against_the_gateway_api_crds(
     for obj in platform:
         if obj["kind"] != "GatewayClass":
             validate_crd_object(obj)
+
+
+def test_a_gateway_in_the_workloads_namespace_admits_only_its_proxies(tmp_path: Path) -> None:
+    """parentRef without a namespace: the Gateway's proxies (GEP-1762 label) reach the
+    routed MCP server; another pod of the namespace does not get past the gateway's
+    authentication to its tools."""
+    from support.netpol import Pod, ingress_allowed, pods
+
+    config = (
+        "gateway:\n  enabled: true\n  auth: {external: true}\n  parentRef: {name: edge}\n"
+        "  routes: {mcp: true}\n"
+        "environments:\n  dev: {namespace: agents}\n"
+    )
+    out = render_ok(_project(tmp_path / "p", config), tmp_path / "out")
+    objects = build_overlay(out / "overlays" / "dev")
+    policies = objects_of(objects, "NetworkPolicy")
+    tools = pods(objects)["mcpserver-tools"]
+    proxy = Pod("agents", {"gateway.networking.k8s.io/gateway-name": "edge"})
+    assert ingress_allowed(policies, tools, proxy, 8000)
+    assert not ingress_allowed(policies, tools, Pod("agents", {"app": "web"}), 8000)
+    assert not ingress_allowed(policies, tools, Pod("agents", {}), 8000)

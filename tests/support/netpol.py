@@ -1,4 +1,4 @@
-"""Which connections a set of NetworkPolicies lets a pod open: the Kubernetes semantics,
+"""Which connections a set of NetworkPolicies lets a pod open (or accept): the Kubernetes semantics,
 small enough to read, so tests assert what a CNI would enforce (no cluster here).
 
 A pod is isolated for egress when a policy with `Egress` in its policyTypes selects it;
@@ -107,6 +107,30 @@ def egress_allowed(
             if not _port_matches(rule.get("ports"), port, protocol):
                 continue
             if not peers or any(_peer_matches(p, policy_ns, dest) for p in peers):
+                return True
+    return False
+
+
+def ingress_allowed(
+    policies: list[dict[str, Any]], dest: Pod, source: Pod | str, port: int, protocol: str = "TCP"
+) -> bool:
+    """Whether `source` (a pod, or an IP address) may connect to `dest` on `port`."""
+    isolating = [
+        p
+        for p in policies
+        if p["metadata"].get("namespace", "default") == dest.namespace
+        and "Ingress" in (p["spec"].get("policyTypes") or ["Ingress"])
+        and selects(p["spec"].get("podSelector"), dest.labels)
+    ]
+    if not isolating:
+        return True
+    for policy in isolating:
+        policy_ns = policy["metadata"].get("namespace", "default")
+        for rule in policy["spec"].get("ingress") or []:
+            peers = rule.get("from") or []
+            if not _port_matches(rule.get("ports"), port, protocol):
+                continue
+            if not peers or any(_peer_matches(p, policy_ns, source) for p in peers):
                 return True
     return False
 
