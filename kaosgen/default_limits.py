@@ -18,9 +18,16 @@ KINDS = ("agent", "mcp_server", "litellm", "ollama")
 
 
 def kaosgen_defaults(node: Workload, project: Project) -> ResourceRequirements:
-    """kaosgen's default resources for the workload's main container."""
+    """kaosgen's default resources for the workload's main container. A Hosted
+    ModelAPI's ephemeral-storage limit holds its model's emptyDir (the pod is evicted
+    when the volume outgrows it)."""
     if isinstance(node, ModelAPINode):
-        return project.resources.ollama if node.mode == "Hosted" else project.resources.litellm
+        if node.mode == "Hosted":
+            from kaosgen.generate import modelsize
+
+            disk = modelsize.model_disk(node.pull_model)
+            return modelsize.with_model_disk(project.resources.ollama, disk)
+        return project.resources.litellm
     return project.resources.agent if node.kind == "Agent" else project.resources.mcp_server
 
 

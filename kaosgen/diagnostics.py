@@ -23,6 +23,8 @@ SILENCEABLE_RULES = frozenset(
         "callers-no-policies",
         "delegation-cycle",
         "deprecated-field",
+        "egress-metadata",
+        "egress-no-policies",
         "env-override",
         "gateway-plaintext",
         "gateway-route-unused",

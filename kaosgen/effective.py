@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from kaosgen.graph import Workload
 from kaosgen.models.common import KaosModel
+from kaosgen.models.egress import Egress
 from kaosgen.models.exposure import GatewayAuth, RateLimit, RouteKinds, RouteSettings
 from kaosgen.models.project import Environment, ParentRef, Project, WorkloadOverride
 from kaosgen.models.scaling import Autoscaling, ModelStorage
@@ -82,6 +83,8 @@ class Route:
     #: The authentication it gets (None: none).
     auth: GatewayAuth | None
     rate_limit: RateLimit | None
+    #: ModelAPIs: the server's whole API, not only its inference paths.
+    full_api: bool = False
 
     @property
     def authenticated(self) -> bool:
@@ -104,7 +107,8 @@ def route(project: Project, env: Environment, node: Workload) -> Route | None:
         auth = None
     rate_limit = settings.rate_limit if "rate_limit" in settings.model_fields_set else gw.rate_limit
     paths = tuple(sorted(set(settings.paths or ()))) if node.kind == "Agent" else ()
-    return Route(paths, auth, rate_limit)
+    full_api = bool(settings.full_api) and node.kind == "ModelAPI"
+    return Route(paths, auth, rate_limit, full_api)
 
 
 def routed_anywhere(project: Project, node: Workload) -> bool:
@@ -138,6 +142,19 @@ def min_replicas(project: Project, env: Environment, node: Workload) -> int:
     if hpa is not None:
         return hpa.min_replicas or 1
     return replicas(project, env, node)
+
+
+def egress(project: Project, env: Environment | None, node: Workload) -> Egress:
+    """Where an MCP server's or ModelAPI's pods may connect in `env` (None: what every
+    environment starts from, the base's): security.egress, then the workload's entries."""
+    top = project.workloads.get(node.ref)
+    settings = merged(top.egress if top else None, _env_egress(env, node.ref))
+    return merged(project.security.egress, settings) or project.security.egress
+
+
+def _env_egress(env: Environment | None, ref: str) -> Egress | None:
+    entry = env.workloads.get(ref) if env is not None else None
+    return entry.egress if entry is not None else None
 
 
 def model_storage(project: Project, env: Environment, node: Workload) -> ModelStorage:

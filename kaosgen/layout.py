@@ -408,11 +408,16 @@ def workload_overlay(
         if policies:
             out.add(
                 "network-policies.yaml",
-                gateway.gateway_ingress_policy(node, project, gw.parent.namespace, cache),
+                gateway.gateway_ingress_policy(node, project, gw.parent, cache),
             )
     # In-cluster callers: added to the workload's own NetworkPolicy.
     if policies and settings.callers:
         out.patches.append(network.callers_patch(node, settings.callers))
+    # Where an MCP server's or ModelAPI's pods may connect, when this environment differs.
+    if policies and node.kind != "Agent":
+        patch = network.egress_patch(node, project, env)
+        if patch is not None:
+            out.patches.append(patch)
     # Scale: an HPA, or a fixed count; a PDB wherever two or more pods run.
     hpa = effective.autoscaling(project, env, node)
     if hpa is not None:
@@ -434,7 +439,14 @@ def workload_overlay(
     if isinstance(node, ModelAPINode) and node.mode == "Hosted":
         storage = effective.model_storage(project, env, node)
         out.add("model-storage.yaml", modelstorage.persistent_volume_claim(node, project, storage))
-        patch = modelstorage.deployment_patch(node, storage)
+        explicit = node.resources is not None or "ephemeral-storage" in (
+            (settings.resources.limits or {}) if settings.resources else {}
+        )
+        current = default_limits.prior(node, project, env)
+        if settings.resources is not None:
+            current = default_limits.layered(current, settings.resources)
+        disk = modelstorage.emptydir_disk_limit(storage, current, explicit)
+        patch = modelstorage.deployment_patch(node, storage, disk)
         if patch is not None:
             path = f"patches/{node.object_name}-model-storage.yaml"
             out.patch_files[path] = [patch]

@@ -11,7 +11,7 @@ from typing import Any
 
 from kaos_contract import env as contract
 
-from kaosgen import effective, rules_secrets, rules_workloads
+from kaosgen import effective, rules_secrets, rules_secrets_text, rules_workloads
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.graph import AgentNode, Graph, MCPServerNode, ModelAPINode, Workload
 from kaosgen.models.common import (
@@ -600,6 +600,7 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) 
     check_env(graph, project, diags)
     check_env_values(graph, diags)
     rules_secrets.check(graph, diags)
+    rules_secrets_text.check(graph, diags)
     check_memory(graph, project, diags)
     check_resources(graph, project, diags)
     check_telemetry(graph, diags)

@@ -13,7 +13,7 @@ from typing import Any
 
 from kaos_contract import env as contract
 
-from kaosgen import effective
+from kaosgen import effective, rules_egress
 from kaosgen.diagnostics import Diagnostics, Location
 from kaosgen.generate import modelsize, scaling
 from kaosgen.generate.workloads import resource_kind
@@ -29,6 +29,13 @@ _AUTH_HINT = (
     "when your gateway authenticates requests itself"
 )
 _STOCK_OLLAMA = "docker.io/ollama/ollama"
+#: What a kind's route forwards (for route settings that do not apply to it).
+_FORWARDS = {
+    "Agent": "an agent's route forwards its public API plus route.paths",
+    "ModelAPI": "a ModelAPI's route forwards its inference paths (everything with "
+    "route.fullApi: true)",
+    "MCPServer": "an MCP server's route forwards everything under its prefix",
+}
 
 
 class _Where:
@@ -200,9 +207,15 @@ def check_routes(graph: Graph, project: Project, diags: Diagnostics, where: _Whe
             if route.paths and node.kind != "Agent":
                 diags.error(
                     "route-paths",
-                    f"route.paths is for agents; a {node.kind}'s route forwards everything "
-                    "under its prefix",
+                    f"route.paths is for agents; {_FORWARDS[node.kind]}",
                     where.workload(env_name, node.ref, "route", "paths"),
+                )
+            if route.full_api is not None and node.kind != "ModelAPI":
+                diags.error(
+                    "route-paths",
+                    f"route.fullApi is for ModelAPIs; {_FORWARDS[node.kind]}",
+                    where.workload(env_name, node.ref, "route", "fullApi"),
+                    hint="remove fullApi",
                 )
             if (
                 route.rate_limit is not None
@@ -431,6 +444,9 @@ def _effective_requests(node: Workload, project: Project, env: Environment, sett
 
 
 def check_hosted_models(graph: Graph, project: Project, diags: Diagnostics, where: _Where) -> None:
+    from kaosgen.generate.modelstorage import user_model_volume_sources
+    from kaosgen.models.scaling import ModelStorage
+
     for node in graph.modelapis:
         hosted = node.mode == "Hosted"
         overridden = node.resources is not None or any(
@@ -451,6 +467,13 @@ def check_hosted_models(graph: Graph, project: Project, diags: Diagnostics, wher
         for env_name, env, settings in _settings(project, node):
             storage = settings.model_storage
             if storage is None:
+                if hosted and not user_model_volume_sources(node):
+                    at = (
+                        where.workload(env_name, node.ref, "resources", "limits")
+                        if settings.resources is not None or node.resources is None
+                        else node.doc.location(("spec", "container", "resources", "limits"))
+                    )
+                    _check_emptydir_disk(node, project, env_name, env, ModelStorage(), diags, at)
                 continue
             loc = where.workload(env_name, node.ref, "modelStorage")
             if not hosted:
@@ -535,11 +558,53 @@ def _check_storage(
                 hint="set spec.container.image on the ModelAPI (docs/models.md shows how to "
                 "build one)",
             )
+    elif storage.type == "EmptyDir" and not user_model_volume_sources(node):
+        _check_emptydir_disk(node, project, env_name, env, storage, diags, loc)
     if storage.pull == "Always" and storage.type == "Image":
         diags.error(
             "model-storage",
             "pull: Always cannot write into the image's read-only model directory",
             where.workload(env_name, node.ref, "modelStorage", "pull"),
+        )
+
+
+def _check_emptydir_disk(
+    node: ModelAPINode,
+    project: Project,
+    env_name: str,
+    env: Environment,
+    storage: Any,
+    diags: Diagnostics,
+    loc: Location | None,
+) -> None:
+    """The kubelet evicts a pod whose emptyDirs pass its ephemeral-storage limit: a limit
+    the user set below the model volume's size evicts the pod as the model is pulled."""
+    from kaosgen import default_limits
+    from kaosgen.generate.modelsize import model_disk, quantity
+    from kaosgen.generate.modelstorage import emptydir_disk_limit
+
+    settings = effective.workload(project, env, node.ref).resources
+    # The container's own resources as rendered (kaosgen completes them only without limits).
+    current = node.resources or default_limits.prior(node, project, env)
+    if settings is not None:
+        current = default_limits.layered(current, settings)
+    explicit = node.resources is not None or (
+        settings is not None and "ephemeral-storage" in (settings.limits or {})
+    )
+    limit = emptydir_disk_limit(storage, current, explicit) or (current.limits or {}).get(
+        "ephemeral-storage"
+    )
+    size = storage.size or model_disk(node.pull_model)
+    have, need = (quantity(limit) if limit is not None else None), quantity(size)
+    if have is not None and need is not None and have < need:
+        diags.warning(
+            "model-storage",
+            f"in environment {env_name!r} the model volume of {node.name!r} holds up to {size} "
+            f"but its ephemeral-storage limit is {limit}: the kubelet evicts the pod before "
+            "the model fits",
+            loc,
+            hint="raise resources.limits.ephemeral-storage above the volume's size, or keep "
+            "the model on a PersistentVolumeClaim",
         )
 
 
@@ -701,6 +766,7 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc: Any =
     check_gateway_listeners(project, diags, where)
     check_routes(graph, project, diags, where)
     check_callers(graph, project, diags, where)
+    rules_egress.check_egress(graph, project, diags, where)
     check_mcp_sessions(graph, project, diags)
     check_autoscaling(graph, project, diags, where)
     check_hosted_models(graph, project, diags, where)

@@ -3,7 +3,9 @@
 Routes are environment-specific (parent Gateway, hostnames, and a path prefix that names
 the namespace), so they are rendered into each overlay rather than the base.
 
-A ModelAPI's or MCP server's route forwards everything under its prefix, as KAOS does. An
+An MCP server's route forwards everything under its prefix, as KAOS does. A ModelAPI's
+forwards only inference (`route.fullApi` forwards everything): an authenticated caller must
+not pull, delete or create Ollama models, nor reach LiteLLM's admin and file APIs. An
 agent's forwards only its public API (`/v1/...`, the A2A card, and `POST /` where it
 serves A2A JSON-RPC; `kaos_contract.env.AGENT_PUBLIC_PATHS`), one rule per path; its memory, metrics
 and health endpoints stay in the cluster unless the route names them.
@@ -19,9 +21,40 @@ from kaosgen.effective import Route
 from kaosgen.generate import pods
 from kaosgen.generate.templating import render
 from kaosgen.graph import Workload
+from kaosgen.models.common import label_value_ok
 from kaosgen.models.project import ParentRef, Project
 
 PREFIX_HEADER = "X-Forwarded-Prefix"
+
+#: (match type, path, method) a ModelAPI's route forwards without `route.fullApi`.
+#: OpenAI-compatible inference, which both servers answer under /v1.
+OPENAI_INFERENCE_PATHS: tuple[tuple[str, str, str | None], ...] = (
+    ("Exact", "/v1/chat/completions", None),
+    ("Exact", "/v1/completions", None),
+    ("Exact", "/v1/embeddings", None),
+    ("PathPrefix", "/v1/models", None),
+)
+#: Ollama's native inference and read-only model information; not /api/pull, /api/push,
+#: /api/create, /api/copy, /api/delete, /api/blobs (model management).
+OLLAMA_INFERENCE_PATHS: tuple[tuple[str, str, str | None], ...] = (
+    ("Exact", "/api/generate", None),
+    ("Exact", "/api/chat", None),
+    ("Exact", "/api/embed", None),
+    ("Exact", "/api/embeddings", None),
+    ("Exact", "/api/tags", None),
+    ("Exact", "/api/show", None),
+    ("Exact", "/api/version", None),
+    *OPENAI_INFERENCE_PATHS,
+)
+#: LiteLLM also serves the OpenAI paths without /v1; not /key, /user, /model, /config,
+#: /v1/files, /v1/batches, /v1/fine_tuning (its admin API and the provider's stateful one).
+LITELLM_INFERENCE_PATHS: tuple[tuple[str, str, str | None], ...] = (
+    *OPENAI_INFERENCE_PATHS,
+    ("Exact", "/chat/completions", None),
+    ("Exact", "/completions", None),
+    ("Exact", "/embeddings", None),
+    ("PathPrefix", "/models", None),
+)
 
 
 def route_path(node: Workload, namespace: str) -> str:
@@ -34,6 +67,14 @@ def agent_paths(route: Route) -> list[tuple[str, str, str | None]]:
     for group in route.paths:
         paths.extend(contract.AGENT_PRIVATE_PATHS[group])
     return paths
+
+
+def modelapi_paths(node: Workload, route: Route) -> list[tuple[str, str, str | None]]:
+    """(match type, path in the pod, method) of every path a ModelAPI's route forwards."""
+    if route.full_api:
+        return [("PathPrefix", "/", None)]
+    hosted = getattr(node, "mode", None) == "Hosted"
+    return list(OLLAMA_INFERENCE_PATHS if hosted else LITELLM_INFERENCE_PATHS)
 
 
 def _rule(
@@ -119,6 +160,8 @@ def httproute(
     backend = {"name": node.object_name, "port": node.port}
     if node.kind == "Agent":
         rules = [_rule(prefix, *p, backend, timeouts) for p in agent_paths(route)]
+    elif node.kind == "ModelAPI":
+        rules = [_rule(prefix, *p, backend, timeouts) for p in modelapi_paths(node, route)]
     else:
         # An MCP server answers only Hosts it knows (DNS-rebinding protection): through the
         # gateway, requests carry its Service's name, as they do inside the cluster,
@@ -141,28 +184,41 @@ def httproute(
 
 
 def gateway_ingress_policy(
-    node: Workload, project: Project, gateway_namespace: str | None, cache: dict[tuple, Any]
+    node: Workload, project: Project, parent: ParentRef, cache: dict[tuple, Any]
 ) -> dict[str, Any]:
-    """Let the Gateway's namespace reach one routed workload, on its port only.
+    """Let the Gateway's proxies reach one routed workload, on its port only.
 
     One policy per routed workload (not a label every exposed pod carries): a ModelAPI or
     MCP server that is not routed in this environment accepts nothing from the gateway.
-    The same in every environment with the same gateway namespace: rendered once.
+    The same in every environment with the same Gateway: rendered once.
     """
-    key = ("gateway-ingress", node.kind, *node.key, gateway_namespace)
+    key = ("gateway-ingress", node.kind, *node.key, parent.namespace, parent.name)
     if key not in cache:
-        cache[key] = _gateway_ingress_policy(node, project, gateway_namespace)
+        cache[key] = _gateway_ingress_policy(node, project, parent)
     return cache[key]
 
 
-def _gateway_ingress_policy(
-    node: Workload, project: Project, gateway_namespace: str | None
-) -> dict[str, Any]:
-    source: dict[str, Any] = (
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway_namespace}}}
-        if gateway_namespace
-        else {"podSelector": {}}
-    )
+#: The label Gateway API implementations that deploy a Gateway's proxies put on their pods
+#: (GEP-1762: Istio, NGINX Gateway Fabric, kgateway, ...).
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+
+
+def gateway_source(parent: ParentRef) -> dict[str, Any]:
+    """Who the gateway is, as a NetworkPolicy peer: the pods of its namespace; a Gateway in
+    the workloads' own namespace (no parentRef.namespace), only its proxies, by their
+    GEP-1762 label: every pod of the namespace would reach a routed MCP server or ModelAPI
+    past the gateway's authentication."""
+    if parent.namespace:
+        return {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": parent.namespace}}
+        }
+    if not label_value_ok(parent.name):  # no implementation can label its pods so
+        return {"podSelector": {}}
+    return {"podSelector": {"matchLabels": {GATEWAY_NAME_LABEL: parent.name}}}
+
+
+def _gateway_ingress_policy(node: Workload, project: Project, parent: ParentRef) -> dict[str, Any]:
+    source = gateway_source(parent)
     return render(
         "networkpolicy.json.j2",
         name=f"{node.object_name}-gateway",

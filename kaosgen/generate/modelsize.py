@@ -25,6 +25,10 @@ from dataclasses import dataclass
 from kaosgen.models.common import ResourceRequirements
 
 GIB = 1024**3
+#: The model volume of a tag that names no size (and a PVC's default size).
+DEFAULT_MODEL_DISK = "20Gi"
+#: Beside the model, the pod's disk holds /tmp (256Mi), Ollama's home and the logs.
+DISK_HEADROOM_GIB = 1
 
 #: Bits per weight of GGUF quantisations (llama.cpp's figures, rounded up), by family.
 _BITS = {
@@ -158,3 +162,23 @@ def hosted_resources(size: ModelSize, floor: ResourceRequirements) -> ResourceRe
     requests["cpu"] = _at_least(requests.get("cpu"), cpu_request)
     limits["cpu"] = _at_least(limits.get("cpu"), cpu_limit)
     return ResourceRequirements(requests=requests, limits=limits, claims=floor.claims)
+
+
+def model_disk(model: str) -> str:
+    """The size of the model's volume: from the tag, else DEFAULT_MODEL_DISK."""
+    size = parse(model)
+    return f"{size.disk_gib}Gi" if size else DEFAULT_MODEL_DISK
+
+
+def with_model_disk(resources: ResourceRequirements, disk: str) -> ResourceRequirements:
+    """`resources` with an ephemeral-storage limit that holds a model volume of `disk`
+    (an emptyDir counts against the pod's limit): raised to disk + headroom, never
+    lowered, and only where the resources bound ephemeral storage at all."""
+    limits = dict(resources.limits or {})
+    current = limits.get("ephemeral-storage")
+    needed = quantity(disk)
+    if current is None or needed is None:
+        return resources
+    wanted = f"{math.ceil(needed / GIB) + DISK_HEADROOM_GIB}Gi"
+    limits["ephemeral-storage"] = _at_least(current, wanted)
+    return resources.model_copy(update={"limits": limits})

@@ -9,6 +9,8 @@ for `PersistentVolumeClaim`, the claim itself:
   model, so a restart does not download it again.
 - Image: the models are baked into the image at `path` (OLLAMA_MODELS points there); the
   init container only checks the model is there (pull Never).
+- EmptyDir (the default): bounded by `sizeLimit`, the model's size from its tag (or
+  `size`); the container's ephemeral-storage limit grows to hold it.
 - `pull` sets the init container's policy (OLLAMA_PULL) in any of them.
 """
 
@@ -20,6 +22,7 @@ from kaosgen.generate import modelsize, pods
 from kaosgen.generate.templating import render
 from kaosgen.generate.workloads import OLLAMA_CONTAINER, OLLAMA_DATA_VOLUME, PULL_CONTAINER
 from kaosgen.graph import ModelAPINode
+from kaosgen.models.common import ResourceRequirements
 from kaosgen.models.project import Project
 from kaosgen.models.scaling import ModelStorage
 
@@ -44,7 +47,9 @@ def persistent_volume_claim(
         return None
     spec: dict[str, Any] = {
         "accessModes": list(storage.access_modes),
-        "resources": {"requests": {"storage": claim_size(node, storage) or "20Gi"}},
+        "resources": {
+            "requests": {"storage": claim_size(node, storage) or modelsize.DEFAULT_MODEL_DISK}
+        },
     }
     if storage.storage_class_name:
         spec["storageClassName"] = storage.storage_class_name
@@ -55,6 +60,19 @@ def persistent_volume_claim(
         labels=pods.object_labels(node, project.labels),
         spec=spec,
     )
+
+
+def emptydir_disk_limit(
+    storage: ModelStorage, current: ResourceRequirements, explicit: bool
+) -> str | None:
+    """The ephemeral-storage limit an emptyDir `size` needs when `current` (the container's
+    resources in the environment) is too low for it; None when it is not, or when the
+    user chose the container's limit (`explicit`)."""
+    if storage.type != "EmptyDir" or not storage.size or explicit:
+        return None
+    raised = modelsize.with_model_disk(current, storage.size)
+    limit = (raised.limits or {}).get("ephemeral-storage")
+    return None if limit == (current.limits or {}).get("ephemeral-storage") else str(limit)
 
 
 def user_model_volume(node: ModelAPINode) -> dict[str, Any]:
@@ -71,12 +89,20 @@ def user_model_volume_sources(node: ModelAPINode) -> list[str]:
     return [k for k in pods.volume_sources(volume) if volume[k] is not None]
 
 
-def deployment_patch(node: ModelAPINode, storage: ModelStorage) -> dict[str, Any] | None:
-    """A strategic merge patch of the Deployment (None when the base is already right)."""
+def deployment_patch(
+    node: ModelAPINode, storage: ModelStorage, disk_limit: str | None = None
+) -> dict[str, Any] | None:
+    """A strategic merge patch of the Deployment (None when the base is already right).
+    `disk_limit`: the model-api container's ephemeral-storage limit, where an emptyDir
+    `size` needs a higher one than the base's."""
     pull = storage.pull or ("Never" if storage.type == "Image" else None)
     init_env: list[dict[str, str]] = []
-    main_env: list[dict[str, str]] = []
+    main: dict[str, Any] = {}
     pod: dict[str, Any] = {}
+    if storage.type == "EmptyDir" and storage.size and not user_model_volume_sources(node):
+        pod["volumes"] = [{"name": OLLAMA_DATA_VOLUME, "emptyDir": {"sizeLimit": storage.size}}]
+    if disk_limit is not None:
+        main["resources"] = {"limits": {"ephemeral-storage": disk_limit}}
     if storage.type == "PersistentVolumeClaim":
         # The claim replaces the volume's source in the base (an emptyDir, or the one the
         # ModelAPI's podSpec gives it): a volume has exactly one.
@@ -96,13 +122,13 @@ def deployment_patch(node: ModelAPINode, storage: ModelStorage) -> dict[str, Any
             {"name": "OLLAMA_NOPRUNE", "value": "true"},
         ]
         init_env.extend(baked)
-        main_env.extend(baked)
+        main["env"] = baked
     if pull is not None:
         init_env.append({"name": "OLLAMA_PULL", "value": pull})
     if init_env:
         pod["initContainers"] = [{"name": PULL_CONTAINER, "env": init_env}]
-    if main_env:
-        pod["containers"] = [{"name": OLLAMA_CONTAINER, "env": main_env}]
+    if main:
+        pod["containers"] = [{"name": OLLAMA_CONTAINER, **main}]
     if not pod:
         return None
     return {

@@ -1,8 +1,9 @@
 """NetworkPolicies derived from the graph.
 
 Default-deny ingress for every rendered workload; then each agent may reach only its
-ModelAPI, its MCP servers and its `access` peers (plus DNS), and each workload accepts
-traffic only from the agents that use it. Gateway ingress and the in-cluster callers a
+ModelAPI, its MCP servers and its `access` peers (plus DNS), MCP servers and ModelAPIs
+anything but the cloud metadata service (`kaosgen.generate.egress`), and each workload
+accepts traffic only from the agents that use it. Gateway ingress and the in-cluster callers a
 project allows depend on the environment and are rendered by the overlay pass.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kaosgen import yamlout
-from kaosgen.generate import pods
+from kaosgen import effective, yamlout
+from kaosgen.generate import egress, pods
+from kaosgen.generate.egress import anywhere, dns
 from kaosgen.generate.templating import render
 from kaosgen.graph import AgentNode, Graph, Workload
 from kaosgen.models.exposure import Caller, LabelSelector
-from kaosgen.models.project import Project
+from kaosgen.models.project import Environment, Project
 
 DEFAULT_DENY = "kaosgen-default-deny-ingress"
 
@@ -30,20 +32,6 @@ def _peer(node: Workload) -> dict[str, Any]:
 
 def _port(node: Workload) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": node.port}]
-
-
-def _dns(project: Project) -> dict[str, Any]:
-    return {
-        "to": [
-            {
-                "namespaceSelector": {
-                    "matchLabels": {"kubernetes.io/metadata.name": project.security.dns_namespace}
-                },
-                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-            }
-        ],
-        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-    }
 
 
 def default_deny(namespace: str | None, project: Project) -> dict[str, Any]:
@@ -79,41 +67,17 @@ def callers(graph: Graph) -> dict[int, list[AgentNode]]:
 def workload_policy(
     node: Workload, graph: Graph, project: Project, callers: dict[int, list[AgentNode]]
 ) -> dict[str, Any]:
-    """Ingress from the workload's callers; for agents, egress only to their dependencies."""
+    """Ingress from the workload's callers; egress: an agent's dependencies only, an MCP
+    server's or ModelAPI's `security.egress`."""
     ingress_from = sorted({a.name: _peer(a) for a in callers.get(id(node), [])}.items())
     ingress = (
         [{"from": [peer for _, peer in ingress_from], "ports": _port(node)}] if ingress_from else []
     )
-    policy_types = ["Ingress"]
-    egress = None
+    policy_types = ["Ingress", "Egress"]
     if isinstance(node, AgentNode):
-        policy_types.append("Egress")
-        egress = [_dns(project)]
-        targets: list[Workload] = []
-        if node.model_api is not None:
-            targets.append(node.model_api)
-        targets.extend(sorted(node.mcp_servers, key=lambda s: s.name))
-        targets.extend(sorted(node.peers, key=lambda p: p.name))
-        for target in targets:
-            egress.append({"to": [_peer(target)], "ports": _port(target)})
-        if node.memory_type == "redis":
-            egress.append(
-                {
-                    "to": [{"podSelector": {"matchLabels": {"app": "kaos-redis"}}}],
-                    "ports": [{"protocol": "TCP", "port": 6379}],
-                }
-            )
-        telemetry = node.telemetry
-        if telemetry and telemetry.enabled:
-            # The collector may live anywhere; allow the OTLP ports only.
-            egress.append(
-                {"ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}]}
-            )
-        for var in node.env:
-            if var.name == "MEMORY_REDIS_URL":
-                # A user-supplied Redis may be outside the graph: allow its port.
-                egress.append({"ports": [{"protocol": "TCP", "port": 6379}]})
-                break
+        egress_rules = agent_egress(node, project)
+    else:
+        egress_rules = workload_egress(node, project, None)
     return render(
         "networkpolicy.json.j2",
         name=node.object_name,
@@ -123,8 +87,59 @@ def workload_policy(
         pod_selector={"matchLabels": node.selector},
         policy_types=policy_types,
         ingress=ingress,
-        egress=egress,
+        egress=egress_rules,
     )
+
+
+def workload_egress(node: Workload, project: Project, env: Environment | None) -> list:
+    """An MCP server's or ModelAPI's egress in `env` (None: the base's)."""
+    return egress.open_egress(project, effective.egress(project, env, node))
+
+
+def egress_patch(node: Workload, project: Project, env: Environment) -> dict[str, Any] | None:
+    """A JSON patch replacing the workload's egress where `env` sets another (None: the
+    base's is right)."""
+    rules = workload_egress(node, project, env)
+    if rules == workload_egress(node, project, None):
+        return None
+    return {
+        "patch": yamlout.dump([{"op": "replace", "path": "/spec/egress", "value": rules}]),
+        "target": {"kind": "NetworkPolicy", "name": node.object_name},
+    }
+
+
+def agent_egress(node: AgentNode, project: Project) -> list[dict[str, Any]]:
+    """DNS, the agent's dependencies, and the ports its telemetry and Redis need."""
+    rules = [dns(project)]
+    targets: list[Workload] = []
+    if node.model_api is not None:
+        targets.append(node.model_api)
+    targets.extend(sorted(node.mcp_servers, key=lambda s: s.name))
+    targets.extend(sorted(node.peers, key=lambda p: p.name))
+    for target in targets:
+        rules.append({"to": [_peer(target)], "ports": _port(target)})
+    if node.memory_type == "redis":
+        rules.append(
+            {
+                "to": [{"podSelector": {"matchLabels": {"app": "kaos-redis"}}}],
+                "ports": [{"protocol": "TCP", "port": 6379}],
+            }
+        )
+    telemetry = node.telemetry
+    if telemetry and telemetry.enabled:
+        # The collector may live anywhere; allow the OTLP ports only.
+        rules.append(
+            {
+                "to": anywhere(),
+                "ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}],
+            }
+        )
+    for var in node.env:
+        if var.name == "MEMORY_REDIS_URL":
+            # A user-supplied Redis may be outside the graph: allow its port.
+            rules.append({"to": anywhere(), "ports": [{"protocol": "TCP", "port": 6379}]})
+            break
+    return rules
 
 
 # --- in-cluster callers (per environment) --------------------------------------------

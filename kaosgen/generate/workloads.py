@@ -454,13 +454,17 @@ exit "$status"
 OLLAMA_CONTAINER = ModelAPINode.container_name
 PULL_CONTAINER = "pull-model"
 OLLAMA_DATA_VOLUME = "ollama-data"
+#: Ollama's home holds nothing but the model directory, which is its own volume.
+OLLAMA_HOME_SIZE = "64Mi"
 
 
 def hosted_resources(api: ModelAPINode, floor: ResourceRequirements) -> ResourceRequirements:
     """An Ollama server's resources: from the model tag's size when it says one (never
-    below `floor`, the project's defaults), else `floor`."""
+    below `floor`, the project's defaults), else `floor`; the ephemeral-storage limit
+    holds the model's emptyDir."""
     size = modelsize.parse(api.pull_model)
-    return modelsize.hosted_resources(size, floor) if size else floor
+    resources = modelsize.hosted_resources(size, floor) if size else floor
+    return modelsize.with_model_disk(resources, modelsize.model_disk(api.pull_model))
 
 
 def _build_ollama(api: ModelAPINode, project: Project, source: str) -> RenderedWorkload:
@@ -497,9 +501,13 @@ def _build_ollama(api: ModelAPINode, project: Project, source: str) -> RenderedW
         "securityContext": dict(pods.CONTAINER_SECURITY_CONTEXT),
         "volumeMounts": [pods.TMP_MOUNT, home_mount, data_mount],
     }
+    # Bounded: a pull (or a model bigger than its tag says) cannot fill the node's disk.
     volumes = [
-        {"name": "ollama-home", "emptyDir": {}},
-        {"name": OLLAMA_DATA_VOLUME, "emptyDir": {}},
+        {"name": "ollama-home", "emptyDir": {"sizeLimit": OLLAMA_HOME_SIZE}},
+        {
+            "name": OLLAMA_DATA_VOLUME,
+            "emptyDir": {"sizeLimit": modelsize.model_disk(api.pull_model)},
+        },
     ]
     objects = _assemble(
         api,

@@ -155,6 +155,14 @@ class RouteSettings(KaosModel):
         "card and JSON-RPC paths): memory (/memory/..., every conversation), metrics, health "
         "(/health, /ready).",
     )
+    full_api: bool | None = Field(
+        None,
+        description="ModelAPIs: route the server's whole API. By default a ModelAPI's route "
+        "forwards only inference (OpenAI-compatible chat, completions, embeddings and model "
+        "list; for Ollama also /api/generate, /api/chat, /api/embed, /api/embeddings, "
+        "/api/tags, /api/show), never Ollama's model management (pull, push, create, copy, "
+        "delete) or LiteLLM's admin and file APIs.",
+    )
     auth: bool | None = Field(
         None,
         description="false: this route gets no authentication even when gateway.auth is set.",

@@ -21,6 +21,7 @@ from kaosgen.models.common import (
     Replicas,
     ResourceRequirements,
 )
+from kaosgen.models.egress import Egress
 from kaosgen.models.exposure import Caller, GatewayAuth, RateLimit, RouteKinds, RouteSettings
 from kaosgen.models.gitops import GitOps
 from kaosgen.models.scaling import Autoscaling, ModelStorage
@@ -83,20 +84,31 @@ class Images(KaosModel):
     )
 
 
+#: Every pod's local disk is bounded: logs and emptyDirs (/tmp is 256Mi) count against the
+#: ephemeral-storage limit, and the kubelet evicts a pod over it before it fills the node.
+_DISK = {"ephemeral-storage": "128Mi"}
+_DISK_LIMIT = {"ephemeral-storage": "1Gi"}
+
+
 class WorkloadResources(KaosModel):
-    """Default requests/limits per workload kind (a container.resources override wins)."""
+    """Default requests/limits per workload kind (a container.resources override wins).
+    A Hosted ModelAPI's ephemeral-storage limit grows to hold its model's emptyDir."""
 
     agent: ResourceRequirements = ResourceRequirements(
-        requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "1Gi"}
+        requests={"cpu": "100m", "memory": "256Mi", **_DISK},
+        limits={"cpu": "1", "memory": "1Gi", **_DISK_LIMIT},
     )
     mcp_server: ResourceRequirements = ResourceRequirements(
-        requests={"cpu": "50m", "memory": "128Mi"}, limits={"cpu": "500m", "memory": "512Mi"}
+        requests={"cpu": "50m", "memory": "128Mi", **_DISK},
+        limits={"cpu": "500m", "memory": "512Mi", **_DISK_LIMIT},
     )
     litellm: ResourceRequirements = ResourceRequirements(
-        requests={"cpu": "200m", "memory": "512Mi"}, limits={"cpu": "1", "memory": "2Gi"}
+        requests={"cpu": "200m", "memory": "512Mi", **_DISK},
+        limits={"cpu": "1", "memory": "2Gi", **_DISK_LIMIT},
     )
     ollama: ResourceRequirements = ResourceRequirements(
-        requests={"cpu": "500m", "memory": "1Gi"}, limits={"cpu": "2", "memory": "4Gi"}
+        requests={"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+        limits={"cpu": "2", "memory": "4Gi", "ephemeral-storage": "2Gi"},
     )
 
 
@@ -207,6 +219,11 @@ class WorkloadOverride(KaosModel):
     model_storage: ModelStorage | None = Field(
         None, description="Hosted ModelAPIs: where Ollama keeps the model (PVC, image)."
     )
+    egress: Egress | None = Field(
+        None,
+        description="MCP servers and ModelAPIs: where its pods may connect, merged field by "
+        "field over security.egress (an agent's egress follows the graph).",
+    )
 
 
 class Environment(KaosModel):
@@ -251,7 +268,13 @@ class Security(KaosModel):
     )
     dns_namespace: Annotated[str, Field(pattern=DNS1123_LABEL, max_length=63)] = Field(
         "kube-system",
-        description="Namespace of the cluster DNS pods (k8s-app: kube-dns) that agents may reach.",
+        description="Namespace of the cluster DNS pods (k8s-app: kube-dns) that the pods "
+        "may reach (and NodeLocal DNSCache at 169.254.20.10).",
+    )
+    egress: Egress = Field(
+        Egress(),
+        description="Where MCP servers' and ModelAPIs' pods may connect: anywhere but the "
+        "cloud metadata service by default (workloads.<ref>.egress wins per workload).",
     )
 
 

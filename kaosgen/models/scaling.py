@@ -51,7 +51,8 @@ class ModelStorage(KaosModel):
     )
     size: Quantity | None = Field(
         None,
-        description="PVC size. Default: from the model tag's parameter count and quantisation.",
+        description="PVC size, or the emptyDir's sizeLimit (EmptyDir). Default: from the "
+        "model tag's parameter count and quantisation, else 20Gi.",
     )
     storage_class_name: Annotated[str, Field(pattern=DNS1123_SUBDOMAIN, max_length=253)] | None = (
         Field(None, description="PVC storage class.")

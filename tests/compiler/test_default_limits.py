@@ -92,26 +92,27 @@ def test_requests_without_limits_get_the_default_limits_raised_to_the_request(
             "note",
             "resources-default-limits",
             "container.resources sets requests but no limits; kaosgen adds its default limits: "
-            "cpu: 1, memory: 2Gi (raised to the request)",
+            "cpu: 1, ephemeral-storage: 1Gi, memory: 2Gi (raised to the request)",
         ),
         (
             "note",
             "resources-default-limits",
             "container.resources sets requests but no limits; kaosgen adds its default limits: "
-            "cpu: 3 (raised to the request), memory: 4Gi",
+            "cpu: 3 (raised to the request), ephemeral-storage: 3Gi, memory: 4Gi",
         ),
         (
             "note",
             "resources-default-limits",
             "container.resources sets no requests or limits; kaosgen adds its defaults: "
-            "requests cpu: 50m, memory: 128Mi; limits cpu: 500m, memory: 512Mi",
+            "requests cpu: 50m, ephemeral-storage: 128Mi, memory: 128Mi; limits cpu: 500m, "
+            "ephemeral-storage: 1Gi, memory: 512Mi",
         ),
     }
     out = render_ok(tmp_path / "in", tmp_path / "out")
     objects = build_overlay(out / "overlays" / "default")
     assert _resources(objects, "agent-big", "agent") == {
         "requests": {"cpu": "250m", "memory": "2Gi"},
-        "limits": {"cpu": "1", "memory": "2Gi"},
+        "limits": {"cpu": "1", "ephemeral-storage": "1Gi", "memory": "2Gi"},
     }
     # The user's own limits stay as they are.
     assert _resources(objects, "agent-chosen", "agent") == {
@@ -119,14 +120,15 @@ def test_requests_without_limits_get_the_default_limits_raised_to_the_request(
         "limits": {"cpu": "4", "memory": "1G"},
     }
     assert _resources(objects, "mcpserver-tools", "mcp-server") == {
-        "requests": {"cpu": "50m", "memory": "128Mi"},
-        "limits": {"cpu": "500m", "memory": "512Mi"},
+        "requests": {"cpu": "50m", "ephemeral-storage": "128Mi", "memory": "128Mi"},
+        "limits": {"cpu": "500m", "ephemeral-storage": "1Gi", "memory": "512Mi"},
     }
     hosted = find(objects, "Deployment", "modelapi-llm")["spec"]["template"]["spec"]
     for container in [*hosted["containers"], *hosted["initContainers"]]:
         assert container["resources"] == {
             "requests": {"cpu": "3"},
-            "limits": {"cpu": "3", "memory": "4Gi"},
+            # The model's emptyDir (2Gi for a 135m tag) and 1Gi besides.
+            "limits": {"cpu": "3", "ephemeral-storage": "3Gi", "memory": "4Gi"},
         }
     # Every container of every pod has cpu and memory limits.
     for deployment in (o for o in objects if o["kind"] == "Deployment"):
@@ -305,13 +307,13 @@ def test_kaosgen_yaml_requests_above_the_default_limits_raise_them(tmp_path: Pat
         "leaves to kaosgen's defaults (or the container's); kaosgen raises them to the "
         "request: memory 1500Mi",
         "environments.wide.resources.agent sets no limits; kaosgen adds its default limits, "
-        "each raised to the request: cpu 1, memory 8Gi",
+        "each raised to the request: cpu 1, ephemeral-storage 1Gi, memory 8Gi",
     ]
     out = render_ok(tmp_path / "in", tmp_path / "out")
     dev = build_overlay(out / "overlays" / "dev")
     assert _resources(dev, "agent-a1", "agent") == {
-        "requests": {"cpu": "4", "memory": "4Gi"},
-        "limits": {"cpu": "4", "memory": "4Gi"},
+        "requests": {"cpu": "4", "ephemeral-storage": "128Mi", "memory": "4Gi"},
+        "limits": {"cpu": "4", "ephemeral-storage": "1Gi", "memory": "4Gi"},
     }
     assert _resources(dev, "agent-a2", "agent") == {
         "requests": {"memory": "1500Mi"},
@@ -319,8 +321,8 @@ def test_kaosgen_yaml_requests_above_the_default_limits_raise_them(tmp_path: Pat
     }
     wide = build_overlay(out / "overlays" / "wide")
     assert _resources(wide, "agent-a1", "agent") == {
-        "requests": {"cpu": "500m", "memory": "8Gi"},
-        "limits": {"cpu": "1", "memory": "8Gi"},
+        "requests": {"cpu": "500m", "ephemeral-storage": "128Mi", "memory": "8Gi"},
+        "limits": {"cpu": "1", "ephemeral-storage": "1Gi", "memory": "8Gi"},
     }
     for objects in (dev, wide):
         _limits_cover_requests(objects)

@@ -1805,7 +1805,7 @@ CASES = [
                 N,
                 "resources-default-limits",
                 "container.resources sets requests but no limits; kaosgen adds its default "
-                "limits: cpu: 1, memory: 2Gi (raised to the request)",
+                "limits: cpu: 1, ephemeral-storage: 1Gi, memory: 2Gi (raised to the request)",
             )
         ],
         hints={"1": "set container.resources.limits to choose them"},

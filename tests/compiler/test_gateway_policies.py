@@ -339,8 +339,8 @@ def test_modelapis_and_mcp_servers_are_routed_when_asked(tmp_path: Path) -> None
     assert set(_routes(out, "dev")) == {"agent-a", "modelapi-llm"}
     assert set(_routes(out, "staging")) == {"agent-a", "modelapi-llm", "mcp-tools"}
     assert set(_routes(out, "prod")) == set()
-    (rule,) = _routes(out, "dev")["modelapi-llm"]["spec"]["rules"]
-    assert rule["timeouts"] == {"request": "45s"}
+    rules = _routes(out, "dev")["modelapi-llm"]["spec"]["rules"]
+    assert rules and all(rule["timeouts"] == {"request": "45s"} for rule in rules)
 
 
 def _resolve(route: dict[str, Any], method: str, path: str) -> str | None:
@@ -411,6 +411,107 @@ def test_an_agent_route_forwards_only_its_public_api(tmp_path: Path) -> None:
     debug = _routes(out, "debug")["agent-a"]
     for (method, path), inner in {**public, **private}.items():
         assert _resolve(debug, method, base + path) == inner, (method, path)
+
+
+PROXY = kaos(
+    "ModelAPI",
+    "llm",
+    {
+        "mode": "Proxy",
+        "proxyConfig": {
+            "models": ["smollm2:135m"],
+            "apiKey": {"valueFrom": {"secretKeyRef": {"name": "k", "key": "k"}}},
+        },
+    },
+)
+#: Inference both ModelAPI modes answer (the OpenAI-compatible API).
+OPENAI_INFERENCE = [
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/v1/completions"),
+    ("POST", "/v1/embeddings"),
+    ("GET", "/v1/models"),
+    ("GET", "/v1/models/smollm2:135m"),
+]
+OLLAMA_INFERENCE = [
+    *OPENAI_INFERENCE,
+    ("POST", "/api/generate"),
+    ("POST", "/api/chat"),
+    ("POST", "/api/embed"),
+    ("POST", "/api/embeddings"),
+    ("GET", "/api/tags"),
+    ("POST", "/api/show"),
+    ("GET", "/api/version"),
+]
+#: Model management: an authenticated caller must not fill the disk or delete the model.
+OLLAMA_MANAGEMENT = [
+    ("POST", "/api/pull"),
+    ("POST", "/api/push"),
+    ("POST", "/api/create"),
+    ("POST", "/api/copy"),
+    ("DELETE", "/api/delete"),
+    ("POST", "/api/blobs/sha256:00"),
+    ("GET", "/api/ps"),
+    ("GET", "/api/generatex"),
+]
+LITELLM_INFERENCE = [
+    *OPENAI_INFERENCE,
+    ("POST", "/chat/completions"),
+    ("POST", "/completions"),
+    ("POST", "/embeddings"),
+    ("GET", "/models"),
+]
+#: LiteLLM's admin API and the provider's stateful APIs (files, batches, fine-tuning).
+LITELLM_ADMIN = [
+    ("POST", "/key/generate"),
+    ("POST", "/user/new"),
+    ("POST", "/model/new"),
+    ("POST", "/config/update"),
+    ("GET", "/model/info"),
+    ("POST", "/v1/files"),
+    ("POST", "/v1/batches"),
+    ("POST", "/v1/fine_tuning/jobs"),
+    ("GET", "/health"),
+]
+
+
+@pytest.mark.parametrize(
+    ("modelapi", "inference", "management"),
+    [(MODELAPI, OLLAMA_INFERENCE, OLLAMA_MANAGEMENT), (PROXY, LITELLM_INFERENCE, LITELLM_ADMIN)],
+    ids=["hosted", "proxy"],
+)
+def test_a_modelapi_route_forwards_only_inference_unless_full_api(
+    tmp_path: Path, modelapi: dict, inference: list, management: list
+) -> None:
+    """A routed ModelAPI forwards inference, never model management or admin APIs; an
+    environment's `route.fullApi: true` forwards everything under the prefix."""
+    config = GATEWAY_ON + (
+        "workloads:\n  modelapi/llm:\n    route: {enabled: true}\n"
+        "environments:\n"
+        "  dev: {}\n"
+        "  lab:\n    workloads:\n      modelapi/llm:\n        route: {fullApi: true}\n"
+    )
+    out = render_ok(_project(tmp_path / "p", config, modelapi, _agent("a")), tmp_path / "out")
+    base = "/default/modelapi/llm"
+    dev = _routes(out, "dev")["modelapi-llm"]
+    assert len(dev["spec"]["rules"]) <= 16  # Gateway API's limit
+    for method, path in inference:
+        assert _resolve(dev, method, base + path) == path, (method, path)
+    for method, path in [*management, ("GET", ""), ("GET", "/")]:
+        assert _resolve(dev, method, base + path) is None, (method, path)
+    lab = _routes(out, "lab")["modelapi-llm"]
+    for method, path in [*inference, *management]:
+        assert _resolve(lab, method, base + path) == path, (method, path)
+
+
+def test_full_api_is_for_modelapis_only(tmp_path: Path) -> None:
+    config = GATEWAY_ON + (
+        "workloads:\n  mcpserver/tools:\n    route: {enabled: true, fullApi: true}\n"
+    )
+    found = _diagnostics(tmp_path, config)
+    assert any(
+        sev == "error" and rule == "route-paths" and "fullApi is for ModelAPIs" in message
+        for sev, rule, message in found
+    ), found
 
 
 # --- diagnostics ----------------------------------------------------------------------------
@@ -595,3 +696,24 @@ def test_the_rendered_gateway_validates_against_the_gateway_api_crds(
     for obj in platform:
         if obj["kind"] != "GatewayClass":
             validate_crd_object(obj)
+
+
+def test_a_gateway_in_the_workloads_namespace_admits_only_its_proxies(tmp_path: Path) -> None:
+    """parentRef without a namespace: the Gateway's proxies (GEP-1762 label) reach the
+    routed MCP server; another pod of the namespace does not get past the gateway's
+    authentication to its tools."""
+    from support.netpol import Pod, ingress_allowed, pods
+
+    config = (
+        "gateway:\n  enabled: true\n  auth: {external: true}\n  parentRef: {name: edge}\n"
+        "  routes: {mcp: true}\n"
+        "environments:\n  dev: {namespace: agents}\n"
+    )
+    out = render_ok(_project(tmp_path / "p", config), tmp_path / "out")
+    objects = build_overlay(out / "overlays" / "dev")
+    policies = objects_of(objects, "NetworkPolicy")
+    tools = pods(objects)["mcpserver-tools"]
+    proxy = Pod("agents", {"gateway.networking.k8s.io/gateway-name": "edge"})
+    assert ingress_allowed(policies, tools, proxy, 8000)
+    assert not ingress_allowed(policies, tools, Pod("agents", {"app": "web"}), 8000)
+    assert not ingress_allowed(policies, tools, Pod("agents", {}), 8000)

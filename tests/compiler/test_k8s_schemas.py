@@ -321,10 +321,11 @@ def _forwarded(rule: dict[str, Any], prefix: str) -> list[tuple[str, str, str | 
 @pytest.mark.parametrize("project", _projects_with_routes())
 def test_httproutes_have_the_kaos_shape_per_environment(project: str, renders: Renders) -> None:
     """Paths under /<namespace>/<agent|modelapi|mcp>/<name>, rewritten, to the workload's
-    Service port, in the Service's own namespace (no ReferenceGrant needed). A ModelAPI or
-    MCP server: one rule forwarding everything, as KAOS does. An agent: its public API and
+    Service port, in the Service's own namespace (no ReferenceGrant needed). An MCP server:
+    one rule forwarding everything, as KAOS does. An agent: its public API and
     the A2A paths (kaos_contract.env), never its memory, metrics or health endpoints unless
-    the project routes that group."""
+    the project routes that group. A ModelAPI: its inference paths, or everything with
+    route.fullApi."""
     from kaos_contract import env as contract
 
     segments = {"agent": "agent", "modelapi": "modelapi", "mcpserver": "mcp"}
@@ -346,6 +347,13 @@ def test_httproutes_have_the_kaos_shape_per_environment(project: str, renders: R
             groups = {private[p] for p in extra}
             for group in groups:
                 assert set(contract.AGENT_PRIVATE_PATHS[group]) <= set(forwarded)
+        elif app == "modelapi":
+            # Inference only, unless the project routes the whole API.
+            from kaosgen.generate import gateway
+
+            inference = {*gateway.OLLAMA_INFERENCE_PATHS, *gateway.LITELLM_INFERENCE_PATHS}
+            whole = [("PathPrefix", "/", None)]
+            assert forwarded == whole or set(forwarded) <= inference, (env, name, forwarded)
         else:
             assert forwarded == [("PathPrefix", "/", None)], (env, name, forwarded)
         services = {

@@ -267,8 +267,9 @@ def test_hosted_modelapis_are_sized_from_their_tag_with_project_overrides(tmp_pa
     out = render_ok(src, tmp_path / "out")
     dev, prod = build_overlay(out / "overlays/dev"), build_overlay(out / "overlays/prod")
     assert _ollama_container(dev, "modelapi-big")["resources"] == {
-        "requests": {"cpu": "4", "memory": "49Gi"},
-        "limits": {"cpu": "16", "memory": "49Gi"},
+        "requests": {"cpu": "4", "ephemeral-storage": "1Gi", "memory": "49Gi"},
+        # The 45Gi model emptyDir and 1Gi besides.
+        "limits": {"cpu": "16", "ephemeral-storage": "46Gi", "memory": "49Gi"},
     }
     # The pull step gets the same (it runs the server too).
     init = _deployments(dev)["modelapi-big"]["spec"]["template"]["spec"]["initContainers"][0]
@@ -317,7 +318,10 @@ def test_model_storage_per_environment(renders: Renders) -> None:
     assert init_env("staging", "modelapi-big")["OLLAMA_PULL"] == "Never"
     main = next(c for c in pod("staging", "modelapi-big")["containers"] if c["name"] == "model-api")
     assert {e["name"]: e.get("value") for e in main["env"]}["OLLAMA_MODELS"] == "/opt/models"
-    assert volume("dev", "modelapi-big") == {"name": "ollama-data", "emptyDir": {}}
+    assert volume("dev", "modelapi-big") == {
+        "name": "ollama-data",
+        "emptyDir": {"sizeLimit": "45Gi"},
+    }
     assert init_env("dev", "modelapi-big")["OLLAMA_PULL"] == "Always"
 
 

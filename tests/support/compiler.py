@@ -313,3 +313,23 @@ def strict_schema(schema: Any) -> Any:
     ):
         out["additionalProperties"] = False
     return out
+
+
+GITOPS = "gitops:\n  repository: {url: 'https://example.com/x.git', path: deploy}\n  flux: {}\n"
+
+
+def assert_hydrated_equals_overlay(output: Path, env: str) -> None:
+    """What Flux builds (`hydrated/<env>/`, kaosgen's own hydration) is, object for object,
+    what `kubectl kustomize overlays/<env>` builds (render with GITOPS in kaosgen.yaml)."""
+
+    def key(obj: dict[str, Any]) -> tuple[str, str, str]:
+        return (obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+    hydrated = [
+        obj
+        for shard in sorted((output / "hydrated" / env).iterdir())
+        if shard.is_dir()
+        for obj in build_overlay(shard)
+    ]
+    overlay = build_overlay(output / "overlays" / env)
+    assert sorted(hydrated, key=key) == sorted(overlay, key=key)
