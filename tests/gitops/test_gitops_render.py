@@ -508,3 +508,65 @@ def test_a_long_gitops_name_is_reported_at_gitops_name(tmp_path: Path) -> None:
         f"environment 'dev': the Flux Kustomization '{name}-dev-dependencies' is 77 characters"
     )
     assert (diag["line"], diag["column"]) == (6, 9)  # gitops.name
+
+
+# --- the namespace Flux applies into -------------------------------------------------------
+
+FLUX_ONLY = "gitops:\n  repository: {url: 'https://github.com/acme/agents.git'}\n  flux: {}\n"
+
+
+def test_flux_creates_the_target_namespace_and_never_deletes_it(tmp_path: Path) -> None:
+    """Flux does not create a Kustomization's targetNamespace (Argo CD does, with
+    CreateNamespace=true): on a fresh cluster every apply failed with namespace "not
+    found". flux.yaml creates it, first, as Argo CD would: only when missing (a namespace
+    made beforehand keeps its labels and quotas) and never pruned (another project may
+    share it; deleting a namespace deletes all it holds)."""
+    project = make_project(tmp_path, FLUX_ONLY)
+    files = render(project)
+    for env in ("dev", "prod"):
+        objects = files[f"clusters/{env}/flux.yaml"]
+        for obj in objects:
+            validate_gitops_object(obj)
+        namespace = objects[0]  # `kubectl apply -f flux.yaml` applies it first
+        assert namespace["apiVersion"] == "v1" and namespace["kind"] == "Namespace"
+        assert namespace["metadata"]["name"] == f"agents-{env}"
+        assert namespace["metadata"]["annotations"] == {
+            "kustomize.toolkit.fluxcd.io/prune": "disabled",
+            "kustomize.toolkit.fluxcd.io/ssa": "IfNotPresent",
+        }
+        targets = {k["spec"]["targetNamespace"] for k in by_kind(objects, "Kustomization")}
+        assert targets == {f"agents-{env}"}
+        assert len(by_kind(objects, "Namespace")) == 1
+    # flux.targetNamespace wins over the environment's namespace.
+    cfg = project / "kaosgen.yaml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("  flux: {}", "  flux: {targetNamespace: team-a}"),
+        encoding="utf-8",
+    )
+    (namespace,) = by_kind(render(project)["clusters/dev/flux.yaml"], "Namespace")
+    assert namespace["metadata"]["name"] == "team-a"
+
+
+def test_a_namespace_document_of_the_project_is_not_rendered_twice(tmp_path: Path) -> None:
+    """A project that holds its own v1 Namespace delivers it with the dependencies (renamed
+    to each environment's namespace): flux.yaml then has none, so no object has two owners."""
+    project = make_project(tmp_path, FLUX_ONLY)
+    (project / "namespace.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: agents\n  labels:\n"
+        "    pod-security.kubernetes.io/enforce: restricted\n",
+        encoding="utf-8",
+    )
+    files = render(project)
+    assert not by_kind(files["clusters/dev/flux.yaml"], "Namespace")
+    shard = kustomize(project / "deploy" / "hydrated" / "dev" / "all")
+    assert [o["metadata"]["name"] for o in shard if o["kind"] == "Namespace"] == ["agents-dev"]
+    # Without a namespace there is nothing to create.
+    cfg = project / "kaosgen.yaml"
+    (project / "namespace.yaml").unlink()
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("namespace: agents-dev", "replicas: 1"),
+        encoding="utf-8",
+    )
+    files = render(project)
+    assert not by_kind(files["clusters/dev/flux.yaml"], "Namespace")
+    assert by_kind(files["clusters/prod/flux.yaml"], "Namespace")
