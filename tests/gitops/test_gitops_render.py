@@ -570,3 +570,48 @@ def test_a_namespace_document_of_the_project_is_not_rendered_twice(tmp_path: Pat
     files = render(project)
     assert not by_kind(files["clusters/dev/flux.yaml"], "Namespace")
     assert by_kind(files["clusters/prod/flux.yaml"], "Namespace")
+
+
+# --- output independent of how the documents are arranged ---------------------------------
+
+
+def _rearranged(project: Path, dest: Path) -> None:
+    """The project's documents, reversed and one per file, under other file names."""
+    dest.mkdir()
+    shutil.copy(project / "kaosgen.yaml", dest / "kaosgen.yaml")
+    docs = []
+    for path in sorted(project.glob("*.yaml")):
+        if path.name != "kaosgen.yaml":
+            docs.extend(d for d in path.read_text(encoding="utf-8").split("\n---\n") if d.strip())
+    for i, doc in enumerate(reversed(docs)):
+        (dest / f"doc-{i}.yaml").write_text(doc.strip("-\n") + "\n", encoding="utf-8")
+
+
+def _output(project: Path) -> dict[str, list[str]]:
+    """Every rendered file, without the annotation that names the source file."""
+    out = project / "deploy"
+    return {
+        p.relative_to(out).as_posix(): [
+            line
+            for line in p.read_text(encoding="utf-8").splitlines()
+            if "kaosgen.dev/source:" not in line
+        ]
+        for p in sorted(out.rglob("*.yaml"))
+        if p.name != ".kaosgen-manifest.yaml"
+    }
+
+
+def test_output_does_not_depend_on_the_order_of_the_documents(tmp_path: Path) -> None:
+    """Moving or reordering documents changes no byte of the output but the source
+    annotation: the commit shows no churn, and (sharded) no workload moves to another
+    Flux Kustomization, where the one it left could prune it before the other applies it.
+    Workloads are chunked into shards in name order."""
+    project = make_project(tmp_path, SHARDED)
+    other = tmp_path / "rearranged"
+    _rearranged(project, other)
+    render(project)
+    render(other)
+    assert _output(other) == _output(project)
+    first = kustomize(project / "deploy" / "hydrated" / "prod" / "agents-001")
+    names = [o["metadata"]["name"] for o in first if o["kind"] == "Deployment"]
+    assert names == ["agent-calculator", "agent-coordinator"]
