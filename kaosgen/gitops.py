@@ -235,7 +235,10 @@ def check(loaded: Any, diags: Diagnostics, graph: Graph | None = None) -> None:
                 else _location(loaded, ""),
             )
     if any_enabled:
+        from kaosgen.gitops_paths import check_explicit_paths
+
         _check_repository_root(loaded, diags)
+        check_explicit_paths(loaded, diags)
 
 
 def _check_flux(loaded: Any, env_name: str, cfg: GitOps, flux: Flux, diags: Diagnostics) -> None:

@@ -615,3 +615,40 @@ def test_output_does_not_depend_on_the_order_of_the_documents(tmp_path: Path) ->
     first = kustomize(project / "deploy" / "hydrated" / "prod" / "agents-001")
     names = [o["metadata"]["name"] for o in first if o["kind"] == "Deployment"]
     assert names == ["agent-calculator", "agent-coordinator"]
+
+
+def test_an_explicit_path_that_is_not_the_output_is_a_warning(tmp_path: Path) -> None:
+    """gitops.repository.path set by hand, but not where the output is in the git
+    repository (a typo, a project moved): every Flux and Argo CD sync would fail with
+    "path not found" while validate and render passed. validate now says so, with the
+    right value; a right value, or a repository kaosgen cannot see, stays quiet."""
+    import json
+
+    project = make_project(
+        tmp_path, GITOPS.replace("  repository:\n", "  repository:\n    path: apps/deploy\n")
+    )
+    (tmp_path / ".git").mkdir()  # the repository root is one level up: project/deploy
+
+    def path_warnings() -> list[dict[str, Any]]:
+        proc = kaosgen("validate", ".", "--format", "json", cwd=project)
+        assert proc.returncode == 0, proc.stdout
+        return [d for d in json.loads(proc.stdout)["diagnostics"] if d["rule"] == "gitops-path"]
+
+    (warning,) = path_warnings()
+    assert "'apps/deploy'" in warning["message"] and "project/deploy" in warning["message"]
+    assert warning["hint"] == "set gitops.repository.path: project/deploy"
+    assert warning["file"].endswith("kaosgen.yaml")
+    lines = (project / "kaosgen.yaml").read_text(encoding="utf-8").splitlines()
+    assert lines[warning["line"] - 1][warning["column"] - 1 :] == "apps/deploy"
+    cfg = project / "kaosgen.yaml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("apps/deploy", "./project/deploy/"),
+        encoding="utf-8",
+    )
+    assert path_warnings() == []
+    (tmp_path / ".git").rmdir()  # no repository: nothing to compare with
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("./project/deploy/", "apps/deploy"),
+        encoding="utf-8",
+    )
+    assert path_warnings() == []
