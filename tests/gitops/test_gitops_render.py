@@ -652,3 +652,32 @@ def test_an_explicit_path_that_is_not_the_output_is_a_warning(tmp_path: Path) ->
         encoding="utf-8",
     )
     assert path_warnings() == []
+
+
+def test_two_projects_of_one_repository_with_the_same_gitops_names(tmp_path: Path) -> None:
+    """Two projects in one repository, both with the default gitops.name: both render the
+    Flux Kustomization `kaos-dev-dependencies` and the Argo CD Application `kaos-dev`.
+    Applied to one cluster, each replaces the other's, whose prune then deletes the other
+    project's objects. validate warns at gitops.name, naming the other project."""
+    import json
+
+    (tmp_path / ".git").mkdir()
+    first = make_project(tmp_path / "team-a", GITOPS)
+    second = make_project(tmp_path / "team-b", GITOPS)
+
+    def shared(project: Path) -> list[dict[str, Any]]:
+        proc = kaosgen("validate", ".", "--format", "json", cwd=project)
+        assert proc.returncode == 0, proc.stdout
+        diags = json.loads(proc.stdout)["diagnostics"]
+        return [d for d in diags if d["rule"] == "gitops-name-shared"]
+
+    (warning,) = shared(first)
+    assert "team-b/project/kaosgen.yaml" in warning["message"]
+    assert "'kaos-dev'" in warning["message"] and "prune" in warning["message"]
+    assert warning["hint"].startswith("give each project its own gitops.name")
+    cfg = second / "kaosgen.yaml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("gitops:\n", "gitops:\n  name: team-b\n", 1),
+        encoding="utf-8",
+    )
+    assert shared(first) == [] and shared(second) == []
