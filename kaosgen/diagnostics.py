@@ -28,6 +28,7 @@ SILENCEABLE_RULES = frozenset(
         "env-override",
         "gateway-plaintext",
         "gateway-route-unused",
+        "gitops-name-shared",
         "gitops-path",
         "label-reserved",
         "mcp-stateful-replicas",

@@ -6,7 +6,8 @@ every build stays fast however large the project. Per environment, kaosgen.yaml'
 `gitops:` block (top-level defaults merged with the environment's own `gitops:`) asks for
 
 - Flux: a `GitRepository` or `OCIRepository` source and `kustomize.toolkit.fluxcd.io/v1`
-  Kustomizations (`clusters/<env>/flux.yaml`);
+  Kustomizations (`clusters/<env>/flux.yaml`), after the Namespace they apply into
+  (gitops_namespace.py);
 - Argo CD: an `Application` per environment (`clusters/<env>/argocd.yaml`), or one
   `ApplicationSet` over every environment (`clusters/argocd-applicationset.yaml`); with
   several shards the Application has one source per shard (`spec.sources`), each built on
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from kaosgen.diagnostics import Diagnostics
+from kaosgen.gitops_namespace import delivers_namespace, flux_namespace
 from kaosgen.graph import Graph
 from kaosgen.models.gitops import ArgoCD, Flux, GitOps
 from kaosgen.models.project import Environment, Project
@@ -233,7 +235,12 @@ def check(loaded: Any, diags: Diagnostics, graph: Graph | None = None) -> None:
                 else _location(loaded, ""),
             )
     if any_enabled:
+        from kaosgen.gitops_paths import check_explicit_paths
+        from kaosgen.gitops_shared import check_shared_names
+
         _check_repository_root(loaded, diags)
+        check_explicit_paths(loaded, diags)
+        check_shared_names(loaded, diags)
 
 
 def _check_flux(loaded: Any, env_name: str, cfg: GitOps, flux: Flux, diags: Diagnostics) -> None:
@@ -505,6 +512,9 @@ def flux_objects(
     assert flux is not None
     env = project.environments[env_name]
     objects = [flux_source(cfg, env_name)]
+    target_ns = flux.target_namespace or env.namespace
+    if target_ns and not delivers_namespace(shards):
+        objects.insert(0, flux_namespace(target_ns))
     base_name = f"{cfg.name}-{env_name}"
     ordered = flux.ordering == "dependsOn"
 

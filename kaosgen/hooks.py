@@ -9,12 +9,18 @@ project that holds it, the nearest `kaosgen.yaml` above it, and check whole proj
   files of their directory.
 - `render-check`: every project with any changed file (inputs, kaosgen.yaml, or its
   rendered output); fails when the committed output differs from a fresh render.
+
+pre-commit never passes a deleted file (and skips a hook that has no files), so a commit
+that only deletes an agent's file would pass with the agent still in the output. The
+hooks run always (`always_run`) and ask git for the deletions themselves
+(`deleted_files`); a commit with nothing of a project still costs one `git diff`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import subprocess
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,10 +80,11 @@ def targets(files: Iterable[str], *, top: Path, kaos_only: bool) -> Targets:
     loose: dict[Path, None] = {}
     for raw in files:
         path = Path(raw)
-        if not os.path.lexists(path):
-            continue  # deleted in this commit: its project is still found through others
         project = project_of(path, top)
-        if kaos_only and project is not None:
+        if not os.path.lexists(path):  # deleted (deleted_files): its project changed
+            if project is not None and (not kaos_only or path.name.endswith(YAML_SUFFIXES)):
+                projects[project] = None
+        elif kaos_only and project is not None:
             # Any YAML file of a project is its input (or refused by it), except output.
             if path.name.endswith(YAML_SUFFIXES) and not is_generated(path):
                 projects[project] = None
@@ -87,6 +94,36 @@ def targets(files: Iterable[str], *, top: Path, kaos_only: bool) -> Targets:
         elif project is not None:
             projects[project] = None
     return Targets(sorted(projects), sorted(loose))
+
+
+class HookError(Exception):
+    """The hook cannot tell what changed."""
+
+
+def under_pre_commit(environ: Mapping[str, str] = os.environ) -> bool:
+    """pre-commit sets PRE_COMMIT=1 for its hooks; no files then means none changed."""
+    return environ.get("PRE_COMMIT") == "1"
+
+
+def deleted_files(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The files the checked change deletes, relative to the repository root (where
+    pre-commit runs hooks): between PRE_COMMIT_FROM_REF and PRE_COMMIT_TO_REF when
+    pre-commit compares refs (CI), else the staged deletions (`git commit`). A moved file
+    counts as deleted at its old path (`--no-renames`), so the project it left is checked.
+    Outside pre-commit: none (the caller names what to check)."""
+    if not under_pre_commit(environ):
+        return []
+    cmd = ["git", "diff", "--name-only", "--no-ext-diff", "--no-renames", "-z", "--diff-filter=D"]
+    start, end = environ.get("PRE_COMMIT_FROM_REF"), environ.get("PRE_COMMIT_TO_REF")
+    cmd.extend([f"{start}...{end}"] if start and end else ["--staged"])
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise HookError(f"cannot list the deleted files (`{' '.join(cmd)}`): {exc}") from exc
+    if proc.returncode != 0:
+        why = os.fsdecode(proc.stderr).strip() or f"exit status {proc.returncode}"
+        raise HookError(f"cannot list the deleted files (`{' '.join(cmd)}`): {why}")
+    return [name for name in os.fsdecode(proc.stdout).split("\0") if name]
 
 
 def rel(path: Path) -> str:

@@ -311,9 +311,11 @@ def link(graph: Graph, diags: Diagnostics) -> None:
     modelapis = _index(graph.modelapis, diags)
     mcps = _index(graph.mcpservers, diags)
     agents = _index(graph.agents, diags)
-    graph.modelapis = list(modelapis.values())
-    graph.mcpservers = list(mcps.values())
-    graph.agents = list(agents.values())
+    # In (namespace, name) order, not the documents' order: moving a document to another
+    # file changes no byte of the output and no workload's shard.
+    graph.modelapis = [modelapis[key] for key in sorted(modelapis)]
+    graph.mcpservers = [mcps[key] for key in sorted(mcps)]
+    graph.agents = [agents[key] for key in sorted(agents)]
     for agent in graph.agents:
         ns = agent.namespace or ""
 

@@ -29,6 +29,17 @@ def hook() -> None:
 files_argument = click.argument("files", nargs=-1, type=click.Path(), callback=paths_exist)
 
 
+def _changed(files: tuple[str, ...]) -> list[str]:
+    """The files pre-commit passed plus the deletions it never passes (hooks.deleted_files)."""
+    from kaosgen import hooks
+
+    try:
+        return [*files, *hooks.deleted_files()]
+    except hooks.HookError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERRORS)
+
+
 @hook.command("validate")
 @files_argument
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
@@ -39,7 +50,7 @@ def hook_validate(files: tuple[str, ...], fmt: str, strict: bool, color: str) ->
     from kaosgen import hooks
     from kaosgen.pipeline import compile_project
 
-    found = hooks.targets(files, top=Path.cwd(), kaos_only=True)
+    found = hooks.targets(_changed(files), top=Path.cwd(), kaos_only=True)
     compilations = [
         compile_project(
             [hooks.rel(project)], project_file=hooks.rel(project / "kaosgen.yaml"), render=False
@@ -67,9 +78,10 @@ def _hook_plans(
     from kaosgen.pipeline import compile_project
 
     top = Path.cwd()
+    changed = _changed(files)
     projects = (
-        hooks.targets(files, top=top, kaos_only=False).projects
-        if files
+        hooks.targets(changed, top=top, kaos_only=False).projects
+        if changed or hooks.under_pre_commit()
         else hooks.discover_projects(top)
     )
     for project in projects:
@@ -101,7 +113,8 @@ def _hook_plans(
 def hook_render_check(files: tuple[str, ...], strict: bool) -> None:
     """Fail when a changed project's rendered output is stale (or hand-edited).
 
-    With no FILES, every project (kaosgen.yaml) below the current directory is checked.
+    With no FILES (and not run by pre-commit), every project (kaosgen.yaml) below the
+    current directory is checked.
     """
     stale_or_broken = False
     for shown, compilation, result in _hook_plans(files, write=False, strict=strict):

@@ -508,3 +508,176 @@ def test_a_long_gitops_name_is_reported_at_gitops_name(tmp_path: Path) -> None:
         f"environment 'dev': the Flux Kustomization '{name}-dev-dependencies' is 77 characters"
     )
     assert (diag["line"], diag["column"]) == (6, 9)  # gitops.name
+
+
+# --- the namespace Flux applies into -------------------------------------------------------
+
+FLUX_ONLY = "gitops:\n  repository: {url: 'https://github.com/acme/agents.git'}\n  flux: {}\n"
+
+
+def test_flux_creates_the_target_namespace_and_never_deletes_it(tmp_path: Path) -> None:
+    """Flux does not create a Kustomization's targetNamespace (Argo CD does, with
+    CreateNamespace=true): on a fresh cluster every apply failed with namespace "not
+    found". flux.yaml creates it, first, as Argo CD would: only when missing (a namespace
+    made beforehand keeps its labels and quotas) and never pruned (another project may
+    share it; deleting a namespace deletes all it holds)."""
+    project = make_project(tmp_path, FLUX_ONLY)
+    files = render(project)
+    for env in ("dev", "prod"):
+        objects = files[f"clusters/{env}/flux.yaml"]
+        for obj in objects:
+            validate_gitops_object(obj)
+        namespace = objects[0]  # `kubectl apply -f flux.yaml` applies it first
+        assert namespace["apiVersion"] == "v1" and namespace["kind"] == "Namespace"
+        assert namespace["metadata"]["name"] == f"agents-{env}"
+        assert namespace["metadata"]["annotations"] == {
+            "kustomize.toolkit.fluxcd.io/prune": "disabled",
+            "kustomize.toolkit.fluxcd.io/ssa": "IfNotPresent",
+        }
+        targets = {k["spec"]["targetNamespace"] for k in by_kind(objects, "Kustomization")}
+        assert targets == {f"agents-{env}"}
+        assert len(by_kind(objects, "Namespace")) == 1
+    # flux.targetNamespace wins over the environment's namespace.
+    cfg = project / "kaosgen.yaml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("  flux: {}", "  flux: {targetNamespace: team-a}"),
+        encoding="utf-8",
+    )
+    (namespace,) = by_kind(render(project)["clusters/dev/flux.yaml"], "Namespace")
+    assert namespace["metadata"]["name"] == "team-a"
+
+
+def test_a_namespace_document_of_the_project_is_not_rendered_twice(tmp_path: Path) -> None:
+    """A project that holds its own v1 Namespace delivers it with the dependencies (renamed
+    to each environment's namespace): flux.yaml then has none, so no object has two owners."""
+    project = make_project(tmp_path, FLUX_ONLY)
+    (project / "namespace.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: agents\n  labels:\n"
+        "    pod-security.kubernetes.io/enforce: restricted\n",
+        encoding="utf-8",
+    )
+    files = render(project)
+    assert not by_kind(files["clusters/dev/flux.yaml"], "Namespace")
+    shard = kustomize(project / "deploy" / "hydrated" / "dev" / "all")
+    assert [o["metadata"]["name"] for o in shard if o["kind"] == "Namespace"] == ["agents-dev"]
+    # Without a namespace there is nothing to create.
+    cfg = project / "kaosgen.yaml"
+    (project / "namespace.yaml").unlink()
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("namespace: agents-dev", "replicas: 1"),
+        encoding="utf-8",
+    )
+    files = render(project)
+    assert not by_kind(files["clusters/dev/flux.yaml"], "Namespace")
+    assert by_kind(files["clusters/prod/flux.yaml"], "Namespace")
+
+
+# --- output independent of how the documents are arranged ---------------------------------
+
+
+def _rearranged(project: Path, dest: Path) -> None:
+    """The project's documents, reversed and one per file, under other file names."""
+    dest.mkdir()
+    shutil.copy(project / "kaosgen.yaml", dest / "kaosgen.yaml")
+    docs = []
+    for path in sorted(project.glob("*.yaml")):
+        if path.name != "kaosgen.yaml":
+            docs.extend(d for d in path.read_text(encoding="utf-8").split("\n---\n") if d.strip())
+    for i, doc in enumerate(reversed(docs)):
+        (dest / f"doc-{i}.yaml").write_text(doc.strip("-\n") + "\n", encoding="utf-8")
+
+
+def _output(project: Path) -> dict[str, list[str]]:
+    """Every rendered file, without the annotation that names the source file."""
+    out = project / "deploy"
+    return {
+        p.relative_to(out).as_posix(): [
+            line
+            for line in p.read_text(encoding="utf-8").splitlines()
+            if "kaosgen.dev/source:" not in line
+        ]
+        for p in sorted(out.rglob("*.yaml"))
+        if p.name != ".kaosgen-manifest.yaml"
+    }
+
+
+def test_output_does_not_depend_on_the_order_of_the_documents(tmp_path: Path) -> None:
+    """Moving or reordering documents changes no byte of the output but the source
+    annotation: the commit shows no churn, and (sharded) no workload moves to another
+    Flux Kustomization, where the one it left could prune it before the other applies it.
+    Workloads are chunked into shards in name order."""
+    project = make_project(tmp_path, SHARDED)
+    other = tmp_path / "rearranged"
+    _rearranged(project, other)
+    render(project)
+    render(other)
+    assert _output(other) == _output(project)
+    first = kustomize(project / "deploy" / "hydrated" / "prod" / "agents-001")
+    names = [o["metadata"]["name"] for o in first if o["kind"] == "Deployment"]
+    assert names == ["agent-calculator", "agent-coordinator"]
+
+
+def test_an_explicit_path_that_is_not_the_output_is_a_warning(tmp_path: Path) -> None:
+    """gitops.repository.path set by hand, but not where the output is in the git
+    repository (a typo, a project moved): every Flux and Argo CD sync would fail with
+    "path not found" while validate and render passed. validate now says so, with the
+    right value; a right value, or a repository kaosgen cannot see, stays quiet."""
+    import json
+
+    project = make_project(
+        tmp_path, GITOPS.replace("  repository:\n", "  repository:\n    path: apps/deploy\n")
+    )
+    (tmp_path / ".git").mkdir()  # the repository root is one level up: project/deploy
+
+    def path_warnings() -> list[dict[str, Any]]:
+        proc = kaosgen("validate", ".", "--format", "json", cwd=project)
+        assert proc.returncode == 0, proc.stdout
+        return [d for d in json.loads(proc.stdout)["diagnostics"] if d["rule"] == "gitops-path"]
+
+    (warning,) = path_warnings()
+    assert "'apps/deploy'" in warning["message"] and "project/deploy" in warning["message"]
+    assert warning["hint"] == "set gitops.repository.path: project/deploy"
+    assert warning["file"].endswith("kaosgen.yaml")
+    lines = (project / "kaosgen.yaml").read_text(encoding="utf-8").splitlines()
+    assert lines[warning["line"] - 1][warning["column"] - 1 :] == "apps/deploy"
+    cfg = project / "kaosgen.yaml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("apps/deploy", "./project/deploy/"),
+        encoding="utf-8",
+    )
+    assert path_warnings() == []
+    (tmp_path / ".git").rmdir()  # no repository: nothing to compare with
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("./project/deploy/", "apps/deploy"),
+        encoding="utf-8",
+    )
+    assert path_warnings() == []
+
+
+def test_two_projects_of_one_repository_with_the_same_gitops_names(tmp_path: Path) -> None:
+    """Two projects in one repository, both with the default gitops.name: both render the
+    Flux Kustomization `kaos-dev-dependencies` and the Argo CD Application `kaos-dev`.
+    Applied to one cluster, each replaces the other's, whose prune then deletes the other
+    project's objects. validate warns at gitops.name, naming the other project."""
+    import json
+
+    (tmp_path / ".git").mkdir()
+    first = make_project(tmp_path / "team-a", GITOPS)
+    second = make_project(tmp_path / "team-b", GITOPS)
+
+    def shared(project: Path) -> list[dict[str, Any]]:
+        proc = kaosgen("validate", ".", "--format", "json", cwd=project)
+        assert proc.returncode == 0, proc.stdout
+        diags = json.loads(proc.stdout)["diagnostics"]
+        return [d for d in diags if d["rule"] == "gitops-name-shared"]
+
+    (warning,) = shared(first)
+    assert "team-b/project/kaosgen.yaml" in warning["message"]
+    assert "'kaos-dev'" in warning["message"] and "prune" in warning["message"]
+    assert warning["hint"].startswith("give each project its own gitops.name")
+    cfg = second / "kaosgen.yaml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("gitops:\n", "gitops:\n  name: team-b\n", 1),
+        encoding="utf-8",
+    )
+    assert shared(first) == [] and shared(second) == []

@@ -17,6 +17,7 @@ def test_manifest_declares_the_hooks() -> None:
         assert hook["language"] == "python"
         assert hook["entry"].startswith("kaosgen hook ")
         assert hook["types"] == ["yaml"]
+        assert hook["always_run"] is True  # pre-commit passes no deleted file
 
 
 def _repo_with_project(tmp_path: Path, pre_commit: PreCommit) -> Path:
@@ -100,3 +101,69 @@ def test_render_check_catches_hand_edits_of_the_output(
     proc = pre_commit.run(work, "kaosgen-render-check")
     assert proc.returncode == 1, proc.stdout
     assert "~ agents/deploy/overlays/dev/kustomization.yaml" in proc.stdout
+
+
+SECOND_AGENT = """\
+apiVersion: kaos.tools/v1alpha1
+kind: Agent
+metadata:
+  name: second
+spec:
+  modelAPI: ollama
+  model: ollama/smollm2:135m
+"""
+
+
+def test_a_deleted_input_is_checked(tmp_path: Path, pre_commit: PreCommit) -> None:
+    """pre-commit passes no deleted file to a hook (and skips a hook with no files): a
+    commit that only deletes an agent's file, output not re-rendered, would keep
+    delivering the agent. The hooks find the deletions themselves, staged or between
+    --from-ref and --to-ref."""
+    work = _repo_with_project(tmp_path, pre_commit)
+    (work / "agents" / "second.yaml").write_text(SECOND_AGENT, encoding="utf-8")
+    kaosgen("render", "agents", "-q", cwd=work, check=True)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "second agent", cwd=work)
+    before = git("rev-parse", "HEAD", cwd=work).strip()
+
+    git("rm", "-q", "agents/second.yaml", cwd=work)
+    proc = pre_commit.run(work, "kaosgen-render-check")  # staged, as in `git commit`
+    assert proc.returncode == 1, proc.stdout
+    assert "- agents/deploy/base/agents/second.yaml" in proc.stdout
+    assert "run `kaosgen render agents` and commit the result" in proc.stdout
+
+    git("commit", "-q", "--no-verify", "-m", "delete without render", cwd=work)
+    after = git("rev-parse", "HEAD", cwd=work).strip()
+    proc = pre_commit.run(
+        work, "kaosgen-render-check", "--from-ref", before, "--to-ref", after
+    )  # CI on a pull request
+    assert proc.returncode == 1, proc.stdout
+    assert "- agents/deploy/base/agents/second.yaml" in proc.stdout
+
+    # Deleting the ModelAPI the agent uses: validate names the broken reference.
+    git("rm", "-q", "agents/modelapi.yaml", cwd=work)
+    proc = pre_commit.run(work, "kaosgen-validate")
+    assert proc.returncode == 1, proc.stdout
+    assert "[ref-modelapi]" in proc.stdout
+
+
+def test_unrelated_changes_pass_quickly(tmp_path: Path, pre_commit: PreCommit) -> None:
+    """A commit that touches no project (a README, a deleted file outside any project)
+    runs the hooks, finds nothing to check and passes."""
+    import time
+
+    work = _repo_with_project(tmp_path, pre_commit)
+    _edit(work / "README.md", "not yaml", "still not yaml")
+    (work / "notes.yaml").write_text("just: data\n", encoding="utf-8")
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "--no-verify", "-m", "notes", cwd=work)
+    git("rm", "-q", "notes.yaml", cwd=work)
+    _edit(work / "README.md", "still not yaml", "no yaml at all")
+    git("add", "-A", cwd=work)
+    pre_commit.run(work, "kaosgen-validate")  # waits for the cached hook environment
+    started = time.monotonic()
+    proc = pre_commit.run(work)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout
+    assert "Failed" not in proc.stdout
+    assert elapsed < 20, elapsed

@@ -146,5 +146,13 @@ def validate_crd_object(obj: dict[str, Any]) -> None:
         raise AssertionError(f"{obj['kind']} {obj['metadata'].get('name')}:\n" + "\n".join(lines))
 
 
-#: The GitOps tests' name for it.
-validate_gitops_object = validate_crd_object
+def validate_gitops_object(obj: dict[str, Any]) -> None:
+    """A GitOps object against its CRD; a core object (the Namespace flux.yaml creates)
+    against the Kubernetes OpenAPI schemas, strict."""
+    if (obj["apiVersion"], obj["kind"]) in CRD_FILES:
+        validate_crd_object(obj)
+        return
+    import kubernetes_validate
+
+    version = kubernetes_validate.utils.latest_version()
+    kubernetes_validate.validate(obj, version, strict=True)
