@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -26,6 +27,8 @@ from typing import Any
 import httpx2  # the MCP SDK's HTTP client
 from kaos_contract import env as contract
 
+from . import mcp_logs
+from .mcp_logs import AnswerTooLarge
 from .model_answers import MAX_ANSWER_BYTES, bounded_pieces
 from .tools import CallContext, Tool, ToolOutcome
 
@@ -89,7 +92,10 @@ class McpConnection:
             self._broken.clear()
             try:
                 client = Client(
-                    StreamableHttpTransport(self.url, httpx_client_factory=_bounded_http_client),
+                    StreamableHttpTransport(
+                        self.url,
+                        httpx_client_factory=functools.partial(_bounded_http_client, self.name),
+                    ),
                     timeout=self.call_timeout,
                     init_timeout=min(10.0, self.refresh_seconds * 2),
                 )
@@ -144,36 +150,42 @@ class McpConnection:
 
 
 def _bounded_http_client(
-    *, headers: Any = None, timeout: Any = None, auth: Any = None, **_: Any
+    server: str, *, headers: Any = None, timeout: Any = None, auth: Any = None, **_: Any
 ) -> Any:
     """The MCP SDK's own HTTP client (its timeouts; redirects left to the transport, as
     without a factory), each POST's answer cut off past `MAX_MCP_ANSWER_BYTES`."""
     from mcp.shared._httpx_utils import create_mcp_http_client
 
+    async def bound_answer(response: httpx2.Response) -> None:
+        """A response hook (before the body is read). Not the session's GET, a stream that
+        lasts as long as the session: its events are bounded one by one by the SDK."""
+        if response.request.method == "POST":
+            assert isinstance(response.stream, httpx2.AsyncByteStream)
+            response.stream = _BoundedStream(response.stream, MAX_MCP_ANSWER_BYTES, server)
+
     client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-    client.event_hooks.setdefault("response", []).append(_bound_answer)
+    client.event_hooks.setdefault("response", []).append(bound_answer)
     return client
-
-
-async def _bound_answer(response: httpx2.Response) -> None:
-    """A response hook (before the body is read). Not the session's GET, a stream that
-    lasts as long as the session: its events are bounded one by one by the SDK."""
-    if response.request.method == "POST":
-        assert isinstance(response.stream, httpx2.AsyncByteStream)
-        response.stream = _BoundedStream(response.stream, MAX_MCP_ANSWER_BYTES)
 
 
 class _BoundedStream(httpx2.AsyncByteStream):
     """An httpx2 response stream that stops past `limit` bytes with a `StreamError`, which
-    the SDK answers the waiting call with (a protocol error: the session is kept)."""
+    the SDK answers the waiting call with (a protocol error: the session is kept). The
+    agent logs it in one line (`mcp_logs` drops the SDK's traceback of it)."""
 
-    def __init__(self, inner: httpx2.AsyncByteStream, limit: int) -> None:
+    def __init__(self, inner: httpx2.AsyncByteStream, limit: int, server: str) -> None:
         self.inner = inner
         self.limit = limit
+        self.server = server
+
+    def _too_large(self) -> AnswerTooLarge:
+        log.warning(
+            "MCP server %s: an answer over %d bytes, not read further", self.server, self.limit
+        )
+        return AnswerTooLarge(f"answer over {self.limit} bytes, not read further")
 
     def __aiter__(self) -> Any:
-        message = f"answer over {self.limit} bytes, not read further"
-        return bounded_pieces(self.inner, self.limit, lambda: httpx2.StreamError(message))
+        return bounded_pieces(self.inner, self.limit, self._too_large)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -232,6 +244,8 @@ class McpManager:
     """All configured MCP servers; `tools()` is the current, de-duplicated tool list."""
 
     def __init__(self, servers: dict[str, str], *, refresh_seconds: float, call_timeout: float):
+        if servers:
+            mcp_logs.install()  # the SDK's tracebacks of unreadable answers: one line each
         self.connections = {
             name: McpConnection(
                 name, url, refresh_seconds=refresh_seconds, call_timeout=call_timeout

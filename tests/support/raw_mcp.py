@@ -7,7 +7,8 @@ is whatever the test scripted, valid MCP or not.
 
 Tools: `echo(text)`. A call answers `text` as a text block, unless `text` is
 `fault:<name>`: then the JSON-RPC `result` is `results[<name>]` exactly as given, or, when
-that is `ENDLESS`, a JSON body that never ends (until the client goes away).
+that is `ENDLESS`, a JSON body that never ends (until the client goes away), or, when it
+is bytes, the whole body.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ class RawMcp(LoopbackServer):
                         writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                         await writer.drain()
                         await asyncio.sleep(0.01)
+                elif isinstance(body := self._result(message), bytes):
+                    self.methods.append(message["method"])
+                    writer.write(_response("200 OK", body))  # not JSON-RPC, maybe not JSON
                 else:
                     self.methods.append(message["method"])
                     answer = {
