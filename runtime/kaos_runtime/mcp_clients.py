@@ -9,7 +9,8 @@ so a server that is down never stops the agent from answering.
 
 What a server answers a request with is bounded (`MAX_MCP_ANSWER_BYTES`): the MCP SDK reads
 a JSON answer whole, and a server that sends without end would otherwise grow the agent's
-memory until `TOOL_TIMEOUT_SECONDS` ends the call.
+memory until `TOOL_TIMEOUT_SECONDS` ends the call. So is the number of objects in a JSON
+answer (`MAX_MCP_ANSWER_OBJECTS`), which the SDK validates in the event loop.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 import httpx2  # the MCP SDK's HTTP client
 from kaos_contract import env as contract
 
-from . import mcp_logs
+from . import json_count, mcp_logs
 from .mcp_logs import AnswerTooLarge
 from .model_answers import MAX_ANSWER_BYTES, bounded_pieces
 from .tools import CallContext, Tool, ToolOutcome
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 #: The most one answer of an MCP server (to one POST) may take: a tool result goes to the
 #: model, bounded like a model's answer.
 MAX_MCP_ANSWER_BYTES = MAX_ANSWER_BYTES
+#: The most JSON objects one answer may hold: the SDK validates them in the event loop, a
+#: few microseconds each (a list of a million content blocks held the loop for 20 s).
+MAX_MCP_ANSWER_OBJECTS = 50_000
+#: Answers up to this size are not counted: they cannot hold many more objects than that.
+CHECKED_FROM_BYTES = 64 * 1024
 
 
 class McpConnection:
@@ -161,7 +167,8 @@ def _bounded_http_client(
         lasts as long as the session: its events are bounded one by one by the SDK."""
         if response.request.method == "POST":
             assert isinstance(response.stream, httpx2.AsyncByteStream)
-            response.stream = _BoundedStream(response.stream, MAX_MCP_ANSWER_BYTES, server)
+            whole = response.headers.get("content-type", "").lower().startswith("application/json")
+            response.stream = _BoundedStream(response.stream, MAX_MCP_ANSWER_BYTES, server, whole)
 
     client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
     client.event_hooks.setdefault("response", []).append(bound_answer)
@@ -170,22 +177,36 @@ def _bounded_http_client(
 
 class _BoundedStream(httpx2.AsyncByteStream):
     """An httpx2 response stream that stops past `limit` bytes with a `StreamError`, which
-    the SDK answers the waiting call with (a protocol error: the session is kept). The
-    agent logs it in one line (`mcp_logs` drops the SDK's traceback of it)."""
+    the SDK answers the waiting call with (a protocol error: the session is kept). A JSON
+    answer (`whole`, which the SDK reads whole anyway) over `CHECKED_FROM_BYTES` must also
+    hold at most `MAX_MCP_ANSWER_OBJECTS` objects (see `json_count`). The agent logs a
+    refusal in one line (`mcp_logs` drops the SDK's traceback of it)."""
 
-    def __init__(self, inner: httpx2.AsyncByteStream, limit: int, server: str) -> None:
+    def __init__(
+        self, inner: httpx2.AsyncByteStream, limit: int, server: str, whole: bool = False
+    ) -> None:
         self.inner = inner
         self.limit = limit
         self.server = server
+        self.whole = whole
 
-    def _too_large(self) -> AnswerTooLarge:
-        log.warning(
-            "MCP server %s: an answer over %d bytes, not read further", self.server, self.limit
-        )
-        return AnswerTooLarge(f"answer over {self.limit} bytes, not read further")
+    def _refused(self, what: str) -> AnswerTooLarge:
+        log.warning("MCP server %s: an answer %s, not read further", self.server, what)
+        return AnswerTooLarge(f"answer {what}, not read further")
 
     def __aiter__(self) -> Any:
-        return bounded_pieces(self.inner, self.limit, self._too_large)
+        pieces = bounded_pieces(
+            self.inner, self.limit, lambda: self._refused(f"over {self.limit} bytes")
+        )
+        return self._counted(pieces) if self.whole else pieces
+
+    async def _counted(self, pieces: Any) -> Any:
+        body = b"".join([piece async for piece in pieces])
+        if len(body) > CHECKED_FROM_BYTES and await json_count.exceeds_off_loop(
+            body, MAX_MCP_ANSWER_OBJECTS
+        ):
+            raise self._refused(f"holding over {MAX_MCP_ANSWER_OBJECTS} JSON objects")
+        yield body
 
     async def aclose(self) -> None:
         await self.inner.aclose()

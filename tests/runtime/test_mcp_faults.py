@@ -38,7 +38,7 @@ TOOL_TIMEOUT = 4.0
 
 @pytest.fixture(scope="module")
 def setup(_model_server) -> Iterator[tuple[InProcessRuntime, RawMcp]]:
-    with RawMcp({**BAD_RESULTS, **TOO_LARGE, **UNREADABLE}) as server:
+    with RawMcp({**BAD_RESULTS, **TOO_LARGE, **UNREADABLE, **MANY_BLOCKS}) as server:
         env = agent_env(
             _model_server.url,
             AGENT_NAME="mcp-faults",
@@ -100,6 +100,30 @@ def test_a_tool_answer_over_32_mib_is_not_read_further(fault, setup, model, capl
 
     assert result.startswith("Error: ") and "answer over 33554432 bytes" in result, result[:300]
     assert time.monotonic() - started < TOOL_TIMEOUT  # cut off, not timed out
+    assert rt.runtime.mcp.status()["raw"]["up"]
+    assert tool_result(rt, model, "the next user's text") == "the next user's text"
+    assert server.methods.count("initialize") == connects  # the session was kept
+
+
+#: A result of 200,000 content blocks (5 MB): the MCP SDK validates each in the event loop.
+MANY_BLOCKS = {"many-blocks": {"content": [{"type": "text", "text": "x"}] * 200_000}}
+
+
+def test_a_tool_answer_of_too_many_objects_is_not_validated(setup, model, caplog):
+    rt, server = setup
+    connects = server.methods.count("initialize")
+    caplog.set_level(logging.INFO)
+
+    result = tool_result(rt, model, "fault:many-blocks")
+
+    assert result.startswith("Error: ") and "holding over 50000 JSON objects" in result, result[
+        :300
+    ]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "MCP server raw: an answer holding over 50000 JSON objects, not read further"
+    ], warnings
+    assert not [r for r in caplog.records if r.exc_info]
     assert rt.runtime.mcp.status()["raw"]["up"]
     assert tool_result(rt, model, "the next user's text") == "the next user's text"
     assert server.methods.count("initialize") == connects  # the session was kept
