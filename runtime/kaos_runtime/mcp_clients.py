@@ -31,6 +31,7 @@ from kaos_contract import env as contract
 from . import json_count, mcp_logs
 from .mcp_logs import AnswerTooLarge
 from .model_answers import MAX_ANSWER_BYTES, bounded_pieces
+from .tool_schemas import model_schema
 from .tools import CallContext, Tool, ToolOutcome
 
 log = logging.getLogger(__name__)
@@ -275,6 +276,8 @@ class McpManager:
         }
         self._cache_key: tuple[Any, ...] = ()
         self._cache: list[Tool] = []
+        #: What was said about tools not offered (once each, not at every refresh).
+        self._said: set[tuple[str, str, str]] = set()
 
     async def start(self, wait: float) -> None:
         """Start every connection and wait up to `wait` seconds for the first discovery."""
@@ -307,28 +310,37 @@ class McpManager:
         """Every server's tools under names a model API takes (`model_tool_name`); a name
         on two servers is qualified with the server's (`calc__add`), a name one server
         lists twice is offered once."""
-        entries: list[tuple[str, McpConnection, Any, str]] = []
+        entries: list[tuple[str, McpConnection, Any, str, dict[str, Any]]] = []
         for name, connection in self.connections.items():
             listed: set[str] = set()
             for tool in connection.tools:
                 if tool.name in listed:
-                    log.warning("MCP server %s lists the tool %r twice", name, tool.name)
+                    self._say(name, tool.name, "it is listed twice; offered once")
                     continue
                 listed.add(tool.name)
-                entries.append((name, connection, tool, model_tool_name(tool.name)))
+                schema, why_not = model_schema(tool.input_schema)
+                if schema is None:
+                    self._say(name, tool.name, f"not offered: {why_not}")
+                    continue
+                entries.append((name, connection, tool, model_tool_name(tool.name), schema))
         counts: dict[str, int] = {}
-        for *_, base in entries:
+        for _, _, _, base, _ in entries:
             counts[base] = counts.get(base, 0) + 1
         result, used = [], set()
-        for name, connection, tool, base in entries:
+        for name, connection, tool, base, schema in entries:
             exposed = base
             if counts[base] > 1:  # the same tool name on two servers: qualify both
                 exposed = model_tool_name(f"{contract.snake(name)}__{tool.name}")
             if exposed in used:  # two names of one server made alike (`a.b`, `a_b`)
                 exposed = _with_digest(exposed, tool.name)
             used.add(exposed)
-            result.append(_make_tool(connection, tool, exposed))
+            result.append(_make_tool(connection, tool, exposed, schema))
         return result
+
+    def _say(self, server: str, tool: str, what: str) -> None:
+        if (server, tool, what) not in self._said:
+            self._said.add((server, tool, what))
+            log.warning("MCP server %s: tool %r: %s", server, tool, what)
 
 
 #: A function name as OpenAI's API takes it (Anthropic's and Ollama's take these too): one
@@ -350,10 +362,7 @@ def _with_digest(name: str, original: str) -> str:
     return f"{name[:55]}_{digest}"
 
 
-def _make_tool(connection: McpConnection, tool: Any, exposed: str) -> Tool:
-    schema = dict(tool.input_schema or {})
-    schema.setdefault("type", "object")
-    schema.setdefault("properties", {})
+def _make_tool(connection: McpConnection, tool: Any, exposed: str, schema: dict[str, Any]) -> Tool:
     mcp_name = tool.name
 
     async def call(arguments: dict[str, Any], ctx: CallContext) -> ToolOutcome:

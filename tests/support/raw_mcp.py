@@ -43,9 +43,11 @@ def _response(status: str, body: bytes = b"", content_type: str = "application/j
 class RawMcp(LoopbackServer):
     thread_name = "raw-mcp"
 
-    def __init__(self, results: dict[str, Any]) -> None:
+    def __init__(self, results: dict[str, Any], tools: list[dict[str, Any]] | None = None) -> None:
         super().__init__()
         self.results = results
+        #: What `tools/list` answers (`echo`, unless given).
+        self.tools = tools or [ECHO]
         #: JSON-RPC methods received, in order.
         self.methods: list[str] = []
 
@@ -58,7 +60,7 @@ class RawMcp(LoopbackServer):
                 "serverInfo": {"name": "raw", "version": "1"},
             }
         if method == "tools/list":
-            return {"tools": [ECHO]}
+            return {"tools": self.tools}
         if method == "tools/call":
             text = str((message["params"].get("arguments") or {}).get("text", ""))
             if text.startswith("fault:"):
