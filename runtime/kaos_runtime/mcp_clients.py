@@ -81,7 +81,8 @@ class McpConnection:
             self._task = None
 
     def _mark_down(self, error: BaseException | str) -> None:
-        message = error if isinstance(error, str) else (str(error) or type(error).__name__)
+        # One line (a pydantic error spans many): the log, /ready and tool errors show it.
+        message = error if isinstance(error, str) else mcp_logs.one_line(error)
         if self.up or self.last_error != message:
             log.warning("MCP server %s (%s) unavailable: %s", self.name, self.url, message)
         self.up = False
@@ -231,10 +232,7 @@ def _invalid_result(exc: BaseException) -> str | None:
 
     if not isinstance(exc, ValidationError):
         return None
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "the result"
-    more = exc.error_count() - 1
-    return f"{where}: {first['msg']}" + (f" (and {more} more errors)" if more else "")
+    return mcp_logs.one_line(exc)
 
 
 def _root_cause(exc: BaseException) -> BaseException:

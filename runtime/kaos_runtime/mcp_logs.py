@@ -24,10 +24,12 @@ class AnswerTooLarge(httpx2.StreamError):
 def one_line(exc: BaseException) -> str:
     """What went wrong, on one line (a pydantic error: its first error only)."""
     errors = getattr(exc, "errors", None)
-    if callable(errors) and hasattr(exc, "error_count"):
+    count = getattr(exc, "error_count", None)
+    if callable(errors) and callable(count) and count():
         first = errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "the answer"
-        text = f"{where}: {first['msg']}"
+        more = count() - 1
+        text = f"{where}: {first['msg']}" + (f" (and {more} more errors)" if more else "")
     else:
         text = str(exc) or type(exc).__name__
     return " ".join(text.split())[:500]

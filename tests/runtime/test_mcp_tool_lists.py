@@ -113,3 +113,27 @@ def test_tools_no_model_api_takes_are_not_offered(runtime, upstream, caplog):
         "MCP server raw: tool 'odd_additional': not offered: its input schema is not valid "
         "JSON Schema at additionalProperties: 'no' is not of type 'object', 'boolean'"
     ) in said
+
+
+def test_a_tool_list_the_sdk_refuses_is_one_line(upstream, caplog):
+    """The MCP SDK refuses a whole tool list for one tool whose schema's root is not an
+    object: the server is down (its tools not offered), said in one line, in the log and
+    in /ready; the agent still answers."""
+    caplog.set_level(logging.WARNING)
+    tools = [ECHO, {"name": "array_input", "inputSchema": {"type": "array"}}]
+    with RawMcp({}, tools=tools) as server:
+        env = agent_env(
+            upstream.url,
+            MCP_SERVERS="raw",
+            MCP_SERVER_raw_URL=server.url,
+            MCP_REFRESH_SECONDS=0.3,
+            MODEL_MAX_RETRIES=0,
+        )
+        with InProcessRuntime(env) as rt:
+            status = httpx.get(rt.url + "/ready", timeout=10).json()["mcp_servers"]["raw"]
+            answer = ask(rt, "echo still answering")
+    assert status["up"] is False
+    assert status["error"] == "tools.1.inputSchema.type: Input should be 'object'", status
+    assert answer.status_code == 200 and offered(upstream.requests[-1]) == []
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("kaos_runtime")]
+    assert said and all("\n" not in m and "pydantic.dev" not in m for m in said), said
