@@ -3,8 +3,9 @@
 A stream ends at `data: [DONE]` or at the end of its body. Some servers and proxies send
 the chunk with `finish_reason` (and the usage after it) and then neither, holding the
 connection open. The answer is complete by then: what may still follow gets
-`FINISH_GRACE_SECONDS` from the finish, not the rest of the call's deadline (the caller
-would otherwise wait for it and get a 504 for an answer it could have had).
+`FINISH_GRACE_SECONDS` from the finish (or from the last content after it), not the rest
+of the call's deadline (the caller would otherwise wait for it and get a 504 for an
+answer it could have had).
 """
 
 from __future__ import annotations
@@ -38,5 +39,8 @@ async def read_events(
                 return  # the answer was complete: what did not come is not waited for
         if not piece:
             return
-        for text in reader.feed(piece):
+        texts = reader.feed(piece)
+        if texts:  # content after a finish (a server that says it too early): more grace
+            grace_ends = None
+        for text in texts:
             yield text

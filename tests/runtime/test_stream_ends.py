@@ -48,6 +48,18 @@ async def finish_then_comments(conn: Connection, req: Request) -> bool:
         await asyncio.sleep(0.1)
 
 
+async def finish_early(conn: Connection, req: Request) -> bool:
+    """A finish_reason on the first chunk (a buggy server), the rest of the answer slowly
+    after it (1.6 s in all), then [DONE]: the whole answer is read."""
+    await conn.send(chunked_head())
+    await conn.send(chunk(event(delta_chunk({"role": "assistant", "content": "early "}, "stop"))))
+    for word in ("finish ", "then ", "more ", "words"):
+        await asyncio.sleep(0.4)
+        await conn.send(chunk(event(delta_chunk({"content": word}))))
+    await conn.send(chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+    return True
+
+
 def _cr(text: bytes) -> bytes:
     return text.replace(b"\n", b"\r")
 
@@ -79,12 +91,14 @@ async def cr_lines_split(conn: Connection, req: Request) -> bool:
 FAULTS = {
     "finish-held-open": finish_held_open,
     "finish-then-comments": finish_then_comments,
+    "finish-early": finish_early,
     "cr-lines": cr_lines,
     "cr-lines-split": cr_lines_split,
 }
 EXPECTED = {
     "finish-held-open": "finished but open",
     "finish-then-comments": "finished then chatty",
+    "finish-early": "early finish then more words",
     "cr-lines": "carriage returns",
     "cr-lines-split": "split lines",
 }
