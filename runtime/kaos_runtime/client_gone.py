@@ -29,19 +29,24 @@ async def until_gone(receive: Receive) -> None:
 
 async def unless_gone(work: Awaitable[T], receive: Receive) -> T:
     """`work`'s result; `ClientGone` (with `work` cancelled and ended) if the client goes
-    first."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(until_gone(receive))
-    try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not task.done() and not watcher.done():  # we were cancelled ourselves
-            task.cancel()
-        watcher.cancel()
-    if not task.done():
+    first. `work` runs in the calling task; one small task waits for the disconnect and
+    cancels it then (as `asyncio.timeout` does: no task, no `wait` per request for `work`)."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await until_gone(receive)
+        gone = True
         task.cancel()
-        await asyncio.wait((task,))  # ended, however it ends: nobody is told
-        if not task.cancelled():
-            task.exception()  # retrieved, so never logged as "never retrieved"
-        raise ClientGone
-    return task.result()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if gone and task.uncancel() == 0:  # our own cancel, not the caller's
+            raise ClientGone from None
+        raise
+    finally:
+        watcher.cancel()
