@@ -11,10 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-from jsonschema.validators import validator_for
-
 
 def model_schema(schema: Any) -> tuple[dict[str, Any] | None, str]:
     """(the schema to offer, "") or (None, why not): an object schema, as JSON Schema
@@ -30,6 +26,13 @@ def model_schema(schema: Any) -> tuple[dict[str, Any] | None, str]:
         return None, "its input schema's $schema is not a string"
     if offered["type"] != "object":
         return None, f"its input schema is of type {offered['type']!r}, not 'object'"
+    # Imported here: jsonschema comes with the MCP SDK (it validates tool outputs with it),
+    # and loads only once an MCP server lists tools (the app imports none of the
+    # compiler's dependencies, tests/test_import_boundaries.py).
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+    from jsonschema.validators import validator_for
+
     try:
         meta = validator_for(offered, default=Draft202012Validator)
         # The meta-schema only: no format checks (a `pattern` Python's `re` refuses may
