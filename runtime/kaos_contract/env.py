@@ -238,6 +238,8 @@ POD_NAMESPACE = "POD_NAMESPACE"
 MCP_ALLOWED_HOSTS = "MCP_ALLOWED_HOSTS"
 #: Browser origins allowed besides the server's own, comma-separated (`https://ui.example.com`).
 MCP_ALLOWED_ORIGINS = "MCP_ALLOWED_ORIGINS"
+#: Seconds a request's headers may take to arrive (default 30): slow clients are cut off.
+MCP_REQUEST_READ_TIMEOUT_SECONDS = "MCP_REQUEST_READ_TIMEOUT_SECONDS"
 #: Where kaosgen mounts the Redis password Secret in agent and Redis pods (one file, key
 #: `password`): MEMORY_REDIS_PASSWORD_FILE points at it.
 REDIS_PASSWORD_DIR = "/var/run/secrets/kaos/redis"

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import agent_card, ids, turns
 from .budget import ModelCallBudget, parse_budget_header
+from .client_gone import ClientGone, unless_gone
 from .delegation import Delegation
 from .loop import AgentLoop, Delta, Done, LoopEvent, LoopRequest, Progress, ToolModeSelector
 from .mcp_clients import McpManager
@@ -57,6 +58,8 @@ log = logging.getLogger(__name__)
 CHAT_PATH = "/v1/chat/completions"
 KEEPALIVE_SECONDS = 15.0
 CLIENT_TOOLS_HEADER = "X-KAOS-Client-Tools"
+#: The status of a request whose client left before its answer (nginx's 499; in metrics only).
+CLIENT_CLOSED_REQUEST = 499
 _STREAM_END = object()
 _CLIENT_GONE = object()
 
@@ -474,13 +477,24 @@ async def chat_completions(request: Request) -> Response:
     rt.metrics.in_flight.inc()
     if req.stream:
         return await _stream(
-            rt, req, loop_request, model_name, session_id, headers, parent, span_attributes
+            rt,
+            req,
+            loop_request,
+            model_name,
+            session_id,
+            headers,
+            parent,
+            span_attributes,
+            request.receive,
         )
     try:
-        done = None
-        async for event in rt.run(loop_request, parent, span_attributes):
-            if isinstance(event, Done):
-                done = event
+        done = await unless_gone(
+            _answer(rt, loop_request, parent, span_attributes), request.receive
+        )
+    except ClientGone:
+        log.info("client left session %s before its answer; the request was cancelled", session_id)
+        await rt.record(session_id, "agent_response", "", {"cancelled": True})
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     except ModelError as exc:
         raise await model_failure(rt, session_id, exc) from None
     except Exception as exc:
@@ -489,7 +503,6 @@ async def chat_completions(request: Request) -> Response:
         raise
     finally:
         rt.metrics.in_flight.dec()
-    assert done is not None
     rt.metrics.loop_steps.observe(done.steps)
     await rt.record(session_id, "agent_response", done.content, response_metadata(done))
     body = completion(
@@ -497,6 +510,18 @@ async def chat_completions(request: Request) -> Response:
     )
     headers[contract.MODEL_CALLS_HEADER] = str(budget.used)  # what a delegating peer charges
     return JSONBody(body, headers=headers)
+
+
+async def _answer(
+    rt: Runtime, loop_request: LoopRequest, parent: Any, attributes: dict[str, Any]
+) -> Done:
+    """The loop run to its end (a plain request's answer)."""
+    done = None
+    async for event in rt.run(loop_request, parent, attributes):
+        if isinstance(event, Done):
+            done = event
+    assert done is not None
+    return done
 
 
 def response_metadata(done: Done) -> dict[str, Any]:
@@ -531,6 +556,7 @@ async def _stream(
     headers: dict[str, str],
     parent: Any,
     span_attributes: dict[str, Any],
+    receive: Receive,
 ) -> Response:
     """SSE: chunks as the loop produces them, progress as comments, usage, `[DONE]`.
 
@@ -586,17 +612,27 @@ async def _stream(
             outlet.queue.put_nowait(_STREAM_END)
 
     task = asyncio.create_task(produce())
+    # From here on, a client that goes away stops the loop (also before the first token).
+    listener = asyncio.ensure_future(_disconnected(receive, outlet.queue))
     try:  # a quick failure gets a real status; a slow first token must not hold the headers
         async with asyncio.timeout(KEEPALIVE_SECONDS):  # no task per wait, as wait_for makes
             first = await outlet.queue.get()
     except TimeoutError:
         first = ChunkWriter.KEEPALIVE
-    if isinstance(first, _Failure):
-        await task
-        return first.error.response()
+    except BaseException:
+        listener.cancel()
+        raise
+    if isinstance(first, _Failure) or first is _CLIENT_GONE:
+        listener.cancel()
+        if first is _CLIENT_GONE:
+            task.cancel()  # its answer so far (none) is recorded as cut short
+        await asyncio.wait((task,))
+        if isinstance(first, _Failure):
+            return first.error.response()
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
 
     stream_headers = {**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return EventStream(writer.role(), first, outlet, task, stream_headers)
+    return EventStream(writer.role(), first, outlet, task, listener, stream_headers)
 
 
 class _Outlet:
@@ -650,6 +686,7 @@ class EventStream(Response):
         first: Any,
         outlet: _Outlet,
         task: asyncio.Task[None],
+        listener: asyncio.Future[None],
         headers: dict[str, str],
     ) -> None:
         self.status_code = 200
@@ -659,11 +696,12 @@ class EventStream(Response):
         self.first = first
         self.outlet = outlet
         self.task = task
+        self.listener = listener
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         outlet = self.outlet
         queue = outlet.queue
-        listener = asyncio.ensure_future(_disconnected(receive, queue))
+        listener = self.listener
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             pending = [self.role]

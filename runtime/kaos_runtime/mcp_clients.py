@@ -9,13 +9,15 @@ so a server that is down never stops the agent from answering.
 
 What a server answers a request with is bounded (`MAX_MCP_ANSWER_BYTES`): the MCP SDK reads
 a JSON answer whole, and a server that sends without end would otherwise grow the agent's
-memory until `TOOL_TIMEOUT_SECONDS` ends the call.
+memory until `TOOL_TIMEOUT_SECONDS` ends the call. So is the number of objects in a JSON
+answer (`MAX_MCP_ANSWER_OBJECTS`), which the SDK validates in the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -26,7 +28,10 @@ from typing import Any
 import httpx2  # the MCP SDK's HTTP client
 from kaos_contract import env as contract
 
+from . import json_count, mcp_logs
+from .mcp_logs import AnswerTooLarge
 from .model_answers import MAX_ANSWER_BYTES, bounded_pieces
+from .tool_schemas import model_schema
 from .tools import CallContext, Tool, ToolOutcome
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,11 @@ log = logging.getLogger(__name__)
 #: The most one answer of an MCP server (to one POST) may take: a tool result goes to the
 #: model, bounded like a model's answer.
 MAX_MCP_ANSWER_BYTES = MAX_ANSWER_BYTES
+#: The most JSON objects one answer may hold: the SDK validates them in the event loop, a
+#: few microseconds each (a list of a million content blocks held the loop for 20 s).
+MAX_MCP_ANSWER_OBJECTS = 50_000
+#: Answers up to this size are not counted: they cannot hold many more objects than that.
+CHECKED_FROM_BYTES = 64 * 1024
 
 
 class McpConnection:
@@ -71,7 +81,8 @@ class McpConnection:
             self._task = None
 
     def _mark_down(self, error: BaseException | str) -> None:
-        message = error if isinstance(error, str) else (str(error) or type(error).__name__)
+        # One line (a pydantic error spans many): the log, /ready and tool errors show it.
+        message = error if isinstance(error, str) else mcp_logs.one_line(error)
         if self.up or self.last_error != message:
             log.warning("MCP server %s (%s) unavailable: %s", self.name, self.url, message)
         self.up = False
@@ -89,7 +100,10 @@ class McpConnection:
             self._broken.clear()
             try:
                 client = Client(
-                    StreamableHttpTransport(self.url, httpx_client_factory=_bounded_http_client),
+                    StreamableHttpTransport(
+                        self.url,
+                        httpx_client_factory=functools.partial(_bounded_http_client, self.name),
+                    ),
                     timeout=self.call_timeout,
                     init_timeout=min(10.0, self.refresh_seconds * 2),
                 )
@@ -144,36 +158,57 @@ class McpConnection:
 
 
 def _bounded_http_client(
-    *, headers: Any = None, timeout: Any = None, auth: Any = None, **_: Any
+    server: str, *, headers: Any = None, timeout: Any = None, auth: Any = None, **_: Any
 ) -> Any:
     """The MCP SDK's own HTTP client (its timeouts; redirects left to the transport, as
     without a factory), each POST's answer cut off past `MAX_MCP_ANSWER_BYTES`."""
     from mcp.shared._httpx_utils import create_mcp_http_client
 
+    async def bound_answer(response: httpx2.Response) -> None:
+        """A response hook (before the body is read). Not the session's GET, a stream that
+        lasts as long as the session: its events are bounded one by one by the SDK."""
+        if response.request.method == "POST":
+            assert isinstance(response.stream, httpx2.AsyncByteStream)
+            whole = response.headers.get("content-type", "").lower().startswith("application/json")
+            response.stream = _BoundedStream(response.stream, MAX_MCP_ANSWER_BYTES, server, whole)
+
     client = create_mcp_http_client(headers=headers, timeout=timeout, auth=auth)
-    client.event_hooks.setdefault("response", []).append(_bound_answer)
+    client.event_hooks.setdefault("response", []).append(bound_answer)
     return client
-
-
-async def _bound_answer(response: httpx2.Response) -> None:
-    """A response hook (before the body is read). Not the session's GET, a stream that
-    lasts as long as the session: its events are bounded one by one by the SDK."""
-    if response.request.method == "POST":
-        assert isinstance(response.stream, httpx2.AsyncByteStream)
-        response.stream = _BoundedStream(response.stream, MAX_MCP_ANSWER_BYTES)
 
 
 class _BoundedStream(httpx2.AsyncByteStream):
     """An httpx2 response stream that stops past `limit` bytes with a `StreamError`, which
-    the SDK answers the waiting call with (a protocol error: the session is kept)."""
+    the SDK answers the waiting call with (a protocol error: the session is kept). A JSON
+    answer (`whole`, which the SDK reads whole anyway) over `CHECKED_FROM_BYTES` must also
+    hold at most `MAX_MCP_ANSWER_OBJECTS` objects (see `json_count`). The agent logs a
+    refusal in one line (`mcp_logs` drops the SDK's traceback of it)."""
 
-    def __init__(self, inner: httpx2.AsyncByteStream, limit: int) -> None:
+    def __init__(
+        self, inner: httpx2.AsyncByteStream, limit: int, server: str, whole: bool = False
+    ) -> None:
         self.inner = inner
         self.limit = limit
+        self.server = server
+        self.whole = whole
+
+    def _refused(self, what: str) -> AnswerTooLarge:
+        log.warning("MCP server %s: an answer %s, not read further", self.server, what)
+        return AnswerTooLarge(f"answer {what}, not read further")
 
     def __aiter__(self) -> Any:
-        message = f"answer over {self.limit} bytes, not read further"
-        return bounded_pieces(self.inner, self.limit, lambda: httpx2.StreamError(message))
+        pieces = bounded_pieces(
+            self.inner, self.limit, lambda: self._refused(f"over {self.limit} bytes")
+        )
+        return self._counted(pieces) if self.whole else pieces
+
+    async def _counted(self, pieces: Any) -> Any:
+        body = b"".join([piece async for piece in pieces])
+        if len(body) > CHECKED_FROM_BYTES and await json_count.exceeds_off_loop(
+            body, MAX_MCP_ANSWER_OBJECTS
+        ):
+            raise self._refused(f"holding over {MAX_MCP_ANSWER_OBJECTS} JSON objects")
+        yield body
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -197,10 +232,7 @@ def _invalid_result(exc: BaseException) -> str | None:
 
     if not isinstance(exc, ValidationError):
         return None
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "the result"
-    more = exc.error_count() - 1
-    return f"{where}: {first['msg']}" + (f" (and {more} more errors)" if more else "")
+    return mcp_logs.one_line(exc)
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -232,6 +264,8 @@ class McpManager:
     """All configured MCP servers; `tools()` is the current, de-duplicated tool list."""
 
     def __init__(self, servers: dict[str, str], *, refresh_seconds: float, call_timeout: float):
+        if servers:
+            mcp_logs.install()  # the SDK's tracebacks of unreadable answers: one line each
         self.connections = {
             name: McpConnection(
                 name, url, refresh_seconds=refresh_seconds, call_timeout=call_timeout
@@ -240,6 +274,8 @@ class McpManager:
         }
         self._cache_key: tuple[Any, ...] = ()
         self._cache: list[Tool] = []
+        #: What was said about tools not offered (once each, not at every refresh).
+        self._said: set[tuple[str, str, str]] = set()
 
     async def start(self, wait: float) -> None:
         """Start every connection and wait up to `wait` seconds for the first discovery."""
@@ -272,28 +308,37 @@ class McpManager:
         """Every server's tools under names a model API takes (`model_tool_name`); a name
         on two servers is qualified with the server's (`calc__add`), a name one server
         lists twice is offered once."""
-        entries: list[tuple[str, McpConnection, Any, str]] = []
+        entries: list[tuple[str, McpConnection, Any, str, dict[str, Any]]] = []
         for name, connection in self.connections.items():
             listed: set[str] = set()
             for tool in connection.tools:
                 if tool.name in listed:
-                    log.warning("MCP server %s lists the tool %r twice", name, tool.name)
+                    self._say(name, tool.name, "it is listed twice; offered once")
                     continue
                 listed.add(tool.name)
-                entries.append((name, connection, tool, model_tool_name(tool.name)))
+                schema, why_not = model_schema(tool.input_schema)
+                if schema is None:
+                    self._say(name, tool.name, f"not offered: {why_not}")
+                    continue
+                entries.append((name, connection, tool, model_tool_name(tool.name), schema))
         counts: dict[str, int] = {}
-        for *_, base in entries:
+        for _, _, _, base, _ in entries:
             counts[base] = counts.get(base, 0) + 1
         result, used = [], set()
-        for name, connection, tool, base in entries:
+        for name, connection, tool, base, schema in entries:
             exposed = base
             if counts[base] > 1:  # the same tool name on two servers: qualify both
                 exposed = model_tool_name(f"{contract.snake(name)}__{tool.name}")
             if exposed in used:  # two names of one server made alike (`a.b`, `a_b`)
                 exposed = _with_digest(exposed, tool.name)
             used.add(exposed)
-            result.append(_make_tool(connection, tool, exposed))
+            result.append(_make_tool(connection, tool, exposed, schema))
         return result
+
+    def _say(self, server: str, tool: str, what: str) -> None:
+        if (server, tool, what) not in self._said:
+            self._said.add((server, tool, what))
+            log.warning("MCP server %s: tool %r: %s", server, tool, what)
 
 
 #: A function name as OpenAI's API takes it (Anthropic's and Ollama's take these too): one
@@ -315,10 +360,7 @@ def _with_digest(name: str, original: str) -> str:
     return f"{name[:55]}_{digest}"
 
 
-def _make_tool(connection: McpConnection, tool: Any, exposed: str) -> Tool:
-    schema = dict(tool.input_schema or {})
-    schema.setdefault("type", "object")
-    schema.setdefault("properties", {})
+def _make_tool(connection: McpConnection, tool: Any, exposed: str, schema: dict[str, Any]) -> Tool:
     mcp_name = tool.name
 
     async def call(arguments: dict[str, Any], ctx: CallContext) -> ToolOutcome:

@@ -13,6 +13,7 @@ by field, before anything reaches the agentic loop or memory:
   counts 0), a `stream: true` request answered by one plain `chat.completion` body.
 * A stream must end properly (`data: [DONE]` or a `finish_reason`); a body that holds no
   event stream (HTML, garbage) or stops early is a `ModelError`, never an empty answer.
+  Its lines may end with CR, LF or CRLF, as the SSE format allows.
 * What is read is bounded (`MAX_ANSWER_BYTES`, `MAX_LINE_BYTES`).
 """
 
@@ -270,13 +271,15 @@ class StreamReader:
             return []
         if self.done:
             return []
-        if b"\n" not in piece:
+        if b"\n" not in piece and b"\r" not in piece:
             self._pending.append(piece)
             self._pending_size += len(piece)
             if self._pending_size > MAX_LINE_BYTES:
                 raise ModelError(f"model API sent a stream line over {MAX_LINE_BYTES} bytes")
             return []
         data = b"".join((*self._pending, piece)) if self._pending else piece
+        if b"\r" in data:  # SSE lines end with CR, LF or CRLF (a CRLF split in two: a blank line)
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = data.split(b"\n")
         rest = lines.pop()
         self._pending, self._pending_size = ([rest] if rest else []), len(rest)
@@ -369,6 +372,12 @@ class StreamReader:
                 "and no [DONE])"
             )
         return ModelTurn("".join(self._content), self._calls.result(), self._usage, self._finish)
+
+    @property
+    def finished(self) -> bool:
+        """True once a chunk said `finish_reason`: the answer is complete, though usage and
+        `[DONE]` may follow."""
+        return self._finish is not None
 
     @property
     def whole_body(self) -> bool:

@@ -40,6 +40,7 @@ from aiohttp.client_proto import ResponseHandler
 from .model_answers import MAX_ANSWER_BYTES, StreamReader, status_error, turn_from_body
 from .model_client import PLACEHOLDER_KEY, ModelError, ModelTurn, StreamItem, timeout_error
 from .settings import Settings
+from .stream_end import read_events
 
 #: How much of an error body is read for the message.
 _ERROR_BODY_BYTES = 64 * 1024
@@ -178,8 +179,15 @@ class DirectBackend:
             try:
                 if response.status != 200:
                     raise await _status_error(response)
-                raw = await _read(response, MAX_ANSWER_BYTES)
                 content_type = response.headers.get("Content-Type", "")
+                if "text/event-stream" in content_type:  # streamed anyway: read as it comes
+                    reader = StreamReader(content_type)
+                    async for _ in read_events(response.content.readany, reader):
+                        pass
+                    if reader.done and not response.content.at_eof():
+                        await _drain(response.content)
+                    return reader.result()
+                raw = await _read(response, MAX_ANSWER_BYTES)
             finally:
                 response.release()
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -194,12 +202,8 @@ class DirectBackend:
                     raise await _status_error(response)
                 reader = StreamReader(response.headers.get("Content-Type", ""))
                 content = response.content
-                while not reader.done:
-                    piece = await content.readany()
-                    if not piece:
-                        break
-                    for text in reader.feed(piece):
-                        yield text
+                async for text in read_events(content.readany, reader):
+                    yield text
                 if reader.done and not content.at_eof():
                     await _drain(content)
                 turn = reader.result()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import socket
 import time
@@ -53,6 +54,7 @@ from .model_client import (
 )
 from .model_direct import USER_AGENT, connect_timeout_error, new_session, transport_error
 from .settings import Settings
+from .stream_end import read_events
 
 #: Sent with each call so that the transport knows which call an answer belongs to.
 CALL_HEADER = "x-kaos-call"
@@ -290,8 +292,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             content_type = response.headers.get("content-type", "")
             if not streaming:
                 with _noting(call, self.connect_timeout):
-                    raw = await _read(response, MAX_ANSWER_BYTES)
-                turn = turn_from_body(raw, content_type)
+                    if "text/event-stream" in content_type:  # streamed anyway
+                        turn = await _read_stream(response, content_type)
+                    else:
+                        turn = turn_from_body(await _read(response, MAX_ANSWER_BYTES), content_type)
                 return httpx.Response(
                     200, headers={"content-type": "application/json"}, content=_completion(turn)
                 )
@@ -326,11 +330,9 @@ class _GuardedStream(httpx.AsyncByteStream):
         reader = StreamReader(self.content_type)
         try:
             with _noting(self.call, 0):
-                async for piece in self.response.aiter_bytes():
-                    for text in reader.feed(piece):
-                        yield _chunk({"content": text})
-                    if reader.done:
-                        break
+                pieces = self.response.aiter_bytes()
+                async for text in read_events(functools.partial(anext, pieces, b""), reader):
+                    yield _chunk({"content": text})
             turn = reader.result()
         except ModelError as exc:
             self.call.error = exc
@@ -421,6 +423,18 @@ def _streaming(request: httpx.Request) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and body.get("stream") is True
+
+
+async def _read_stream(response: httpx.Response, content_type: str) -> ModelTurn:
+    """An event stream answering a plain request, read until its answer is complete."""
+    reader = StreamReader(content_type)
+    pieces = response.aiter_bytes()
+    try:
+        async for _ in read_events(functools.partial(anext, pieces, b""), reader):
+            pass
+    finally:
+        await response.aclose()  # what follows the answer is not read: the connection goes
+    return reader.result()
 
 
 async def _read(response: httpx.Response, limit: int) -> bytes:

@@ -120,6 +120,11 @@ PASS_THROUGH = (
 )
 
 
+#: The largest token count taken (context windows are far below it): a larger one, sent
+#: on, was refused by the model API, and the client got a 502 for its own mistake.
+MAX_INT32 = 2**31 - 1
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -133,10 +138,10 @@ class ChatRequest(BaseModel):
     n: int | None = Field(default=None, ge=1, le=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_INT32)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_INT32)
     stop: StrictStr | list[StrictStr] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)  # OpenAI's: an int64
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     response_format: dict[str, Any] | None = None

@@ -96,6 +96,14 @@ BAD_SETTINGS = {
         {"MCP_TOOLS_STRING": "", "MCP_ALLOWED_HOSTS": "a example.com"},
         ("MCP_ALLOWED_HOSTS",),
     ),
+    "read-timeout": (
+        {"MCP_TOOLS_STRING": "", "MCP_REQUEST_READ_TIMEOUT_SECONDS": "0"},
+        ("MCP_REQUEST_READ_TIMEOUT_SECONDS", "positive", "'0'"),
+    ),
+    "read-timeout-nan": (
+        {"MCP_TOOLS_STRING": "", "MCP_REQUEST_READ_TIMEOUT_SECONDS": "nan"},
+        ("MCP_REQUEST_READ_TIMEOUT_SECONDS", "'nan'"),
+    ),
     "allowed-origin-no-scheme": (
         {"MCP_TOOLS_STRING": "", "MCP_ALLOWED_ORIGINS": "ui.example.com"},
         ("MCP_ALLOWED_ORIGINS", "https://host", "'ui.example.com'"),

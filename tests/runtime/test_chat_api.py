@@ -223,6 +223,16 @@ def _error(response: httpx.Response) -> dict:
         (b'{"messages": [{"role": "user", "content": "x"}], "stream": "yes"}', "stream"),
         (b'{"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}', "temperature"),
         (b'{"messages": [{"role": "user", "content": "x"}], "n": 3}', "n"),
+        # Integers no model API takes (the client's mistake, not a 502 from the model API).
+        (b'{"messages": [{"role": "user", "content": "x"}], "seed": 18446744073709551616}', "seed"),
+        (
+            b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": 1' + b"0" * 30 + b"}",
+            "max_tokens",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 4294967296}',
+            "max_completion_tokens",
+        ),
     ],
 )
 def test_bad_requests_get_400_with_an_openai_error_body(model, start_runtime, payload, param):

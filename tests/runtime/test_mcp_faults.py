@@ -9,6 +9,7 @@ request, another user's, still has them and gets its own result on the same sess
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -37,7 +38,7 @@ TOOL_TIMEOUT = 4.0
 
 @pytest.fixture(scope="module")
 def setup(_model_server) -> Iterator[tuple[InProcessRuntime, RawMcp]]:
-    with RawMcp({**BAD_RESULTS, **TOO_LARGE}) as server:
+    with RawMcp({**BAD_RESULTS, **TOO_LARGE, **UNREADABLE, **MANY_BLOCKS}) as server:
         env = agent_env(
             _model_server.url,
             AGENT_NAME="mcp-faults",
@@ -82,15 +83,72 @@ def test_an_invalid_tool_result_is_a_tool_error_and_the_server_stays(fault, setu
 
 
 @pytest.mark.parametrize("fault", sorted(TOO_LARGE))
-def test_a_tool_answer_over_32_mib_is_not_read_further(fault, setup, model):
+def test_a_tool_answer_over_32_mib_is_not_read_further(fault, setup, model, caplog):
     rt, server = setup
     connects = server.methods.count("initialize")
     started = time.monotonic()
+    caplog.set_level(logging.DEBUG)
 
     result = tool_result(rt, model, f"fault:{fault}")
 
+    # One warning line says what happened; no traceback (the MCP SDK logs its own).
+    assert not [r for r in caplog.records if r.exc_info or r.stack_info], [
+        r.getMessage() for r in caplog.records if r.exc_info
+    ]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["MCP server raw: an answer over 33554432 bytes, not read further"], warnings
+
     assert result.startswith("Error: ") and "answer over 33554432 bytes" in result, result[:300]
     assert time.monotonic() - started < TOOL_TIMEOUT  # cut off, not timed out
+    assert rt.runtime.mcp.status()["raw"]["up"]
+    assert tool_result(rt, model, "the next user's text") == "the next user's text"
+    assert server.methods.count("initialize") == connects  # the session was kept
+
+
+#: A result of 200,000 content blocks (5 MB): the MCP SDK validates each in the event loop.
+MANY_BLOCKS = {"many-blocks": {"content": [{"type": "text", "text": "x"}] * 200_000}}
+
+
+def test_a_tool_answer_of_too_many_objects_is_not_validated(setup, model, caplog):
+    rt, server = setup
+    connects = server.methods.count("initialize")
+    caplog.set_level(logging.INFO)
+
+    result = tool_result(rt, model, "fault:many-blocks")
+
+    assert result.startswith("Error: ") and "holding over 50000 JSON objects" in result, result[
+        :300
+    ]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "MCP server raw: an answer holding over 50000 JSON objects, not read further"
+    ], warnings
+    assert not [r for r in caplog.records if r.exc_info]
+    assert rt.runtime.mcp.status()["raw"]["up"]
+    assert tool_result(rt, model, "the next user's text") == "the next user's text"
+    assert server.methods.count("initialize") == connects  # the session was kept
+
+
+#: Bodies that are no JSON-RPC answer (the MCP SDK logged a traceback for each).
+UNREADABLE = {
+    "html": b"<html><body>502 Bad Gateway</body></html>",
+    "not-json-rpc": b'{"hello": "world"}',
+}
+
+
+@pytest.mark.parametrize("fault", sorted(UNREADABLE))
+def test_an_unreadable_answer_is_one_log_line_and_a_tool_error(fault, setup, model, caplog):
+    rt, server = setup
+    connects = server.methods.count("initialize")
+    caplog.set_level(logging.DEBUG)
+
+    result = tool_result(rt, model, f"fault:{fault}")
+
+    assert result.startswith("Error: Failed to parse JSON response"), result
+    assert not [r for r in caplog.records if r.exc_info or r.stack_info]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "\n" not in warnings[0], warnings
+    assert warnings[0].startswith("MCP client: Error parsing JSON response: "), warnings
     assert rt.runtime.mcp.status()["raw"]["up"]
     assert tool_result(rt, model, "the next user's text") == "the next user's text"
     assert server.methods.count("initialize") == connects  # the session was kept

@@ -7,7 +7,8 @@ is whatever the test scripted, valid MCP or not.
 
 Tools: `echo(text)`. A call answers `text` as a text block, unless `text` is
 `fault:<name>`: then the JSON-RPC `result` is `results[<name>]` exactly as given, or, when
-that is `ENDLESS`, a JSON body that never ends (until the client goes away).
+that is `ENDLESS`, a JSON body that never ends (until the client goes away), or, when it
+is bytes, the whole body.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ def _response(status: str, body: bytes = b"", content_type: str = "application/j
 class RawMcp(LoopbackServer):
     thread_name = "raw-mcp"
 
-    def __init__(self, results: dict[str, Any]) -> None:
+    def __init__(self, results: dict[str, Any], tools: list[dict[str, Any]] | None = None) -> None:
         super().__init__()
         self.results = results
+        #: What `tools/list` answers (`echo`, unless given).
+        self.tools = tools or [ECHO]
         #: JSON-RPC methods received, in order.
         self.methods: list[str] = []
 
@@ -57,7 +60,7 @@ class RawMcp(LoopbackServer):
                 "serverInfo": {"name": "raw", "version": "1"},
             }
         if method == "tools/list":
-            return {"tools": [ECHO]}
+            return {"tools": self.tools}
         if method == "tools/call":
             text = str((message["params"].get("arguments") or {}).get("text", ""))
             if text.startswith("fault:"):
@@ -83,6 +86,9 @@ class RawMcp(LoopbackServer):
                         writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                         await writer.drain()
                         await asyncio.sleep(0.01)
+                elif isinstance(body := self._result(message), bytes):
+                    self.methods.append(message["method"])
+                    writer.write(_response("200 OK", body))  # not JSON-RPC, maybe not JSON
                 else:
                     self.methods.append(message["method"])
                     answer = {

@@ -12,7 +12,8 @@ Faults: `two-in-one` (a second response in the same packet as the answer), `stra
 half-way through the body), `huge` (a valid answer of over 32 MiB), `endless` (a body
 that never ends), `content-json` (OpenAI API only: the message's `content` is
 `<words>` read as JSON, e.g. a number). `RawPeer(card=...)` serves that card instead
-(whatever it holds). Every connection is counted, so a test can see reuse.
+(whatever it holds). `RawPeer(a2a=True, streaming=True)` offers streaming, and answers
+`SendStreamingMessage` with an event stream (faults: see `_stream_fault`). Every connection is counted, so a test can see reuse.
 """
 
 from __future__ import annotations
@@ -37,13 +38,18 @@ def _response(status: int, body: bytes, content_type: str = "application/json") 
     return head.encode() + body
 
 
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
 class RawPeer(LoopbackServer):
     thread_name = "raw-peer"
 
-    def __init__(self, a2a: bool, card: Any = None) -> None:
+    def __init__(self, a2a: bool, card: Any = None, streaming: bool = False) -> None:
         super().__init__()
         self.a2a = a2a
         self.card_body = card
+        self.streaming = streaming
         self.connections = 0
         #: The connections (by number) that carried a delegation (POST); card fetches
         #: (GET, retried in the background while a peer has no card) are not counted.
@@ -61,7 +67,7 @@ class RawPeer(LoopbackServer):
             "supportedInterfaces": [
                 {"url": self.url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
             ],
-            "capabilities": {"streaming": False},
+            "capabilities": {"streaming": self.streaming},
             "defaultInputModes": ["text/plain"],
             "defaultOutputModes": ["text/plain"],
             "skills": [],
@@ -88,6 +94,63 @@ class RawPeer(LoopbackServer):
         data = {"jsonrpc": "2.0", "id": body.get("id"), "result": {"task": task}}
         return _response(200, json.dumps(data).encode())
 
+    # -- streamed answers (A2A `SendStreamingMessage`) -------------------------------------
+    @staticmethod
+    def stream_head() -> bytes:
+        return (
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+
+    @staticmethod
+    def events(body: Any, text: str, complete: bool) -> bytes:
+        """The task (working), the first half of `text` as an artifact chunk, and, when
+        `complete`, the second half and the task completed."""
+
+        def event(result: dict[str, Any]) -> bytes:
+            data = {"jsonrpc": "2.0", "id": body.get("id"), "result": result}
+            return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+        def piece(part: str, append: bool, last: bool) -> bytes:
+            artifact = {"artifactId": "a", "name": "answer", "parts": [{"text": part}]}
+            update = {"taskId": "task-raw", "contextId": "ctx", "artifact": artifact}
+            return event({"artifactUpdate": {**update, "append": append, "lastChunk": last}})
+
+        task = {"id": "task-raw", "contextId": "ctx", "status": {"state": "TASK_STATE_WORKING"}}
+        half = len(text) // 2
+        out = event({"task": task}) + piece(text[:half], False, False)
+        if complete:
+            status = {"state": "TASK_STATE_COMPLETED"}
+            out += piece(text[half:], True, True)
+            out += event(
+                {"statusUpdate": {"taskId": "task-raw", "contextId": "ctx", "status": status}}
+            )
+        return out
+
+    async def _stream_fault(self, name: str, words: str, writer, reader, body: Any) -> bool:
+        """A stream that breaks after the first half of its answer: `stream-cut` (the
+        connection closes), `stream-ends` (the body ends cleanly, the task still working),
+        `stream-hang` (nothing more, the connection open)."""
+        writer.write(self.stream_head() + _chunk(self.events(body, words, False)))
+        await writer.drain()
+        if name == "stream-ends":
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            return True
+        if name == "stream-hang":
+            with contextlib.suppress(Exception):
+                await reader.read()
+            return False
+        if name == "stream-cut":
+            return False
+        raise ValueError(f"unknown fault {name}")
+
+    @staticmethod
+    def canceled(body: Any) -> bytes:
+        task = {"id": body["params"]["id"], "status": {"state": "TASK_STATE_CANCELED"}}
+        data = {"jsonrpc": "2.0", "id": body.get("id"), "result": task}
+        return _response(200, json.dumps(data).encode())
+
     def task_text(self, body: Any) -> str:
         if self.a2a:
             return body["params"]["message"]["parts"][0]["text"]
@@ -111,13 +174,25 @@ class RawPeer(LoopbackServer):
                 self.post_connections.add(number)
                 body = json.loads(raw)
                 self.requests.append((path, body))
+                if body.get("method") == "CancelTask":
+                    writer.write(self.canceled(body))
+                    await writer.drain()
+                    continue
                 text = self.task_text(body)
+                if not text.startswith("fault:") and body.get("method") == "SendStreamingMessage":
+                    writer.write(self.stream_head() + _chunk(self.events(body, text, True)))
+                    writer.write(b"0\r\n\r\n")
+                    await writer.drain()
+                    continue
                 if not text.startswith("fault:"):
                     writer.write(self.answer(body, text))
                     await writer.drain()
                     continue
                 name, _, words = text.removeprefix("fault:").partition(" ")
-                if not await self._fault(name, words, writer, reader, body):
+                if body.get("method") == "SendStreamingMessage":
+                    if not await self._stream_fault(name, words, writer, reader, body):
+                        return
+                elif not await self._fault(name, words, writer, reader, body):
                     return
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             return

@@ -7,8 +7,9 @@ the task's artifact text; what it spent is its final status metadata (`wire.MODE
 charged in full when it does not say). Any failure is a `ToolOutcome` error for the model.
 
 The request is streamed (`message/stream`) when the card offers streaming, so the task id
-is known from the first event: when our own request is canceled, the peer's task is
-canceled too (`tasks/cancel`, in the background). It goes to the peer's configured base
+is known from the first event: when our own request is canceled, times out, or the peer's
+stream breaks off (or ends with the task still running), the peer's task is canceled
+(`tasks/cancel`, in the background): half an answer is an error, never the answer. It goes to the peer's configured base
 URL, not the card's URL (which may be an external gateway address). Connections are never
 reused and answers are bounded (see `peer_http.py`).
 """
@@ -96,10 +97,10 @@ async def send(
         ):
             answer.add(response)
     except asyncio.CancelledError:  # our request was canceled: so is the peer's task
-        if answer.task_id and answer.state not in _ENDED:
-            _in_background(_cancel(client, answer.task_id, timeout), background)
+        answer.abandon(client, timeout, background)
         raise
-    except A2AClientTimeoutError:  # the peer may still be spending its share
+    except A2AClientTimeoutError:  # the peer may still be spending its share: it stops
+        answer.abandon(client, timeout, background)
         return ToolOutcome(False, f"agent '{name}' did not answer in time", model_calls=granted)
     except A2AClientError as exc:  # a subclass of A2AError: caught first
         cause = exc.__cause__
@@ -108,6 +109,9 @@ async def send(
             detail = f"sent an {cause}"
         elif isinstance(cause, httpx.HTTPStatusError):
             detail = f"failed ({cause.response.status_code})"
+        elif isinstance(cause, httpx.TransportError) and answer.started:
+            answer.abandon(client, timeout, background)
+            detail = f"broke off its answer: {cause or type(cause).__name__}"
         elif isinstance(cause, httpx.TransportError):
             detail = f"is unreachable: {cause or type(cause).__name__}"
         else:
@@ -120,6 +124,8 @@ async def send(
         return ToolOutcome(
             False, f"agent '{name}' sent an unexpected answer: {reason}", model_calls=granted
         )
+    if answer.unfinished:  # the stream ended, the task still running: it stops
+        answer.abandon(client, timeout, background)
     return answer.outcome(name, granted)
 
 
@@ -129,6 +135,8 @@ _ENDED = {
     TaskState.TASK_STATE_CANCELED,
     TaskState.TASK_STATE_REJECTED,
 }
+#: States a task waits in for its client (an answer of sorts: the stream may end there).
+_INTERRUPTED = {TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED}
 
 
 class _Answer:
@@ -168,6 +176,26 @@ class _Answer:
             else:
                 pieces.append(text)
 
+    @property
+    def started(self) -> bool:
+        """Whether the peer had begun to answer (a task or a message came)."""
+        return bool(self.task_id) or self.message is not None
+
+    @property
+    def unfinished(self) -> bool:
+        """A task whose stream ended while it was still running (submitted, working)."""
+        return (
+            self.message is None
+            and self.state is not None
+            and self.state not in _ENDED
+            and self.state not in _INTERRUPTED
+        )
+
+    def abandon(self, client: Any, timeout: float, background: set[asyncio.Task[Any]]) -> None:
+        """Cancel the peer's task, if it is still running (in the background)."""
+        if self.task_id and self.state not in _ENDED:
+            _in_background(_cancel(client, self.task_id, timeout), background)
+
     def _status(self, status: Any, metadata: Any) -> None:
         self.state = status.state
         if status.HasField("message"):
@@ -184,6 +212,13 @@ class _Answer:
         if self.state == TaskState.TASK_STATE_COMPLETED:
             answer = "\n".join("".join(pieces) for pieces in self.artifacts.values())
             return ToolOutcome(True, answer, model_calls=spent)
+        if self.unfinished:
+            state = TaskState.Name(self.state).removeprefix("TASK_STATE_").lower()
+            return ToolOutcome(
+                False,
+                f"agent '{name}' broke off its answer: its stream ended with the task {state}",
+                model_calls=granted,
+            )
         error = self.facts.get(wire.ERROR_KEY)
         status = _int(error.get("status")) if isinstance(error, dict) else None
         state = TaskState.Name(self.state).removeprefix("TASK_STATE_").lower()

@@ -12,6 +12,7 @@ from kaos_contract.version import kaosgen_version
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from ..server import bounded_protocol
 from .config import ServerConfig
 from .http import http_middleware
 from .package import load_package_server
@@ -90,6 +91,10 @@ async def serve(server: FastMCP, config: ServerConfig) -> None:
         "".join(f", {o}" for o in config.allowed_origins),
     )
     uvicorn_config: dict[str, Any] = {"log_config": None, "access_log": config.access_log}
+    # The agent's HTTP protocol: request headers bounded in time and size (slow clients).
+    protocol = bounded_protocol(config.request_read_timeout)
+    if protocol is not None:
+        uvicorn_config["http"] = protocol
     await server.run_http_async(
         transport="http",
         host=config.host,

@@ -39,6 +39,22 @@ class ServerConfig:
     allowed_hosts: tuple[str, ...] = ()
     #: Browser origins answered besides the server's own (Origin matching Host).
     allowed_origins: tuple[str, ...] = ()
+    #: How long a request's headers may take to arrive (a client trickling them would hold
+    #: a connection, and a file descriptor, for ever).
+    request_read_timeout: float = 30.0
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (0 < value < float("inf")):
+        raise StartupError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
 
 
 def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -171,4 +187,5 @@ def load_config(
                 environ, contract.MCP_ALLOWED_ORIGINS, _ORIGIN_PATTERN, "origins like https://host"
             )
         ),
+        request_read_timeout=_seconds(environ, contract.MCP_REQUEST_READ_TIMEOUT_SECONDS, 30.0),
     )

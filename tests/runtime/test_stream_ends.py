@@ -1,0 +1,150 @@
+"""Fault injection: how a model's event stream ends, and how its lines end.
+
+A model API (or a proxy in front of it) may send the chunk with `finish_reason` and then
+neither `data: [DONE]` nor the end of the body, holding the connection open: the answer is
+complete, so the caller gets it within a short grace, not a 504 at the deadline. The SSE
+format ends lines with CR, LF or CRLF: a stream whose lines end with a lone CR is read like
+any other. Both model clients, a streaming request and a plain one (the upstream streams
+either way), through the official openai SDK; the next request gets its own answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+
+import openai
+import pytest
+from support.raw_upstream import (
+    Connection,
+    RawUpstream,
+    Request,
+    chunk,
+    chunked_head,
+    delta_chunk,
+    event,
+    response,
+    sse,
+)
+from support.runtime_harness import InProcessRuntime, agent_env, openai_client
+
+TIMEOUT = 20.0  # MODEL_TIMEOUT_SECONDS: far beyond what any answer here may take
+
+
+async def finish_held_open(conn: Connection, req: Request) -> bool:
+    """The answer and its finish_reason (and usage), then nothing, the connection open."""
+    body = sse(["finished ", "but open"], done=False)
+    await conn.send(chunked_head() + chunk(body))
+    return await conn.hold()
+
+
+async def finish_then_comments(conn: Connection, req: Request) -> bool:
+    """The answer and its finish_reason, then a keep-alive comment every 0.1 s, forever."""
+    await conn.send(chunked_head() + chunk(sse(["finished ", "then chatty"], done=False)))
+    while True:
+        await conn.send(chunk(b": ping\n\n"))
+        await asyncio.sleep(0.1)
+
+
+async def finish_early(conn: Connection, req: Request) -> bool:
+    """A finish_reason on the first chunk (a buggy server), the rest of the answer slowly
+    after it (1.6 s in all), then [DONE]: the whole answer is read."""
+    await conn.send(chunked_head())
+    await conn.send(chunk(event(delta_chunk({"role": "assistant", "content": "early "}, "stop"))))
+    for word in ("finish ", "then ", "more ", "words"):
+        await asyncio.sleep(0.4)
+        await conn.send(chunk(event(delta_chunk({"content": word}))))
+    await conn.send(chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+    return True
+
+
+def _cr(text: bytes) -> bytes:
+    return text.replace(b"\n", b"\r")
+
+
+async def cr_lines(conn: Connection, req: Request) -> bool:
+    """A whole stream whose lines end with a lone CR, as the SSE format allows."""
+    await conn.send(
+        response(body=_cr(sse(["carriage ", "returns"])), content_type="text/event-stream")
+    )
+    return True
+
+
+async def cr_lines_split(conn: Connection, req: Request) -> bool:
+    """CR-ended lines cut in odd places, CRLF split between two chunks."""
+    body = (
+        event(delta_chunk({"role": "assistant", "content": ""})).replace(b"\n", b"\r\n")
+        + _cr(event(delta_chunk({"content": "split "})))
+        + _cr(event(delta_chunk({"content": "lines"}, "stop")))
+        + b"data: [DONE]\r\n\r\n"
+    )
+    await conn.send(chunked_head())
+    for start in range(0, len(body), 7):
+        await conn.send(chunk(body[start : start + 7]))
+        await asyncio.sleep(0.001)
+    await conn.send(b"0\r\n\r\n")
+    return True
+
+
+FAULTS = {
+    "finish-held-open": finish_held_open,
+    "finish-then-comments": finish_then_comments,
+    "finish-early": finish_early,
+    "cr-lines": cr_lines,
+    "cr-lines-split": cr_lines_split,
+}
+EXPECTED = {
+    "finish-held-open": "finished but open",
+    "finish-then-comments": "finished then chatty",
+    "finish-early": "early finish then more words",
+    "cr-lines": "carriage returns",
+    "cr-lines-split": "split lines",
+}
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[RawUpstream]:
+    with RawUpstream(faults=FAULTS) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=["direct", "litellm"])
+def runtime(request, upstream: RawUpstream) -> Iterator[InProcessRuntime]:
+    env = agent_env(
+        upstream.url,
+        MODEL_CLIENT=request.param,
+        MODEL_MAX_RETRIES=0,
+        MODEL_TIMEOUT_SECONDS=TIMEOUT,
+        AGENT_NAME=f"stream-ends-{request.param}",
+    )
+    with InProcessRuntime(env) as rt:
+        yield rt
+
+
+def ask(rt: InProcessRuntime, content: str, stream: bool) -> str:
+    client = openai_client(rt.url, timeout=60)
+    messages = [{"role": "user", "content": content}]
+    headers = {"X-Session-ID": uuid.uuid4().hex}
+    if stream:
+        parts = client.chat.completions.create(
+            model="m", messages=messages, stream=True, extra_headers=headers
+        )
+        return "".join(c.choices[0].delta.content or "" for c in parts if c.choices)
+    result = client.chat.completions.create(model="m", messages=messages, extra_headers=headers)
+    return result.choices[0].message.content
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_stream_that_ends_oddly_still_answers(fault, stream, runtime):
+    started = time.monotonic()
+    try:
+        text = ask(runtime, f"fault:{fault}", stream)
+    except openai.APIError as exc:
+        pytest.fail(f"{fault}: {exc}")
+    assert text == EXPECTED[fault]
+    assert time.monotonic() - started < 5  # a short grace, never the 20 s deadline
+    mine = f"echo {uuid.uuid4().hex}"
+    assert ask(runtime, mine, stream) == mine
