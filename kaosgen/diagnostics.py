@@ -32,6 +32,7 @@ SILENCEABLE_RULES = frozenset(
         "memory-replicas",
         "model-size-unknown",
         "model-storage",
+        "no-environments",
         "pod-security",
         "resources-default-limits",
         "route-unauthenticated",

@@ -525,6 +525,19 @@ CASES = [
         ],
     ),
     Case(
+        "no-environments",
+        {"kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n⟦1⟧environments: {}\n"},
+        [
+            (
+                "1",
+                W,
+                "no-environments",
+                "environments is empty: no overlay is rendered, only base/ (no namespace, "
+                "nothing for kubectl apply -k, Flux or Argo CD to deliver)",
+            )
+        ],
+    ),
+    Case(
         "merge-keys",
         {
             "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
