@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kaosgen.binary import BINARY_TAG, binary_text
 from kaosgen.diagnostics import Diagnostics, Location
 from kaosgen.limits import (
     INT64_MAX,
@@ -291,6 +292,8 @@ class _Builder:
             )
 
     def _scalar(self, node: Any, at: DocPath = ()) -> Any:
+        if node.tag == BINARY_TAG:
+            return self._binary(node)
         value = _scalar_value(node, self.lines)
         if type(value) is float:
             self.floats = True
@@ -316,6 +319,31 @@ class _Builder:
                 hint="remove the character; kustomize (also in Flux and Argo CD) fails on it or changes it",
             )
         return value
+
+    def _binary(self, node: Any) -> str:
+        """`!!binary`: the text its base64 encodes, as kubectl reads it (its YAML to JSON
+        conversion decodes it); base64 or bytes it cannot carry are errors here."""
+        text, problem = binary_text(node.value)
+        if problem is not None:
+            self.error(
+                "yaml-binary",
+                f"!!binary value {problem}",
+                self._at(node),
+                hint="remove the !!binary tag and write the text itself; binary content goes "
+                "base64-encoded, untagged, into a ConfigMap's binaryData or a Secret's data",
+            )
+            return node.value
+        if self.check_chars or _KUSTOMIZE_UNSAFE.search(text):
+            bad = _KUSTOMIZE_UNSAFE.search(text)
+            if bad is not None:
+                self.error(
+                    "unsupported-character",
+                    f"!!binary value decodes to text with U+{ord(bad.group(0)):04X}, which "
+                    "kubectl kustomize cannot carry",
+                    self._at(node),
+                    hint="remove the character; kustomize (also in Flux and Argo CD) fails on it or changes it",
+                )
+        return text
 
     def _key(self, key_node: Any, at: DocPath) -> str | None:
         """A mapping key as a string; None (reported) for keys Kubernetes cannot have."""

@@ -538,6 +538,14 @@ CASES = [
         ],
     ),
     Case(
+        "yaml-binary",
+        {
+            "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+            "data: {a: ⟦1⟧!!binary aGVsbG8}\n"
+        },
+        [("1", E, "yaml-binary", "!!binary value is not base64 (kubectl refuses the file)")],
+    ),
+    Case(
         "merge-keys",
         {
             "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
