@@ -26,6 +26,7 @@ SILENCEABLE_RULES = frozenset(
         "env-override",
         "gateway-plaintext",
         "gateway-route-unused",
+        "gitops-health-check",
         "gitops-path",
         "label-reserved",
         "mcp-stateful-replicas",
