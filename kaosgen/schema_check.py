@@ -108,6 +108,8 @@ def _describe(err: dict, root: type[BaseModel], prefix: tuple = ()) -> tuple[str
         expected = err.get("ctx", {}).get("expected", "")
         return f"{_dotted(full)}: invalid value {err.get('input')!r}; expected {expected}", ""
     msg = err["msg"]
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        msg = "Input should be a mapping"  # not pydantic's "... or instance of <class>"
     return (
         f"{_dotted(full)}: {msg[0].lower() + msg[1:]} (got {err.get('input')!r})",
         _TYPE_HINTS.get(kind, ""),

@@ -890,7 +890,7 @@ CASES = [
                 "3",
                 E,
                 "schema-type",
-                "spec.podSpec.containers[1].securityContext.capabilities: input should be a valid dictionary or instance of Capabilities (got 'ALL')",
+                "spec.podSpec.containers[1].securityContext.capabilities: input should be a mapping (got 'ALL')",
             ),
             (
                 "4",
