@@ -837,6 +837,14 @@ def decode(raw: bytes, display: str, diags: Diagnostics) -> str | None:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if (encoding := _utf16_or_32(raw)) is not None:
+            diags.error(
+                "encoding",
+                f"file is {encoding} (it starts with a {encoding} byte order mark), not UTF-8",
+                Location(display, 1, 1),
+                hint=f"save the file as UTF-8 (e.g. iconv -f {encoding} -t UTF-8)",
+            )
+            return None
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
@@ -847,6 +855,20 @@ def decode(raw: bytes, display: str, diags: Diagnostics) -> str | None:
             hint="save the file as UTF-8",
         )
         return None
+
+
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def _utf16_or_32(raw: bytes) -> str | None:
+    """The encoding a byte order mark says (Windows editors save UTF-16 so): the byte
+    kaosgen stops at is then no mistake in the text, and the fix is to convert it."""
+    return next((name for bom, name in _WIDE_BOMS if raw.startswith(bom)), None)
 
 
 def read_text(path: Path, display: str, diags: Diagnostics) -> str | None:
