@@ -546,6 +546,11 @@ CASES = [
         [("1", E, "yaml-binary", "!!binary value is not base64 (kubectl refuses the file)")],
     ),
     Case(
+        "yaml-documents",
+        {"case.yaml": "---\n" * 50_000 + "⟦1⟧---\n"},
+        [("1", E, "yaml-documents", "more than 50,000 documents in one file")],
+    ),
+    Case(
         "merge-keys",
         {
             "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
