@@ -676,8 +676,7 @@ def _few_documents(path: str, text: str, diags: Diagnostics) -> bool:
                 "yaml-documents",
                 f"more than {MAX_FILE_DOCUMENTS:,} documents in one file",
                 _offset_location(path, text, marker.start()),
-                hint="split it into several files (empty documents between `---` lines "
-                "count too)",
+                hint="split it into several files (empty documents between `---` lines count too)",
             )
             return False
     return True
