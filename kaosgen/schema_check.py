@@ -181,8 +181,8 @@ def integral_floats(data: Any) -> Any:
     """`data` with each integral float (`2.0`) as the integer kubectl sends: its YAML to
     JSON conversion writes 2.0 as `2`, which the API server takes for an integer field.
     The models are strict, so they see what the API server would."""
-    if type(data) is float:
-        return int(data) if data.is_integer() else data
+    if type(data) is float:  # (a float past int64 stays one: no integer field takes it)
+        return int(data) if data.is_integer() and abs(data) < 2**63 else data
     if isinstance(data, dict):
         return {key: integral_floats(value) for key, value in data.items()}
     if isinstance(data, list):

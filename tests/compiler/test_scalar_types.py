@@ -126,3 +126,11 @@ def test_an_integral_float_is_the_integer_kubectl_sends(tmp_path: Path) -> None:
     (spec,) = [d["spec"]["template"]["spec"] for d in deployment if d["kind"] == "Deployment"]
     assert spec["terminationGracePeriodSeconds"] == 30
     assert type(spec["terminationGracePeriodSeconds"]) is int
+
+
+def test_a_float_past_int64_stays_a_float() -> None:
+    """1e300 is integral, but as an integer it would be written with 301 digits."""
+    from kaosgen.schema_check import integral_floats
+
+    assert integral_floats({"a": [1e300, 2.0, 2.5, True]}) == {"a": [1e300, 2, 2.5, True]}
+    assert type(integral_floats(1e300)) is float
