@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from kaosgen.sourcelines import Lines
+
 #: The warning and note rules, which kaosgen.yaml's `diagnostics.ignore` may turn off.
 #: (A test holds this list to the rules the compiler reports.)
 SILENCEABLE_RULES = frozenset(
@@ -28,6 +30,7 @@ SILENCEABLE_RULES = frozenset(
         "env-override",
         "gateway-plaintext",
         "gateway-route-unused",
+        "gitops-health-check",
         "gitops-name-shared",
         "gitops-path",
         "label-reserved",
@@ -35,6 +38,7 @@ SILENCEABLE_RULES = frozenset(
         "memory-replicas",
         "model-size-unknown",
         "model-storage",
+        "no-environments",
         "pod-security",
         "resources-default-limits",
         "route-unauthenticated",
@@ -150,7 +154,7 @@ def format_text(
     """Render like a compiler: the message, then the offending line with a caret."""
     sources = sources or {}
     out: list[str] = []
-    line_cache: dict[str, list[str]] = {}
+    line_cache: dict[str, Lines] = {}
     for d in diags:
         loc = d.location
         where = _escaped(loc.path)
@@ -163,10 +167,11 @@ def format_text(
         text = sources.get(loc.path)
         if text is not None and loc.line:
             lines = line_cache.get(loc.path)
-            if lines is None:  # split once per file (setdefault would split every time)
-                lines = line_cache[loc.path] = text.splitlines()
-            if 0 < loc.line <= len(lines):
-                src, column = _clip(_shown(lines[loc.line - 1].expandtabs(1)), loc.column)
+            if lines is None:
+                lines = line_cache[loc.path] = Lines(text)
+            line = lines.line(loc.line)
+            if line is not None:
+                src, column = _clip(_shown(line.expandtabs(1)), loc.column)
                 out.append(f"  {loc.line:>4} | {src}")
                 out.append("       | " + " " * max(column - 1, 0) + "^")
         if d.hint:

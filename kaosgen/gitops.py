@@ -328,6 +328,9 @@ def _check_flux_names(
     else:
         shards, agents = possible_names(graph, cfg.shard_size), bool(graph.agents)
     names = flux_kustomization_names(cfg, env_name, shards, agents)
+    from kaosgen.gitops_refs import check_flux_refs
+
+    check_flux_refs(loaded, env_name, cfg, flux, graph, names, diags)
     longest = max(names, key=len)
     if len(longest) <= FLUX_NAME_MAX:
         return
@@ -400,7 +403,13 @@ def _namespace_of(node: Any, env: Environment, flux: Flux | None = None) -> str:
     return env.namespace or node.namespace or "default"
 
 
-def _health_checks(nodes: list[Any], env: Environment, flux: Flux) -> list[dict[str, Any]] | None:
+def _health_checks(
+    nodes: list[Any], env: Environment, flux: Flux, elsewhere: list[Any] = ()
+) -> list[dict[str, Any]] | None:
+    """The Kustomization's health checks. An explicit check on a workload another of the
+    environment's Kustomizations applies (`elsewhere`) is left to that one: the
+    dependencies' Kustomization waiting for an agent's Deployment, which only the agents'
+    one (dependsOn it) applies, waited forever."""
     if flux.health_checks is None:
         return None
     if flux.health_checks == "workloads":
@@ -414,11 +423,17 @@ def _health_checks(nodes: list[Any], env: Environment, flux: Flux) -> list[dict[
             for n in nodes
         ]
     else:
+        others = {(n.object_name, _namespace_of(n, env, flux)) for n in elsewhere if n not in nodes}
         checks = []
         for item in flux.health_checks:
             check = {"apiVersion": item.api_version, "kind": item.kind, "name": item.name}
             if item.namespace or env.namespace:
                 check["namespace"] = item.namespace or env.namespace
+            if (item.api_version, item.kind) == ("apps/v1", "Deployment") and (
+                item.name,
+                check.get("namespace", "default"),
+            ) in others:
+                continue
             checks.append(check)
     return sorted(checks, key=lambda c: (c["kind"], c.get("namespace", ""), c["name"])) or None
 
@@ -462,6 +477,7 @@ def _flux_kustomization(
     nodes: list[Any],
     drop: str | None,
     depends_on: list[str],
+    elsewhere: list[Any] = (),
 ) -> dict[str, Any]:
     flux = cfg.flux
     assert flux is not None
@@ -483,8 +499,9 @@ def _flux_kustomization(
         spec["targetNamespace"] = target_ns
     if depends_on:
         spec["dependsOn"] = [{"name": d} for d in depends_on]
-    checks = _health_checks(nodes, env, flux)
-    wait = flux.wait if flux.wait is not None else checks is None
+    checks = _health_checks(nodes, env, flux, elsewhere)
+    explicit = isinstance(flux.health_checks, list)  # their objects are applied elsewhere
+    wait = flux.wait if flux.wait is not None else checks is None and not explicit
     spec["wait"] = wait
     if checks and not wait:
         spec["healthChecks"] = checks
@@ -517,6 +534,7 @@ def flux_objects(
         objects.insert(0, flux_namespace(target_ns))
     base_name = f"{cfg.name}-{env_name}"
     ordered = flux.ordering == "dependsOn"
+    everything = [n for s in shards for n in s.nodes]
 
     def kustomization(
         name: str,
@@ -535,6 +553,7 @@ def flux_objects(
             nodes=nodes,
             drop=drop,
             depends_on=list(depends_on),
+            elsewhere=everything,
         )
 
     if len(shards) == 1:

@@ -416,6 +416,21 @@ def check_resources(graph: Graph, project: Project, diags: Diagnostics) -> None:
             )
 
 
+def check_environments(project: Project, diags: Diagnostics, project_doc=None) -> None:
+    """`environments: {}` renders only the base: no overlay to build or deliver, no
+    namespace. Without the key kaosgen renders a `default` environment."""
+    if project.environments or project_doc is None:
+        return
+    diags.warning(
+        "no-environments",
+        "environments is empty: no overlay is rendered, only base/ (no namespace, nothing "
+        "for kubectl apply -k, Flux or Argo CD to deliver)",
+        project_doc.location(("environments",), key=True),
+        hint="add an environment (environments: {dev: {namespace: my-agents}}), or remove "
+        "the key for a `default` environment",
+    )
+
+
 def check_overrides(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) -> None:
     refs = {w.ref for w in graph.workloads()}
     for env_name, env in project.environments.items():
@@ -604,6 +619,7 @@ def check(graph: Graph, project: Project, diags: Diagnostics, project_doc=None) 
     check_memory(graph, project, diags)
     check_resources(graph, project, diags)
     check_telemetry(graph, diags)
+    check_environments(project, diags, project_doc)
     check_overrides(graph, project, diags, project_doc)
     check_labels(graph, project, diags, project_doc)
     rules_workloads.check(graph, project, diags, project_doc)

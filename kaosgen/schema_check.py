@@ -108,7 +108,22 @@ def _describe(err: dict, root: type[BaseModel], prefix: tuple = ()) -> tuple[str
         expected = err.get("ctx", {}).get("expected", "")
         return f"{_dotted(full)}: invalid value {err.get('input')!r}; expected {expected}", ""
     msg = err["msg"]
-    return f"{_dotted(full)}: {msg[0].lower() + msg[1:]} (got {err.get('input')!r})", ""
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        msg = "Input should be a mapping"  # not pydantic's "... or instance of <class>"
+    return (
+        f"{_dotted(full)}: {msg[0].lower() + msg[1:]} (got {err.get('input')!r})",
+        _TYPE_HINTS.get(kind, ""),
+    )
+
+
+#: What to write instead of a value of the wrong scalar type (the models do not coerce).
+_TYPE_HINTS = {
+    "int_type": "write a number without quotes (quoted, it is text, which the API server "
+    "refuses for an integer)",
+    "bool_type": "write true or false without quotes (quoted, or as a number, the API "
+    "server refuses it for a boolean)",
+    "float_type": "write a number without quotes (quoted, it is text)",
+}
 
 
 _MARKERS = ("str", "int", "bool", "float", "list", "dict", "none")
@@ -151,6 +166,8 @@ def check_document(
     the errors already reported keep the build from rendering it.
     """
     data = doc.value_at(at)
+    if doc.floats:
+        data = integral_floats(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -158,6 +175,19 @@ def check_document(
         if not _report(doc, model, diags, at, data, errors):
             return None
         return _recovered(model, data, errors) if recover else None
+
+
+def integral_floats(data: Any) -> Any:
+    """`data` with each integral float (`2.0`) as the integer kubectl sends: its YAML to
+    JSON conversion writes 2.0 as `2`, which the API server takes for an integer field.
+    The models are strict, so they see what the API server would."""
+    if type(data) is float:  # (a float past int64 stays one: no integer field takes it)
+        return int(data) if data.is_integer() and abs(data) < 2**63 else data
+    if isinstance(data, dict):
+        return {key: integral_floats(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [integral_floats(value) for value in data]
+    return data
 
 
 def _recovered(model: type[BaseModel], data: Any, errors: list[Any]) -> BaseModel | None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kaosgen.binary import BINARY_TAG, binary_text
 from kaosgen.diagnostics import Diagnostics, Location
 from kaosgen.limits import (
     INT64_MAX,
@@ -28,6 +29,7 @@ from kaosgen.limits import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
     MAX_FILE_DIAGNOSTICS,
+    MAX_FILE_DOCUMENTS,
     describe_bytes,
 )
 
@@ -291,6 +293,8 @@ class _Builder:
             )
 
     def _scalar(self, node: Any, at: DocPath = ()) -> Any:
+        if node.tag == BINARY_TAG:
+            return self._binary(node)
         value = _scalar_value(node, self.lines)
         if type(value) is float:
             self.floats = True
@@ -316,6 +320,31 @@ class _Builder:
                 hint="remove the character; kustomize (also in Flux and Argo CD) fails on it or changes it",
             )
         return value
+
+    def _binary(self, node: Any) -> str:
+        """`!!binary`: the text its base64 encodes, as kubectl reads it (its YAML to JSON
+        conversion decodes it); base64 or bytes it cannot carry are errors here."""
+        text, problem = binary_text(node.value)
+        if problem is not None:
+            self.error(
+                "yaml-binary",
+                f"!!binary value {problem}",
+                self._at(node),
+                hint="remove the !!binary tag and write the text itself; binary content goes "
+                "base64-encoded, untagged, into a ConfigMap's binaryData or a Secret's data",
+            )
+            return node.value
+        if self.check_chars or _KUSTOMIZE_UNSAFE.search(text):
+            bad = _KUSTOMIZE_UNSAFE.search(text)
+            if bad is not None:
+                self.error(
+                    "unsupported-character",
+                    f"!!binary value decodes to text with U+{ord(bad.group(0)):04X}, which "
+                    "kubectl kustomize cannot carry",
+                    self._at(node),
+                    hint="remove the character; kustomize (also in Flux and Argo CD) fails on it or changes it",
+                )
+        return text
 
     def _key(self, key_node: Any, at: DocPath) -> str | None:
         """A mapping key as a string; None (reported) for keys Kubernetes cannot have."""
@@ -629,6 +658,30 @@ def _offset_location(path: str, text: str, offset: int) -> Location:
     return Location(path, text.count("\n", 0, offset) + 1, offset - line_start + 1)
 
 
+#: A line that starts a document (`---`) or ends one (`...`, after which another may
+#: start without a marker): a file has at most one document more than these.
+_DOCUMENT_MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
+
+
+def _few_documents(path: str, text: str, diags: Diagnostics) -> bool:
+    """At most MAX_FILE_DOCUMENTS documents, counted on the text before any parsing:
+    2,000,000 empty documents (8 MB of `---` lines) took 31 s and 1.5 GiB to compose,
+    and walking their parser events alone seconds. A marker inside a block scalar counts
+    too: only a file far past the limit is refused."""
+    if text.count("\n") < MAX_FILE_DOCUMENTS:
+        return True
+    for count, marker in enumerate(_DOCUMENT_MARKER.finditer(text), start=1):
+        if count > MAX_FILE_DOCUMENTS:
+            diags.error(
+                "yaml-documents",
+                f"more than {MAX_FILE_DOCUMENTS:,} documents in one file",
+                _offset_location(path, text, marker.start()),
+                hint="split it into several files (empty documents between `---` lines count too)",
+            )
+            return False
+    return True
+
+
 def parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
     """Parse a multi-document YAML text. On a syntax error, report it and return [].
 
@@ -650,6 +703,8 @@ def _parse_text(path: str, text: str, diags: Diagnostics) -> list[Document]:
         text = text[1:]
     yaml = _yaml_parser()
     documents: list[Document] = []
+    if not _few_documents(path, text, diags):
+        return []
     try:
         if not check_structure(yaml, path, text, diags):
             return []
@@ -809,6 +864,14 @@ def decode(raw: bytes, display: str, diags: Diagnostics) -> str | None:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if (encoding := _utf16_or_32(raw)) is not None:
+            diags.error(
+                "encoding",
+                f"file is {encoding} (it starts with a {encoding} byte order mark), not UTF-8",
+                Location(display, 1, 1),
+                hint=f"save the file as UTF-8 (e.g. iconv -f {encoding} -t UTF-8)",
+            )
+            return None
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
@@ -819,6 +882,20 @@ def decode(raw: bytes, display: str, diags: Diagnostics) -> str | None:
             hint="save the file as UTF-8",
         )
         return None
+
+
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def _utf16_or_32(raw: bytes) -> str | None:
+    """The encoding a byte order mark says (Windows editors save UTF-16 so): the byte
+    kaosgen stops at is then no mistake in the text, and the fix is to convert it."""
+    return next((name for bom, name in _WIDE_BOMS if raw.startswith(bom)), None)
 
 
 def read_text(path: Path, display: str, diags: Diagnostics) -> str | None:

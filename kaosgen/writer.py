@@ -4,8 +4,10 @@ The output directory belongs to one project (`ownership.MANIFEST` records which,
 files it wrote). kaosgen changes and removes only the files that manifest lists, never a
 file without its HEADER (a user's README, a hand-written patch), never through a symbolic
 link, and never another project's. Renders into one directory take a lock, so two cannot
-interleave. Files are written to temporaries (with the umask's mode) and renamed, so an
-interrupted render leaves whole files; its temporaries are removed by the next render.
+interleave. Every file is written to a temporary (with the umask's mode) before any is
+renamed into place, so a render that cannot write (a full disk, a read-only directory)
+changes nothing, and an interrupted one leaves whole files; leftover temporaries are
+removed by the next render.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import stat
 import time
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kaosgen.ownership import MANIFEST, Manifest, ManifestError
 
@@ -240,16 +243,32 @@ def unified_diff(
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write a temporary next to `path` and rename it over `path`. The temporary is
-    created with mode 0666 and the umask applies (0644 by default), like any file a
-    user's tool creates; the rename replaces a link at `path` instead of following it."""
+def _stage(path: Path, text: str) -> Path:
+    """Write `text` to a new temporary next to `path` and return it (removed again if
+    the write fails: a full disk, a file-size limit). Created with mode 0666 and the
+    umask applies (0644 by default), like any file a user's tool creates."""
     tmp = path.parent / f"{_TMP_PREFIX}{secrets.token_hex(8)}{_TMP_SUFFIX}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
-        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _install(tmp: Path, path: Path) -> None:
+    """Rename a staged temporary over `path`: the rename replaces a link at `path`
+    instead of following it, and needs no space."""
+    os.replace(tmp, path)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write a temporary next to `path` and rename it over `path`."""
+    tmp = _stage(path, text)
+    try:
+        _install(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -280,30 +299,25 @@ def apply_changes(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> None:
     """Write what `plan_changes` planned (`files`: the plan's files, manifest included).
-    Call it holding `locked(out_dir)`: leftover temporaries are removed first."""
+    Call it holding `locked(out_dir)`: leftover temporaries are removed first.
+
+    Every file is written to a temporary first; only when all are written are they
+    renamed into place. A write that fails (a full disk, a read-only directory, a size
+    limit, Ctrl-C) leaves the directory as it was and raises OutputError naming the file.
+    """
     report = progress or (lambda *_: None)
     remove_temporaries(out_dir)
-    if result.interim_manifest is not None:
-        _atomic_write(out_dir / MANIFEST, result.interim_manifest)
     targets = [rel for rel in [*result.added, *result.changed] if rel != MANIFEST]
-    for directory in sorted({(out_dir / rel).parent for rel in targets}):
-        directory.mkdir(parents=True, exist_ok=True)
-    if len(targets) > 64:
-        # Creating a file is mostly kernel time: a few threads do it while this one
-        # makes the next file's text (`files` may make texts on demand).
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            pending = []
-            for done, rel in enumerate(targets):
-                report("writing files", done, len(targets))
-                pending.append(pool.submit(_atomic_write, out_dir / rel, files[rel]))
-            for future in pending:
-                future.result()
-    else:
-        for done, rel in enumerate(targets):
-            report("writing files", done, len(targets))
-            _atomic_write(out_dir / rel, files[rel])
+    staged = _stage_all(out_dir, files, targets, report)
+    try:
+        if result.interim_manifest is not None:
+            _atomic_write(out_dir / MANIFEST, result.interim_manifest)
+        for rel, tmp in staged:
+            _install(tmp, out_dir / rel)
+    except BaseException:
+        for _, tmp in staged:
+            tmp.unlink(missing_ok=True)
+        raise
     for rel in result.removed:
         path = out_dir / rel
         path.unlink(missing_ok=True)
@@ -316,6 +330,87 @@ def apply_changes(
         # Last: until the render is complete, the directory keeps its old manifest.
         out_dir.mkdir(parents=True, exist_ok=True)
         _atomic_write(out_dir / MANIFEST, files[MANIFEST])
+
+
+def _stage_all(
+    out_dir: Path,
+    files: Mapping[str, str],
+    targets: list[str],
+    report: Callable[[str, int, int], None],
+) -> list[tuple[str, Path]]:
+    """(rel, temporary) for every target, or OutputError with none of them left behind
+    (nor the directories made for them)."""
+    made = _make_directories(out_dir, {(out_dir / rel).parent for rel in targets})
+    staged: list[tuple[str, Path]] = []
+    failure: tuple[str, BaseException] | None = None
+    rel = ""
+    pending: list[tuple[str, Any]] = []
+    try:
+        if len(targets) > 64:
+            # Creating a file is mostly kernel time: a few threads do it while this one
+            # makes the next file's text (`files` may make texts on demand).
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                for done, rel in enumerate(targets):
+                    report("writing files", done, len(targets))
+                    pending.append((rel, pool.submit(_stage, out_dir / rel, files[rel])))
+                for rel, future in pending:
+                    try:
+                        staged.append((rel, future.result()))
+                    except BaseException as exc:  # every temporary is collected first
+                        failure = failure or (rel, exc)
+        else:
+            for done, rel in enumerate(targets):
+                report("writing files", done, len(targets))
+                staged.append((rel, _stage(out_dir / rel, files[rel])))
+    except OSError as exc:
+        failure = (rel, exc)
+    except BaseException:  # Ctrl-C: the pool has finished what it started
+        done_early = [
+            (r, f.result())
+            for r, f in pending
+            if f.done() and not f.cancelled() and f.exception() is None
+        ]
+        _discard([*staged, *done_early], made)
+        raise
+    if failure is not None:
+        _discard(staged, made)
+        rel, exc = failure
+        if not isinstance(exc, OSError):
+            raise exc
+        raise OutputError(
+            f"{out_dir / rel}: cannot write: {getattr(exc, 'strerror', None) or exc}; nothing in "
+            f"{out_dir} was changed (free space or make it writable, and render again)"
+        ) from None
+    return staged
+
+
+def _make_directories(out_dir: Path, directories: set[Path]) -> list[Path]:
+    """Create `directories` (and their parents); the ones that did not exist, deepest first."""
+    made: list[Path] = []
+    try:
+        for directory in sorted(directories):
+            missing = [d for d in (directory, *directory.parents) if not d.exists()]
+            for d in reversed(missing):
+                d.mkdir(exist_ok=True)
+                made.append(d)
+    except OSError as exc:
+        _discard([], made[::-1])
+        raise OutputError(
+            f"{exc.filename or out_dir}: cannot create the directory: "
+            f"{exc.strerror or exc}; nothing in {out_dir} was changed"
+        ) from None
+    return made[::-1]
+
+
+def _discard(staged: list[tuple[str, Path]], made: list[Path]) -> None:
+    """Remove staged temporaries and the (now empty) directories made for them."""
+    for _, tmp in staged:
+        tmp.unlink(missing_ok=True)
+    for directory in made:
+        with suppress(OSError):
+            directory.rmdir()
 
 
 @contextmanager

@@ -92,13 +92,17 @@ LabelValue = Annotated[str, AfterValidator(_label_value)]
 
 
 class KaosModel(BaseModel):
-    """Strict by default: an unknown field is an error, so typos never pass silently."""
+    """Strict by default: an unknown field is an error, so typos never pass silently, and
+    types are not coerced (`replicas: "3"`, `expose: "false"`): the API server refuses a
+    string for an integer or a boolean, so kaosgen does too (schema_check hands it
+    integral floats as the integers kubectl sends)."""
 
     model_config = ConfigDict(
         extra="forbid",
         alias_generator=to_camel,
         populate_by_name=True,
         validate_default=False,
+        strict=True,
     )
 
 

@@ -525,6 +525,32 @@ CASES = [
         ],
     ),
     Case(
+        "no-environments",
+        {"kaosgen.yaml": "apiVersion: kaosgen.dev/v1alpha1\nkind: Project\n⟦1⟧environments: {}\n"},
+        [
+            (
+                "1",
+                W,
+                "no-environments",
+                "environments is empty: no overlay is rendered, only base/ (no namespace, "
+                "nothing for kubectl apply -k, Flux or Argo CD to deliver)",
+            )
+        ],
+    ),
+    Case(
+        "yaml-binary",
+        {
+            "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+            "data: {a: ⟦1⟧!!binary aGVsbG8}\n"
+        },
+        [("1", E, "yaml-binary", "!!binary value is not base64 (kubectl refuses the file)")],
+    ),
+    Case(
+        "yaml-documents",
+        {"case.yaml": "---\n" * 50_000 + "⟦1⟧---\n"},
+        [("1", E, "yaml-documents", "more than 50,000 documents in one file")],
+    ),
+    Case(
         "merge-keys",
         {
             "case.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
@@ -698,13 +724,13 @@ CASES = [
                 "2",
                 E,
                 "schema-type",
-                "spec.config.reasoningLoopMaxSteps: input should be a valid integer, unable to parse string as an integer (got 'many')",
+                "spec.config.reasoningLoopMaxSteps: input should be a valid integer (got 'many')",
             ),
             (
                 "3",
                 E,
                 "schema-type",
-                "spec.agentNetwork.expose: input should be a valid boolean, unable to interpret input (got 'maybe')",
+                "spec.agentNetwork.expose: input should be a valid boolean (got 'maybe')",
             ),
         ],
     ),
@@ -869,7 +895,7 @@ CASES = [
                 "3",
                 E,
                 "schema-type",
-                "spec.podSpec.containers[1].securityContext.capabilities: input should be a valid dictionary or instance of Capabilities (got 'ALL')",
+                "spec.podSpec.containers[1].securityContext.capabilities: input should be a mapping (got 'ALL')",
             ),
             (
                 "4",

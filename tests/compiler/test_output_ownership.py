@@ -271,7 +271,7 @@ def test_temporaries_of_an_interrupted_render_are_removed(tmp_path: Path) -> Non
 def test_a_render_interrupted_while_adding_files_does_not_lock_the_project_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The render stops (Ctrl-C, a full disk) after writing a new agent's first file, and
+    """The render stops (Ctrl-C) after installing a new agent's first file, and
     the agent changes: the next render owns that file instead of calling it another
     project's, and removing the agent removes it."""
     from kaosgen import writer
@@ -279,16 +279,16 @@ def test_a_render_interrupted_while_adding_files_does_not_lock_the_project_out(
     project = _project(tmp_path / "a", "alpha")
     _render("a", cwd=tmp_path)
     (project / "beta.yaml").write_text(_agent("beta"), encoding="utf-8")
-    real_write = writer._atomic_write
+    real_install = writer._install
     written: list[Path] = []
 
-    def write_then_stop(path: Path, text: str) -> None:
-        real_write(path, text)
+    def write_then_stop(tmp: Path, path: Path) -> None:
+        real_install(tmp, path)
         if path.name != MANIFEST and "beta" in path.as_posix():
             written.append(path.resolve())
-            raise OSError(28, "No space left on device")
+            raise KeyboardInterrupt  # once every file is staged, only this stops a render
 
-    monkeypatch.setattr(writer, "_atomic_write", write_then_stop)
+    monkeypatch.setattr(writer, "_install", write_then_stop)
     interrupted = run_kaosgen("render", "a", cwd=tmp_path)
     assert interrupted.exit_code != 0 and written and written[0].exists()
     monkeypatch.undo()
@@ -300,7 +300,7 @@ def test_a_render_interrupted_while_adding_files_does_not_lock_the_project_out(
     _render("a", "-o", fresh, cwd=tmp_path)
     assert tree(project / "deploy", manifest=False) == tree(fresh, manifest=False)
     # Interrupted again, and then the agent is removed: so are its files.
-    monkeypatch.setattr(writer, "_atomic_write", write_then_stop)
+    monkeypatch.setattr(writer, "_install", write_then_stop)
     (project / "beta.yaml").write_text(_agent("beta"), encoding="utf-8")
     assert run_kaosgen("render", "a", cwd=tmp_path).exit_code != 0
     monkeypatch.undo()
