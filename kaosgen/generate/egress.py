@@ -12,6 +12,7 @@ rule (every pod of every namespace) rather than relying on 0.0.0.0/0.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Any
 
@@ -61,17 +62,25 @@ def ip_block(cidr: str, *, metadata: bool = False) -> dict[str, Any]:
     A network inside a metadata network is not cut here: see `within_metadata`."""
     block: dict[str, Any] = {"cidr": cidr}
     if not metadata:
-        network = ipaddress.ip_network(cidr)
-        inside = [
-            str(m)
-            for m in map(ipaddress.ip_network, METADATA_NETWORKS)
-            if m.version == network.version and m != network and m.subnet_of(network)  # type: ignore[arg-type]
-        ]
+        inside = _metadata_inside(cidr)
         if inside:
-            block["except"] = inside
+            block["except"] = list(inside)
     return {"ipBlock": block}
 
 
+@functools.lru_cache(maxsize=1024)
+def _metadata_inside(cidr: str) -> tuple[str, ...]:
+    """The metadata networks inside `cidr` (once per CIDR: every workload of every
+    environment asks for 0.0.0.0/0 and ::/0, and ipaddress is slow)."""
+    network = ipaddress.ip_network(cidr)
+    return tuple(
+        str(m)
+        for m in map(ipaddress.ip_network, METADATA_NETWORKS)
+        if m.version == network.version and m != network and m.subnet_of(network)  # type: ignore[arg-type]
+    )
+
+
+@functools.lru_cache(maxsize=1024)
 def within_metadata(cidr: str) -> bool:
     """Whether every address of `cidr` is a metadata address (an allow entry that the
     default leaves out entirely)."""
