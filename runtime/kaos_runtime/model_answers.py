@@ -242,6 +242,10 @@ class StreamReader:
         #: it anew for every piece costs the square of its length).
         self._pending: list[bytes] = []
         self._pending_size = 0
+        #: The `data:` lines of the event not yet ended by a blank line (SSE joins them
+        #: with "\n": a server may split one chunk across several).
+        self._event: list[bytes] = []
+        self._event_size = 0
         self._size = 0
         self._head = b""  # the first bytes, for error messages
         self._chunks = 0
@@ -287,11 +291,28 @@ class StreamReader:
             raise ModelError(f"model API sent a stream line over {MAX_LINE_BYTES} bytes")
         out: list[str] = []
         for line in lines:
-            if line.startswith(b"data:"):
-                self._data(line[5:].strip(), out)
+            if not line:
+                self._dispatch(out)
                 if self.done:
                     break
+            elif line.startswith(b"data:"):
+                self._data_line(line[5:])
         return out
+
+    def _data_line(self, value: bytes) -> None:
+        """One `data:` line of the current event (its one leading space is not data)."""
+        value = value[1:] if value.startswith(b" ") else value
+        self._event.append(value)
+        self._event_size += len(value) + 1
+        if self._event_size > MAX_LINE_BYTES:
+            raise ModelError(f"model API sent a stream event over {MAX_LINE_BYTES} bytes")
+
+    def _dispatch(self, out: list[str]) -> None:
+        """The event a blank line (or the end of the body) ended, as one chunk."""
+        if self._event:
+            data = b"\n".join(self._event).strip()
+            self._event, self._event_size = [], 0
+            self._data(data, out)
 
     def _data(self, data: bytes, out: list[str]) -> None:
         if data == b"[DONE]":
@@ -357,8 +378,10 @@ class StreamReader:
             return turn_from_completion(body)
         pending = b"".join(self._pending)
         if pending.startswith(b"data:"):  # a last line without its newline
-            self._data(pending[5:].strip(), [])
-            self._pending, self._pending_size = [], 0
+            self._data_line(pending[5:])
+        self._pending, self._pending_size = [], 0
+        if not self.done:
+            self._dispatch([])  # the last event, if the body ended without its blank line
         if not self._chunks and not self.done:
             kind = self.content_type or "no content type"
             got = f": {snippet(self._head)}" if self._head.strip() else " (an empty body)"

@@ -4,13 +4,15 @@ A model API (or a proxy in front of it) may send the chunk with `finish_reason` 
 neither `data: [DONE]` nor the end of the body, holding the connection open: the answer is
 complete, so the caller gets it within a short grace, not a 504 at the deadline. The SSE
 format ends lines with CR, LF or CRLF: a stream whose lines end with a lone CR is read like
-any other. Both model clients, a streaming request and a plain one (the upstream streams
+any other, and an event's JSON may be spread over several `data:` lines (joined with a
+newline until the blank line that ends the event). Both model clients, a streaming request and a plain one (the upstream streams
 either way), through the official openai SDK; the next request gets its own answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -88,12 +90,37 @@ async def cr_lines_split(conn: Connection, req: Request) -> bool:
     return True
 
 
+def _multiline(data: dict) -> bytes:
+    """One event whose JSON is spread over several `data:` lines (SSE joins them)."""
+    lines = json.dumps(data, indent=1).split("\n")
+    return b"".join(f"data: {line}\n".encode() for line in lines) + b"\n"
+
+
+async def multiline_data(conn: Connection, req: Request) -> bool:
+    """Every chunk split across `data:` lines, the body cut in odd places, then [DONE]."""
+    body = (
+        _multiline(delta_chunk({"role": "assistant", "content": ""}))
+        + b": a comment between events\n\n"
+        + _multiline(delta_chunk({"content": "several "}))
+        + b"event: message\n"
+        + _multiline(delta_chunk({"content": "data lines"}, "stop"))
+        + b"data: [DONE]\n\n"
+    )
+    await conn.send(chunked_head())
+    for start in range(0, len(body), 11):
+        await conn.send(chunk(body[start : start + 11]))
+        await asyncio.sleep(0.001)
+    await conn.send(b"0\r\n\r\n")
+    return True
+
+
 FAULTS = {
     "finish-held-open": finish_held_open,
     "finish-then-comments": finish_then_comments,
     "finish-early": finish_early,
     "cr-lines": cr_lines,
     "cr-lines-split": cr_lines_split,
+    "multiline-data": multiline_data,
 }
 EXPECTED = {
     "finish-held-open": "finished but open",
@@ -101,6 +128,7 @@ EXPECTED = {
     "finish-early": "early finish then more words",
     "cr-lines": "carriage returns",
     "cr-lines-split": "split lines",
+    "multiline-data": "several data lines",
 }
 
 
