@@ -23,6 +23,7 @@ import importlib.util
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -110,8 +111,25 @@ class ModelError(Exception):
 
     @property
     def rejects_tools(self) -> bool:
-        """A 4xx that plausibly means "this model cannot take `tools`" (auto mode falls back)."""
-        return self.upstream_status in (400, 404, 422, 500, 501) and "tool" in self.message.lower()
+        """A 4xx that plausibly means "this model cannot take `tools`" (auto mode falls back):
+        it names tools or functions (OpenAI: "Invalid schema for function ...", others:
+        "function calling is not supported") and is not about the size of the request."""
+        return (
+            self.upstream_status in (400, 404, 422, 500, 501)
+            and _ABOUT_TOOLS.search(self.message) is not None
+            and _NOT_ABOUT_TOOLS.search(self.message) is None
+        )
+
+
+#: An error that names what `tools` carries (the parameter, a function, a tool call).
+_ABOUT_TOOLS = re.compile(r"tool|function", re.IGNORECASE)
+#: Errors that name functions for another reason: OpenAI's context-length error counts the
+#: tokens "in the functions"; quotas and rate limits are not about tools either.
+_NOT_ABOUT_TOOLS = re.compile(
+    r"context.?(length|window)|maximum context|too many tokens|token limit|reduce the length"
+    r"|max_tokens|rate.?limit|quota",
+    re.IGNORECASE,
+)
 
 
 def new_call_id() -> str:

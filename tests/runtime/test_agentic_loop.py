@@ -6,6 +6,7 @@ import json
 import time
 
 import httpx
+import openai
 import pytest
 from support.fastmcp_thread import ThreadedMcpServer
 from support.process import free_port
@@ -223,6 +224,50 @@ def test_auto_mode_falls_back_to_string_mode_when_the_model_rejects_tools(
     # Learned: the next request goes straight to string mode.
     assert _ask(rt).choices[0].message.content == "second answer"
     assert "tools" not in model.requests[3]
+
+
+#: How model APIs refuse the `tools` parameter without the word "tool" in the message.
+REFUSALS_OF_TOOLS = {
+    "openai-schema": "Invalid schema for function 'echo': In context=(), 'additionalProperties' "
+    "is required to be supplied and to be false.",
+    "functions": "functions is not supported by this model",
+    "function-calling": "Function calling is not supported for this model.",
+}
+
+
+@pytest.mark.parametrize("message", REFUSALS_OF_TOOLS.values(), ids=REFUSALS_OF_TOOLS.keys())
+def test_auto_mode_falls_back_on_a_refusal_that_names_functions(
+    message, model, start_runtime, mcp_server
+):
+    model.push(Reply.error(400, message))
+    model.default = Reply.text("answered")
+    rt = start_runtime(model.url, **_mcp_env(mcp_server))
+    assert _ask(rt).choices[0].message.content == "answered"
+    rejected, retried = model.requests
+    assert "tools" in rejected
+    assert "tools" not in retried and "Available tools" in retried["messages"][0]["content"]
+
+
+#: OpenAI's context-length error names "the functions", but is not a refusal of them.
+OPENAI_CONTEXT_LENGTH = (
+    "This model's maximum context length is 8192 tokens. However, your messages resulted in "
+    "9000 tokens (8800 in the messages, 200 in the functions). Please reduce the length of "
+    "the messages or functions."
+)
+
+
+def test_auto_mode_does_not_fall_back_on_an_unrelated_400(model, start_runtime, mcp_server):
+    model.push(Reply.error(400, OPENAI_CONTEXT_LENGTH))
+    model.default = Reply.text("answered")
+    rt = start_runtime(model.url, **_mcp_env(mcp_server))
+    with pytest.raises(openai.APIStatusError) as caught:
+        _ask(rt)
+    assert caught.value.status_code == 502
+    assert "maximum context length" in str(caught.value)
+    assert len(model.requests) == 1  # not sent again without tools
+    assert _ask(rt).choices[0].message.content == "answered"
+    assert "tools" in model.requests[-1]  # still native
+    assert not rt.runtime.selector.fell_back
 
 
 #: What OpenAI answers (400) when a request's history holds a tool call without its result.
