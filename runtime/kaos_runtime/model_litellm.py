@@ -66,6 +66,10 @@ class _Call:
     """What the transport learned about one model call."""
 
     error: ModelError | None = None
+    #: A stream read to its end, and the usage the model API sent in it (None: it sent
+    #: none; litellm would put its own estimate in its place).
+    streamed: bool = False
+    usage: Usage | None = None
 
 
 class LiteLLMBackend:
@@ -195,6 +199,8 @@ class LiteLLMBackend:
             raise _litellm_error(exc, call, self.timeout) from None
         finally:
             self._calls.pop(call_id, None)
+        if call.streamed:  # what the model API said, as the direct client reports it
+            usage = call.usage
         yield ModelTurn("".join(content), calls.result(), usage, finish)
 
     async def warm_up(self) -> None:
@@ -337,6 +343,7 @@ class _GuardedStream(httpx.AsyncByteStream):
         except ModelError as exc:
             self.call.error = exc
             raise httpx.RemoteProtocolError(exc.message) from None
+        self.call.streamed, self.call.usage = True, turn.usage
         if reader.whole_body and turn.content:
             yield _chunk({"content": turn.content})
         if turn.tool_calls:

@@ -114,6 +114,25 @@ async def multiline_data(conn: Connection, req: Request) -> bool:
     return True
 
 
+#: The usage a late usage chunk reports (not the `sse()` default, so that it is told apart).
+LATE_USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+
+
+def _usage_after(delay: float):
+    async def fault(conn: Connection, req: Request) -> bool:
+        """The answer and its finish_reason, the usage `delay` s later, then nothing."""
+        await conn.send(chunked_head())
+        await conn.send(chunk(event(delta_chunk({"role": "assistant", "content": "counted"}))))
+        await conn.send(chunk(event(delta_chunk({}, "stop"))))
+        await asyncio.sleep(delay)
+        await conn.send(
+            chunk(event({"object": "chat.completion.chunk", "choices": [], "usage": LATE_USAGE}))
+        )
+        return await conn.hold()
+
+    return fault
+
+
 FAULTS = {
     "finish-held-open": finish_held_open,
     "finish-then-comments": finish_then_comments,
@@ -134,7 +153,8 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[RawUpstream]:
-    with RawUpstream(faults=FAULTS) as server:
+    usage_faults = {"usage-in-grace": _usage_after(0.4), "usage-after-grace": _usage_after(2.0)}
+    with RawUpstream(faults=FAULTS | usage_faults) as server:
         yield server
 
 
@@ -176,3 +196,41 @@ def test_a_stream_that_ends_oddly_still_answers(fault, stream, runtime):
     assert time.monotonic() - started < 5  # a short grace, never the 20 s deadline
     mine = f"echo {uuid.uuid4().hex}"
     assert ask(runtime, mine, stream) == mine
+
+
+def usage_of(rt: InProcessRuntime, fault: str, stream: bool) -> tuple[str, dict | None]:
+    """The answer and the usage the agent reports for it."""
+    client = openai_client(rt.url, timeout=60)
+    messages = [{"role": "user", "content": f"fault:{fault}"}]
+    headers = {"X-Session-ID": uuid.uuid4().hex}
+    if stream:
+        parts = list(
+            client.chat.completions.create(
+                model="m",
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+                extra_headers=headers,
+            )
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in parts if c.choices)
+        usage = parts[-1].usage
+    else:
+        result = client.chat.completions.create(model="m", messages=messages, extra_headers=headers)
+        text, usage = result.choices[0].message.content, result.usage
+    return text, usage.model_dump(include=set(LATE_USAGE)) if usage else None
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+def test_usage_within_the_grace_after_a_finish_is_kept(stream, runtime):
+    assert usage_of(runtime, "usage-in-grace", stream) == ("counted", LATE_USAGE)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+def test_usage_later_than_the_grace_is_not_waited_for(stream, runtime):
+    """Without [DONE], usage later than the grace is lost: the answer is not held for it."""
+    started = time.monotonic()
+    text, usage = usage_of(runtime, "usage-after-grace", stream)
+    assert text == "counted"
+    assert usage == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    assert time.monotonic() - started < 1.9
