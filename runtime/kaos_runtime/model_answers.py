@@ -297,6 +297,9 @@ class StreamReader:
                     break
             elif line.startswith(b"data:"):
                 self._data_line(line[5:])
+                if self._event == [b"[DONE]"]:  # the end, even from a server that holds
+                    self._dispatch(out)  # the connection without the blank line after it
+                    break
         return out
 
     def _data_line(self, value: bytes) -> None:

@@ -133,6 +133,15 @@ def _usage_after(delay: float):
     return fault
 
 
+async def done_without_blank_line(conn: Connection, req: Request) -> bool:
+    """No finish_reason, `data: [DONE]` without the blank line that ends its event, then
+    nothing, the connection open: [DONE] ends the answer all the same."""
+    body = event(delta_chunk({"role": "assistant", "content": "done "}))
+    body += event(delta_chunk({"content": "without a blank line"}))
+    await conn.send(chunked_head() + chunk(body + b"data: [DONE]\n"))
+    return await conn.hold()
+
+
 FAULTS = {
     "finish-held-open": finish_held_open,
     "finish-then-comments": finish_then_comments,
@@ -140,6 +149,7 @@ FAULTS = {
     "cr-lines": cr_lines,
     "cr-lines-split": cr_lines_split,
     "multiline-data": multiline_data,
+    "done-without-blank-line": done_without_blank_line,
 }
 EXPECTED = {
     "finish-held-open": "finished but open",
@@ -148,6 +158,7 @@ EXPECTED = {
     "cr-lines": "carriage returns",
     "cr-lines-split": "split lines",
     "multiline-data": "several data lines",
+    "done-without-blank-line": "done without a blank line",
 }
 
 
