@@ -351,6 +351,17 @@ class _Builder:
         if key_node.id != "scalar":
             self.error("yaml-syntax", "complex mapping keys are not supported", self._at(key_node))
             return None
+        if key_node.tag == BINARY_TAG:
+            text, problem = binary_text(key_node.value)
+            plain = f" ({text!r})" if problem is None else ""
+            self.error(
+                "yaml-binary",
+                "a !!binary mapping key is refused by kubectl and kustomize (json: unsupported "
+                "type)",
+                self._at(key_node),
+                hint=f"remove the !!binary tag and write the key as the text it encodes{plain}",
+            )
+            return None
         key = _scalar_value(key_node, self.lines)
         if isinstance(key, str):
             return key
