@@ -468,6 +468,7 @@ def _broken_link(out_dir: Path, link: Path) -> None:
 
     try:
         os.stat(link)
+        return  # it resolves now (made meanwhile): mkdir says what is wrong, if anything
     except OSError as exc:
         loop = exc.errno == errno.ELOOP
     where = "" if link == out_dir else f" (in the output directory {out_dir})"
