@@ -33,6 +33,7 @@ SILENCEABLE_RULES = frozenset(
         "gitops-health-check",
         "gitops-name-shared",
         "gitops-path",
+        "gitops-source-name",
         "label-reserved",
         "mcp-stateful-replicas",
         "memory-replicas",

@@ -237,10 +237,12 @@ def check(loaded: Any, diags: Diagnostics, graph: Graph | None = None) -> None:
     if any_enabled:
         from kaosgen.gitops_paths import check_explicit_paths
         from kaosgen.gitops_shared import check_shared_names
+        from kaosgen.gitops_sources import check_source_names
 
         _check_repository_root(loaded, diags)
         check_explicit_paths(loaded, diags)
         check_shared_names(loaded, diags)
+        check_source_names(loaded, diags)
 
 
 def _check_flux(loaded: Any, env_name: str, cfg: GitOps, flux: Flux, diags: Diagnostics) -> None:

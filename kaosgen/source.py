@@ -351,6 +351,17 @@ class _Builder:
         if key_node.id != "scalar":
             self.error("yaml-syntax", "complex mapping keys are not supported", self._at(key_node))
             return None
+        if key_node.tag == BINARY_TAG:
+            text, problem = binary_text(key_node.value)
+            plain = f" ({text!r})" if problem is None else ""
+            self.error(
+                "yaml-binary",
+                "a !!binary mapping key is refused by kubectl and kustomize (json: unsupported "
+                "type)",
+                self._at(key_node),
+                hint=f"remove the !!binary tag and write the key as the text it encodes{plain}",
+            )
+            return None
         key = _scalar_value(key_node, self.lines)
         if isinstance(key, str):
             return key
@@ -926,8 +937,37 @@ def real_path(path: str | Path) -> Path:
 Ignore = Callable[[Path, bool], bool]
 
 
+#: (link as the user sees it, why it is not followed, what to do) for a symlinked directory.
+LinkProblem = tuple[Path, str, str]
+
+
+def _link_problem(link: Path, root: Path, ancestors: Path) -> LinkProblem | None:
+    """Why the symlinked directory `link` (found walking `root`, below the real directory
+    `ancestors`) is not followed: it leaves the walked directory or loops back into itself."""
+    target = real_path(link)
+    shown = os.readlink(link)
+    if not target.is_relative_to(root):
+        return (
+            link,
+            f"symlinked directory points outside {display_path(root)} ({link.name} -> {shown}), "
+            "so its files are not read",
+            "move or copy the files into the project, or pass the directory as another input",
+        )
+    if ancestors.is_relative_to(target):
+        return (
+            link,
+            f"symlinked directory loops back to a directory that contains it ({link.name} -> "
+            f"{shown})",
+            "remove the link, or exclude it in kaosgen.yaml (exclude:)",
+        )
+    return None
+
+
 def iter_input_files(
-    paths: Iterable[str | Path], exclude: Iterable[Path] = (), ignored: Ignore | None = None
+    paths: Iterable[str | Path],
+    exclude: Iterable[Path] = (),
+    ignored: Ignore | None = None,
+    links: list[LinkProblem] | None = None,
 ) -> list[Path]:
     """Files named directly, and *.yaml/*.yml below directories, each once, sorted.
 
@@ -935,10 +975,20 @@ def iter_input_files(
     `exclude` directories (the render output: `kaosgen render .` never reads its own
     output) and what `ignored` says; other files named directly are always read. The result is sorted by real path, so
     the order of the arguments never changes the output. `-` (stdin) comes first.
+    Symlinked directories are followed while they stay inside the walked directory;
+    the others (leaving it, or looping) are told in `links`, never silently dropped.
+    A file reached both directly and through a link is shown by its direct path.
     """
     excluded = {real_path(p) for p in exclude}
-    found: dict[Path, Path] = {}  # real path -> the path as the user sees it
+    found: dict[Path, tuple[bool, str, Path]] = {}  # real path -> (via a link, shown, path)
     stdin = False
+
+    def add(file: Path, via_link: bool) -> None:
+        entry = (via_link, str(file), file)
+        key = real_path(file)
+        if key not in found or entry[:2] < found[key][:2]:
+            found[key] = entry
+
     for raw in paths:
         if str(raw) == STDIN_ARG:
             stdin = True
@@ -946,18 +996,39 @@ def iter_input_files(
         path = Path(raw)
         if not path.is_dir():
             if path.name != PROJECT_FILE:  # the project file, never a resource
-                found.setdefault(real_path(path), path)
+                add(path, False)
             continue
-        for root, dirs, files in os.walk(path):
+        root_real = real_path(path)
+        linked: set[Path] = set()  # the walked directories reached through a link
+        walked: set[Path] = set()  # real paths: a link to one is not followed (no cycles)
+        for root, dirs, files in os.walk(path, followlinks=True):
             root_path = Path(root)
-            dirs[:] = [
-                d
-                for d in dirs
-                if not d.startswith(".")
-                and d != PROJECT_FILE
-                and real_path(root_path / d) not in excluded
-                and not (ignored and ignored(root_path / d, True))
-            ]
+            walked.add(real_path(root_path))
+            via_link = root_path in linked
+            kept = []
+            for d in dirs:
+                entry = root_path / d
+                if (
+                    d.startswith(".")
+                    or d == PROJECT_FILE
+                    or real_path(entry) in excluded
+                    or (ignored and ignored(entry, True))
+                ):
+                    continue
+                if entry.is_symlink():
+                    problem = _link_problem(entry, root_real, real_path(root_path))
+                    if problem is not None:
+                        if links is not None:
+                            links.append(problem)
+                        continue
+                    if real_path(entry) in walked:
+                        continue
+                    walked.add(real_path(entry))
+                    linked.add(entry)
+                elif via_link:
+                    linked.add(entry)
+                kept.append(d)
+            dirs[:] = sorted(kept)
             for name in files:
                 if (
                     name.endswith(YAML_SUFFIXES)
@@ -965,8 +1036,8 @@ def iter_input_files(
                     and not name.startswith(".")
                     and not (ignored and ignored(root_path / name, False))
                 ):
-                    found.setdefault(real_path(root_path / name), root_path / name)
-    ordered = [found[key] for key in sorted(found)]
+                    add(root_path / name, via_link)
+    ordered = [found[key][2] for key in sorted(found)]
     return [Path(STDIN_ARG), *ordered] if stdin else ordered
 
 
@@ -976,7 +1047,10 @@ def load_paths(
     diags = Diagnostics()
     documents: list[Document] = []
     sources: dict[str, str] = {}
-    files = iter_input_files(paths, exclude, ignored)
+    links: list[LinkProblem] = []
+    files = iter_input_files(paths, exclude, ignored, links)
+    for link, message, hint in links:
+        diags.error("symlink", message, Location(display_path(link)), hint=hint)
     for file in files:
         display = STDIN if str(file) == STDIN_ARG else display_path(file)
         if display != STDIN and not os.path.lexists(file):

@@ -427,37 +427,112 @@ def locked(
     KAOSGEN_LOCK_TIMEOUT or 60) for another render, telling `on_wait` once, then raises
     OutputError.
     Without fcntl (Windows) renders are not locked."""
-    from kaosgen.limits import lock_wait_seconds
-
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
+    made: list[Path] = []
     if exclusive:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        made = _make_output_dir(out_dir)
     elif not out_dir.is_dir():
         yield
         return
-    fd = os.open(out_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    fd = _lock(fcntl, out_dir, exclusive, wait, on_wait)
     try:
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        deadline = time.monotonic() + (lock_wait_seconds() if wait is None else wait)
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise OutputError(
-                        f"{out_dir}: another kaosgen render is still writing here; try again "
-                        "when it has finished"
-                    ) from None
-                if not told and on_wait is not None:
-                    on_wait()
-                    told = True
-                time.sleep(0.05)
         yield
+    except BaseException:
+        # A render that failed before writing anything leaves no directory it created.
+        for directory in made:
+            with suppress(OSError):
+                directory.rmdir()
+        raise
     finally:
         os.close(fd)  # releases the lock
+
+
+def _make_output_dir(out_dir: Path) -> list[Path]:
+    """Create the output directory; the directories this created, deepest first."""
+    for path in (out_dir, *out_dir.parents):
+        if os.path.islink(path) and _stat(path) is None:
+            _broken_link(out_dir, path)
+    made = [p for p in (out_dir, *out_dir.parents) if not os.path.lexists(p)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def _broken_link(out_dir: Path, link: Path) -> None:
+    """Refuse an output directory behind a symlink that loops or points nowhere (mkdir
+    said only "File exists")."""
+    import errno
+
+    try:
+        os.stat(link)
+        return  # it resolves now (made meanwhile): mkdir says what is wrong, if anything
+    except OSError as exc:
+        loop = exc.errno == errno.ELOOP
+    where = "" if link == out_dir else f" (in the output directory {out_dir})"
+    target = os.readlink(link)
+    what = "is a symbolic link loop" if loop else "is a symbolic link to a missing path"
+    raise OutputError(
+        f"{link}{where}: {what} ({link} -> {target}); remove the link or pass another "
+        "output directory (-o)"
+    )
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _open_dir(out_dir: Path) -> int:
+    return os.open(
+        out_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+    )
+
+
+def _lock(
+    fcntl: Any,
+    out_dir: Path,
+    exclusive: bool,
+    wait: float | None,
+    on_wait: Callable[[], None] | None,
+) -> int:
+    """An fd of `out_dir` holding the lock. A render that failed may remove the directory
+    it created while another waited on it: the lock then holds a deleted directory, so it
+    is taken again on the one now at `out_dir`."""
+    from kaosgen.limits import lock_wait_seconds
+
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    deadline = time.monotonic() + (lock_wait_seconds() if wait is None else wait)
+    told = False
+    while True:
+        if exclusive:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        fd = _open_dir(out_dir)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise OutputError(
+                            f"{out_dir}: another kaosgen render is still writing here; try "
+                            "again when it has finished"
+                        ) from None
+                    if not told and on_wait is not None:
+                        on_wait()
+                        told = True
+                    time.sleep(0.05)
+            held, now = os.fstat(fd), _stat(out_dir)
+        except BaseException:
+            os.close(fd)
+            raise
+        if now is not None and (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+            return fd
+        os.close(fd)
+        if not exclusive and now is None:
+            raise OutputError(f"{out_dir}: removed while waiting for another render; try again")

@@ -2185,8 +2185,9 @@ COMPILER_MODULES = (
     "filters.py",
 )
 #: Rules that need a broken file system rather than broken input (tested with hostile
-#: files in test_hostile_input.py), or `validate FILE` (tests/cli/test_inputs.py).
-UNTESTABLE_HERE = {"io", "other-files"}
+#: files in test_hostile_input.py, symlinked directories in test_input_symlinks.py), or
+#: `validate FILE` (tests/cli/test_inputs.py).
+UNTESTABLE_HERE = {"io", "other-files", "symlink"}
 
 
 def compiler_rule_ids() -> set[str]:
