@@ -63,7 +63,11 @@ class LingeringTransport:
             self._transport.close()
             return
         self.lingering = True
-        self._transport.write_eof()  # after what is buffered: the answer arrives whole
+        try:
+            self._transport.write_eof()  # after what is buffered: the answer arrives whole
+        except OSError:  # the client reset the connection before the loop saw it: nothing to send
+            self._transport.close()
+            return
         self._timer = self._loop.call_later(LINGER_SECONDS, self.abort_lingering)
 
     def drop(self, data: bytes) -> None:
