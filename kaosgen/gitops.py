@@ -235,13 +235,14 @@ def check(loaded: Any, diags: Diagnostics, graph: Graph | None = None) -> None:
                 else _location(loaded, ""),
             )
     if any_enabled:
-        from kaosgen.gitops_paths import check_explicit_paths
+        from kaosgen.gitops_paths import check_explicit_paths, repository_root
         from kaosgen.gitops_shared import check_shared_names
         from kaosgen.gitops_sources import check_source_names
 
-        _check_repository_root(loaded, diags)
-        check_explicit_paths(loaded, diags)
-        check_shared_names(loaded, diags)
+        repo = repository_root(Path(loaded.root).resolve()) if loaded.path else None
+        _check_repository_root(loaded, repo, diags)
+        check_explicit_paths(loaded, repo, diags)
+        check_shared_names(loaded, repo, diags)
         check_source_names(loaded, diags)
 
 
@@ -363,10 +364,10 @@ def _safe_effective(project: Project, env_name: str) -> GitOps | None:
         return None
 
 
-def _check_repository_root(loaded: Any, diags: Diagnostics) -> None:
+def _check_repository_root(loaded: Any, repo: Path | None, diags: Diagnostics) -> None:
     """Paths in Flux/Argo objects are repository-relative: warn when the guess is wrong."""
     project: Project = loaded.project
-    if loaded.path is None:
+    if loaded.path is None or repo is None:
         return
     if project.gitops and project.gitops.repository.path is not None:
         return
@@ -376,24 +377,21 @@ def _check_repository_root(loaded: Any, diags: Diagnostics) -> None:
     ):
         return
     root = Path(loaded.root).resolve()
-    for candidate in (root, *root.parents):
-        if (candidate / ".git").exists():
-            if candidate != root:
-                rel = (root / project.output).resolve()
-                try:
-                    suggestion = rel.relative_to(candidate).as_posix()
-                except ValueError:
-                    suggestion = project.output
-                diags.warning(
-                    "gitops-path",
-                    "kaosgen.yaml is not at the repository root, so the Flux/Argo CD paths "
-                    f"({project.output!r}) are probably wrong",
-                    loaded.document.location(("gitops",), key=True)
-                    if loaded.document
-                    else _location(loaded, ""),
-                    hint=f"set gitops.repository.path: {suggestion}",
-                )
-            return
+    if repo == root:
+        return
+    try:
+        suggestion = (root / project.output).resolve().relative_to(repo).as_posix()
+    except ValueError:
+        suggestion = project.output
+    diags.warning(
+        "gitops-path",
+        "kaosgen.yaml is not at the repository root, so the Flux/Argo CD paths "
+        f"({project.output!r}) are probably wrong",
+        loaded.document.location(("gitops",), key=True)
+        if loaded.document
+        else _location(loaded, ""),
+        hint=f"set gitops.repository.path: {suggestion}",
+    )
 
 
 # --- objects ---------------------------------------------------------------------------

@@ -23,17 +23,14 @@ def repository_root(start: Path) -> Path | None:
     return None
 
 
-def check_explicit_paths(loaded: Any, diags: Diagnostics) -> None:
+def check_explicit_paths(loaded: Any, repo: Path | None, diags: Diagnostics) -> None:
     """Warn where an environment's explicit repository.path is not the output directory."""
     from kaosgen import gitops
 
     project = loaded.project
-    if loaded.path is None or loaded.document is None:
+    if repo is None or loaded.path is None or loaded.document is None:
         return
     root = Path(loaded.root).resolve()
-    repo = repository_root(root)
-    if repo is None:
-        return
     try:
         actual = (root / project.output).resolve().relative_to(repo).as_posix() or "."
     except ValueError:  # the output is outside the repository: gitops-path-outside's job

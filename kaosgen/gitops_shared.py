@@ -9,16 +9,14 @@ other kaosgen.yaml files of the git repository (a bounded walk) and warns at git
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from kaosgen.diagnostics import Diagnostics
 from kaosgen.source import PROJECT_FILE
 
-#: Directories never holding projects, and a bound on the walk (a huge monorepo is
-#: searched only this far: the check is a warning, never a cost on every commit).
-_SKIP = {"node_modules", "venv", "__pycache__"}
+#: A bound on the walk (a huge monorepo is searched only this far: the check is a
+#: warning, never a cost on every commit).
 MAX_DIRECTORIES = 5000
 
 
@@ -50,31 +48,17 @@ def claims(project: Any) -> dict[tuple[str, str, str], str]:
     return found
 
 
-def other_projects(repo: Path, own: Path) -> list[Path]:
-    """The kaosgen.yaml files below `repo` but `own`'s, in name order, bounded."""
-    found = []
-    for visited, (root, dirs, files) in enumerate(os.walk(repo)):
-        if visited >= MAX_DIRECTORIES:
-            break
-        here = Path(root)
-        if PROJECT_FILE in files and here.resolve() != own:
-            found.append(here / PROJECT_FILE)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP)
-    return found
-
-
-def check_shared_names(loaded: Any, diags: Diagnostics) -> None:
-    from kaosgen.gitops_paths import repository_root
+def check_shared_names(loaded: Any, repo: Path | None, diags: Diagnostics) -> None:
+    """Warn at gitops.name where another project of `repo` renders the same names."""
+    from kaosgen.hooks import discover_projects
     from kaosgen.project import load_project
 
-    if loaded.path is None or loaded.document is None:
+    if repo is None or loaded.path is None or loaded.document is None:
         return
     mine = claims(loaded.project)
     root = Path(loaded.root).resolve()
-    repo = repository_root(root) if mine else None
-    if repo is None:
-        return
-    for path in other_projects(repo, root):
+    others = [d / PROJECT_FILE for d in discover_projects(repo, MAX_DIRECTORIES) if d != root]
+    for path in others if mine else ():
         other = load_project([str(path.parent)], str(path), Diagnostics())
         if other is None:
             continue  # its own validate reports it

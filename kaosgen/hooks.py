@@ -64,9 +64,13 @@ def project_of(path: Path, top: Path) -> Path | None:
         current = current.parent
 
 
-def discover_projects(top: Path) -> list[Path]:
+def discover_projects(top: Path, limit: int | None = None) -> list[Path]:
+    """The project directories below `top`, in name order; at most `limit` directories
+    are visited (a bounded search of a huge repository)."""
     found = []
-    for root, dirs, files in os.walk(top):
+    for visited, (root, dirs, files) in enumerate(os.walk(top)):
+        if limit is not None and visited >= limit:
+            break
         if PROJECT_FILE in files or PROJECT_FILE in dirs:
             found.append(Path(root).resolve())
         dirs[:] = sorted(
